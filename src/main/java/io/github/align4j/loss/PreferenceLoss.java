@@ -1,0 +1,31 @@
+package io.github.align4j.loss;
+
+/**
+ * A preference-tuning objective. It sees sequence log-probabilities only (sums over completion
+ * tokens, plus token counts so that it can average), never the model.
+ *
+ * <p>Implement {@link PairedLoss} for (prompt, chosen, rejected) data or {@link UnpairedLoss} for
+ * (prompt, completion, good/bad) data; the trainer refuses a loss whose kind does not match the
+ * dataset. Built-in losses use exactly the same API.
+ */
+public sealed interface PreferenceLoss permits PairedLoss, UnpairedLoss {
+
+    /** Short name used in logs and results, e.g. {@code dpo}. */
+    default String name() {
+        return getClass().getSimpleName();
+    }
+
+    /** False for reference-free losses (SimPO, SFT): the trainer then loads no reference model. */
+    default boolean needsReference() {
+        return true;
+    }
+
+    /** The kind of data this loss trains on. */
+    DataKind dataKind();
+
+    /** Paired (prompt, chosen, rejected) or unpaired (prompt, completion, label) data. */
+    enum DataKind {
+        PAIRED,
+        UNPAIRED
+    }
+}
