@@ -1,0 +1,76 @@
+package io.github.align4j.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Parameter;
+
+/**
+ * Causal self-attention with rotary positions and grouped-query heads (Llama, Mistral, Qwen2):
+ * <pre>
+ *   q, k, v = x·Wqᵀ (+bq), x·Wkᵀ (+bk), x·Wvᵀ (+bv)        H query heads, KV key/value heads, rep = H / KV
+ *   q, k    = rope(q) / √D, rope(k)
+ *   a       = softmax(q·kᵀ + mask) · v                     query head h reads kv head h / rep
+ *   out     = a·Woᵀ (+bo)
+ * </pre>
+ * The rep query heads that share a kv head are stacked along the time axis ([B, KV, rep·T, D]) so
+ * that keys and values are never copied rep times.
+ */
+final class Attention extends Layer {
+    private final Parameter wq;
+    private final Parameter wk;
+    private final Parameter wv;
+    private final Parameter wo;
+    private final Parameter bq;
+    private final Parameter bk;
+    private final Parameter bv;
+    private final Parameter bo;
+    private final int heads;
+    private final int kvHeads;
+    private final int rep;
+    private final int headDim;
+    private final int window;
+    private final int layer;
+
+    Attention(String prefix, Registry r, ModelConfig c, int layer) {
+        super(prefix, r);
+        this.layer = layer;
+        heads = c.numHeads();
+        kvHeads = c.numKvHeads();
+        rep = heads / kvHeads;
+        headDim = c.headDim();
+        window = layer >= c.slidingFromLayer() ? c.slidingWindow() : 0;
+        int e = c.hiddenSize();
+        wq = param("q_proj.weight", (long) heads * headDim, e);
+        wk = param("k_proj.weight", (long) kvHeads * headDim, e);
+        wv = param("v_proj.weight", (long) kvHeads * headDim, e);
+        wo = param("o_proj.weight", e, (long) heads * headDim);
+        bq = c.qkvBias() ? param("q_proj.bias", (long) heads * headDim) : null;
+        bk = c.qkvBias() ? param("k_proj.bias", (long) kvHeads * headDim) : null;
+        bv = c.qkvBias() ? param("v_proj.bias", (long) kvHeads * headDim) : null;
+        bo = c.outputBias() ? param("o_proj.bias", e) : null;
+    }
+
+    NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
+        long b = p.batch;
+        long t = p.length;
+        NDArray q = Ops.linear(x, w(wq), bq == null ? null : w(bq))
+                .reshape(b, t, kvHeads, rep, headDim).transpose(0, 2, 3, 1, 4); // [B, KV, rep, T, D]
+        NDArray k = Ops.linear(x, w(wk), bk == null ? null : w(bk))
+                .reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3); // [B, KV, T, D]
+        NDArray v = Ops.linear(x, w(wv), bv == null ? null : w(bv))
+                .reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3); // [B, KV, T, D]
+        q = Rope.apply(q, p.cosQ, p.sinQ).reshape(b, kvHeads, rep * t, headDim); // scaled by 1/√D
+        k = Rope.apply(k, p.cos, p.sin);
+        if (p.cache != null) {
+            k = p.cache.append(layer, k, true);
+            v = p.cache.append(layer, v, false);
+        }
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)); // [B, KV, rep·T, T_keys]
+        NDArray mask = p.mask(rep, window);
+        if (mask != null) {
+            scores = scores.add(mask);
+        }
+        NDArray a = scores.softmax(-1).matMul(v) // [B, KV, rep·T, D]
+                .reshape(b, kvHeads, rep, t, headDim).transpose(0, 3, 1, 2, 4).reshape(b, t, (long) heads * headDim);
+        return Ops.linear(a, w(wo), bo == null ? null : w(bo));
+    }
+}

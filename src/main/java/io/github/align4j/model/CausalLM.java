@@ -1,0 +1,329 @@
+package io.github.align4j.model;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.Align4jException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Hugging Face causal language model (Llama, Mistral, Qwen2 or GPT-2) on DJL's PyTorch engine.
+ *
+ * <pre>{@code
+ * try (CausalLM lm = CausalLM.load(Path.of("my-model"), CausalLM.Options.inference())) {
+ *     NDArray logits = lm.logits(ids);   // [B, T, V]
+ * }
+ * }</pre>
+ *
+ * <p>A frozen model aliases the memory-mapped safetensors on the CPU (no copy); a trainable one
+ * owns a copy of its weights so that an optimizer can update them in place.
+ */
+public final class CausalLM implements AutoCloseable {
+    static {
+        Offline.ensure();
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final ModelConfig config;
+    private final NDManager manager;
+    private final Decoder decoder;
+    private final Map<String, Parameter> params;
+    private final Map<String, Shape> shapes;
+    private final boolean trainable;
+    private final SafeTensors.DType storedType;
+    private final Path source;
+    private SafeTensors.Checkpoint mapped; // kept open while arrays alias it
+
+    /**
+     * How to load a model.
+     *
+     * @param device where the weights live
+     * @param trainable copy the weights and attach gradients (a policy); false for a frozen reference
+     * @param dataType FLOAT32, or FLOAT16 on a GPU
+     */
+    public record Options(Device device, boolean trainable, DataType dataType) {
+        /** A frozen fp32 model on the default device. */
+        public static Options inference() {
+            return new Options(Devices.resolve("auto"), false, DataType.FLOAT32);
+        }
+
+        /** A trainable fp32 model on the default device. */
+        public static Options training() {
+            return new Options(Devices.resolve("auto"), true, DataType.FLOAT32);
+        }
+
+        public Options withDevice(Device d) {
+            return new Options(d, trainable, dataType);
+        }
+    }
+
+    private CausalLM(ModelConfig config, Device device, boolean trainable, SafeTensors.DType storedType, Path source) {
+        this.config = config;
+        this.manager = NDManager.newBaseManager(device);
+        Layer.Registry r = new Layer.Registry();
+        this.decoder = new Decoder(config, r, manager);
+        this.params = Collections.unmodifiableMap(r.params);
+        this.shapes = r.shapes;
+        this.trainable = trainable;
+        this.storedType = storedType;
+        this.source = source;
+    }
+
+    /** Loads {@code config.json} and the safetensors weights of a Hugging Face model folder. */
+    public static CausalLM load(Path dir, Options options) {
+        ModelConfig config = ModelConfig.load(dir);
+        SafeTensors.Checkpoint ckpt = SafeTensors.open(dir);
+        CausalLM lm = new CausalLM(config, options.device(), options.trainable(), ckpt.dominantDType(), dir);
+        try {
+            lm.fill(ckpt, options);
+        } catch (RuntimeException e) {
+            lm.close();
+            ckpt.close();
+            throw e;
+        }
+        if (lm.mapped == null) {
+            ckpt.close();
+        }
+        return lm;
+    }
+
+    private void fill(SafeTensors.Checkpoint ckpt, Options o) {
+        boolean alias = !o.trainable() && !o.device().isGpu() && o.dataType() == DataType.FLOAT32;
+        boolean aliased = false;
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            String name = e.getKey();
+            SafeTensors.Tensor t = ckpt.get(name);
+            if (t == null && config.isGpt2() && name.startsWith("transformer.")) {
+                t = ckpt.get(name.substring("transformer.".length())); // hub files carry no prefix
+            }
+            if (t == null) {
+                t = ckpt.require(name, "a " + config.modelType() + " model with " + config.numLayers() + " layers"
+                        + (name.equals("lm_head.weight") ? " and tie_word_embeddings=false" : ""));
+            }
+            Shape want = shapes.get(name);
+            if (!new Shape(t.shape()).equals(want)) {
+                throw new Align4jException(t.file() + ": tensor '" + t.name() + "' has shape " + new Shape(t.shape())
+                        + " but config.json implies " + want + "; the weights do not belong to this config.json");
+            }
+            if (t.dtype() == SafeTensors.DType.I64) {
+                throw new Align4jException(t.file() + ": tensor '" + t.name() + "' is I64; weights must be F32, F16 or BF16");
+            }
+            ByteBuffer data = t.asFloat32();
+            NDArray a = manager.create(data, want, DataType.FLOAT32);
+            aliased |= alias && t.dtype() == SafeTensors.DType.F32;
+            if (!alias) {
+                NDArray owned = a.duplicate(); // the mapping is read-only: an optimizer needs its own memory
+                a.close();
+                a = owned;
+            }
+            if (!o.device().equals(manager.getDevice())) {
+                a = a.toDevice(o.device(), false);
+            }
+            if (o.dataType() != DataType.FLOAT32) {
+                a = a.toType(o.dataType(), false);
+            }
+            a.setName(name);
+            e.getValue().setArray(a);
+        }
+        if (aliased) {
+            mapped = ckpt;
+        }
+        if (o.trainable()) {
+            for (Parameter p : params.values()) {
+                p.getArray().setRequiresGradient(true);
+            }
+        }
+    }
+
+    /**
+     * A randomly initialised model (normal(0, 0.02) weights, unit norm weights, zero biases),
+     * for tests, benchmarks and training from scratch.
+     */
+    public static CausalLM init(ModelConfig config, long seed, Options options) {
+        CausalLM lm = new CausalLM(config, options.device(), options.trainable(), SafeTensors.DType.F32, null);
+        java.util.Random rng = new java.util.Random(seed);
+        for (Map.Entry<String, Parameter> e : lm.params.entrySet()) {
+            String name = e.getKey();
+            Shape s = lm.shapes.get(name);
+            float[] v = new float[Math.toIntExact(s.size())];
+            boolean norm = name.contains("norm") || name.contains("ln_");
+            for (int i = 0; i < v.length; i++) {
+                if (name.endsWith(".bias")) {
+                    v[i] = 0f;
+                } else if (norm) {
+                    v[i] = 1f;
+                } else {
+                    v[i] = (float) (rng.nextGaussian() * 0.02);
+                }
+            }
+            NDArray a = lm.manager.create(v, s);
+            a.setName(name);
+            if (options.trainable()) {
+                a.setRequiresGradient(true);
+            }
+            e.getValue().setArray(a);
+        }
+        return lm;
+    }
+
+    /** The configuration read from config.json. */
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Device device() {
+        return manager.getDevice();
+    }
+
+    /** The folder this model was loaded from, or null for a fresh {@link #init}. */
+    public Path source() {
+        return source;
+    }
+
+    public boolean trainable() {
+        return trainable;
+    }
+
+    /** Hugging Face tensor name → the live weight array, in a stable order. */
+    public Map<String, NDArray> parameters() {
+        Map<String, NDArray> m = new LinkedHashMap<>();
+        params.forEach((k, p) -> m.put(k, p.getArray()));
+        return m;
+    }
+
+    /** The DJL block tree (for printing and inspection). */
+    public ai.djl.nn.Block block() {
+        return decoder;
+    }
+
+    /** The model's manager (the weights' owner); per-step arrays belong in a sub-manager of it. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /**
+     * Hidden states after the final norm.
+     *
+     * @param ids [B, T] int64 token ids, right-padded (padding needs no mask: attention is causal)
+     * @param cache keys and values of earlier positions, or null
+     */
+    public NDArray hidden(NDArray ids, KvCache cache) {
+        return decoder.hidden(ids, cache);
+    }
+
+    /** The head: [..., E] hidden states → [..., V] logits. */
+    public NDArray head(NDArray hidden) {
+        return decoder.logits(hidden);
+    }
+
+    /** Logits at every position: [B, T] → [B, T, V]. */
+    public NDArray logits(NDArray ids) {
+        return head(hidden(ids, null));
+    }
+
+    /** An empty KV cache for {@link #hidden(NDArray, KvCache)}. */
+    public KvCache newCache() {
+        return new KvCache(config.numLayers());
+    }
+
+    /**
+     * Writes a Hugging Face model folder: {@code config.json}, safetensors (F32, or BF16 when the
+     * source was BF16; sharded above {@code maxShardBytes}) and the source's tokenizer files. Every
+     * file is written to a temporary name and moved into place. The tokenizer is taken from
+     * {@code tokenizerDir} (null: from the source folder).
+     */
+    public void save(Path dir, Path tokenizerDir, long maxShardBytes) {
+        try {
+            Files.createDirectories(dir);
+            SafeTensors.DType out = storedType == SafeTensors.DType.BF16 ? SafeTensors.DType.BF16 : SafeTensors.DType.F32;
+            List<SafeTensors.Entry> entries = new ArrayList<>();
+            for (Map.Entry<String, Parameter> e : params.entrySet()) {
+                if (config.tieWordEmbeddings() && e.getKey().equals("lm_head.weight")) {
+                    continue;
+                }
+                NDArray a = e.getValue().getArray();
+                entries.add(new SafeTensors.Entry(e.getKey(), a.getShape().getShape(), () -> {
+                    NDArray f = a.getDataType() == DataType.FLOAT32 && !a.getDevice().isGpu()
+                            ? a : a.toDevice(Device.cpu(), true).toType(DataType.FLOAT32, false);
+                    return f.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                }));
+            }
+            SafeTensors.write(dir, entries, out, maxShardBytes);
+            ObjectNode cfg = config.json().deepCopy();
+            cfg.put("torch_dtype", out == SafeTensors.DType.BF16 ? "bfloat16" : "float32");
+            writeAtomically(dir.resolve("config.json"), JSON.writeValueAsBytes(cfg));
+            Path tok = tokenizerDir != null ? tokenizerDir : source;
+            if (tok != null && !tok.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
+                for (String f : TOKENIZER_FILES) {
+                    Path from = tok.resolve(f);
+                    if (Files.isRegularFile(from)) {
+                        writeAtomically(dir.resolve(f), Files.readAllBytes(from));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new Align4jException(dir + ": cannot write the model: " + e.getMessage(), e);
+        }
+    }
+
+    /** {@link #save(Path, Path, long)} with the source's tokenizer and 5 GB shards, as transformers does. */
+    public void save(Path dir) {
+        save(dir, null, 5_000_000_000L);
+    }
+
+    /** Files that travel with a checkpoint. */
+    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model",
+            "added_tokens.json");
+
+    static void writeAtomically(Path file, byte[] bytes) throws IOException {
+        Path tmp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
+        try {
+            Files.write(tmp, bytes);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Number of weights. */
+    public long parameterCount() {
+        long n = 0;
+        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+            n += e.getValue().size();
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+        if (mapped != null) {
+            mapped.close();
+            mapped = null;
+        }
+    }
+
+    /** Whether DJL sees a GPU. */
+    static boolean hasGpu() {
+        return Engine.getInstance().getGpuCount() > 0;
+    }
+}

@@ -1,0 +1,294 @@
+package io.github.align4j.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.Align4jException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * A decoder-only transformer's shape, read from a Hugging Face {@code config.json}.
+ *
+ * <p>{@code llama}, {@code mistral} and {@code qwen2} share one pre-norm decoder (RMSNorm, rotary
+ * positions, grouped-query attention, SwiGLU MLP); {@code gpt2} uses LayerNorm with bias, learned
+ * positions, fused Conv1D attention and a gelu_new MLP. A key whose value we do not implement is an
+ * error that names it, never a silent approximation.
+ *
+ * @param modelType llama, mistral, qwen2 or gpt2
+ * @param vocabSize V
+ * @param hiddenSize E
+ * @param intermediateSize the MLP's inner size
+ * @param numLayers L
+ * @param numHeads H query heads
+ * @param numKvHeads KV heads (GQA when fewer than H)
+ * @param headDim D per head (E / H unless {@code head_dim} says otherwise)
+ * @param ropeTheta rotary base
+ * @param rope rotary scaling ({@code rope_scaling}), or null
+ * @param normEps RMSNorm / LayerNorm epsilon
+ * @param tieWordEmbeddings the head reuses the token embedding (no {@code lm_head.weight} in the file)
+ * @param qkvBias biases on q/k/v projections (Qwen2, Llama's {@code attention_bias})
+ * @param outputBias bias on the attention output projection (Llama's {@code attention_bias})
+ * @param mlpBias biases in the MLP (Llama's {@code mlp_bias})
+ * @param slidingWindow attention window (Mistral; Qwen2 when {@code use_sliding_window}), 0 = none
+ * @param slidingFromLayer first layer that uses the window (Qwen2's {@code max_window_layers})
+ * @param maxPositions {@code max_position_embeddings} / {@code n_positions}
+ * @param bosTokenId may be null
+ * @param eosTokenId may be null
+ * @param json the original config, written back verbatim by {@code save}
+ */
+public record ModelConfig(
+        String modelType,
+        int vocabSize,
+        int hiddenSize,
+        int intermediateSize,
+        int numLayers,
+        int numHeads,
+        int numKvHeads,
+        int headDim,
+        double ropeTheta,
+        RopeScaling rope,
+        double normEps,
+        boolean tieWordEmbeddings,
+        boolean qkvBias,
+        boolean outputBias,
+        boolean mlpBias,
+        int slidingWindow,
+        int slidingFromLayer,
+        int maxPositions,
+        Integer bosTokenId,
+        Integer eosTokenId,
+        ObjectNode json) {
+
+    /** The model types this build implements. */
+    public static final Set<String> SUPPORTED = Set.of("llama", "mistral", "qwen2", "gpt2");
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    /** Rotary scaling: {@code linear} (position interpolation) or {@code llama3} (frequency-dependent). */
+    public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {}
+
+    /** True for GPT-2's architecture, false for the Llama family. */
+    public boolean isGpt2() {
+        return "gpt2".equals(modelType);
+    }
+
+    /** Reads and validates {@code dir/config.json}. */
+    public static ModelConfig load(Path dir) {
+        Path file = Files.isDirectory(dir) ? dir.resolve("config.json") : dir;
+        if (!Files.isRegularFile(file)) {
+            throw new Align4jException(file + ": not found. A Hugging Face model folder holds config.json, "
+                    + "model.safetensors (or shards with model.safetensors.index.json) and tokenizer.json.");
+        }
+        JsonNode n;
+        try {
+            n = MAPPER.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new Align4jException(file + ": not valid JSON: " + firstLine(e.getMessage()), e);
+        }
+        if (n == null || !n.isObject()) {
+            throw new Align4jException(file + ": expected a JSON object");
+        }
+        return parse((ObjectNode) n, file.toString());
+    }
+
+    /** Validates a parsed config; {@code source} names it in error messages. */
+    public static ModelConfig parse(ObjectNode n, String source) {
+        Reader r = new Reader(n, source);
+        String type = r.str("model_type", null);
+        if (type == null) {
+            throw new Align4jException(source + ": key 'model_type' is missing; expected one of " + SUPPORTED);
+        }
+        if (!SUPPORTED.contains(type)) {
+            throw new Align4jException(source + ": model_type '" + type + "' is not supported; align4j implements "
+                    + SUPPORTED + ". Convert the checkpoint or open an issue.");
+        }
+        return "gpt2".equals(type) ? gpt2(r, n) : llama(r, n, type);
+    }
+
+    private static ModelConfig llama(Reader r, ObjectNode n, String type) {
+        int e = r.positive("hidden_size");
+        int heads = r.positive("num_attention_heads");
+        int kv = r.intOr("num_key_value_heads", heads);
+        if (kv <= 0 || heads % kv != 0) {
+            throw r.error("num_key_value_heads", "must divide num_attention_heads (" + heads + "), got " + kv);
+        }
+        int headDim = r.intOr("head_dim", 0);
+        if (headDim == 0) {
+            if (e % heads != 0) {
+                throw r.error("hidden_size", "must be divisible by num_attention_heads when head_dim is not set");
+            }
+            headDim = e / heads;
+        }
+        if (headDim % 2 != 0) {
+            throw r.error("head_dim", "must be even for rotary embeddings, got " + headDim);
+        }
+        String act = r.str("hidden_act", "silu");
+        if (!act.equals("silu") && !act.equals("swish")) {
+            throw r.error("hidden_act", "'" + act + "' is not implemented for " + type + "; only silu");
+        }
+        r.forbidTrue("qk_norm");
+        double partial = n.path("partial_rotary_factor").asDouble(1.0);
+        if (partial != 1.0) {
+            throw r.error("partial_rotary_factor", "only 1.0 is implemented");
+        }
+        boolean qwen = type.equals("qwen2");
+        boolean attnBias = r.bool("attention_bias", false);
+        int window = 0;
+        int windowFrom = 0;
+        if (type.equals("mistral")) {
+            window = r.intOr("sliding_window", 0);
+        } else if (qwen && r.bool("use_sliding_window", false)) {
+            window = r.intOr("sliding_window", 0);
+            windowFrom = r.intOr("max_window_layers", 0);
+        }
+        int layers = r.positive("num_hidden_layers");
+        return new ModelConfig(type, r.positive("vocab_size"), e, r.positive("intermediate_size"), layers, heads, kv,
+                headDim, n.path("rope_theta").asDouble(10000.0), rope(r, n), n.path("rms_norm_eps").asDouble(1e-6),
+                r.bool("tie_word_embeddings", false), qwen || attnBias, attnBias, r.bool("mlp_bias", false),
+                Math.max(window, 0), windowFrom, r.intOr("max_position_embeddings", 2048),
+                r.intOrNull("bos_token_id"), r.intOrNull("eos_token_id"), n);
+    }
+
+    private static RopeScaling rope(Reader r, ObjectNode n) {
+        JsonNode s = n.get("rope_scaling");
+        if (s == null || s.isNull()) {
+            return null;
+        }
+        if (!s.isObject()) {
+            throw r.error("rope_scaling", "expected an object");
+        }
+        String type = s.has("rope_type") ? s.get("rope_type").asText() : s.path("type").asText("");
+        double factor = s.path("factor").asDouble(1.0);
+        switch (type) {
+            case "default":
+                return null;
+            case "linear":
+                if (factor <= 0) {
+                    throw r.error("rope_scaling.factor", "must be > 0");
+                }
+                return new RopeScaling("linear", factor, 0, 0, 0);
+            case "llama3":
+                for (String k : new String[] {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+                    if (!s.has(k)) {
+                        throw r.error("rope_scaling." + k, "is required for rope_type llama3");
+                    }
+                }
+                return new RopeScaling("llama3", factor, s.get("low_freq_factor").asDouble(),
+                        s.get("high_freq_factor").asDouble(), s.get("original_max_position_embeddings").asInt());
+            default:
+                throw r.error("rope_scaling.rope_type", "'" + type + "' is not implemented; align4j implements linear and llama3");
+        }
+    }
+
+    private static ModelConfig gpt2(Reader r, ObjectNode n) {
+        int e = r.positive("n_embd");
+        int heads = r.positive("n_head");
+        if (e % heads != 0) {
+            throw r.error("n_embd", "must be divisible by n_head");
+        }
+        String act = r.str("activation_function", "gelu_new");
+        if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh")) {
+            throw r.error("activation_function", "'" + act + "' is not implemented for gpt2; only gelu_new");
+        }
+        r.forbidTrue("scale_attn_by_inverse_layer_idx");
+        r.forbidTrue("add_cross_attention");
+        if (n.has("scale_attn_weights") && !n.get("scale_attn_weights").asBoolean(true)) {
+            throw r.error("scale_attn_weights", "false is not implemented");
+        }
+        int inner = n.hasNonNull("n_inner") ? r.positive("n_inner") : 4 * e;
+        return new ModelConfig("gpt2", r.positive("vocab_size"), e, inner, r.positive("n_layer"), heads, heads, e / heads,
+                0, null, n.path("layer_norm_epsilon").asDouble(1e-5), r.bool("tie_word_embeddings", true),
+                true, true, true, 0, 0, r.intOr("n_positions", 1024),
+                r.intOrNull("bos_token_id"), r.intOrNull("eos_token_id"), n);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+
+    /** Typed access to config keys with messages that name the key. */
+    private static final class Reader {
+        private final ObjectNode n;
+        private final String source;
+
+        Reader(ObjectNode n, String source) {
+            this.n = n;
+            this.source = source;
+        }
+
+        Align4jException error(String key, String what) {
+            return new Align4jException(source + ": key '" + key + "' " + what);
+        }
+
+        String str(String key, String dflt) {
+            JsonNode v = n.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isTextual()) {
+                throw error(key, "must be a string, got " + v);
+            }
+            return v.asText();
+        }
+
+        int positive(String key) {
+            JsonNode v = n.get(key);
+            if (v == null || v.isNull()) {
+                throw error(key, "is missing");
+            }
+            if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() <= 0) {
+                throw error(key, "must be a positive integer, got " + v);
+            }
+            return v.asInt();
+        }
+
+        int intOr(String key, int dflt) {
+            JsonNode v = n.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+                throw error(key, "must be an integer, got " + v);
+            }
+            return v.asInt();
+        }
+
+        Integer intOrNull(String key) {
+            JsonNode v = n.get(key);
+            if (v == null || v.isNull()) {
+                return null;
+            }
+            if (v.isArray()) { // eos_token_id may be a list: the first is the one appended
+                return v.size() == 0 ? null : v.get(0).asInt();
+            }
+            if (!v.isIntegralNumber()) {
+                throw error(key, "must be an integer, got " + v);
+            }
+            return v.asInt();
+        }
+
+        boolean bool(String key, boolean dflt) {
+            JsonNode v = n.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isBoolean()) {
+                throw error(key, "must be true or false, got " + v);
+            }
+            return v.asBoolean();
+        }
+
+        void forbidTrue(String key) {
+            if (bool(key, false)) {
+                throw error(key, "= true is not implemented by align4j");
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.github.align4j.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Rotary position embedding tables (Su et al. 2021) in Hugging Face's "rotate half" layout:
+ * {@code rope(x) = x·cos + rotate_half(x)·sin} with {@code rotate_half([x1, x2]) = [−x2, x1]}.
+ * The sign of {@code rotate_half} is folded into a signed sine table, and the attention scale
+ * 1/√D into the query tables, so that applying rope costs two multiplies and an add.
+ *
+ * <p>Tables for positions 0..T−1 are cached per T on the model's manager; tables for an offset
+ * (generation with a KV cache) are sliced into the caller's manager.
+ */
+final class Rope {
+    private final int headDim;
+    private final double[] invFreq;
+    private final float queryScale;
+    private final NDManager manager;
+    private final Map<Long, NDArray[]> byLength = new HashMap<>();
+    private NDArray[] full; // cos, sinSigned, cosQ, sinSignedQ for positions 0..capacity-1
+    private long capacity;
+
+    Rope(ModelConfig c, NDManager manager) {
+        this.headDim = c.headDim();
+        this.manager = manager;
+        this.queryScale = (float) (1.0 / Math.sqrt(c.headDim()));
+        int half = headDim / 2;
+        invFreq = new double[half];
+        for (int i = 0; i < half; i++) {
+            invFreq[i] = 1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / headDim);
+        }
+        ModelConfig.RopeScaling s = c.rope();
+        if (s != null && s.type().equals("linear")) {
+            for (int i = 0; i < half; i++) {
+                invFreq[i] /= s.factor();
+            }
+        } else if (s != null && s.type().equals("llama3")) {
+            // Llama 3.1: keep high frequencies, divide low ones by factor, interpolate in between.
+            double lowWavelen = s.originalMaxPositions() / s.lowFreqFactor();
+            double highWavelen = s.originalMaxPositions() / s.highFreqFactor();
+            for (int i = 0; i < half; i++) {
+                double wavelen = 2 * Math.PI / invFreq[i];
+                if (wavelen > lowWavelen) {
+                    invFreq[i] /= s.factor();
+                } else if (wavelen >= highWavelen) {
+                    double smooth = (s.originalMaxPositions() / wavelen - s.lowFreqFactor())
+                            / (s.highFreqFactor() - s.lowFreqFactor());
+                    invFreq[i] = (1 - smooth) * invFreq[i] / s.factor() + smooth * invFreq[i];
+                }
+            }
+        }
+    }
+
+    /** {cos, sinSigned, cosQ, sinSignedQ}, each [T, D], for positions offset..offset+T−1. */
+    synchronized NDArray[] tables(long offset, long length, NDManager callerManager) {
+        if (offset == 0) {
+            NDArray[] t = byLength.get(length);
+            if (t == null) {
+                t = build(0, length);
+                byLength.put(length, t);
+            }
+            return t;
+        }
+        if (full == null || capacity < offset + length) {
+            if (full != null) {
+                for (NDArray a : full) {
+                    a.close();
+                }
+            }
+            capacity = Math.max(2 * capacity, offset + length + 64);
+            full = build(0, capacity);
+        }
+        NDArray[] out = new NDArray[4];
+        NDIndex rows = new NDIndex("{}:{}", offset, offset + length);
+        for (int i = 0; i < 4; i++) {
+            out[i] = full[i].get(rows);
+            out[i].attach(callerManager);
+        }
+        return out;
+    }
+
+    private NDArray[] build(long offset, long length) {
+        int d = headDim;
+        int half = d / 2;
+        float[] cos = new float[(int) (length * d)];
+        float[] sin = new float[cos.length];
+        for (int t = 0; t < length; t++) {
+            for (int i = 0; i < half; i++) {
+                double angle = (offset + t) * invFreq[i];
+                float c = (float) Math.cos(angle);
+                float s = (float) Math.sin(angle);
+                cos[t * d + i] = c;
+                cos[t * d + half + i] = c;
+                sin[t * d + i] = -s; // rotate_half puts −x2 first
+                sin[t * d + half + i] = s;
+            }
+        }
+        float[] cosQ = cos.clone();
+        float[] sinQ = sin.clone();
+        for (int i = 0; i < cos.length; i++) {
+            cosQ[i] *= queryScale;
+            sinQ[i] *= queryScale;
+        }
+        Shape shape = new Shape(length, d);
+        NDArray[] t = {manager.create(cos, shape), manager.create(sin, shape), manager.create(cosQ, shape), manager.create(sinQ, shape)};
+        for (NDArray a : t) {
+            NDScope.unregister(a); // cached across steps: must outlive the caller's scope
+        }
+        return t;
+    }
+
+    /** x·cos + swap_halves(x)·sinSigned, for x [..., T, D]. */
+    static NDArray apply(NDArray x, NDArray cos, NDArray sinSigned) {
+        int last = x.getShape().dimension() - 1; // DJL's split does not take a negative axis
+        var halves = x.split(2, last);
+        NDArray swapped = halves.get(1).concat(halves.get(0), last);
+        return x.mul(cos).add(swapped.mul(sinSigned));
+    }
+}
