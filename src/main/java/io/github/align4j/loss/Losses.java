@@ -1,0 +1,223 @@
+package io.github.align4j.loss;
+
+import io.github.align4j.Align4jException;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * Creates losses by name. Options use TRL / alignment-handbook names: {@code label_smoothing}
+ * (dpo, robust, simpo), {@code simpo_gamma} (simpo), {@code desirable_weight} and
+ * {@code undesirable_weight} (kto). TRL's {@code sigmoid} is accepted as another name for
+ * {@code dpo}. A custom loss is named by its fully qualified class name; it must implement
+ * {@link PairedLoss} or {@link UnpairedLoss} and have a public constructor taking
+ * {@code Map<String, Double>} (which receives the options) or a public no-arg constructor.
+ */
+public final class Losses {
+    public static final String LABEL_SMOOTHING = "label_smoothing";
+    public static final String SIMPO_GAMMA = "simpo_gamma";
+    public static final String DESIRABLE_WEIGHT = "desirable_weight";
+    public static final String UNDESIRABLE_WEIGHT = "undesirable_weight";
+
+    /** How to make one loss: the options it reads ({@code null}: all, for custom classes). */
+    private record Factory(String name, Set<String> options, Function<Map<String, Double>, PreferenceLoss> make) {}
+
+    private static final Map<String, Factory> BUILTINS = new LinkedHashMap<>();
+    private static final Map<String, String> ALIASES = Map.of("sigmoid", "dpo");
+
+    static {
+        add("dpo", o -> new Dpo(o.getOrDefault(LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
+        add("ipo", o -> new Ipo());
+        add("kto_pair", o -> new KtoPair());
+        add("kto", o -> new Kto(o.getOrDefault(DESIRABLE_WEIGHT, 1.0), o.getOrDefault(UNDESIRABLE_WEIGHT, 1.0)),
+                DESIRABLE_WEIGHT, UNDESIRABLE_WEIGHT);
+        add("hinge", o -> new Hinge());
+        add("robust", o -> new Robust(o.getOrDefault(LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
+        add("sppo_hard", o -> new SppoHard());
+        add("nca_pair", o -> new NcaPair());
+        add("apo_zero", o -> new ApoZero());
+        add("apo_down", o -> new ApoDown());
+        add("simpo", o -> new Simpo(o.getOrDefault(SIMPO_GAMMA, 0.5), o.getOrDefault(LABEL_SMOOTHING, 0.0)),
+                SIMPO_GAMMA, LABEL_SMOOTHING);
+        add("sft", o -> new Sft());
+    }
+
+    private Losses() {}
+
+    private static void add(String name, Function<Map<String, Double>, PreferenceLoss> make, String... options) {
+        BUILTINS.put(name, new Factory(name, Set.of(options), make));
+    }
+
+    /** The built-in loss names, in a fixed order. */
+    public static List<String> builtins() {
+        return List.copyOf(BUILTINS.keySet());
+    }
+
+    /**
+     * @param spec a built-in name (see {@link #builtins()}) or a custom loss's fully qualified class name
+     * @param options options by TRL name; each must be one the loss reads ({@code null}: none)
+     */
+    public static PreferenceLoss create(String spec, Map<String, Double> options) {
+        Map<String, Double> opts = options == null ? Map.of() : options;
+        Factory f = factory(spec);
+        for (String key : opts.keySet()) {
+            if (f.options() != null && !f.options().contains(key)) {
+                throw new Align4jException("Option " + key + " is not used by loss '" + f.name() + "' ("
+                        + describeOptions(f) + "); remove it" + usersOf(key) + ".");
+            }
+        }
+        return f.make().apply(opts);
+    }
+
+    /**
+     * A weighted sum of losses, as given by {@code --loss-weights dpo=1,sft=0.5}.
+     *
+     * @param weights loss spec → weight (&gt; 0), in order
+     * @param options options by TRL name; each goes to the parts that read it and must be read by one
+     */
+    public static PreferenceLoss weighted(Map<String, Double> weights, Map<String, Double> options) {
+        Map<String, Double> opts = options == null ? Map.of() : options;
+        if (weights == null || weights.isEmpty()) {
+            throw new Align4jException("--loss-weights is empty: give at least one loss, e.g. dpo=1,sft=0.5.");
+        }
+        Set<String> used = new TreeSet<>();
+        List<WeightedLoss.Term> terms = new ArrayList<>();
+        for (Map.Entry<String, Double> e : weights.entrySet()) {
+            Factory f = factory(e.getKey());
+            Map<String, Double> own = new LinkedHashMap<>();
+            opts.forEach((k, v) -> {
+                if (f.options() == null || f.options().contains(k)) {
+                    own.put(k, v);
+                }
+            });
+            used.addAll(own.keySet());
+            Double w = e.getValue();
+            terms.add(new WeightedLoss.Term(f.make().apply(own), w == null ? Double.NaN : w));
+        }
+        for (String key : opts.keySet()) {
+            if (!used.contains(key)) {
+                throw new Align4jException("Option " + key + " is not used by any loss in --loss-weights "
+                        + weights.keySet() + "; remove it" + usersOf(key) + ".");
+            }
+        }
+        return terms.size() == 1 && terms.get(0).weight() == 1 ? terms.get(0).loss() : WeightedLoss.of(terms);
+    }
+
+    private static Factory factory(String spec) {
+        String name = spec == null ? "" : spec.trim();
+        Factory f = BUILTINS.get(ALIASES.getOrDefault(name, name));
+        if (f != null) {
+            return f;
+        }
+        if (name.contains(".")) {
+            return custom(name);
+        }
+        throw new Align4jException("Unknown loss '" + name + "'" + nearest(name) + " Built-in losses: "
+                + String.join(", ", builtins())
+                + "; for a custom loss give its fully qualified class name (e.g. com.example.MyLoss).");
+    }
+
+    private static Factory custom(String className) {
+        ClassLoader loader = Thread.currentThread().getContextClassLoader();
+        Class<?> c;
+        try {
+            c = Class.forName(className, true, loader != null ? loader : Losses.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new Align4jException("Cannot load loss class " + className + " (" + e
+                    + "): check the name and put the jar that holds it on the class path, or use a built-in loss: "
+                    + String.join(", ", builtins()) + ".", e);
+        }
+        if (!PreferenceLoss.class.isAssignableFrom(c)) {
+            throw new Align4jException("Class " + className + " is not a loss: it must implement "
+                    + PairedLoss.class.getName() + " or " + UnpairedLoss.class.getName() + ".");
+        }
+        if (c.isInterface() || Modifier.isAbstract(c.getModifiers())) {
+            throw new Align4jException("Loss class " + className + " is abstract: name a concrete class.");
+        }
+        Constructor<?> withOptions = constructor(c, Map.class);
+        Constructor<?> noArg = constructor(c);
+        if (withOptions == null && noArg == null) {
+            throw new Align4jException("Loss class " + className + " needs a public no-arg constructor or a public"
+                    + " constructor taking Map<String, Double> (the loss options).");
+        }
+        Set<String> options = withOptions != null ? null : Set.of();
+        return new Factory(className, options,
+                o -> withOptions != null ? instantiate(withOptions, Map.copyOf(o)) : instantiate(noArg));
+    }
+
+    private static Constructor<?> constructor(Class<?> c, Class<?>... params) {
+        try {
+            return c.getConstructor(params);
+        } catch (NoSuchMethodException e) {
+            return null;
+        }
+    }
+
+    private static PreferenceLoss instantiate(Constructor<?> ctor, Object... args) {
+        String cls = ctor.getDeclaringClass().getName();
+        try {
+            return (PreferenceLoss) ctor.newInstance(args);
+        } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof Align4jException a) {
+                throw a;
+            }
+            throw new Align4jException("The constructor of loss class " + cls + " failed: " + e.getCause(), e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new Align4jException("Cannot instantiate loss class " + cls + " (" + e
+                    + "): make the class and its constructor public.", e);
+        }
+    }
+
+    private static String describeOptions(Factory f) {
+        if (f.options() == null) {
+            return "it reads all options";
+        }
+        return f.options().isEmpty() ? "it takes no options" : "it takes " + String.join(", ", new TreeSet<>(f.options()));
+    }
+
+    private static String usersOf(String key) {
+        List<String> users = BUILTINS.values().stream().filter(f -> f.options().contains(key)).map(Factory::name).toList();
+        return users.isEmpty() ? "" : " (losses that use " + key + ": " + String.join(", ", users) + ")";
+    }
+
+    private static String nearest(String name) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String candidate : builtins()) {
+            int d = distance(name.toLowerCase(Locale.ROOT), candidate);
+            if (d < bestDistance) {
+                best = candidate;
+                bestDistance = d;
+            }
+        }
+        return "; did you mean '" + best + "'?";
+    }
+
+    /** Levenshtein distance. */
+    static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j], cur[j - 1]) + 1);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+}

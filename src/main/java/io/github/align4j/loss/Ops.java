@@ -1,0 +1,47 @@
+package io.github.align4j.loss;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Activation;
+import io.github.align4j.Align4jException;
+
+/**
+ * Float32 building blocks shared by the built-in losses. Scalars are passed as {@code float}: DJL
+ * turns a {@code Double} operand into a float64 tensor, which would promote 0-d results.
+ */
+final class Ops {
+    private Ops() {}
+
+    /** log σ(x), computed stably as −softplus(−x). */
+    static NDArray logSigmoid(NDArray x) {
+        return Activation.softPlus(x.neg()).neg();
+    }
+
+    /** 1 − x. */
+    static NDArray oneMinus(NDArray x) {
+        return x.neg().add(1f);
+    }
+
+    /** x · s, with s a float32 scalar. */
+    static NDArray scale(NDArray x, double s) {
+        return x.mul((float) s);
+    }
+
+    /** The cDPO / rDPO label-smoothing option checked against [0, max] (or [0, max) when open). */
+    static double smoothing(String loss, double eps, double max, boolean open) {
+        if (!(eps >= 0 && (open ? eps < max : eps <= max))) {
+            throw new Align4jException("Option label_smoothing=" + eps + " is out of range for loss '"
+                    + loss + "': set label_smoothing to a value in [0, " + max + (open ? ")" : "]")
+                    + " (0 turns smoothing off).");
+        }
+        return eps;
+    }
+
+    /** A weight option that must be a finite positive number. */
+    static double positive(String loss, String key, double value) {
+        if (!(value > 0 && Double.isFinite(value))) {
+            throw new Align4jException("Option " + key + "=" + value + " of loss '" + loss
+                    + "' must be a finite number > 0: set " + key + " to a positive value (default 1).");
+        }
+        return value;
+    }
+}
