@@ -72,6 +72,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     private final Supplier<CausalLM> referenceLoader;
     private final String referenceFingerprint;
     private final Path cacheDir;
+    private final StepListener onStep;
     private CausalLM reference;
     private boolean ownsReference;
     private Map<ReferenceCache.Key, Float> refCache;
@@ -91,6 +92,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.tokenizerDir = b.tokenizerDir;
         this.console = b.console;
         this.cacheDir = b.cacheDir;
+        this.onStep = b.onStep;
         if (policy == null || loss == null) {
             throw new Align4jException("PreferenceTrainer needs a policy and a loss");
         }
@@ -131,6 +133,12 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** Called after every optimizer step with its wall time and the policy tokens it processed. */
+    @FunctionalInterface
+    public interface StepListener {
+        void step(long step, double seconds, long policyTokens);
     }
 
     /** Steps, timing and the last logged metrics of a finished run. */
@@ -186,6 +194,8 @@ public final class PreferenceTrainer implements AutoCloseable {
         long microDone = 0;
         try {
             for (long step = 0; step < total; step++) {
+                long stepStart = System.nanoTime();
+                long tokensBefore = w.tokens;
                 double lr = schedule.at(step);
                 boolean finite = true;
                 float gradNorm;
@@ -220,6 +230,9 @@ public final class PreferenceTrainer implements AutoCloseable {
                     }
                 }
                 zeroGradients(params);
+                if (onStep != null) {
+                    onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, w.tokens - tokensBefore);
+                }
                 w.gradNorm += Float.isFinite(gradNorm) ? gradNorm : 0;
                 w.steps++;
                 long done = step + 1;
@@ -773,6 +786,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private Path tokenizerDir;
         private Path cacheDir;
         private PrintStream console = System.err;
+        private StepListener onStep;
 
         public Builder config(TrainConfig c) { this.config = c; return this; }
         /** The model to train (loaded with {@code CausalLM.Options.training()}). */
@@ -794,6 +808,9 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder cacheDir(Path c) { this.cacheDir = c; return this; }
         /** Progress and warnings (null: silent). */
         public Builder console(PrintStream c) { this.console = c; return this; }
+
+        /** A callback after every optimizer step (benchmarks, progress in embedding applications). */
+        public Builder onStep(StepListener l) { this.onStep = l; return this; }
 
         public PreferenceTrainer build() {
             return new PreferenceTrainer(this);
