@@ -19,20 +19,23 @@ import java.util.Objects;
  * {@code add_generation_prompt}, every special token by name ({@code bos_token}, {@code eos_token},
  * ...), the functions {@code raise_exception(msg)} and {@code strftime_now(format)}, and a {@code
  * tojson} filter that is {@code json.dumps(x, ensure_ascii=False)}. This class does the same with
- * jinjava, adding what jinja2 templates rely on and jinjava lacks: Python's string methods ({@code
- * strip}, {@code lstrip}, {@code rstrip}, {@code title}, {@code upper}, {@code lower}, {@code
- * capitalize}, {@code startswith}, {@code endswith}, {@code split}, {@code replace}, {@code join},
- * {@code find}, ...), Python printing ({@code True}, {@code None}-free lists as {@code ['a', 1]}),
- * and stopping at {@code raise_exception} or at the first error.
+ * jinjava, adding what jinja2 templates rely on and jinjava lacks or does differently: Python's
+ * string methods ({@code strip}, {@code lstrip}, {@code rstrip}, {@code title}, {@code upper},
+ * {@code lower}, {@code capitalize}, {@code startswith}, {@code endswith}, {@code split}, {@code
+ * replace}, {@code join}, {@code find}, {@code format}, ...), Python printing ({@code True}, {@code
+ * ['a', 1]}, {@code {'k': 'v'}}), Python truth and {@code +}, jinja2's precedence of {@code not}, the
+ * {@code dict()} global, and stopping at {@code raise_exception} or at the first error.
  *
  * <p>The template is parsed once, in {@link #of}; {@link #render} only walks the parsed tree.
  * Instances are immutable and safe to use from several threads at once.
  *
  * <p>Not supported (they fail with an {@link Align4jException} naming the problem rather than
  * rendering something else): the {@code {% generation %}} tag, {@code loop.previtem}, {@code
- * loop.nextitem}, {@code loop.changed}. Known differences from jinja2: an undefined variable or
- * attribute, and None, print as the empty string (jinja2 prints None as {@code None}); {@code not
- * a == b} must be written {@code not (a == b)}; {@code 'a' ~ True} gives {@code atrue}.
+ * loop.nextitem}, {@code loop.changed}, {@code include}/{@code extends}. Known differences from
+ * jinja2, none of which the common templates hit: None prints as the empty string (jinja2 prints
+ * {@code None}); an undefined attribute of an undefined value is the empty string (jinja2 fails);
+ * tuples are lists ({@code ('a', 'b')} prints as {@code ['a', 'b']}); {@code ~} prints None and
+ * booleans as jinjava does ({@code 'a' ~ True} gives {@code atrue}).
  */
 public final class ChatTemplate {
     private final String template;

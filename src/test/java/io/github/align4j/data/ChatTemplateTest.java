@@ -431,6 +431,24 @@ class ChatTemplateTest {
         }
 
         @Test
+        void plusIsPythons() {
+            assertEquals("ab|3|[1, 2]", render("{{ 'a' + 'b' }}|{{ 1 + 2 }}|{{ [1] + [2] }}"));
+            // A message without content must not render as "null" (jinjava alone prints 'a' + None as "anull").
+            ChatTemplate template = ChatTemplate.of("{{ '<|user|>' + messages[0].content }}", Map.of(), "t.json");
+            assertEquals("t.json: chat template: line 1: can only concatenate str (not \"NoneType\") to str",
+                    assertThrows(Align4jException.class, () -> template.render(List.of(user(null)), false)).getMessage());
+            assertEquals("test: chat template: line 1: can only concatenate str (not \"int\") to str",
+                    renderError("{{ 'a' + 1 }}", Map.of()).getMessage());
+        }
+
+        @Test
+        void callingAMethodOfNoneIsAnError() {
+            ChatTemplate template = ChatTemplate.of("{{ messages[0].content.strip() }}", Map.of(), "t.json");
+            assertEquals("t.json: chat template: line 1: cannot call .strip() on None or an undefined value",
+                    assertThrows(Align4jException.class, () -> template.render(List.of(user(null)), false)).getMessage());
+        }
+
+        @Test
         void stringsAreTrueWhenNotEmptyEvenFalse() {
             // jinjava alone takes the string "false" for false and would drop this message.
             assertEquals("[False]", ChatTemplate.of("{% for m in messages %}{% if m.content %}[{{ m.content }}]{% endif %}{% endfor %}",
@@ -561,9 +579,9 @@ class ChatTemplateTest {
         ExecutorService pool = Executors.newFixedThreadPool(4);
         try {
             List<Future<Boolean>> results = new ArrayList<>();
-            for (int t = 0; t < 8; t++) {
+            for (int t = 0; t < 4; t++) {
                 results.add(pool.submit(() -> {
-                    for (int i = 0; i < 200; i++) {
+                    for (int i = 0; i < 100; i++) {
                         if (!template.render(WITH_SYSTEM, true).equals(expected)) {
                             return false;
                         }
