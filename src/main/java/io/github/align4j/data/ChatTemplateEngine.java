@@ -128,6 +128,8 @@ final class ChatTemplateEngine {
             return interpreter.parse(template);
         } catch (ChatTemplateFailure f) {
             throw new Align4jException(source + ": chat template: " + f.getMessage());
+        } catch (RuntimeException e) {
+            throw jinjavaFailure(e, source);
         } finally {
             JinjavaInterpreter.popCurrent();
         }
@@ -146,10 +148,8 @@ final class ChatTemplateEngine {
             return out;
         } catch (ChatTemplateFailure f) {
             throw new Align4jException(source + ": chat template: " + f.getMessage());
-        } catch (InterpretException e) {
-            // jinjava's own exceptions that escape its error list: a malformed tag, include/extends
-            String where = e.getLineNumber() > 0 ? "line " + e.getLineNumber() + ": " : "";
-            throw new Align4jException(source + ": chat template: " + where + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw jinjavaFailure(e, source);
         } finally {
             JinjavaInterpreter.popCurrent();
         }
@@ -159,6 +159,20 @@ final class ChatTemplateEngine {
     private static JinjavaInterpreter newInterpreter(Map<String, Object> bindings) {
         Context context = new ChatTemplateContext(JINJAVA.getGlobalContext(), bindings, CONFIG.getDisabled());
         return CONFIG.getInterpreterFactory().newInstance(JINJAVA, context, CONFIG);
+    }
+
+    /**
+     * A jinjava exception that escaped its error list (a malformed tag, include/extends, ...) as an
+     * Align4jException with the template's source and line.
+     */
+    private static Align4jException jinjavaFailure(RuntimeException e, String source) {
+        if (e instanceof Align4jException a) {
+            return a;
+        }
+        String where = e instanceof InterpretException ie && ie.getLineNumber() > 0
+                ? "line " + ie.getLineNumber() + ": " : "";
+        String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        return new Align4jException(source + ": chat template: " + where + message, e);
     }
 
     /** A jinjava error as a message for the user: where, what, and for known cases how to fix it. */
