@@ -112,7 +112,9 @@ public final class ChatTemplate {
 
     /**
      * Same, with extra variables (e.g. "tools", "date_string"). Values may be String, Boolean,
-     * Number, null, List and Map (e.g. a tool's JSON schema as parsed by Jackson into maps).
+     * Number, null, List and Map (e.g. a tool's JSON schema as parsed by Jackson into maps); lists
+     * and maps are copied, read-only, so the template cannot change them. An extra variable
+     * replaces a special token of the same name, as template kwargs do in transformers.
      */
     public String render(List<Message> messages, boolean addGenerationPrompt, Map<String, Object> extra) {
         Objects.requireNonNull(messages, "messages");
