@@ -547,7 +547,7 @@ public final class PreferenceData {
                 }
                 try {
                     promptText = t.render(pm, true);
-                } catch (Align4jException e) {
+                } catch (RuntimeException e) {
                     return new Outcome(null, null, r.at() + ", field " + cols.show(p.promptField())
                             + ": the chat template (" + template[1] + ") rejects the prompt messages: " + e.getMessage());
                 }
@@ -562,7 +562,7 @@ public final class PreferenceData {
                     String full;
                     try {
                         full = t.render(all, false);
-                    } catch (Align4jException e) {
+                    } catch (RuntimeException e) {
                         return new Outcome(null, null, r.at() + ", field " + cols.show(compField[i])
                                 + ": the chat template (" + template[1] + ") rejects the conversation: " + e.getMessage());
                     }

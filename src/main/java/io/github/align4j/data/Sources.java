@@ -405,14 +405,19 @@ final class Sources {
 
     static final String DUCKDB_DRIVER = "org.duckdb.DuckDBDriver";
 
-    private static void readParquet(Path f, long[] index, Consumer<RawRow> sink) {
+    /** Loads the JDBC driver class, or explains how to add it. */
+    static void requireDriver(Path f, String driverClass) {
         try {
-            Class.forName(DUCKDB_DRIVER);
+            Class.forName(driverClass);
         } catch (ClassNotFoundException e) {
             throw new Align4jException(f + ": reading Parquet needs DuckDB's JDBC driver, which is not on the class "
                     + "path. Add the Maven dependency org.duckdb:duckdb_jdbc:1.4.4.0 to your build (or put "
                     + "duckdb_jdbc-1.4.4.0.jar on the class path), or convert the file to JSON Lines.");
         }
+    }
+
+    private static void readParquet(Path f, long[] index, Consumer<RawRow> sink) {
+        requireDriver(f, DUCKDB_DRIVER);
         long row = 0;
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:")) {
             try (Statement s = c.createStatement()) {
