@@ -77,11 +77,13 @@ public record DataOptions(String format, Map<String, String> columns, int maxLen
     }
 
     public DataOptions withFormat(String v) {
-        return new DataOptions(v, columns, maxLength, maxPromptLength, applyChatTemplate, chatTemplateFile, skipBadRows, cacheDir);
+        return new DataOptions(v, columns, maxLength, maxPromptLength, applyChatTemplate,
+                chatTemplateFile, skipBadRows, cacheDir);
     }
 
     public DataOptions withColumns(Map<String, String> v) {
-        return new DataOptions(format, v, maxLength, maxPromptLength, applyChatTemplate, chatTemplateFile, skipBadRows, cacheDir);
+        return new DataOptions(format, v, maxLength, maxPromptLength, applyChatTemplate,
+                chatTemplateFile, skipBadRows, cacheDir);
     }
 
     /** {@link #withColumns(Map)} of {@link #parseColumns(String)}. */
@@ -90,26 +92,32 @@ public record DataOptions(String format, Map<String, String> columns, int maxLen
     }
 
     public DataOptions withMaxLength(int v) {
-        return new DataOptions(format, columns, v, maxPromptLength, applyChatTemplate, chatTemplateFile, skipBadRows, cacheDir);
+        return new DataOptions(format, columns, v, maxPromptLength, applyChatTemplate,
+                chatTemplateFile, skipBadRows, cacheDir);
     }
 
     public DataOptions withMaxPromptLength(int v) {
-        return new DataOptions(format, columns, maxLength, v, applyChatTemplate, chatTemplateFile, skipBadRows, cacheDir);
+        return new DataOptions(format, columns, maxLength, v, applyChatTemplate,
+                chatTemplateFile, skipBadRows, cacheDir);
     }
 
     public DataOptions withApplyChatTemplate(boolean v) {
-        return new DataOptions(format, columns, maxLength, maxPromptLength, v, chatTemplateFile, skipBadRows, cacheDir);
+        return new DataOptions(format, columns, maxLength, maxPromptLength, v,
+                chatTemplateFile, skipBadRows, cacheDir);
     }
 
     public DataOptions withChatTemplateFile(Path v) {
-        return new DataOptions(format, columns, maxLength, maxPromptLength, applyChatTemplate, v, skipBadRows, cacheDir);
+        return new DataOptions(format, columns, maxLength, maxPromptLength, applyChatTemplate,
+                v, skipBadRows, cacheDir);
     }
 
     public DataOptions withSkipBadRows(boolean v) {
-        return new DataOptions(format, columns, maxLength, maxPromptLength, applyChatTemplate, chatTemplateFile, v, cacheDir);
+        return new DataOptions(format, columns, maxLength, maxPromptLength, applyChatTemplate,
+                chatTemplateFile, v, cacheDir);
     }
 
     public DataOptions withCacheDir(Path v) {
-        return new DataOptions(format, columns, maxLength, maxPromptLength, applyChatTemplate, chatTemplateFile, skipBadRows, v);
+        return new DataOptions(format, columns, maxLength, maxPromptLength, applyChatTemplate,
+                chatTemplateFile, skipBadRows, v);
     }
 }

@@ -366,6 +366,10 @@ final class Layouts {
         if (n.isTextual()) {
             return List.of(new Message(role, n.asText()));
         }
+        if (!n.isArray() && !n.isObject()) {
+            throw new BadRow("field " + cols.show(name) + ": expected a string or a list of {role, content} messages, "
+                    + "got " + describe(n));
+        }
         return messages(n, cols.show(name), false);
     }
 

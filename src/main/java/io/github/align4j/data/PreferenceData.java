@@ -106,26 +106,27 @@ public final class PreferenceData {
         List<Path> files = Sources.resolve(pathOrGlob);
         Integer eos = tokenizer.eosId();
         if (eos == null) {
-            throw new Align4jException(tokenizerConfig(tokenizer) + ": the tokenizer has no EOS token, and an EOS id is "
-                    + "appended to every completion. Set \"eos_token\" in tokenizer_config.json (or pass the model's "
+            throw new Align4jException(tokenizerConfig(tokenizer) + ": the tokenizer has no EOS token, and an EOS id "
+                    + "is appended to every completion. Set \"eos_token\" in tokenizer_config.json (or pass the model's "
                     + "eos_token_id when loading the tokenizer).");
         }
         String[] template = template(options, tokenizer);
-        String fp = TokenCache.fingerprint(files, tokenizer, template == null ? null : template[0], options, format, eos);
+        String fp = TokenCache.fingerprint(files, tokenizer, template == null ? null : template[0], options, format,
+                eos);
         Path cacheFile = TokenCache.file(options.effectiveCacheDir(), fp);
         TokenCache.Content cached = TokenCache.read(cacheFile, fp);
         String source = template == null ? null : template[1];
         if (cached != null) {
-            return new PreferenceData(cached.layout(), cached.paired(), cached.chat(), cached.examples(), cached.stats(), fp, files,
-                    true, tokenizer, options, source);
+            return new PreferenceData(cached.layout(), cached.paired(), cached.chat(), cached.examples(),
+                    cached.stats(), fp, files, true, tokenizer, options, source);
         }
         Loader l = new Loader(pathOrGlob, files, options, format, tokenizer, eos, template);
         l.run();
         TokenCache.Content content = new TokenCache.Content(l.layout, Layouts.paired(l.layout), l.usedChat.get(),
                 l.stats(), l.examples);
         TokenCache.write(cacheFile, fp, content);
-        return new PreferenceData(l.layout, content.paired(), content.chat(), l.examples, content.stats(), fp, files, false, tokenizer,
-                options, source);
+        return new PreferenceData(l.layout, content.paired(), content.chat(), l.examples, content.stats(), fp, files,
+                false, tokenizer, options, source);
     }
 
     private static String tokenizerConfig(TextTokenizer t) {

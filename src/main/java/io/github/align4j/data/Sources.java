@@ -419,7 +419,9 @@ final class Sources {
     private static void readParquet(Path f, long[] index, Consumer<RawRow> sink) {
         requireDriver(f, DUCKDB_DRIVER);
         long row = 0;
-        try (Connection c = DriverManager.getConnection("jdbc:duckdb:")) {
+        java.util.Properties props = new java.util.Properties();
+        props.setProperty("jdbc_stream_results", "true"); // fetch rows chunk by chunk, not the whole file at once
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:", props)) {
             try (Statement s = c.createStatement()) {
                 s.execute("SET autoinstall_known_extensions = false"); // never download anything
                 s.execute("SET autoload_known_extensions = false");
