@@ -40,8 +40,8 @@ import picocli.CommandLine.Model.CommandSpec;
         sortOptions = false,
         description = {
             "Write the completion log-probabilities of every row of a JSONL file, one JSON line per row, in order.",
-            "Paired rows {\"prompt\",\"chosen\",\"rejected\"} give {\"chosen_logps\",\"rejected_logps\",\"chosen_tokens\",\"rejected_tokens\"}; "
-                    + "unpaired rows {\"prompt\",\"completion\",\"label\"} give {\"logps\",\"tokens\"}. "
+            "Paired rows {prompt, chosen, rejected} give {chosen_logps, rejected_logps, chosen_tokens, rejected_tokens}; "
+                    + "unpaired rows {prompt, completion, label} give {logps, tokens}. "
                     + "Sums over completion tokens, EOS included; tokenized as TRL's DPOTrainer does (no BOS)."
         })
 final class LogprobsCommand implements Callable<Integer> {
