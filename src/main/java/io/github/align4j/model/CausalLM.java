@@ -184,6 +184,20 @@ public final class CausalLM implements AutoCloseable {
         return lm;
     }
 
+    /** A frozen copy of this model's current weights (for a reference model), on the same device. */
+    public CausalLM frozenCopy() {
+        CausalLM lm = new CausalLM(config, device(), false, storedType, source);
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            NDArray view = e.getValue().getArray().stopGradient(); // shares storage: copy it
+            NDArray a = view.duplicate();
+            view.close();
+            a.attach(lm.manager);
+            a.setName(e.getKey());
+            lm.params.get(e.getKey()).setArray(a);
+        }
+        return lm;
+    }
+
     /** The configuration read from config.json. */
     public ModelConfig config() {
         return config;
@@ -302,6 +316,11 @@ public final class CausalLM implements AutoCloseable {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /** Native arrays owned by this model's manager and its sub-managers (flat over a healthy run). */
+    public int liveArrays() {
+        return manager instanceof ai.djl.ndarray.BaseNDManager b ? b.getManagedArrays().size() : -1;
     }
 
     /** Number of weights. */

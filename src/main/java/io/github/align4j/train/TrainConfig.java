@@ -1,0 +1,416 @@
+package io.github.align4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.github.align4j.Align4jException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A training run's settings under the alignment-handbook / TRL field names ({@code beta},
+ * {@code loss_type}, {@code learning_rate}, {@code per_device_train_batch_size}, ...). Immutable:
+ * {@link #with} returns a changed copy. Values come from defaults, then a YAML recipe, then
+ * command-line flags; every value is validated when set, and an unknown key is an error that names
+ * it and the nearest known key.
+ */
+public final class TrainConfig {
+    /** A key's type and default. */
+    private record Key(String name, Class<?> type, Object dflt, String help) {}
+
+    private static final Map<String, Key> KEYS = new LinkedHashMap<>();
+
+    /** Keys of handbook recipes that mean nothing on this engine; accepted and reported as ignored. */
+    static final Map<String, String> IGNORED = Map.ofEntries(
+            Map.entry("bf16", "precision follows --dtype / the device"),
+            Map.entry("fp16", "precision follows --dtype / the device"),
+            Map.entry("gradient_checkpointing", "not implemented; memory is managed per step"),
+            Map.entry("gradient_checkpointing_kwargs", "not implemented"),
+            Map.entry("push_to_hub", "align4j never uploads"),
+            Map.entry("hub_model_id", "align4j never uploads"),
+            Map.entry("hub_strategy", "align4j never uploads"),
+            Map.entry("hub_private_repo", "align4j never uploads"),
+            Map.entry("report_to", "metrics go to metrics.jsonl"),
+            Map.entry("log_level", "align4j prints progress to the console"),
+            Map.entry("logging_first_step", "the first step is always logged"),
+            Map.entry("optim", "align4j's own AdamW is always used"),
+            Map.entry("do_eval", "evaluation runs when eval data is given"),
+            Map.entry("eval_strategy", "set eval_steps"),
+            Map.entry("evaluation_strategy", "set eval_steps"),
+            Map.entry("save_strategy", "set save_steps"),
+            Map.entry("logging_strategy", "set logging_steps"),
+            Map.entry("torch_dtype", "weights load as float32 (float16 on a GPU with --dtype)"),
+            Map.entry("use_flash_attention_2", "attention is plain batched matrix products"),
+            Map.entry("attn_implementation", "attention is plain batched matrix products"),
+            Map.entry("preprocessing_num_workers", "tokenization uses all cores"),
+            Map.entry("dataset_num_proc", "tokenization uses all cores"),
+            Map.entry("remove_unused_columns", "not applicable"),
+            Map.entry("run_name", "not applicable"),
+            Map.entry("dataset_splits", "use train_file / eval_file"),
+            Map.entry("dataset_mixer", "use train_file / eval_file"),
+            Map.entry("model_revision", "models load from local folders"),
+            Map.entry("trust_remote_code", "models load from local folders"));
+
+    static {
+        key("beta", Double.class, 0.1, "temperature β of the implicit reward (> 0)");
+        key("loss_type", String.class, "dpo", "a built-in loss name or a fully qualified class name");
+        key("loss_weights", String.class, "", "weighted sum of losses, e.g. dpo=1,sft=0.5 (overrides loss_type)");
+        key("label_smoothing", Double.class, 0.0, "cDPO / robust ε");
+        key("simpo_gamma", Double.class, 0.5, "SimPO target margin γ");
+        key("desirable_weight", Double.class, 1.0, "KTO weight of desirable examples");
+        key("undesirable_weight", Double.class, 1.0, "KTO weight of undesirable examples");
+        key("learning_rate", Double.class, 5e-7, "peak learning rate (≥ 0)");
+        key("lr_scheduler_type", String.class, "cosine", "cosine, linear or constant (after warmup)");
+        key("warmup_ratio", Double.class, 0.0, "warmup as a fraction of the optimizer steps");
+        key("warmup_steps", Integer.class, 0, "warmup optimizer steps (wins over warmup_ratio when > 0)");
+        key("num_train_epochs", Double.class, 1.0, "epochs over the training data");
+        key("max_steps", Integer.class, -1, "optimizer steps; > 0 overrides num_train_epochs");
+        key("per_device_train_batch_size", Integer.class, 8, "pairs (or examples) per micro-batch");
+        key("per_device_eval_batch_size", Integer.class, 8, "pairs per evaluation batch");
+        key("gradient_accumulation_steps", Integer.class, 1, "micro-batches per optimizer step");
+        key("max_length", Integer.class, 1024, "prompt + completion tokens");
+        key("max_prompt_length", Integer.class, 512, "prompt tokens (cut from the left)");
+        key("max_grad_norm", Double.class, 1.0, "global gradient-norm clip (0 = off)");
+        key("weight_decay", Double.class, 0.0, "AdamW decoupled weight decay (not on biases and norms)");
+        key("adam_beta1", Double.class, 0.9, "AdamW β1");
+        key("adam_beta2", Double.class, 0.999, "AdamW β2");
+        key("adam_epsilon", Double.class, 1e-8, "AdamW ε");
+        key("seed", Integer.class, 42, "seed of shuffling and everything random");
+        key("shuffle", Boolean.class, true, "shuffle the training data every epoch");
+        key("group_by_length", Boolean.class, false, "sort within windows by length, then shuffle the batches");
+        key("logging_steps", Integer.class, 10, "log every N optimizer steps");
+        key("eval_steps", Integer.class, 0, "evaluate every N optimizer steps (0: at the end only)");
+        key("save_steps", Integer.class, 0, "save OUTPUT/checkpoint-<step>/ every N steps (0: only final/)");
+        key("save_total_limit", Integer.class, 0, "keep the newest K checkpoints (0: all)");
+        key("precompute_ref_log_probs", Boolean.class, false, "score the reference once, cache it on disk");
+        key("eval_split", Double.class, 0.0, "hold out this fraction of the training data when there is no eval file");
+        key("model_name_or_path", String.class, "", "the policy's Hugging Face folder");
+        key("ref_model", String.class, "", "the reference's folder (default: a frozen copy of the policy)");
+        key("train_file", String.class, "", "training data");
+        key("eval_file", String.class, "", "held-out data");
+        key("output_dir", String.class, "", "where metrics and checkpoints go");
+        key("device", String.class, "auto", "cpu, gpu or auto");
+        key("chat_template", String.class, "", "a file with a Jinja chat template (default: the tokenizer's)");
+        key("apply_chat_template", Boolean.class, false, "wrap plain-text rows in the chat template");
+    }
+
+    private static void key(String name, Class<?> type, Object dflt, String help) {
+        KEYS.put(name, new Key(name, type, dflt, help));
+    }
+
+    private final Map<String, Object> values;
+
+    private TrainConfig(Map<String, Object> values) {
+        this.values = Collections.unmodifiableMap(values);
+    }
+
+    /** All defaults. */
+    public static TrainConfig defaults() {
+        Map<String, Object> v = new LinkedHashMap<>();
+        KEYS.values().forEach(k -> v.put(k.name(), k.dflt()));
+        return new TrainConfig(v);
+    }
+
+    /** Known keys with their help text, for --help and docs. */
+    public static Map<String, String> keys() {
+        Map<String, String> m = new LinkedHashMap<>();
+        KEYS.values().forEach(k -> m.put(k.name(), k.help() + " (default " + k.dflt() + ")"));
+        return m;
+    }
+
+    /**
+     * A copy with one key set. Strings are parsed to the key's type.
+     *
+     * @param source where the value came from (a recipe file, "--flag"), named in errors
+     */
+    public TrainConfig with(String name, Object value, String source) {
+        Key k = KEYS.get(name);
+        if (k == null) {
+            throw new Align4jException(source + ": unknown key '" + name + "'" + nearest(name)
+                    + ". Known keys: " + String.join(", ", KEYS.keySet()));
+        }
+        Object v = convert(k, value, source);
+        Map<String, Object> m = new LinkedHashMap<>(values);
+        m.put(name, v);
+        return new TrainConfig(m);
+    }
+
+    /** A copy with several keys set. */
+    public TrainConfig with(Map<String, ?> overrides, String source) {
+        TrainConfig c = this;
+        for (Map.Entry<String, ?> e : overrides.entrySet()) {
+            c = c.with(e.getKey(), e.getValue(), source);
+        }
+        return c;
+    }
+
+    /**
+     * Reads a YAML recipe (alignment-handbook style, flat keys). Keys listed in {@link #IGNORED}
+     * are accepted and returned in {@code ignored}.
+     */
+    public static TrainConfig fromYaml(Path file, TrainConfig base, List<String> ignored) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(Files.readString(file));
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new Align4jException(file + ": recipe not found");
+        } catch (IOException | RuntimeException e) {
+            throw new Align4jException(file + ": not a valid YAML recipe: " + firstLine(e.getMessage()));
+        }
+        if (root == null || root.isNull()) {
+            return base;
+        }
+        if (!root.isObject()) {
+            throw new Align4jException(file + ": a recipe is a YAML mapping of key: value");
+        }
+        TrainConfig c = base;
+        var it = root.fields();
+        while (it.hasNext()) {
+            var e = it.next();
+            if (IGNORED.containsKey(e.getKey())) {
+                if (ignored != null) {
+                    ignored.add(e.getKey() + " (" + IGNORED.get(e.getKey()) + ")");
+                }
+                continue;
+            }
+            JsonNode v = e.getValue();
+            Object value = v.isTextual() ? v.asText() : v.isBoolean() ? (Object) v.asBoolean()
+                    : v.isIntegralNumber() ? (Object) v.asLong() : v.isNumber() ? (Object) v.asDouble()
+                    : v.isObject() ? mapString(v) : v.toString();
+            c = c.with(e.getKey(), value, file.toString());
+        }
+        return c;
+    }
+
+    private static String mapString(JsonNode v) {
+        List<String> parts = new ArrayList<>();
+        v.fields().forEachRemaining(e -> parts.add(e.getKey() + "=" + e.getValue().asText()));
+        return String.join(",", parts);
+    }
+
+    private static Object convert(Key k, Object value, String source) {
+        String where = source + ": key '" + k.name() + "'";
+        if (value == null) {
+            throw new Align4jException(where + " has no value");
+        }
+        try {
+            Object v;
+            if (k.type() == Double.class) {
+                v = value instanceof Number n ? n.doubleValue() : Double.parseDouble(value.toString().trim());
+                if (!Double.isFinite((Double) v)) {
+                    throw new NumberFormatException();
+                }
+            } else if (k.type() == Integer.class) {
+                if (value instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+                    v = Math.toIntExact(n.longValue());
+                } else {
+                    v = Integer.parseInt(value.toString().trim());
+                }
+            } else if (k.type() == Boolean.class) {
+                String s = value.toString().trim().toLowerCase(Locale.ROOT);
+                if (!s.equals("true") && !s.equals("false")) {
+                    throw new Align4jException(where + " must be true or false, got '" + value + "'");
+                }
+                v = Boolean.parseBoolean(s);
+            } else {
+                v = value.toString();
+            }
+            validate(k.name(), v, where);
+            return v;
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new Align4jException(where + " must be " + (k.type() == Integer.class ? "an integer" : "a number")
+                    + ", got '" + value + "'");
+        }
+    }
+
+    private static void validate(String name, Object v, String where) {
+        switch (name) {
+            case "beta":
+                require((Double) v > 0, where, "must be > 0");
+                break;
+            case "learning_rate":
+            case "weight_decay":
+            case "max_grad_norm":
+            case "label_smoothing":
+            case "num_train_epochs":
+                require((Double) v >= 0, where, "must be ≥ 0");
+                break;
+            case "desirable_weight":
+            case "undesirable_weight":
+                require((Double) v > 0, where, "must be > 0");
+                break;
+            case "warmup_ratio":
+            case "eval_split":
+                require((Double) v >= 0 && (Double) v < 1, where, "must be in [0, 1)");
+                break;
+            case "adam_beta1":
+            case "adam_beta2":
+                require((Double) v >= 0 && (Double) v < 1, where, "must be in [0, 1)");
+                break;
+            case "adam_epsilon":
+                require((Double) v > 0, where, "must be > 0");
+                break;
+            case "per_device_train_batch_size":
+            case "per_device_eval_batch_size":
+            case "gradient_accumulation_steps":
+            case "logging_steps":
+                require((Integer) v >= 1, where, "must be ≥ 1");
+                break;
+            case "warmup_steps":
+            case "eval_steps":
+            case "save_steps":
+            case "save_total_limit":
+                require((Integer) v >= 0, where, "must be ≥ 0");
+                break;
+            case "lr_scheduler_type":
+                require(List.of("cosine", "linear", "constant", "constant_with_warmup").contains(v), where,
+                        "must be cosine, linear or constant, got '" + v + "'");
+                break;
+            case "device":
+                require(List.of("cpu", "gpu", "auto", "cuda").contains(v), where, "must be cpu, gpu or auto");
+                break;
+            default:
+        }
+    }
+
+    private static void require(boolean ok, String where, String what) {
+        if (!ok) {
+            throw new Align4jException(where + " " + what);
+        }
+    }
+
+    private static String nearest(String name) {
+        String best = null;
+        int bestD = Integer.MAX_VALUE;
+        for (String k : KEYS.keySet()) {
+            int d = distance(name, k);
+            if (d < bestD) {
+                bestD = d;
+                best = k;
+            }
+        }
+        return best != null && bestD <= Math.max(3, name.length() / 3) ? " (did you mean '" + best + "'?)" : "";
+    }
+
+    static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+
+    /** Cross-key checks, run before any model loads. */
+    public TrainConfig validated() {
+        if (maxPromptLength() > 0 && maxLength() > 0 && maxPromptLength() >= maxLength()) {
+            throw new Align4jException("max_prompt_length (" + maxPromptLength() + ") must be smaller than max_length ("
+                    + maxLength() + ")");
+        }
+        if (maxSteps() <= 0 && numTrainEpochs() <= 0) {
+            throw new Align4jException("set num_train_epochs > 0 or max_steps > 0");
+        }
+        return this;
+    }
+
+    public Object get(String name) {
+        if (!KEYS.containsKey(name)) {
+            throw new IllegalArgumentException("unknown key " + name);
+        }
+        return values.get(name);
+    }
+
+    public Map<String, Object> asMap() {
+        return values;
+    }
+
+    private double d(String k) {
+        return (Double) values.get(k);
+    }
+
+    private int i(String k) {
+        return (Integer) values.get(k);
+    }
+
+    private String s(String k) {
+        return (String) values.get(k);
+    }
+
+    public double beta() { return d("beta"); }
+    public String lossType() { return s("loss_type"); }
+    public String lossWeights() { return s("loss_weights"); }
+    public double learningRate() { return d("learning_rate"); }
+    public String lrSchedulerType() { return s("lr_scheduler_type"); }
+    public double warmupRatio() { return d("warmup_ratio"); }
+    public int warmupSteps() { return i("warmup_steps"); }
+    public double numTrainEpochs() { return d("num_train_epochs"); }
+    public int maxSteps() { return i("max_steps"); }
+    public int batchSize() { return i("per_device_train_batch_size"); }
+    public int evalBatchSize() { return i("per_device_eval_batch_size"); }
+    public int gradientAccumulationSteps() { return i("gradient_accumulation_steps"); }
+    public int maxLength() { return i("max_length"); }
+    public int maxPromptLength() { return i("max_prompt_length"); }
+    public double maxGradNorm() { return d("max_grad_norm"); }
+    public double weightDecay() { return d("weight_decay"); }
+    public double adamBeta1() { return d("adam_beta1"); }
+    public double adamBeta2() { return d("adam_beta2"); }
+    public double adamEpsilon() { return d("adam_epsilon"); }
+    public long seed() { return i("seed"); }
+    public boolean shuffle() { return (Boolean) values.get("shuffle"); }
+    public boolean groupByLength() { return (Boolean) values.get("group_by_length"); }
+    public int loggingSteps() { return i("logging_steps"); }
+    public int evalSteps() { return i("eval_steps"); }
+    public int saveSteps() { return i("save_steps"); }
+    public int saveTotalLimit() { return i("save_total_limit"); }
+    public boolean precomputeRef() { return (Boolean) values.get("precompute_ref_log_probs"); }
+    public double evalSplit() { return d("eval_split"); }
+    public String modelPath() { return s("model_name_or_path"); }
+    public String refModelPath() { return s("ref_model"); }
+    public String trainFile() { return s("train_file"); }
+    public String evalFile() { return s("eval_file"); }
+    public String outputDir() { return s("output_dir"); }
+    public String device() { return s("device"); }
+    public String chatTemplate() { return s("chat_template"); }
+    public boolean applyChatTemplate() { return (Boolean) values.get("apply_chat_template"); }
+
+    /** The loss options (label_smoothing, simpo_gamma, desirable/undesirable weights) set away from their defaults. */
+    public Map<String, Double> lossOptions() {
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (String k : List.of("label_smoothing", "simpo_gamma", "desirable_weight", "undesirable_weight")) {
+            if (!values.get(k).equals(KEYS.get(k).dflt())) {
+                m.put(k, (Double) values.get(k));
+            }
+        }
+        return m;
+    }
+
+    @Override
+    public String toString() {
+        return values.toString();
+    }
+}
