@@ -18,6 +18,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = CliSupport.Version.class,
         description = "Preference tuning (DPO, IPO, KTO) of Hugging Face causal language models on DJL's PyTorch engine.",
         subcommands = {
+            TrainCommand.class,
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
