@@ -91,10 +91,19 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-grad-norm", paramLabel = "X") Double maxGradNorm;
     @Option(names = "--weight-decay", paramLabel = "X") Double weightDecay;
     @Option(names = "--label-smoothing", paramLabel = "E") Double labelSmoothing;
-    @Option(names = "--output", paramLabel = "DIR", description = "Where metrics and checkpoints go; must be empty or new.")
+    @Option(names = "--max-nonfinite-steps", paramLabel = "N", description = "Stop, with a checkpoint of the last good "
+            + "weights, after N steps in a row with a NaN/infinite loss or gradient (each is skipped; default 3).")
+    Integer maxNonfiniteSteps;
+    @Option(names = "--output", paramLabel = "DIR", description = "Where metrics and checkpoints go; must be empty or new "
+            + "(or see --resume, --overwrite).")
     String output;
-    @Option(names = "--overwrite", description = "Allow a non-empty --output (its files may be replaced).")
+    @Option(names = "--overwrite", description = "Allow a non-empty --output: the earlier run's checkpoints and "
+            + "metrics.jsonl there are replaced (other files stay).")
     boolean overwrite;
+    @Option(names = "--resume", description = "Continue the run in --output from its newest complete checkpoint "
+            + "(weights, optimizer, schedule, data position, metrics); give the same data and settings. Starts "
+            + "from the beginning when there is no checkpoint yet.")
+    boolean resume;
     @Option(names = "--config", paramLabel = "RECIPE.yaml", description = "A recipe with alignment-handbook keys; flags override it.")
     Path config;
     @Option(names = "--precompute-ref", description = "Score the reference once before training and cache it on disk.")
@@ -136,6 +145,10 @@ final class TrainCommand implements Callable<Integer> {
         if (cfg.outputDir().isEmpty()) {
             throw new Align4jException("--output is required (or output_dir in the recipe)");
         }
+        if (resume && overwrite) {
+            throw new Align4jException("--resume and --overwrite exclude each other: --resume continues the run in "
+                    + cfg.outputDir() + ", --overwrite replaces it");
+        }
         Path modelDir = Path.of(cfg.modelPath());
         Path out0 = Path.of(cfg.outputDir());
         if (dryRun) {
@@ -145,6 +158,7 @@ final class TrainCommand implements Callable<Integer> {
         if (!cfg.refModelPath().isEmpty()) {
             checkModelFolder(Path.of(cfg.refModelPath()), "--ref-model");
         }
+        checkFiles(cfg);
         checkOutput(out0);
         PreferenceLoss lossFn = loss(cfg);
         ModelConfig mc = ModelConfig.load(modelDir);
@@ -192,11 +206,26 @@ final class TrainCommand implements Callable<Integer> {
                         b.evalUnpaired(eval.unpaired());
                     }
                 }
+                b.resume(resume).overwrite(overwrite);
                 try (PreferenceTrainer t = b.build()) {
                     out.printf(Locale.ROOT, "training %s (%,d parameters) with %s, β=%s, %d steps → %s%n",
                             modelDir, policy.parameterCount(), lossFn.name(), cfg.beta(), t.totalSteps(), out0);
                     out.flush();
-                    PreferenceTrainer.TrainResult r = t.train();
+                    PreferenceTrainer.TrainResult r;
+                    try (StopSignals signals = StopSignals.install(t, spec.commandLine().getErr())) {
+                        r = t.train();
+                        if (signals.received() != null) {
+                            PrintWriter err = spec.commandLine().getErr();
+                            err.println("stopped by " + signals.received() + " after step " + r.steps() + " of "
+                                    + t.totalSteps() + (r.finalCheckpoint() == null ? "" : "; checkpoint: " + r.finalCheckpoint()));
+                            if (r.stopped()) {
+                                err.println("resume with: " + resumeCommand());
+                            }
+                            err.flush();
+                            out.flush();
+                            return signals.exitCode();
+                        }
+                    }
                     out.println("done: " + r.steps() + " steps; final checkpoint " + r.finalCheckpoint());
                     print(out, "train", r.lastTrain());
                     print(out, "eval", r.lastEval());
@@ -239,6 +268,7 @@ final class TrainCommand implements Callable<Integer> {
         put(m, "max_grad_norm", maxGradNorm);
         put(m, "weight_decay", weightDecay);
         put(m, "label_smoothing", labelSmoothing);
+        put(m, "max_nonfinite_steps", maxNonfiniteSteps);
         put(m, "output_dir", output);
         put(m, "device", device);
         put(m, "chat_template", chatTemplate == null ? null : chatTemplate.toString());
@@ -336,14 +366,60 @@ final class TrainCommand implements Callable<Integer> {
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new Align4jException("--output " + dir + " is a file; give a folder");
         }
-        if (Files.isDirectory(dir) && !overwrite) {
+        if (Files.isDirectory(dir) && !overwrite && !resume) {
             try (Stream<Path> s = Files.list(dir)) {
                 if (s.findAny().isPresent()) {
-                    throw new Align4jException("--output " + dir + " is not empty; choose a new folder, or pass "
-                            + "--overwrite to write into it");
+                    throw new Align4jException("--output " + dir + " is not empty; choose a new folder, pass --resume to "
+                            + "continue the run there, or --overwrite to replace its checkpoints and metrics");
                 }
             }
         }
+    }
+
+    /** Files named by the settings exist (globs and folders are PreferenceData's to check). */
+    private static void checkFiles(TrainConfig cfg) {
+        checkFile(cfg.trainFile(), "--data (train_file)");
+        if (!cfg.evalFile().isEmpty()) {
+            checkFile(cfg.evalFile(), "--eval-data (eval_file)");
+        }
+        if (!cfg.chatTemplate().isEmpty()) {
+            Path t = Path.of(cfg.chatTemplate());
+            if (!Files.isRegularFile(t)) {
+                throw new Align4jException("--chat-template (chat_template) " + t + ": no such file");
+            }
+        }
+    }
+
+    private static void checkFile(String pathOrGlob, String what) {
+        if (pathOrGlob.contains("*") || pathOrGlob.contains("?") || pathOrGlob.contains("[")) {
+            return;
+        }
+        Path p;
+        try {
+            p = Path.of(pathOrGlob);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new Align4jException(what + " '" + pathOrGlob + "': not a valid path");
+        }
+        if (!Files.exists(p)) {
+            throw new Align4jException(what + " " + p + ": no such file or folder");
+        }
+    }
+
+    /** This command line with --resume (and without --overwrite), quoted for a POSIX shell. */
+    private String resumeCommand() {
+        List<String> args = new ArrayList<>(spec.commandLine().getParseResult().originalArgs());
+        args.remove("--overwrite");
+        if (!args.contains("--resume")) {
+            args.add("--resume");
+        }
+        StringBuilder sb = new StringBuilder("align4j");
+        if (!args.isEmpty() && !args.get(0).equals("train")) {
+            sb.append(" train");
+        }
+        for (String a : args) {
+            sb.append(' ').append(a.matches("[A-Za-z0-9_./=:,@%+-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+        }
+        return sb.toString();
     }
 
     private int dryRun(PrintWriter out, TrainConfig cfg, Path modelDir, Path outDir) {

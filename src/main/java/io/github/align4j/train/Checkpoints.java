@@ -1,36 +1,87 @@
 package io.github.align4j.train;
 
 import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.SafeTensors;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
  * Checkpoints as transformers names them ({@code OUTPUT/checkpoint-<step>/}, {@code OUTPUT/final/}):
- * the policy in Hugging Face format plus {@code optimizer.safetensors} (AdamW moments) and
- * {@code trainer_state.json}. Each is written into a temporary folder and renamed into place, so
- * a crash never leaves a half-written checkpoint under a real name.
+ * the policy in Hugging Face format, {@code optimizer.safetensors} (AdamW moments),
+ * {@code trainer_state.json} (step, config, metrics history and everything a resume needs) and
+ * {@code manifest.json} (size and SHA-256 of every other file), written last.
+ *
+ * <p>Each checkpoint is written into {@code OUTPUT/.<name>.tmp/}, every file is flushed to disk,
+ * and only then is the folder renamed to its real name; a crash at any moment leaves either the
+ * complete new checkpoint or none (plus a temporary folder that the next run removes). Loading
+ * verifies the manifest; a damaged checkpoint is skipped with a warning in favour of an older one.
+ * Only names that align4j itself creates inside {@code OUTPUT} are ever written, renamed or deleted.
  */
 final class Checkpoints {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    static final String MANIFEST = "manifest.json";
+    static final String STATE = "trainer_state.json";
+    static final String OPTIMIZER = "optimizer.safetensors";
+    /** F32 weights, written only when model.safetensors is stored in a narrower type (BF16). */
+    static final String MASTER = "master_weights.safetensors";
+    static final String FORMAT = "align4j-checkpoint";
+    static final String FINAL = "final";
+    private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
+    /** A test hook that runs before each file of a checkpoint is finished (simulates a full disk). */
+    interface Fault {
+        void before(Path file) throws IOException;
+    }
+
+    static volatile Fault fault;
 
     private Checkpoints() {}
 
+    /** A complete checkpoint whose files match its manifest. */
+    record Found(Path dir, long step, ObjectNode state) {}
+
+    /**
+     * Writes a checkpoint and returns its folder.
+     *
+     * @param resume the trainer's resume state (stored under "align4j" in trainer_state.json)
+     * @throws Align4jException when it cannot be written (full disk, no permission); the temporary
+     *     folder is removed and every earlier checkpoint is left as it was
+     */
     static Path save(Path output, String name, CausalLM policy, Path tokenizerDir, AdamW optimizer, TrainConfig cfg,
-            List<Map<String, Object>> history) {
+            List<Map<String, Object>> history, long globalStep, ObjectNode resume) {
         Path target = output.resolve(name);
         Path tmp = output.resolve("." + name + ".tmp");
         try {
@@ -38,50 +89,432 @@ final class Checkpoints {
             deleteTree(tmp);
             Files.createDirectories(tmp);
             policy.save(tmp, tokenizerDir, 5_000_000_000L);
+            boolean narrow;
+            try (SafeTensors.Checkpoint c = SafeTensors.open(tmp)) {
+                narrow = c.dominantDType() != SafeTensors.DType.F32;
+            }
+            if (narrow) { // resume from the exact F32 weights, not their BF16 rounding
+                List<SafeTensors.Entry> entries = new ArrayList<>();
+                addArrays(entries, "", policy.parameters());
+                writeSafetensors(tmp, MASTER, entries);
+            }
             if (optimizer != null) {
                 List<SafeTensors.Entry> entries = new ArrayList<>();
-                addMoments(entries, "exp_avg.", optimizer.firstMoments());
-                addMoments(entries, "exp_avg_sq.", optimizer.secondMoments());
-                Path opt = tmp.resolve(".optimizer");
-                SafeTensors.write(opt, entries, SafeTensors.DType.F32, Long.MAX_VALUE); // writes opt/model.safetensors
-                Files.move(opt.resolve("model.safetensors"), tmp.resolve("optimizer.safetensors"));
-                deleteTree(opt);
+                addArrays(entries, "exp_avg.", optimizer.firstMoments());
+                addArrays(entries, "exp_avg_sq.", optimizer.secondMoments());
+                writeSafetensors(tmp, OPTIMIZER, entries);
             }
             ObjectNode state = JSON.createObjectNode();
-            state.put("global_step", optimizer == null ? 0 : optimizer.steps());
+            state.put("global_step", globalStep);
+            state.put("optimizer_step", optimizer == null ? 0 : optimizer.steps());
             state.set("config", JSON.valueToTree(cfg.asMap()));
             state.set("log_history", JSON.valueToTree(history));
-            Files.write(tmp.resolve("trainer_state.json"), JSON.writeValueAsBytes(state));
+            if (resume != null) {
+                state.set("align4j", resume);
+            }
+            hook(tmp.resolve(STATE));
+            Files.write(tmp.resolve(STATE), JSON.writeValueAsBytes(state));
+            writeManifest(tmp, name, globalStep);
+            syncDir(tmp);
             Path old = null;
             if (Files.exists(target)) {
                 old = output.resolve("." + name + ".old");
                 deleteTree(old);
-                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+                move(target, old);
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            move(tmp, target);
+            syncDir(output);
             if (old != null) {
                 deleteTree(old);
             }
             return target;
-        } catch (IOException e) {
-            throw new Align4jException(target + ": cannot write the checkpoint: " + e.getMessage()
-                    + ". The previous checkpoint is untouched.", e);
+        } catch (IOException | RuntimeException e) {
+            try {
+                deleteTree(tmp);
+            } catch (IOException | RuntimeException ignored) {
+                // the next run removes it
+            }
+            String why = e instanceof Align4jException a ? a.getMessage() : describe(e);
+            String last = newestCompleteName(output);
+            throw new Align4jException(target + ": cannot write the checkpoint: " + why + ". Nothing was replaced"
+                    + (last == null ? "" : "; the last complete checkpoint, " + output.resolve(last) + ", is intact")
+                    + ". Free disk space or fix the folder's permissions, then continue with --resume"
+                    + " (PreferenceTrainer.Builder.resume(true)).", e);
         }
     }
 
-    private static void addMoments(List<SafeTensors.Entry> entries, String prefix, Map<String, NDArray> moments) {
-        moments.forEach((k, a) -> entries.add(new SafeTensors.Entry(prefix + k, a.getShape().getShape(),
-                () -> a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN))));
+    private static String describe(Throwable e) {
+        String m = e.getMessage();
+        if (e instanceof NoSuchFileException) {
+            return "no such file or folder: " + m;
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied: " + m;
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason() + (f.getFile() == null ? "" : " (" + f.getFile() + ")");
+        }
+        return m == null ? e.getClass().getSimpleName() : m;
+    }
+
+    private static void hook(Path file) throws IOException {
+        Fault f = fault;
+        if (f != null) {
+            f.before(file);
+        }
+    }
+
+    private static void addArrays(List<SafeTensors.Entry> entries, String prefix, Map<String, NDArray> arrays) {
+        arrays.forEach((k, a) -> entries.add(new SafeTensors.Entry(prefix + k, a.getShape().getShape(), () -> {
+            NDArray f = a.getDevice().isGpu() || a.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32
+                    ? a.toDevice(ai.djl.Device.cpu(), true).toType(ai.djl.ndarray.types.DataType.FLOAT32, false) : a;
+            return f.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        })));
+    }
+
+    /** SafeTensors.write names its file model.safetensors: write it in a side folder and move it. */
+    private static void writeSafetensors(Path dir, String fileName, List<SafeTensors.Entry> entries) throws IOException {
+        Path side = dir.resolve("." + fileName + ".d");
+        hook(dir.resolve(fileName));
+        SafeTensors.write(side, entries, SafeTensors.DType.F32, Long.MAX_VALUE);
+        Files.move(side.resolve("model.safetensors"), dir.resolve(fileName));
+        deleteTree(side);
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to);
+        }
+    }
+
+    // ---- the manifest ------------------------------------------------------------------------------
+
+    private static void writeManifest(Path dir, String name, long step) throws IOException {
+        ObjectNode m = JSON.createObjectNode();
+        m.put("format", FORMAT);
+        m.put("version", 1);
+        m.put("name", name);
+        m.put("global_step", step);
+        ArrayNode files = m.putArray("files");
+        List<Path> all;
+        try (Stream<Path> s = Files.walk(dir)) {
+            all = s.filter(Files::isRegularFile).sorted().toList();
+        }
+        for (Path f : all) {
+            String rel = dir.relativize(f).toString().replace('\\', '/');
+            if (rel.equals(MANIFEST)) {
+                continue;
+            }
+            ObjectNode e = files.addObject();
+            e.put("path", rel);
+            e.put("bytes", Files.size(f));
+            e.put("sha256", sha256(f, true));
+        }
+        Path file = dir.resolve(MANIFEST);
+        hook(file);
+        Files.write(file, JSON.writeValueAsBytes(m));
+        force(file);
+    }
+
+    /** SHA-256 of a file in hex; with sync, the file is also flushed to the disk. */
+    static String sha256(Path f, boolean sync) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+            while (ch.read(buf) >= 0) {
+                buf.flip();
+                md.update(buf);
+                buf.clear();
+            }
+            if (sync) {
+                ch.force(true);
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    private static void force(Path f) throws IOException {
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    /** Flushes a folder's entries (the renames) to the disk, where the platform allows it. */
+    private static void syncDir(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            // not every platform can open a folder; the rename is still atomic
+        }
+    }
+
+    /**
+     * Checks a checkpoint folder against its manifest.
+     *
+     * @param full also compare SHA-256 checksums (otherwise sizes only)
+     * @return null when it is complete and intact, otherwise what is wrong
+     */
+    static String verify(Path dir, boolean full) {
+        Path mf = dir.resolve(MANIFEST);
+        if (!Files.isRegularFile(mf)) {
+            return "no " + MANIFEST + " (written by an older align4j, or torn)";
+        }
+        JsonNode m;
+        try {
+            m = JSON.readTree(mf.toFile());
+        } catch (IOException | RuntimeException e) {
+            return MANIFEST + " is not valid JSON";
+        }
+        if (m == null || !FORMAT.equals(m.path("format").asText()) || !m.path("files").isArray()) {
+            return MANIFEST + " is not an align4j checkpoint manifest";
+        }
+        boolean hasState = false;
+        for (JsonNode e : m.get("files")) {
+            String rel = e.path("path").asText("");
+            Path f = dir.resolve(rel).normalize();
+            if (rel.isEmpty() || !f.startsWith(dir.normalize())) {
+                return MANIFEST + " lists a bad path '" + rel + "'";
+            }
+            hasState |= rel.equals(STATE);
+            try {
+                if (!Files.isRegularFile(f)) {
+                    return rel + " is missing";
+                }
+                if (Files.size(f) != e.path("bytes").asLong(-1)) {
+                    return rel + " has " + Files.size(f) + " bytes, the manifest says " + e.path("bytes").asLong(-1);
+                }
+                if (full && !sha256(f, false).equalsIgnoreCase(e.path("sha256").asText())) {
+                    return rel + " does not match its SHA-256 checksum";
+                }
+            } catch (IOException ex) {
+                return rel + " cannot be read: " + ex.getMessage();
+            }
+        }
+        return hasState ? null : MANIFEST + " does not list " + STATE;
+    }
+
+    /** Step of a checkpoint folder's name: checkpoint-N → N; final → from its manifest; else −1. */
+    private static long stepOf(Path dir) {
+        String n = dir.getFileName().toString();
+        Matcher mt = NAME.matcher(n);
+        if (mt.matches()) {
+            try {
+                return Long.parseLong(mt.group(1));
+            } catch (NumberFormatException e) {
+                return -1;
+            }
+        }
+        if (n.equals(FINAL)) {
+            try {
+                return JSON.readTree(dir.resolve(MANIFEST).toFile()).path("global_step").asLong(-1);
+            } catch (IOException | RuntimeException e) {
+                return Long.MAX_VALUE; // damaged: try it first so that the warning names it
+            }
+        }
+        return -1;
+    }
+
+    /** Checkpoint folders (checkpoint-N and final) in output, newest first (final wins a tie). */
+    static List<Path> candidates(Path output) {
+        if (output == null || !Files.isDirectory(output)) {
+            return List.of();
+        }
+        List<Path> dirs;
+        try (Stream<Path> s = Files.list(output)) {
+            dirs = s.filter(Files::isDirectory)
+                    .filter(p -> NAME.matcher(p.getFileName().toString()).matches() || p.getFileName().toString().equals(FINAL))
+                    .toList();
+        } catch (IOException e) {
+            throw new Align4jException(output + ": cannot list the folder: " + e.getMessage(), e);
+        }
+        Map<Path, Long> steps = new LinkedHashMap<>();
+        dirs.forEach(d -> steps.put(d, stepOf(d)));
+        return dirs.stream().filter(d -> steps.get(d) >= 0)
+                .sorted(Comparator.<Path>comparingLong(steps::get).reversed()
+                        .thenComparing(d -> d.getFileName().toString().equals(FINAL) ? 0 : 1))
+                .toList();
+    }
+
+    /**
+     * The newest complete checkpoint in output, verified against its manifest (checksums included),
+     * or null when there is none. Each damaged one met on the way is reported through warn.
+     */
+    static Found latest(Path output, Consumer<String> warn) {
+        for (Path d : candidates(output)) {
+            String bad = verify(d, true);
+            if (bad == null) {
+                try {
+                    JsonNode st = JSON.readTree(d.resolve(STATE).toFile());
+                    if (st instanceof ObjectNode o && o.path("global_step").canConvertToLong()) {
+                        return new Found(d, o.get("global_step").asLong(), o);
+                    }
+                    bad = STATE + " has no global_step";
+                } catch (IOException | RuntimeException e) {
+                    bad = STATE + " is not valid JSON";
+                }
+            }
+            if (warn != null) {
+                warn.accept("warning: " + d + " is damaged (" + bad + "); skipped in favour of an older checkpoint");
+            }
+        }
+        return null;
+    }
+
+    private static String newestCompleteName(Path output) {
+        try {
+            for (Path d : candidates(output)) {
+                if (verify(d, false) == null) {
+                    return d.getFileName().toString();
+                }
+            }
+        } catch (RuntimeException e) {
+            // only for the message
+        }
+        return null;
+    }
+
+    /**
+     * Keeps the newest {@code keep} complete {@code checkpoint-N} folders and deletes older complete
+     * ones ({@code final} is never pruned). A damaged folder is neither counted nor deleted; the
+     * newest complete checkpoint is always kept.
+     */
+    static List<Path> prune(Path output, int keep) {
+        List<Path> removed = new ArrayList<>();
+        if (keep <= 0) {
+            return removed;
+        }
+        int kept = 0;
+        for (Path d : candidates(output)) {
+            if (d.getFileName().toString().equals(FINAL) || verify(d, false) != null) {
+                continue;
+            }
+            if (kept < keep) {
+                kept++;
+                continue;
+            }
+            Path gone = output.resolve("." + d.getFileName() + ".deleting");
+            try {
+                move(d, gone); // a crash mid-delete leaves a scratch name, never a torn checkpoint-N
+                deleteTree(gone);
+                removed.add(d);
+            } catch (IOException e) {
+                throw new Align4jException(d + ": cannot delete this old checkpoint (save_total_limit " + keep + "): "
+                        + e.getMessage(), e);
+            }
+        }
+        return removed;
+    }
+
+    /**
+     * Tidies what an interrupted run left behind: temporary folders ({@code .X.tmp},
+     * {@code .X.deleting}) are removed, and a checkpoint moved aside while being replaced
+     * ({@code .X.old}) is moved back when X is missing.
+     */
+    static void cleanTemporaries(Path output) {
+        if (output == null || !Files.isDirectory(output)) {
+            return;
+        }
+        List<Path> scratch;
+        try (Stream<Path> s = Files.list(output)) {
+            scratch = s.filter(p -> {
+                String n = p.getFileName().toString();
+                return n.startsWith(".") && (n.endsWith(".tmp") || n.endsWith(".deleting") || n.endsWith(".old"))
+                        && isOurs(n.substring(1, n.lastIndexOf('.')));
+            }).toList();
+        } catch (IOException e) {
+            throw new Align4jException(output + ": cannot list the folder: " + e.getMessage(), e);
+        }
+        for (Path p : scratch) {
+            String n = p.getFileName().toString();
+            try {
+                if (n.endsWith(".old")) {
+                    Path real = output.resolve(n.substring(1, n.length() - ".old".length()));
+                    if (!Files.exists(real)) {
+                        move(p, real);
+                        continue;
+                    }
+                }
+                deleteTree(p);
+            } catch (IOException e) {
+                throw new Align4jException(p + ": cannot remove this temporary folder of an earlier run: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static boolean isOurs(String name) {
+        return name.equals(FINAL) || NAME.matcher(name).matches();
+    }
+
+    /**
+     * Removes the checkpoints and metrics of an earlier run in output (checkpoint-N and final
+     * folders that hold a trainer_state.json, metrics.jsonl, temporaries); other files stay.
+     */
+    static List<Path> clearEarlierRun(Path output) {
+        List<Path> removed = new ArrayList<>();
+        if (output == null || !Files.isDirectory(output)) {
+            return removed;
+        }
+        cleanTemporaries(output);
+        try {
+            for (Path d : candidates(output)) {
+                if (Files.isRegularFile(d.resolve(STATE)) || Files.isRegularFile(d.resolve(MANIFEST))) {
+                    deleteTree(d);
+                    removed.add(d);
+                }
+            }
+            Path metrics = output.resolve("metrics.jsonl");
+            if (Files.deleteIfExists(metrics)) {
+                removed.add(metrics);
+            }
+        } catch (IOException e) {
+            throw new Align4jException(output + ": cannot remove the earlier run's files: " + e.getMessage(), e);
+        }
+        return removed;
+    }
+
+    // ---- reading a checkpoint ----------------------------------------------------------------------
+
+    /** Name → F32 values of every tensor in a safetensors file (or a model folder). */
+    static Map<String, float[]> readFloats(Path fileOrDir) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        try (SafeTensors.Checkpoint c = SafeTensors.open(fileOrDir)) {
+            for (String n : c.names()) {
+                SafeTensors.Tensor t = c.get(n);
+                ByteBuffer b = t.asFloat32().order(ByteOrder.LITTLE_ENDIAN);
+                float[] v = new float[Math.toIntExact(t.size())];
+                b.asFloatBuffer().get(v);
+                out.put(n, v);
+            }
+        }
+        return out;
+    }
+
+    static ObjectMapper json() {
+        return JSON;
     }
 
     static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> s = Files.walk(p)) {
             for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(q);
             }
+        }
+    }
+
+    /** Reads a file fully (small JSON files only). */
+    static byte[] read(Path f) throws IOException {
+        try (InputStream in = Files.newInputStream(f)) {
+            return in.readAllBytes();
         }
     }
 }

@@ -28,6 +28,8 @@ final class MetricsLog implements AutoCloseable {
     private final boolean tty;
     private final List<Map<String, Object>> history = new ArrayList<>();
     private final long started = System.nanoTime();
+    private double elapsedBefore;
+    private long stepsBefore;
 
     MetricsLog(Path dir, PrintStream console, boolean append) {
         this.console = console;
@@ -44,6 +46,37 @@ final class MetricsLog implements AutoCloseable {
         } catch (IOException e) {
             throw new Align4jException(dir + ": cannot write metrics.jsonl: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Continues a run from a checkpoint: {@code metrics.jsonl} is rewritten (through a temporary
+     * file) to hold exactly the checkpoint's history, so that steps logged after the checkpoint by
+     * the interrupted run are not repeated, and new records are appended to it.
+     */
+    static MetricsLog resumed(Path dir, PrintStream console, List<Map<String, Object>> history, double elapsedBefore,
+            long stepsBefore) {
+        if (dir != null) {
+            Path file = dir.resolve("metrics.jsonl");
+            Path tmp = dir.resolve(".metrics.jsonl.tmp");
+            try {
+                Files.createDirectories(dir);
+                try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                    for (Map<String, Object> r : history) {
+                        w.write(JSON.writeValueAsString(JSON.valueToTree(r)));
+                        w.write('\n');
+                    }
+                }
+                Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                throw new Align4jException(file + ": cannot rewrite the metrics for the resumed run: " + e.getMessage(), e);
+            }
+        }
+        MetricsLog log = new MetricsLog(dir, console, true);
+        log.history.addAll(history);
+        log.elapsedBefore = elapsedBefore;
+        log.stepsBefore = stepsBefore;
+        return log;
     }
 
     /** Appends one record (keys in insertion order) and flushes it. */
@@ -67,7 +100,8 @@ final class MetricsLog implements AutoCloseable {
             return;
         }
         double elapsed = (System.nanoTime() - started) / 1e9;
-        double eta = step == 0 ? 0 : elapsed / step * (total - step);
+        long here = step - stepsBefore; // steps this process took (a resumed run starts later)
+        double eta = here <= 0 ? 0 : elapsed / here * (total - step);
         int width = 24;
         int done = total == 0 ? width : (int) (width * step / total);
         StringBuilder s = new StringBuilder();
@@ -102,8 +136,9 @@ final class MetricsLog implements AutoCloseable {
         return history;
     }
 
+    /** Seconds of training so far, those of the interrupted runs before a resume included. */
     double elapsedSeconds() {
-        return (System.nanoTime() - started) / 1e9;
+        return elapsedBefore + (System.nanoTime() - started) / 1e9;
     }
 
     @Override

@@ -79,6 +79,10 @@ public final class PreferenceTrainer implements AutoCloseable {
     private AdamW optimizer;
     private MetricsLog log;
     private int badSteps;
+    private final boolean resume;
+    private final boolean overwrite;
+    private volatile String stopRequest;
+    private String dataSha;
 
     private PreferenceTrainer(Builder b) {
         this.cfg = b.config.validated();
@@ -93,6 +97,15 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.console = b.console;
         this.cacheDir = b.cacheDir;
         this.onStep = b.onStep;
+        this.resume = b.resume;
+        this.overwrite = b.overwrite;
+        if (resume && overwrite) {
+            throw new Align4jException("resume and overwrite exclude each other: resume continues the run in the output "
+                    + "folder, overwrite replaces it");
+        }
+        if (resume && output == null) {
+            throw new Align4jException("resume needs the output folder of the run to continue (Builder.output)");
+        }
         if (policy == null || loss == null) {
             throw new Align4jException("PreferenceTrainer needs a policy and a loss");
         }
@@ -141,9 +154,33 @@ public final class PreferenceTrainer implements AutoCloseable {
         void step(long step, double seconds, long policyTokens);
     }
 
-    /** Steps, timing and the last logged metrics of a finished run. */
+    /**
+     * Steps, timing and the last logged metrics of a run.
+     *
+     * @param finalCheckpoint the last checkpoint written: {@code OUTPUT/final} when the run
+     *     completed, {@code OUTPUT/checkpoint-<steps>} when it stopped early (null without an output)
+     * @param stopped whether the run stopped early at {@link #requestStop} (resume it to finish)
+     */
     public record TrainResult(long steps, double epochs, Map<String, Object> lastTrain, Map<String, Object> lastEval,
-            List<Map<String, Object>> history, Path finalCheckpoint) {}
+            List<Map<String, Object>> history, Path finalCheckpoint, boolean stopped) {}
+
+    /**
+     * Asks a running {@link #train()} to stop: it finishes the current optimizer step, writes a
+     * checkpoint and returns with {@link TrainResult#stopped()} set. Safe to call from any thread
+     * (a signal handler, a UI); later calls are ignored.
+     *
+     * @param why named in the console message (e.g. "SIGTERM")
+     */
+    public void requestStop(String why) {
+        if (stopRequest == null) {
+            stopRequest = why == null ? "a stop request" : why;
+        }
+    }
+
+    /** Whether {@link #requestStop} was called. */
+    public boolean stopRequested() {
+        return stopRequest != null;
+    }
 
     private boolean paired() {
         return trainPairs != null;
@@ -180,34 +217,47 @@ public final class PreferenceTrainer implements AutoCloseable {
             Kto.checkWeights(nd, trainUnpaired.size() - nd, k.desirableWeight(), k.undesirableWeight())
                     .ifPresent(w -> say("warning: " + w));
         }
+        try (OutputLock lock = prepareOutput()) {
+            return run(total, schedule);
+        }
+    }
+
+    private TrainResult run(long total, Schedule schedule) {
+        Checkpoints.Found from = resume ? Checkpoints.latest(output, this::say) : null;
+        if (resume && from == null) {
+            say("resume: no complete checkpoint in " + output + "; starting from the beginning");
+        }
         prepareReference();
         Map<String, NDArray> params = policy.parameters();
         optimizer = new AdamW(params, cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay());
-        log = new MetricsLog(output, console, false);
-        Map<String, Object> lastTrain = null;
-        Map<String, Object> lastEval = null;
         Window w = new Window();
-        int epoch = 0;
-        List<int[]> batches = epochBatches(epoch);
-        int next = 0;
-        long microPerEpoch = batches.size();
-        long microDone = 0;
+        Position pos = new Position();
+        long start = from == null ? 0 : restore(from, params, pos, w, total);
+        if (from == null) {
+            log = new MetricsLog(output, console, false);
+        }
+        pos.batches = epochBatches(pos.epoch);
+        Map<String, Object> lastTrain = lastRecord(log.history(), false);
+        Map<String, Object> lastEval = lastRecord(log.history(), true);
+        long microPerEpoch = pos.batches.size();
+        long saved = from == null ? -1 : start;
         try {
-            for (long step = 0; step < total; step++) {
+            if (start >= total && from != null && from.dir().getFileName().toString().equals(Checkpoints.FINAL)) {
+                say("resume: " + from.dir() + " is the end of this run (step " + start + " of " + total + "); nothing to train");
+                return new TrainResult(start, (double) pos.microDone / microPerEpoch, lastTrain, lastEval,
+                        List.copyOf(log.history()), from.dir(), false);
+            }
+            for (long step = start; step < total; step++) {
                 long stepStart = System.nanoTime();
                 long tokensBefore = w.tokens;
                 double lr = schedule.at(step);
                 boolean finite = true;
                 float gradNorm;
+                List<int[]> stepRows = new ArrayList<>();
                 try (NDManager mgr = policy.manager().newSubManager(); NDScope scope = new NDScope()) {
                     for (int k = 0; k < cfg.gradientAccumulationSteps(); k++) {
-                        if (next == batches.size()) {
-                            epoch++;
-                            batches = epochBatches(epoch);
-                            next = 0;
-                        }
-                        int[] rows = batches.get(next++);
-                        microDone++;
+                        int[] rows = pos.nextBatch();
+                        stepRows.add(rows);
                         finite &= paired() ? trainPairedMicro(mgr, rows, w) : trainUnpairedMicro(mgr, rows, w);
                     }
                     gradNorm = globalNorm(params);
@@ -221,13 +271,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                     optimizer.step(lr);
                 } else {
                     badSteps++;
-                    say("warning: step " + (step + 1) + ": non-finite loss or gradient; update skipped (rows "
-                            + w.lastRows + ")");
-                    if (badSteps >= 3) {
-                        Path saved = saveCheckpoint("checkpoint-" + step);
-                        throw new Align4jException("3 steps in a row had a non-finite loss or gradient; stopped. The last good "
-                                + "weights are in " + saved + ". Lower learning_rate or check the data rows named above.");
-                    }
+                    nonFinite(step + 1, stepRows, pos, w);
                 }
                 zeroGradients(params);
                 if (onStep != null) {
@@ -236,7 +280,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                 w.gradNorm += Float.isFinite(gradNorm) ? gradNorm : 0;
                 w.steps++;
                 long done = step + 1;
-                double epochs = (double) microDone / microPerEpoch;
+                double epochs = (double) pos.microDone / microPerEpoch;
                 boolean logNow = done % cfg.loggingSteps() == 0 || done == total || done == 1;
                 if (logNow) {
                     lastTrain = w.flush(lr, done, epochs, log.elapsedSeconds());
@@ -251,7 +295,8 @@ public final class PreferenceTrainer implements AutoCloseable {
                     }
                 }
                 if (cfg.saveSteps() > 0 && done % cfg.saveSteps() == 0 && done != total) {
-                    saveCheckpoint("checkpoint-" + done);
+                    saveCheckpoint("checkpoint-" + done, done, pos, w);
+                    saved = done;
                 }
                 Map<String, Object> shown = new LinkedHashMap<>();
                 if (lastTrain != null) {
@@ -261,12 +306,372 @@ public final class PreferenceTrainer implements AutoCloseable {
                     shown.putAll(lastEval);
                 }
                 log.progress(done, total, shown, logNow);
+                if (stopRequest != null && done < total) {
+                    Path at = output == null ? null
+                            : saved == done ? output.resolve("checkpoint-" + done) : saveCheckpoint("checkpoint-" + done, done, pos, w);
+                    say("stopped by " + stopRequest + " after step " + done + " of " + total
+                            + (at == null ? " (no output folder: nothing saved)" : "; checkpoint " + at));
+                    return new TrainResult(done, epochs, lastTrain, lastEval, List.copyOf(log.history()), at, true);
+                }
             }
-            Path fin = output != null ? saveCheckpoint("final") : null;
-            return new TrainResult(total, (double) microDone / microPerEpoch, lastTrain, lastEval, List.copyOf(log.history()), fin);
+            long done = Math.max(start, total);
+            Path fin = output != null ? saveCheckpoint(Checkpoints.FINAL, done, pos, w) : null;
+            return new TrainResult(done, (double) pos.microDone / microPerEpoch, lastTrain, lastEval,
+                    List.copyOf(log.history()), fin, false);
         } finally {
             log.close();
         }
+    }
+
+    // ---- reliability: the output folder, non-finite steps, resume -----------------------------------
+
+    /** Where the data order stands: the epoch, its micro-batches and the next one to train. */
+    private final class Position {
+        int epoch;
+        int next;
+        long microDone;
+        List<int[]> batches;
+
+        int[] nextBatch() {
+            if (next == batches.size()) {
+                epoch++;
+                batches = epochBatches(epoch);
+                next = 0;
+            }
+            microDone++;
+            return batches.get(next++);
+        }
+    }
+
+    /** Holds OUTPUT/.align4j.lock so that two runs never write one folder; released on close. */
+    private static final class OutputLock implements AutoCloseable {
+        private final java.nio.channels.FileChannel channel;
+        private final java.nio.channels.FileLock lock;
+        private final Path file;
+
+        OutputLock(java.nio.channels.FileChannel channel, java.nio.channels.FileLock lock, Path file) {
+            this.channel = channel;
+            this.lock = lock;
+            this.file = file;
+        }
+
+        @Override
+        public void close() {
+            if (channel == null) {
+                return;
+            }
+            try {
+                java.nio.file.Files.deleteIfExists(file);
+                lock.release();
+                channel.close();
+            } catch (java.io.IOException e) {
+                // the OS releases the lock when the process ends
+            }
+        }
+    }
+
+    /**
+     * Creates and locks the output folder, tidies what an interrupted run left there, and checks
+     * that a fresh run does not mix with an earlier run's checkpoints.
+     */
+    private OutputLock prepareOutput() {
+        if (output == null) {
+            return new OutputLock(null, null, null);
+        }
+        Path lockFile = output.resolve(".align4j.lock");
+        java.nio.channels.FileChannel ch = null;
+        java.nio.channels.FileLock lock;
+        try {
+            java.nio.file.Files.createDirectories(output);
+            ch = java.nio.channels.FileChannel.open(lockFile, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE);
+            lock = ch.tryLock();
+        } catch (java.io.IOException | java.nio.channels.OverlappingFileLockException e) {
+            closeQuietly(ch);
+            if (e instanceof java.nio.channels.OverlappingFileLockException) {
+                throw new Align4jException(output + ": another training run in this process is writing to this folder");
+            }
+            throw new Align4jException(output + ": cannot create or write the output folder: " + describe(e)
+                    + ". Choose a folder you can write to, on a disk with free space.", e);
+        }
+        if (lock == null) {
+            closeQuietly(ch);
+            throw new Align4jException(output + ": another align4j run is writing to this folder (it holds "
+                    + lockFile.getFileName() + "); wait for it to finish or choose another folder");
+        }
+        OutputLock held = new OutputLock(ch, lock, lockFile);
+        try {
+            Checkpoints.cleanTemporaries(output);
+            if (overwrite) {
+                List<Path> gone = Checkpoints.clearEarlierRun(output);
+                if (!gone.isEmpty()) {
+                    say("overwrite: removed the earlier run's " + gone.stream().map(q -> q.getFileName().toString())
+                            .collect(java.util.stream.Collectors.joining(", ")) + " from " + output);
+                }
+            } else if (!resume) {
+                List<Path> earlier = Checkpoints.candidates(output);
+                if (!earlier.isEmpty()) {
+                    throw new Align4jException(output + " already holds checkpoints of an earlier run ("
+                            + earlier.stream().map(q -> q.getFileName().toString()).collect(java.util.stream.Collectors.joining(", "))
+                            + "). Continue that run with --resume (Builder.resume(true)), replace it with --overwrite "
+                            + "(Builder.overwrite(true)), or choose a new folder.");
+                }
+            }
+            return held;
+        } catch (RuntimeException e) {
+            held.close();
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(java.nio.channels.FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (java.io.IOException ignored) {
+                // nothing to do
+            }
+        }
+    }
+
+    private static String describe(Exception e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied (" + e.getMessage() + ")";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason() + " (" + f.getFile() + ")";
+        }
+        return String.valueOf(e.getMessage());
+    }
+
+    /**
+     * A step whose loss or gradient was NaN or infinite: the update was skipped (weights and AdamW
+     * moments unchanged). Logs the step and the data rows; after max_nonfinite_steps in a row, saves
+     * the last good weights and stops.
+     */
+    private void nonFinite(long done, List<int[]> stepRows, Position pos, Window w) {
+        List<Long> rows = new ArrayList<>();
+        for (int[] b : stepRows) {
+            for (int i : b) {
+                rows.add(paired() ? trainPairs.get(i).row() : trainUnpaired.get(i).row());
+            }
+        }
+        say("warning: step " + done + ": non-finite loss or gradient; update skipped (data rows " + rows
+                + ", 0-based rows of the training file; " + badSteps + " in a row)");
+        Map<String, Object> rec = MetricsLog.record();
+        rec.put("step", done);
+        rec.put("skipped", "non-finite loss or gradient");
+        rec.put("rows", rows);
+        log.log(rec);
+        if (badSteps >= cfg.maxNonfiniteSteps()) {
+            Path at = saveCheckpoint("checkpoint-" + done, done, pos, w);
+            throw new Align4jException(badSteps + " steps in a row (max_nonfinite_steps) had a non-finite loss or gradient, "
+                    + "so training stopped at step " + done + ". "
+                    + (at == null ? "" : "The last good weights are in " + at + ". ")
+                    + "Lower learning_rate, or check the data rows named above; --resume continues from that checkpoint.");
+        }
+    }
+
+    /** The last training (or eval) record of a history. */
+    private static Map<String, Object> lastRecord(List<Map<String, Object>> history, boolean eval) {
+        for (int i = history.size() - 1; i >= 0; i--) {
+            Map<String, Object> m = history.get(i);
+            if (eval ? m.keySet().stream().anyMatch(k -> k.startsWith("eval_")) : m.containsKey("learning_rate")) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /** Settings that fix the data order: a resumed run must keep them. */
+    private static final List<String> ORDER_KEYS = List.of("per_device_train_batch_size", "gradient_accumulation_steps",
+            "seed", "shuffle", "group_by_length");
+
+    /** What a resume needs besides weights and moments, stored as "align4j" in trainer_state.json. */
+    private com.fasterxml.jackson.databind.node.ObjectNode resumeState(long done, Position pos, Window w) {
+        var json = Checkpoints.json();
+        var r = json.createObjectNode();
+        r.put("version", 1);
+        r.put("total_steps", totalSteps());
+        r.put("epoch", pos.epoch);
+        r.put("next_batch", pos.next);
+        r.put("micro_batches_done", pos.microDone);
+        r.put("examples", trainSize());
+        r.put("data_sha256", dataFingerprint());
+        var rng = r.putObject("rng");
+        rng.put("generator", "java.util.Random(seed * 1000003 + epoch), one per epoch: the order of the examples");
+        rng.put("seed", cfg.seed());
+        rng.put("epoch", pos.epoch);
+        r.put("nonfinite_in_a_row", badSteps);
+        r.put("elapsed_s", log.elapsedSeconds());
+        r.set("window", json.valueToTree(w.save()));
+        return r;
+    }
+
+    /** SHA-256 of the tokenized training examples in order: a resume must see the same data. */
+    private String dataFingerprint() {
+        if (dataSha == null) {
+            java.security.MessageDigest md;
+            try {
+                md = java.security.MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(1 << 16);
+            for (int i = 0; i < trainSize(); i++) {
+                if (paired()) {
+                    TokenizedPair p = trainPairs.get(i);
+                    feed(md, buf, p.prompt());
+                    feed(md, buf, p.chosen());
+                    feed(md, buf, p.rejected());
+                } else {
+                    TokenizedUnpaired u = trainUnpaired.get(i);
+                    feed(md, buf, u.prompt());
+                    feed(md, buf, u.completion());
+                    feed(md, buf, new int[] {u.desirable() ? 1 : 0});
+                }
+            }
+            buf.flip();
+            md.update(buf);
+            dataSha = java.util.HexFormat.of().formatHex(md.digest());
+        }
+        return dataSha;
+    }
+
+    private static void feed(java.security.MessageDigest md, java.nio.ByteBuffer buf, int[] a) {
+        for (int i = -1; i < a.length; i++) {
+            if (buf.remaining() < 4) {
+                buf.flip();
+                md.update(buf);
+                buf.clear();
+            }
+            buf.putInt(i < 0 ? a.length : a[i]);
+        }
+    }
+
+    /**
+     * Restores everything from a verified checkpoint: weights (exact F32), AdamW moments and step,
+     * data position, the non-finite counter, the metrics history and the open logging window.
+     *
+     * @return the optimizer steps already done
+     */
+    private long restore(Checkpoints.Found from, Map<String, NDArray> params, Position pos, Window w, long total) {
+        var st = from.state();
+        var a = st.path("align4j");
+        Path dir = from.dir();
+        if (!a.isObject()) {
+            throw new Align4jException(dir + ": this checkpoint has no resume state (it was written by an older align4j). "
+                    + "Start a new run in a new folder with --model " + dir + ".");
+        }
+        if (a.path("examples").asLong(-1) != trainSize() || !a.path("data_sha256").asText().equals(dataFingerprint())) {
+            throw new Align4jException(dir + ": the checkpoint was trained on other data (" + a.path("examples").asLong(-1)
+                    + " examples; now " + trainSize() + (a.path("examples").asLong(-1) == trainSize() ? " with other tokens" : "")
+                    + "). Resume with the same data files, data options and seed, or start a new run in a new folder "
+                    + "with --model " + dir + ".");
+        }
+        var savedCfg = st.path("config");
+        List<String> changed = new ArrayList<>();
+        for (Map.Entry<String, Object> e : cfg.asMap().entrySet()) {
+            var v = savedCfg.get(e.getKey());
+            if (v == null || e.getKey().equals("output_dir")) {
+                continue;
+            }
+            boolean same = e.getValue() instanceof Number n ? v.isNumber() && v.asDouble() == n.doubleValue()
+                    : v.asText().equals(String.valueOf(e.getValue()));
+            if (!same) {
+                if (ORDER_KEYS.contains(e.getKey())) {
+                    throw new Align4jException(dir + ": " + e.getKey() + " was " + v.asText() + " in the checkpoint's run and is "
+                            + e.getValue() + " now; it decides the order of the data, so a resumed run must keep it. "
+                            + "Resume with " + e.getKey() + " " + v.asText() + ".");
+                }
+                changed.add(e.getKey() + " " + v.asText() + " → " + e.getValue());
+            }
+        }
+        if (!changed.isEmpty()) {
+            say("warning: resuming with changed settings: " + String.join(", ", changed));
+        }
+        long step = from.step();
+        // weights: the exact F32 copy when the model file is narrower
+        Path master = dir.resolve(Checkpoints.MASTER);
+        Map<String, float[]> weights = Checkpoints.readFloats(java.nio.file.Files.isRegularFile(master) ? master : dir);
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            float[] v = weights.get(e.getKey());
+            NDArray p = e.getValue();
+            if (v == null || v.length != p.size()) {
+                throw new Align4jException(dir + ": weight '" + e.getKey() + "' is missing or has another shape; the "
+                        + "checkpoint does not belong to this model");
+            }
+            try (NDManager m = p.getManager().newSubManager()) {
+                NDArray src = m.create(v, p.getShape());
+                if (src.getDataType() != p.getDataType()) {
+                    src = src.toType(p.getDataType(), false);
+                }
+                p.set(new NDIndex("..."), src); // in place: the model keeps its parameter arrays
+            }
+        }
+        weights.clear();
+        Path opt = dir.resolve(Checkpoints.OPTIMIZER);
+        if (!java.nio.file.Files.isRegularFile(opt)) {
+            throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");
+        }
+        Map<String, float[]> moments = Checkpoints.readFloats(opt);
+        Map<String, float[]> first = new HashMap<>();
+        Map<String, float[]> second = new HashMap<>();
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            float[] m1 = moments.get("exp_avg." + e.getKey());
+            float[] m2 = moments.get("exp_avg_sq." + e.getKey());
+            if (m1 == null || m2 == null || m1.length != e.getValue().size() || m2.length != e.getValue().size()) {
+                throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " lacks the moments of '" + e.getKey()
+                        + "' (or they have another shape); the checkpoint does not belong to this model");
+            }
+            first.put(e.getKey(), m1);
+            second.put(e.getKey(), m2);
+        }
+        optimizer.restore(st.path("optimizer_step").asLong(), first, second);
+        pos.epoch = a.path("epoch").asInt();
+        pos.next = a.path("next_batch").asInt();
+        pos.microDone = a.path("micro_batches_done").asLong();
+        badSteps = a.path("nonfinite_in_a_row").asInt();
+        if (badSteps >= cfg.maxNonfiniteSteps()) {
+            badSteps = 0; // the run stopped there; the user chose to go on
+        }
+        w.load(a.path("window"));
+        List<Map<String, Object>> history = new ArrayList<>();
+        for (var rec : st.path("log_history")) {
+            Map<String, Object> m = MetricsLog.record();
+            rec.fields().forEachRemaining(f -> m.put(f.getKey(), jsonValue(f.getValue())));
+            history.add(m);
+        }
+        log = MetricsLog.resumed(output, console, history, a.path("elapsed_s").asDouble(0), step);
+        say("resume: continuing from " + dir + " at step " + step + " of " + total);
+        return step;
+    }
+
+    private static Object jsonValue(com.fasterxml.jackson.databind.JsonNode v) {
+        if (v.isIntegralNumber()) {
+            return v.asLong();
+        }
+        if (v.isNumber()) {
+            return v.asDouble();
+        }
+        if (v.isBoolean()) {
+            return v.asBoolean();
+        }
+        if (v.isTextual()) {
+            String t = v.asText();
+            return switch (t) {
+                case "NaN" -> Double.NaN;
+                case "Infinity" -> Double.POSITIVE_INFINITY;
+                case "-Infinity" -> Double.NEGATIVE_INFINITY;
+                default -> t;
+            };
+        }
+        if (v.isArray()) {
+            List<Object> l = new ArrayList<>();
+            v.forEach(x -> l.add(jsonValue(x)));
+            return l;
+        }
+        return v.isNull() ? null : v.toString();
     }
 
     private List<int[]> epochBatches(int epoch) {
@@ -608,12 +1013,20 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
     }
 
-    /** Writes the policy (Hugging Face format) to {@code OUTPUT/name} through a temporary folder. */
-    private Path saveCheckpoint(String name) {
+    /**
+     * Writes a checkpoint to {@code OUTPUT/name} through a temporary folder, then prunes old ones
+     * to save_total_limit.
+     */
+    private Path saveCheckpoint(String name, long done, Position pos, Window w) {
         if (output == null) {
             return null;
         }
-        return Checkpoints.save(output, name, policy, tokenizerDir, optimizer, cfg, log.history());
+        Path p = Checkpoints.save(output, name, policy, tokenizerDir, optimizer, cfg, log.history(), done,
+                resumeState(done, pos, w));
+        if (!name.equals(Checkpoints.FINAL)) {
+            Checkpoints.prune(output, cfg.saveTotalLimit());
+        }
+        return p;
     }
 
     @Override
@@ -762,6 +1175,56 @@ public final class PreferenceTrainer implements AutoCloseable {
             return r;
         }
 
+        /** The running sums, for a checkpoint (timing excluded). */
+        Map<String, Object> save() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            double[] d = {loss, rewardChosen, rewardRejected, correct, margin, logpChosen, logpRejected, logitChosen,
+                logitRejected, tokensChosen, tokensRejected, gradNorm};
+            long[] l = {lossCount, chosenCount, rejectedCount, pairCount, steps, tokens};
+            m.put("sums", d);
+            m.put("counts", l);
+            Map<String, double[]> x = new LinkedHashMap<>();
+            extra.forEach((k, v) -> x.put(k, v.clone()));
+            m.put("extra", x);
+            return m;
+        }
+
+        /** Restores {@link #save()}'s sums (absent: empty). */
+        void load(com.fasterxml.jackson.databind.JsonNode n) {
+            reset();
+            if (n == null || !n.isObject()) {
+                return;
+            }
+            double[] d = new double[12];
+            long[] l = new long[6];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = n.path("sums").path(i).asDouble();
+            }
+            for (int i = 0; i < l.length; i++) {
+                l[i] = n.path("counts").path(i).asLong();
+            }
+            loss = d[0];
+            rewardChosen = d[1];
+            rewardRejected = d[2];
+            correct = d[3];
+            margin = d[4];
+            logpChosen = d[5];
+            logpRejected = d[6];
+            logitChosen = d[7];
+            logitRejected = d[8];
+            tokensChosen = d[9];
+            tokensRejected = d[10];
+            gradNorm = d[11];
+            lossCount = l[0];
+            chosenCount = l[1];
+            rejectedCount = l[2];
+            pairCount = l[3];
+            steps = l[4];
+            tokens = l[5];
+            n.path("extra").fields().forEachRemaining(e ->
+                    extra.put(e.getKey(), new double[] {e.getValue().path(0).asDouble(), e.getValue().path(1).asDouble()}));
+        }
+
         private void reset() {
             loss = rewardChosen = rewardRejected = correct = margin = 0;
             logpChosen = logpRejected = logitChosen = logitRejected = tokensChosen = tokensRejected = gradNorm = 0;
@@ -787,6 +1250,8 @@ public final class PreferenceTrainer implements AutoCloseable {
         private Path cacheDir;
         private PrintStream console = System.err;
         private StepListener onStep;
+        private boolean resume;
+        private boolean overwrite;
 
         public Builder config(TrainConfig c) { this.config = c; return this; }
         /** The model to train (loaded with {@code CausalLM.Options.training()}). */
@@ -811,6 +1276,19 @@ public final class PreferenceTrainer implements AutoCloseable {
 
         /** A callback after every optimizer step (benchmarks, progress in embedding applications). */
         public Builder onStep(StepListener l) { this.onStep = l; return this; }
+
+        /**
+         * Continue the run in the output folder from its newest complete checkpoint (weights, AdamW
+         * moments, schedule, data order and position, metrics); without one, start from the
+         * beginning. The data and the settings that fix the data order must be the same.
+         */
+        public Builder resume(boolean r) { this.resume = r; return this; }
+
+        /**
+         * Replace an earlier run's checkpoints and metrics in the output folder (other files stay).
+         * Without it (and without resume), a folder that holds checkpoints is refused.
+         */
+        public Builder overwrite(boolean o) { this.overwrite = o; return this; }
 
         public PreferenceTrainer build() {
             return new PreferenceTrainer(this);

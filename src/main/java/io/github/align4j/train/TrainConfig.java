@@ -88,7 +88,9 @@ public final class TrainConfig {
         key("logging_steps", Integer.class, 10, "log every N optimizer steps");
         key("eval_steps", Integer.class, 0, "evaluate every N optimizer steps (0: at the end only)");
         key("save_steps", Integer.class, 0, "save OUTPUT/checkpoint-<step>/ every N steps (0: only final/)");
-        key("save_total_limit", Integer.class, 0, "keep the newest K checkpoints (0: all)");
+        key("save_total_limit", Integer.class, 0, "keep the newest K complete checkpoints (0: all)");
+        key("max_nonfinite_steps", Integer.class, 3,
+                "stop (with a checkpoint of the last good weights) after this many steps in a row with a non-finite loss or gradient");
         key("precompute_ref_log_probs", Boolean.class, false, "score the reference once, cache it on disk");
         key("eval_split", Double.class, 0.0, "hold out this fraction of the training data when there is no eval file");
         key("model_name_or_path", String.class, "", "the policy's Hugging Face folder");
@@ -157,23 +159,47 @@ public final class TrainConfig {
      */
     public static TrainConfig fromYaml(Path file, TrainConfig base, List<String> ignored) {
         JsonNode root;
+        Map<String, Integer> lines = new LinkedHashMap<>();
         try {
-            root = new ObjectMapper(new YAMLFactory()).readTree(Files.readString(file));
+            if (Files.size(file) > 10_000_000) {
+                throw new Align4jException(file + ": " + Files.size(file) + " bytes is far too large for a recipe "
+                        + "(a YAML mapping of a few dozen keys); check the path");
+            }
+            String text = Files.readString(file);
+            ObjectMapper yaml = new ObjectMapper(YAML);
+            root = yaml.readTree(text);
+            if (root != null && root.isObject()) {
+                keyLines(yaml, text, lines);
+            }
         } catch (java.nio.file.NoSuchFileException e) {
             throw new Align4jException(file + ": recipe not found");
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new Align4jException(file + ": not a text file (invalid UTF-8); a recipe is a YAML mapping of key: value");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            var loc = e.getLocation();
+            throw new Align4jException(file + (loc != null && loc.getLineNr() > 0 ? ":" + loc.getLineNr() : "")
+                    + ": not a valid YAML recipe: " + firstLine(e.getOriginalMessage()));
         } catch (IOException | RuntimeException e) {
-            throw new Align4jException(file + ": not a valid YAML recipe: " + firstLine(e.getMessage()));
+            if (e instanceof Align4jException a) {
+                throw a;
+            }
+            throw new Align4jException(file + ": not a valid YAML recipe: " + firstLine(String.valueOf(e.getMessage())));
+        } catch (StackOverflowError e) {
+            throw new Align4jException(file + ": not a valid YAML recipe: nested too deeply");
         }
-        if (root == null || root.isNull()) {
+        if (root == null || root.isNull() || root.isMissingNode()) {
             return base;
         }
         if (!root.isObject()) {
-            throw new Align4jException(file + ": a recipe is a YAML mapping of key: value");
+            throw new Align4jException(file + ": a recipe is a YAML mapping of key: value, but this file holds a "
+                    + root.getNodeType().name().toLowerCase(Locale.ROOT));
         }
         TrainConfig c = base;
         var it = root.fields();
         while (it.hasNext()) {
             var e = it.next();
+            Integer line = lines.get(e.getKey());
+            String where = file + (line != null ? ":" + line : "");
             if (IGNORED.containsKey(e.getKey())) {
                 if (ignored != null) {
                     ignored.add(e.getKey() + " (" + IGNORED.get(e.getKey()) + ")");
@@ -181,12 +207,49 @@ public final class TrainConfig {
                 continue;
             }
             JsonNode v = e.getValue();
-            Object value = v.isTextual() ? v.asText() : v.isBoolean() ? (Object) v.asBoolean()
-                    : v.isIntegralNumber() ? (Object) v.asLong() : v.isNumber() ? (Object) v.asDouble()
+            if (v.isArray()) {
+                throw new Align4jException(where + ": key '" + e.getKey() + "' must be a single value, not a list");
+            }
+            Object value = v.isNull() ? null : v.isTextual() ? v.asText() : v.isBoolean() ? (Object) v.asBoolean()
+                    : v.isIntegralNumber() ? (v.canConvertToLong() ? (Object) v.asLong() : v.asText())
+                    : v.isNumber() ? (Object) v.asDouble()
                     : v.isObject() ? mapString(v) : v.toString();
-            c = c.with(e.getKey(), value, file.toString());
+            c = c.with(e.getKey(), value, where);
         }
         return c;
+    }
+
+    private static final YAMLFactory YAML = YAMLFactory.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .loaderOptions(yamlLimits())
+            .build();
+
+    /** SnakeYAML's limits, tightened: a recipe has no aliases to speak of and is small. */
+    private static org.yaml.snakeyaml.LoaderOptions yamlLimits() {
+        org.yaml.snakeyaml.LoaderOptions o = new org.yaml.snakeyaml.LoaderOptions();
+        o.setMaxAliasesForCollections(50);
+        o.setNestingDepthLimit(50);
+        o.setCodePointLimit(10_000_000);
+        return o;
+    }
+
+    /** The line of each top-level key, for messages that point at it. */
+    private static void keyLines(ObjectMapper yaml, String text, Map<String, Integer> lines) throws IOException {
+        try (com.fasterxml.jackson.core.JsonParser p = yaml.getFactory().createParser(text)) {
+            int depth = 0;
+            for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+                switch (t) {
+                    case START_OBJECT, START_ARRAY -> depth++;
+                    case END_OBJECT, END_ARRAY -> depth--;
+                    case FIELD_NAME -> {
+                        if (depth == 1) {
+                            lines.putIfAbsent(p.currentName(), p.currentTokenLocation().getLineNr());
+                        }
+                    }
+                    default -> { }
+                }
+            }
+        }
     }
 
     private static String mapString(JsonNode v) {
@@ -261,7 +324,15 @@ public final class TrainConfig {
             case "per_device_eval_batch_size":
             case "gradient_accumulation_steps":
             case "logging_steps":
+            case "max_nonfinite_steps":
                 require((Integer) v >= 1, where, "must be ≥ 1");
+                break;
+            case "max_length":
+            case "max_prompt_length":
+                require((Integer) v >= 0, where, "must be ≥ 0 (0: no limit)");
+                break;
+            case "max_steps":
+                require((Integer) v >= -1, where, "must be > 0, or -1 to train num_train_epochs");
                 break;
             case "warmup_steps":
             case "eval_steps":
@@ -387,6 +458,7 @@ public final class TrainConfig {
     public int evalSteps() { return i("eval_steps"); }
     public int saveSteps() { return i("save_steps"); }
     public int saveTotalLimit() { return i("save_total_limit"); }
+    public int maxNonfiniteSteps() { return i("max_nonfinite_steps"); }
     public boolean precomputeRef() { return (Boolean) values.get("precompute_ref_log_probs"); }
     public double evalSplit() { return d("eval_split"); }
     public String modelPath() { return s("model_name_or_path"); }

@@ -1,0 +1,240 @@
+package io.github.align4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.Align4jException;
+import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.loss.Losses;
+import io.github.align4j.model.CausalLM;
+import io.github.align4j.model.Offline;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Resume through the Java API: a run stopped (twice) and resumed ends with the same weights, bit for
+ * bit, and the same metrics as an uninterrupted one; and what a resume refuses.
+ */
+class ResumeTest {
+    static {
+        Offline.ensure();
+    }
+
+    static final CausalLM.Options TRAIN = new CausalLM.Options(Device.cpu(), true, ai.djl.ndarray.types.DataType.FLOAT32);
+    static final List<String> TIMING = List.of("tokens_per_second", "elapsed_s");
+
+    @TempDir
+    static Path shared;
+    static Path model;
+    static List<TokenizedPair> data;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        model = SyntheticTask.model(shared.resolve("model"), 5);
+        data = SyntheticTask.pairs(18, 1); // batch 4: 5 micro-batches an epoch, the last one smaller
+    }
+
+    /** Epochs roll over mid-step, warmup + cosine, decay, clipping and a logging window of 4 steps. */
+    static TrainConfig config(int steps, Map<String, Object> extra) {
+        Map<String, Object> m = new LinkedHashMap<>(Map.of("beta", 0.1, "learning_rate", 5e-3, "lr_scheduler_type", "cosine",
+                "warmup_steps", 2, "per_device_train_batch_size", 4, "gradient_accumulation_steps", 2, "max_steps", steps,
+                "logging_steps", 4, "max_grad_norm", 0.5, "weight_decay", 0.01));
+        m.put("seed", 3);
+        m.putAll(extra);
+        return TrainConfig.defaults().with(m, "test");
+    }
+
+    record Run(PreferenceTrainer.TrainResult result, Map<String, float[]> weights, String console) {}
+
+    static Run train(Path out, TrainConfig cfg, boolean resume, List<TokenizedPair> pairs, Consumer<PreferenceTrainer> hook,
+            long stopAt) {
+        return train(model, out, cfg, resume, pairs, hook, stopAt);
+    }
+
+    static Run train(Path model, Path out, TrainConfig cfg, boolean resume, List<TokenizedPair> pairs,
+            Consumer<PreferenceTrainer> hook, long stopAt) {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try (CausalLM policy = CausalLM.load(model, TRAIN)) {
+            PreferenceTrainer[] self = new PreferenceTrainer[1];
+            PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(cfg).policy(policy)
+                    .loss(Losses.create("dpo", Map.of())).trainPairs(pairs).evalPairs(SyntheticTask.pairs(4, 9))
+                    .output(out).resume(resume).console(new PrintStream(buf, true, StandardCharsets.UTF_8))
+                    .onStep((step, s, tok) -> {
+                        if (step == stopAt) {
+                            self[0].requestStop("test");
+                        }
+                    });
+            try (PreferenceTrainer t = b.build()) {
+                self[0] = t;
+                if (hook != null) {
+                    hook.accept(t);
+                }
+                PreferenceTrainer.TrainResult r = t.train();
+                Map<String, float[]> w = new LinkedHashMap<>();
+                for (Map.Entry<String, NDArray> e : policy.parameters().entrySet()) {
+                    w.put(e.getKey(), e.getValue().toFloatArray());
+                }
+                return new Run(r, w, buf.toString(StandardCharsets.UTF_8));
+            }
+        }
+    }
+
+    static List<JsonNode> metricsWithoutTiming(Path out) throws Exception {
+        List<JsonNode> m = new ArrayList<>();
+        for (String l : Files.readAllLines(out.resolve("metrics.jsonl"))) {
+            ObjectNode n = (ObjectNode) new ObjectMapper().readTree(l);
+            TIMING.forEach(n::remove);
+            m.add(n);
+        }
+        return m;
+    }
+
+    static void assertSameWeights(Map<String, float[]> a, Map<String, float[]> b) {
+        assertEquals(a.keySet(), b.keySet());
+        for (String k : a.keySet()) {
+            float[] x = a.get(k);
+            float[] y = b.get(k);
+            assertEquals(x.length, y.length, k);
+            for (int i = 0; i < x.length; i++) {
+                if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i])) {
+                    throw new AssertionError(k + "[" + i + "]: " + x[i] + " vs " + y[i] + " (not bit-identical)");
+                }
+            }
+        }
+    }
+
+    @Test
+    void stoppedTwiceAndResumedEqualsUninterrupted(@TempDir Path dir) throws Exception {
+        Path whole = dir.resolve("whole");
+        Run ref = train(whole, config(11, Map.of()), false, data, null, -1);
+        assertFalse(ref.result().stopped());
+
+        Path out = dir.resolve("parts");
+        Run first = train(out, config(11, Map.of()), false, data, null, 3);
+        assertTrue(first.result().stopped());
+        assertEquals(3, first.result().steps());
+        assertEquals(out.resolve("checkpoint-3"), first.result().finalCheckpoint());
+        assertTrue(first.console().contains("stopped by test after step 3 of 11"), first.console());
+        assertFalse(Files.exists(out.resolve("final")));
+
+        Run second = train(out, config(11, Map.of()), true, data, null, 6); // a window of 4 open at both stops
+        assertTrue(second.result().stopped());
+        assertTrue(second.console().contains("continuing from " + out.resolve("checkpoint-3") + " at step 3 of 11"),
+                second.console());
+        Run last = train(out, config(11, Map.of()), true, data, null, -1);
+        assertFalse(last.result().stopped());
+        assertEquals(11, last.result().steps());
+
+        assertSameWeights(ref.weights(), last.weights());
+        assertEquals(metricsWithoutTiming(whole), metricsWithoutTiming(out), "metrics.jsonl, timing aside");
+        assertEquals(ref.result().history().size(), last.result().history().size());
+        assertEquals(ref.result().lastTrain().get("loss"), last.result().lastTrain().get("loss"));
+        assertEquals(ref.result().epochs(), last.result().epochs(), 0.0);
+        // the final checkpoint's optimizer state is the same too
+        assertEquals(Checkpoints.readFloats(whole.resolve("final/optimizer.safetensors")).keySet(),
+                Checkpoints.readFloats(out.resolve("final/optimizer.safetensors")).keySet());
+        Checkpoints.readFloats(whole.resolve("final/optimizer.safetensors")).forEach((k, v) ->
+                assertArrayEquals(v, Checkpoints.readFloats(out.resolve("final/optimizer.safetensors")).get(k), 0f, k));
+        assertFalse(Files.exists(out.resolve(".align4j.lock")), "the lock is released");
+
+        // resuming a finished run trains nothing and leaves final as it was
+        byte[] before = Files.readAllBytes(out.resolve("final/model.safetensors"));
+        Run again = train(out, config(11, Map.of()), true, data, null, -1);
+        assertTrue(again.console().contains("nothing to train"), again.console());
+        assertEquals(11, again.result().steps());
+        assertArrayEquals(before, Files.readAllBytes(out.resolve("final/model.safetensors")));
+    }
+
+    /** A resume continues the newest checkpoint, even when a later step was logged before the kill. */
+    @Test
+    void refusesWhatWouldNotContinueTheSameRun(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run");
+        train(out, config(8, Map.of()), false, data, null, 2);
+
+        Align4jException seed = assertThrows(Align4jException.class,
+                () -> train(out, config(8, Map.of("seed", 4)), true, data, null, -1));
+        assertTrue(seed.getMessage().contains("seed was 3") && seed.getMessage().contains("Resume with seed 3"), seed.getMessage());
+
+        Align4jException other = assertThrows(Align4jException.class,
+                () -> train(out, config(8, Map.of()), true, SyntheticTask.pairs(18, 2), null, -1));
+        assertTrue(other.getMessage().contains("other data"), other.getMessage());
+
+        Align4jException fresh = assertThrows(Align4jException.class,
+                () -> train(out, config(8, Map.of()), false, data, null, -1));
+        assertTrue(fresh.getMessage().contains("already holds checkpoints of an earlier run (checkpoint-2)")
+                && fresh.getMessage().contains("resume"), fresh.getMessage());
+
+        // a changed learning rate is allowed, with a warning
+        Run changed = train(out, config(8, Map.of("learning_rate", 1e-3)), true, data, null, -1);
+        assertTrue(changed.console().contains("resuming with changed settings: learning_rate 0.005 → 0.001"), changed.console());
+        assertEquals(8, changed.result().steps());
+    }
+
+    @Test
+    void resumeWithoutACheckpointStartsOverAndOverwriteReplaces(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run");
+        Run r = train(out, config(2, Map.of()), true, data, null, -1);
+        assertTrue(r.console().contains("no complete checkpoint"), r.console());
+        assertEquals(2, r.result().steps());
+        Files.writeString(out.resolve("notes.txt"), "mine");
+        try (CausalLM policy = CausalLM.load(model, TRAIN)) {
+            Align4jException both = assertThrows(Align4jException.class, () -> PreferenceTrainer.builder().policy(policy)
+                    .loss(Losses.create("dpo", Map.of())).trainPairs(data).output(out).resume(true).overwrite(true).build());
+            assertTrue(both.getMessage().contains("exclude each other"), both.getMessage());
+            try (PreferenceTrainer t = PreferenceTrainer.builder().config(config(1, Map.of())).policy(policy)
+                    .loss(Losses.create("dpo", Map.of())).trainPairs(data).output(out).overwrite(true).console(null).build()) {
+                t.train();
+            }
+        }
+        assertEquals("mine", Files.readString(out.resolve("notes.txt")), "overwrite leaves other files alone");
+        assertEquals(1, Files.readAllLines(out.resolve("metrics.jsonl")).stream().filter(l -> l.contains("\"loss\"")).count());
+        JsonNode st = new ObjectMapper().readTree(out.resolve("final/trainer_state.json").toFile());
+        assertEquals(1, st.get("global_step").asInt());
+    }
+
+    /** Two trainers never write one folder at once. */
+    @Test
+    void oneRunPerOutputFolder(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run");
+        Align4jException[] inner = new Align4jException[1];
+        try (CausalLM p1 = CausalLM.load(model, TRAIN); CausalLM p2 = CausalLM.load(model, TRAIN)) {
+            PreferenceTrainer.Builder second = PreferenceTrainer.builder().config(config(1, Map.of())).policy(p2)
+                    .loss(Losses.create("dpo", Map.of())).trainPairs(data).output(out).console(null);
+            try (PreferenceTrainer t = PreferenceTrainer.builder().config(config(2, Map.of())).policy(p1)
+                    .loss(Losses.create("dpo", Map.of())).trainPairs(data).output(out).console(null)
+                    .onStep((step, s, tok) -> {
+                        if (step == 1) { // while the first run holds the folder
+                            try (PreferenceTrainer t2 = second.build()) {
+                                t2.train();
+                            } catch (Align4jException e) {
+                                inner[0] = e;
+                            }
+                        }
+                    }).build()) {
+                assertEquals(2, t.train().steps());
+            }
+        }
+        assertNotNull(inner[0], "the second run was refused");
+        assertTrue(inner[0].getMessage().contains("another training run"), inner[0].getMessage());
+    }
+}
