@@ -158,8 +158,8 @@ final class TrainCommand implements Callable<Integer> {
         if (!cfg.refModelPath().isEmpty()) {
             checkModelFolder(Path.of(cfg.refModelPath()), "--ref-model");
         }
-        checkFiles(cfg);
         checkOutput(out0);
+        checkFiles(cfg);
         PreferenceLoss lossFn = loss(cfg);
         ModelConfig mc = ModelConfig.load(modelDir);
         var device = Devices.resolve(cfg.device());
