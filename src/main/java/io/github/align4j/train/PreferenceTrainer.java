@@ -80,7 +80,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     private MetricsLog log;
     private int badSteps;
     private final boolean resume;
-    private final boolean overwrite;
+    private final Boolean overwrite;
     private volatile String stopRequest;
     private String dataSha;
 
@@ -99,7 +99,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.onStep = b.onStep;
         this.resume = b.resume;
         this.overwrite = b.overwrite;
-        if (resume && overwrite) {
+        if (resume && Boolean.TRUE.equals(overwrite)) {
             throw new Align4jException("resume and overwrite exclude each other: resume continues the run in the output "
                     + "folder, overwrite replaces it");
         }
@@ -402,11 +402,13 @@ public final class PreferenceTrainer implements AutoCloseable {
         OutputLock held = new OutputLock(ch, lock, lockFile);
         try {
             Checkpoints.cleanTemporaries(output);
-            if (overwrite) {
+            if (!resume && !Boolean.FALSE.equals(overwrite)) {
                 List<Path> gone = Checkpoints.clearEarlierRun(output);
                 if (!gone.isEmpty()) {
-                    say("overwrite: removed the earlier run's " + gone.stream().map(q -> q.getFileName().toString())
-                            .collect(java.util.stream.Collectors.joining(", ")) + " from " + output);
+                    say((overwrite == null ? "warning: " : "") + "overwrite: removed the earlier run's "
+                            + gone.stream().map(q -> q.getFileName().toString()).collect(java.util.stream.Collectors.joining(", "))
+                            + " from " + output + (overwrite == null ? " (Builder.overwrite(false) refuses instead; "
+                                    + "Builder.resume(true) continues that run)" : ""));
                 }
             } else if (!resume) {
                 List<Path> earlier = Checkpoints.candidates(output);
@@ -1251,7 +1253,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private PrintStream console = System.err;
         private StepListener onStep;
         private boolean resume;
-        private boolean overwrite;
+        private Boolean overwrite;
 
         public Builder config(TrainConfig c) { this.config = c; return this; }
         /** The model to train (loaded with {@code CausalLM.Options.training()}). */
@@ -1285,8 +1287,10 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder resume(boolean r) { this.resume = r; return this; }
 
         /**
-         * Replace an earlier run's checkpoints and metrics in the output folder (other files stay).
-         * Without it (and without resume), a folder that holds checkpoints is refused.
+         * What a fresh run (not {@link #resume}) does with an earlier run's checkpoints and metrics in
+         * the output folder: true replaces them (other files stay); false refuses the folder, as
+         * {@code align4j train} does without {@code --overwrite}. Not set: they are replaced with a
+         * warning that names them.
          */
         public Builder overwrite(boolean o) { this.overwrite = o; return this; }
 

@@ -84,6 +84,9 @@ class ResumeTest {
                             self[0].requestStop("test");
                         }
                     });
+            if (!resume) {
+                b.overwrite(false); // as the command line does: never replace an earlier run unasked
+            }
             try (PreferenceTrainer t = b.build()) {
                 self[0] = t;
                 if (hook != null) {
@@ -210,6 +213,19 @@ class ResumeTest {
         assertEquals(1, Files.readAllLines(out.resolve("metrics.jsonl")).stream().filter(l -> l.contains("\"loss\"")).count());
         JsonNode st = new ObjectMapper().readTree(out.resolve("final/trainer_state.json").toFile());
         assertEquals(1, st.get("global_step").asInt());
+
+        // the Java API's default (neither resume nor overwrite): the earlier run is replaced, with a warning
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try (CausalLM policy = CausalLM.load(model, TRAIN);
+                PreferenceTrainer t = PreferenceTrainer.builder().config(config(2, Map.of())).policy(policy)
+                        .loss(Losses.create("dpo", Map.of())).trainPairs(data).output(out)
+                        .console(new PrintStream(buf, true, StandardCharsets.UTF_8)).build()) {
+            t.train();
+        }
+        String console = buf.toString(StandardCharsets.UTF_8);
+        assertTrue(console.contains("warning: overwrite: removed the earlier run's final, metrics.jsonl from " + out), console);
+        assertEquals(2, new ObjectMapper().readTree(out.resolve("final/trainer_state.json").toFile()).get("global_step").asInt());
+        assertEquals("mine", Files.readString(out.resolve("notes.txt")));
     }
 
     /** Two trainers never write one folder at once. */
