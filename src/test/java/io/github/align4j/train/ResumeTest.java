@@ -35,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Resume through the Java API: a run stopped (twice) and resumed ends with the same weights, bit for
  * bit, and the same metrics as an uninterrupted one; and what a resume refuses.
  */
+@SuppressWarnings("unchecked")
 class ResumeTest {
     static {
         Offline.ensure();
@@ -168,7 +169,41 @@ class ResumeTest {
         assertArrayEquals(before, Files.readAllBytes(out.resolve("final/model.safetensors")));
     }
 
-    /** A resume continues the newest checkpoint, even when a later step was logged before the kill. */
+    /** KTO: unpaired data, mismatched KL pairs from each micro-batch; stopped at step 3 and resumed. */
+    @Test
+    void ktoResumesBitIdentical(@TempDir Path dir) throws Exception {
+        List<io.github.align4j.data.TokenizedUnpaired> unpaired = SyntheticTask.unpaired(data, 4);
+        Map<String, float[]>[] w = new Map[2];
+        for (int run = 0; run < 2; run++) {
+            Path out = dir.resolve("run" + run);
+            for (boolean resume : run == 0 ? new boolean[] {false} : new boolean[] {false, true}) {
+                try (CausalLM policy = CausalLM.load(model, TRAIN)) {
+                    PreferenceTrainer[] self = new PreferenceTrainer[1];
+                    boolean stop = run == 1 && !resume;
+                    try (PreferenceTrainer t = PreferenceTrainer.builder().config(config(6, Map.of("loss_type", "kto")))
+                            .policy(policy).loss(Losses.create("kto", Map.of())).trainUnpaired(unpaired).output(out)
+                            .resume(resume).console(null).onStep((step, s, tok) -> {
+                                if (stop && step == 3) {
+                                    self[0].requestStop("test");
+                                }
+                            }).build()) {
+                        self[0] = t;
+                        PreferenceTrainer.TrainResult r = t.train();
+                        assertEquals(stop, r.stopped());
+                        assertEquals(stop ? 3 : 6, r.steps());
+                    }
+                    w[run] = new LinkedHashMap<>();
+                    for (Map.Entry<String, NDArray> e : policy.parameters().entrySet()) {
+                        w[run].put(e.getKey(), e.getValue().toFloatArray());
+                    }
+                }
+            }
+        }
+        assertSameWeights(w[0], w[1]);
+        assertEquals(metricsWithoutTiming(dir.resolve("run0")), metricsWithoutTiming(dir.resolve("run1")));
+    }
+
+    /** A resume refuses another seed or other data (and a fresh run refuses the folder); a new learning rate is allowed. */
     @Test
     void refusesWhatWouldNotContinueTheSameRun(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("run");
