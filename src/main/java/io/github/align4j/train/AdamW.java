@@ -87,4 +87,9 @@ final class AdamW {
             v.get(k).set(second.get(k));
         }
     }
+
+    /** Sets the updates done so far (bias correction) after the moments were copied in from a checkpoint. */
+    void restoreSteps(long steps) {
+        this.step = steps;
+    }
 }

@@ -12,7 +12,6 @@ import io.github.align4j.Align4jException;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.SafeTensors;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -481,7 +480,7 @@ final class Checkpoints {
 
     // ---- reading a checkpoint ----------------------------------------------------------------------
 
-    /** Name → F32 values of every tensor in a safetensors file (or a model folder). */
+    /** Name → F32 values of every tensor in a safetensors file (or a model folder); for tests and small files. */
     static Map<String, float[]> readFloats(Path fileOrDir) {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (SafeTensors.Checkpoint c = SafeTensors.open(fileOrDir)) {
@@ -496,6 +495,33 @@ final class Checkpoints {
         return out;
     }
 
+    /**
+     * Copies the tensors {@code prefix + name} of a safetensors file (or model folder) into the
+     * arrays {@code targets} in place, one at a time (CPU: straight from the memory-mapped file).
+     *
+     * @param what named in the message when a tensor is missing or has another shape
+     */
+    static void copyInto(Path fileOrDir, String prefix, Map<String, NDArray> targets, String what) {
+        try (SafeTensors.Checkpoint c = SafeTensors.open(fileOrDir)) {
+            for (Map.Entry<String, NDArray> e : targets.entrySet()) {
+                NDArray target = e.getValue();
+                SafeTensors.Tensor t = c.get(prefix + e.getKey());
+                if (t == null || !new ai.djl.ndarray.types.Shape(t.shape()).equals(target.getShape())) {
+                    throw new Align4jException(fileOrDir + ": " + (t == null ? "no tensor '" + prefix + e.getKey() + "'"
+                            : "tensor '" + t.name() + "' has shape " + new ai.djl.ndarray.types.Shape(t.shape()) + ", not "
+                                    + target.getShape()) + " (" + what + "); the checkpoint does not belong to this model");
+                }
+                try (ai.djl.ndarray.NDManager m = target.getManager().newSubManager()) {
+                    NDArray src = m.create(t.asFloat32(), target.getShape(), ai.djl.ndarray.types.DataType.FLOAT32);
+                    if (src.getDataType() != target.getDataType()) {
+                        src = src.toType(target.getDataType(), false);
+                    }
+                    target.set(new ai.djl.ndarray.index.NDIndex("..."), src); // in place: the model keeps its arrays
+                }
+            }
+        }
+    }
+
     static ObjectMapper json() {
         return JSON;
     }
@@ -508,13 +534,6 @@ final class Checkpoints {
             for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(q);
             }
-        }
-    }
-
-    /** Reads a file fully (small JSON files only). */
-    static byte[] read(Path f) throws IOException {
-        try (InputStream in = Files.newInputStream(f)) {
-            return in.readAllBytes();
         }
     }
 }

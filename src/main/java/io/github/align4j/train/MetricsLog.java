@@ -24,6 +24,7 @@ import java.util.Map;
 final class MetricsLog implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Writer out;
+    private Path file;
     private final PrintStream console;
     private final boolean tty;
     private final List<Map<String, Object>> history = new ArrayList<>();
@@ -37,7 +38,8 @@ final class MetricsLog implements AutoCloseable {
         try {
             if (dir != null) {
                 Files.createDirectories(dir);
-                out = Files.newBufferedWriter(dir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
+                file = dir.resolve("metrics.jsonl");
+                out = Files.newBufferedWriter(file, StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
                         StandardOpenOption.WRITE);
             } else {
@@ -89,7 +91,8 @@ final class MetricsLog implements AutoCloseable {
                 out.write('\n');
                 out.flush();
             } catch (IOException e) {
-                throw new Align4jException("cannot write metrics.jsonl: " + e.getMessage(), e);
+                throw new Align4jException(file + ": cannot write: " + e.getMessage() + " (is the disk full?). "
+                        + "The checkpoints already written are intact; free space and continue with --resume.", e);
             }
         }
     }

@@ -593,43 +593,17 @@ public final class PreferenceTrainer implements AutoCloseable {
             say("warning: resuming with changed settings: " + String.join(", ", changed));
         }
         long step = from.step();
-        // weights: the exact F32 copy when the model file is narrower
+        // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
+        // at a time from the memory-mapped files: no second copy of the model on the heap
         Path master = dir.resolve(Checkpoints.MASTER);
-        Map<String, float[]> weights = Checkpoints.readFloats(java.nio.file.Files.isRegularFile(master) ? master : dir);
-        for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            float[] v = weights.get(e.getKey());
-            NDArray p = e.getValue();
-            if (v == null || v.length != p.size()) {
-                throw new Align4jException(dir + ": weight '" + e.getKey() + "' is missing or has another shape; the "
-                        + "checkpoint does not belong to this model");
-            }
-            try (NDManager m = p.getManager().newSubManager()) {
-                NDArray src = m.create(v, p.getShape());
-                if (src.getDataType() != p.getDataType()) {
-                    src = src.toType(p.getDataType(), false);
-                }
-                p.set(new NDIndex("..."), src); // in place: the model keeps its parameter arrays
-            }
-        }
-        weights.clear();
+        Checkpoints.copyInto(java.nio.file.Files.isRegularFile(master) ? master : dir, "", params, "the model");
         Path opt = dir.resolve(Checkpoints.OPTIMIZER);
         if (!java.nio.file.Files.isRegularFile(opt)) {
             throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");
         }
-        Map<String, float[]> moments = Checkpoints.readFloats(opt);
-        Map<String, float[]> first = new HashMap<>();
-        Map<String, float[]> second = new HashMap<>();
-        for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            float[] m1 = moments.get("exp_avg." + e.getKey());
-            float[] m2 = moments.get("exp_avg_sq." + e.getKey());
-            if (m1 == null || m2 == null || m1.length != e.getValue().size() || m2.length != e.getValue().size()) {
-                throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " lacks the moments of '" + e.getKey()
-                        + "' (or they have another shape); the checkpoint does not belong to this model");
-            }
-            first.put(e.getKey(), m1);
-            second.put(e.getKey(), m2);
-        }
-        optimizer.restore(st.path("optimizer_step").asLong(), first, second);
+        Checkpoints.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
+        Checkpoints.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments");
+        optimizer.restoreSteps(st.path("optimizer_step").asLong());
         pos.epoch = a.path("epoch").asInt();
         pos.next = a.path("next_batch").asInt();
         pos.microDone = a.path("micro_batches_done").asLong();
