@@ -5,6 +5,8 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.data.PreferenceData;
+import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.eval.Evaluator;
 import io.github.align4j.eval.Judge;
 import io.github.align4j.eval.JudgeEval;
@@ -17,7 +19,6 @@ import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -54,7 +55,8 @@ final class EvalCommand implements Callable<Integer> {
     Path refModel;
 
     @Option(names = "--data", required = true, paramLabel = "FILE",
-            description = "JSONL rows {\"prompt\", \"chosen\", \"rejected\"} (.jsonl or .jsonl.gz); with --judge only \"prompt\" is read.")
+            description = "Held-out preference pairs in any layout the trainer reads (JSONL, JSON, CSV, Parquet; a glob); "
+                    + "with --judge, a JSONL of {\"prompt\"} rows also works.")
     Path data;
 
     @Option(names = "--beta", defaultValue = "0.1", paramLabel = "B", description = "beta of the implicit reward (default: ${DEFAULT-VALUE}).")
@@ -64,13 +66,16 @@ final class EvalCommand implements Callable<Integer> {
             description = "Pairs per forward pass (default: ${DEFAULT-VALUE}). Results do not depend on it beyond rounding.")
     int batchSize;
 
-    @Option(names = "--max-length", defaultValue = "0", paramLabel = "N",
-            description = "Cut each completion so that prompt + completion has at most N tokens (default: no limit).")
+    @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
+            description = "Truncate as training does: prompt + completion at most N tokens (default: ${DEFAULT-VALUE}; 0: no limit).")
     int maxLength;
 
-    @Option(names = "--max-prompt-length", defaultValue = "0", paramLabel = "N",
-            description = "Keep only the last N prompt tokens (default: no limit).")
+    @Option(names = "--max-prompt-length", defaultValue = "512", paramLabel = "N",
+            description = "Prompt tokens kept when a row is too long (default: ${DEFAULT-VALUE}; 0: no limit).")
     int maxPromptLength;
+
+    @Mixin
+    EvalDataFlags dataFlags;
 
     @Option(names = "--judge", paramLabel = "NAME", description = "Judge sampled completions with a registered judge (built-in tasks).")
     String judge;
@@ -108,7 +113,6 @@ final class EvalCommand implements Callable<Integer> {
         if (refModel != null) {
             CliSupport.existingDir(refModel, "--ref-model", "a Hugging Face model folder with config.json and model.safetensors");
         }
-        CliSupport.existingFile(data, "--data");
         ModelConfig config = ModelConfig.load(model);
         Device dev = Devices.resolve(device);
         CausalLM.Options opts = new CausalLM.Options(dev, false, DataType.FLOAT32);
@@ -124,8 +128,8 @@ final class EvalCommand implements Callable<Integer> {
             }
             if (j != null) {
                 SamplingOptions o = sampling.options();
-                List<String> prompts = PromptRows.read(data, "--data");
-                JudgeEval e = Evaluator.judge(lm, ref, tok, prompts, j, o, !sampling.noChatTemplate);
+                PromptRows.Prompts ps = PromptRows.load(data, "--data", tok, dataFlags.options(0, 0));
+                JudgeEval e = Evaluator.judge(lm, ref, tok, ps.texts(), j, o, !sampling.noChatTemplate && !ps.rendered());
                 r.put("judge", judge);
                 r.put("prompts", e.prompts());
                 r.put("samples_per_prompt", o.numSamples());
@@ -136,19 +140,20 @@ final class EvalCommand implements Callable<Integer> {
                 r.put("win_rate_high", e.winRateHigh());
                 r.put("kl_to_reference", e.klToReference());
             } else {
-                Integer eos = tok.eosId();
-                if (eos == null) {
-                    throw new Align4jException(model + ": neither tokenizer_config.json (eos_token) nor config.json "
-                            + "(eos_token_id) names an end-of-sequence token; add eos_token_id to config.json");
+                PreferenceData d = PreferenceData.load(data.toString(), dataFlags.options(maxLength, maxPromptLength), tok);
+                if (!d.paired()) {
+                    throw new Align4jException(data + ": eval needs preference pairs (prompt, chosen, rejected); this data is "
+                            + "unpaired (" + d.layout() + ")");
                 }
-                // TO BE REPLACED by io.github.align4j.data.PreferenceData once the data package lands here
-                LogprobsRows.Rows rows = LogprobsRows.read(data, tok, eos, maxLength, maxPromptLength,
-                        config.isGpt2() ? config.maxPositions() : 0);
-                if (!rows.paired()) {
-                    throw new Align4jException(data + ": eval needs paired rows {\"prompt\", \"chosen\", \"rejected\"}; "
-                            + "this file has unpaired rows (prompt, completion, label)");
+                int limit = config.isGpt2() ? config.maxPositions() : Integer.MAX_VALUE;
+                for (TokenizedPair p : d.pairs()) {
+                    int longest = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
+                    if (longest > limit) {
+                        throw new Align4jException(data + ": row " + p.row() + " has " + longest + " tokens, more than the "
+                                + "model's n_positions (" + limit + "); lower --max-length");
+                    }
                 }
-                PreferenceEval e = Evaluator.preference(lm, ref, rows.pairs(), beta, batchSize);
+                PreferenceEval e = Evaluator.preference(lm, ref, d.pairs(), beta, batchSize);
                 r.put("pairs", e.pairs());
                 r.put("beta", beta);
                 r.put("reference", ref == null ? "none" : refModel.toString());

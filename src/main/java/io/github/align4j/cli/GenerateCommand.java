@@ -44,7 +44,8 @@ final class GenerateCommand implements Callable<Integer> {
         @Option(names = "--prompt", paramLabel = "TEXT", description = "One prompt.")
         String prompt;
 
-        @Option(names = "--data", paramLabel = "FILE", description = "JSONL rows with a \"prompt\" text field (.jsonl or .jsonl.gz).")
+        @Option(names = "--data", paramLabel = "FILE",
+                description = "JSONL rows with a \"prompt\" text field, or any dataset the trainer reads (its prompts are used).")
         Path data;
     }
 
@@ -53,6 +54,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     SamplingFlags sampling;
+
+    @Mixin
+    EvalDataFlags dataFlags;
 
     @Option(names = "--device", defaultValue = "auto", paramLabel = "cpu|gpu|auto",
             description = "Where to run (default: ${DEFAULT-VALUE}: the GPU when DJL sees one).")
@@ -64,7 +68,6 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         SamplingOptions o = sampling.options();
-        List<String> prompts = input.data != null ? PromptRows.read(input.data, "--data") : List.of(input.prompt);
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
         ModelConfig config = ModelConfig.load(model);
         Device dev = Devices.resolve(device);
@@ -72,11 +75,16 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
         long tokens = 0;
+        int promptCount = 0;
         try (TextTokenizer tok = TextTokenizer.load(model, config.eosTokenId());
                 CausalLM lm = CausalLM.load(model, new CausalLM.Options(dev, false, DataType.FLOAT32))) {
             Generator g = new Generator(lm, tok);
-            boolean chat = !sampling.noChatTemplate;
-            if (chat && tok.chatTemplate() == null) {
+            PromptRows.Prompts ps = input.data != null ? PromptRows.load(input.data, "--data", tok, dataFlags.options(0, 0))
+                    : new PromptRows.Prompts(List.of(input.prompt), false);
+            List<String> prompts = ps.texts();
+            promptCount = prompts.size();
+            boolean chat = !sampling.noChatTemplate && !ps.rendered();
+            if (chat && tok.chatTemplate() == null && !sampling.noChatTemplate) {
                 err.println("note: " + model + " has no chat template; prompts are used as they are");
             }
             for (int i = 0; i < prompts.size(); i++) {
@@ -108,7 +116,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         double s = (System.nanoTime() - start) / 1e9;
-        err.printf(Locale.ROOT, "generated %d tokens for %d prompt(s) x %d sample(s) in %.1f s on %s%n", tokens, prompts.size(),
+        err.printf(Locale.ROOT, "generated %d tokens for %d prompt(s) x %d sample(s) in %.1f s on %s%n", tokens, promptCount,
                 o.numSamples(), s, dev);
         err.flush();
         return CliSupport.EXIT_OK;

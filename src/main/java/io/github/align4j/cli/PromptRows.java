@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
+import io.github.align4j.data.DataOptions;
+import io.github.align4j.data.PreferenceData;
+import io.github.align4j.model.TextTokenizer;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,16 +20,53 @@ import java.util.List;
 import java.util.zip.GZIPInputStream;
 
 /**
- * The prompts of a JSONL file (optionally gzipped): the text field {@code "prompt"} of every row,
- * in order; other fields (chosen, rejected, ...) are ignored, so preference files work too.
+ * The prompts of a file for {@code generate} and {@code eval --judge}.
  *
- * <p>TO BE REPLACED by the prompts of {@code io.github.align4j.data.PreferenceData} once the data
- * package lands on this branch (conversational rows, other layouts, Parquet, globs).
+ * <p>A JSONL file (optionally gzipped) whose first row has a text field {@code "prompt"} gives
+ * that field of every row, in order, as raw text (the generator applies the chat template); other
+ * fields are ignored, so plain preference files work too. Anything else (chat-message rows,
+ * Parquet, CSV, globs) is read by {@link PreferenceData}, and its prompts come rendered (chat
+ * template and generation prompt applied as in training).
  */
 final class PromptRows {
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private PromptRows() {}
+
+    /** Prompt texts, and whether they are already rendered through the chat template. */
+    record Prompts(List<String> texts, boolean rendered) {}
+
+    static Prompts load(Path file, String option, TextTokenizer tok, DataOptions options) {
+        if (Files.isRegularFile(file) && plainPrompts(file)) {
+            return new Prompts(read(file, option), false);
+        }
+        PreferenceData d = PreferenceData.load(file.toString(), options.withMaxLength(0).withMaxPromptLength(0), tok);
+        List<String> texts = new ArrayList<>();
+        d.texts().forEach(t -> texts.add(t.prompt()));
+        return new Prompts(texts, d.chat());
+    }
+
+    /** Whether the first non-blank line of a .jsonl(.gz) file is an object with a text "prompt". */
+    static boolean plainPrompts(Path file) {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (!(name.endsWith(".jsonl") || name.endsWith(".jsonl.gz"))) {
+            return false;
+        }
+        try (InputStream raw = Files.newInputStream(file);
+                InputStream in = name.endsWith(".gz") ? new GZIPInputStream(raw) : raw;
+                BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            String text;
+            while ((text = r.readLine()) != null) {
+                if (!text.isBlank()) {
+                    JsonNode n = JSON.readTree(text);
+                    return n != null && n.path("prompt").isTextual();
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            return false; // let the data package report it
+        }
+    }
 
     static List<String> read(Path file, String option) {
         CliSupport.existingFile(file, option);

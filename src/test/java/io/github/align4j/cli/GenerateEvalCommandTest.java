@@ -8,6 +8,8 @@ import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.align4j.data.DataOptions;
+import io.github.align4j.data.PreferenceData;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.eval.Evaluator;
 import io.github.align4j.eval.Generator;
@@ -19,7 +21,6 @@ import io.github.align4j.model.TextTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -77,6 +78,29 @@ class GenerateEvalCommandTest {
         assertTrue(r.out().contains("--- prompt 3"), r.out());
     }
 
+    static String cache() {
+        return dir.resolve("cache").toString();
+    }
+
+    /** A chat-message dataset goes through the data package: its prompts come rendered by the template. */
+    @Test
+    void generateUsesTheDataPackageForOtherLayouts() throws Exception {
+        Path conv = dir.resolve("conv.jsonl");
+        Files.writeString(conv, "{\"chosen\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", "
+                + "\"content\": \"Hello\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"Hi\"}, "
+                + "{\"role\": \"assistant\", \"content\": \"No\"}]}\n");
+        Cli.Result r = Cli.run("generate", "--model", model.toString(), "--data", conv.toString(), "--max-new-tokens", "3",
+                "--temperature", "0", "--device", "cpu", "--json", "--cache-dir", cache());
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode n = JSON.readTree(r.out().strip());
+        assertEquals("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", n.get("prompt").asText());
+        try (TextTokenizer tok = TextTokenizer.load(model, null); CausalLM lm = CausalLM.load(model, CPU)) {
+            Generator g = new Generator(lm, tok);
+            assertEquals(g.generate("Hi", SamplingOptions.greedy(3), true).get(0), n.get("completion").asText(),
+                    "the same ids as a raw prompt through the template");
+        }
+    }
+
     @Test
     void generateUsageErrors() throws Exception {
         assertUserError(Cli.run("generate", "--model", model.toString()), "--prompt", "--data");
@@ -91,12 +115,13 @@ class GenerateEvalCommandTest {
     @Test
     void evalEqualsEvaluatorPreference() throws Exception {
         Cli.Result r = Cli.run("eval", "--model", model.toString(), "--ref-model", ref.toString(), "--data", pairs.toString(),
-                "--beta", "0.2", "--batch-size", "2", "--device", "cpu", "--json");
+                "--beta", "0.2", "--batch-size", "2", "--device", "cpu", "--json", "--cache-dir", cache());
         assertEquals(0, r.exit(), r.toString());
         JsonNode n = JSON.readTree(r.out());
         try (TextTokenizer tok = TextTokenizer.load(model, null); CausalLM lm = CausalLM.load(model, CPU);
                 CausalLM rm = CausalLM.load(ref, CPU)) {
-            List<TokenizedPair> ps = new ArrayList<>(LogprobsRows.read(pairs, tok, tok.eosId(), 0, 0, 0).pairs());
+            List<TokenizedPair> ps = PreferenceData.load(pairs.toString(),
+                    DataOptions.defaults().withCacheDir(dir.resolve("cache2")), tok).pairs();
             PreferenceEval e = Evaluator.preference(lm, rm, ps, 0.2, 2);
             assertEquals(3, n.get("pairs").asInt());
             assertEquals(e.accuracy(), n.get("accuracy").asDouble());
@@ -104,7 +129,8 @@ class GenerateEvalCommandTest {
             assertEquals(e.meanChosenLogps(), n.get("mean_chosen_logps").asDouble(), 1e-9);
             assertEquals(e.meanRejectedLogps(), n.get("mean_rejected_logps").asDouble(), 1e-9);
         }
-        Cli.Result text = Cli.run("eval", "--model", model.toString(), "--data", pairs.toString(), "--device", "cpu");
+        Cli.Result text = Cli.run("eval", "--model", model.toString(), "--data", pairs.toString(), "--device", "cpu",
+                "--cache-dir", cache());
         assertEquals(0, text.exit(), text.toString());
         assertTrue(text.out().contains("no --ref-model") && text.out().contains("accuracy"), text.out());
     }
