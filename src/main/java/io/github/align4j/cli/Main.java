@@ -23,6 +23,8 @@ import picocli.CommandLine.ScopeType;
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
+            GenerateCommand.class,
+            EvalCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
