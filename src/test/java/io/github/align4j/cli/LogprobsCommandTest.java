@@ -1,0 +1,285 @@
+package io.github.align4j.cli;
+
+import static io.github.align4j.cli.InitCommandTest.assertUserError;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.model.CausalLM;
+import io.github.align4j.model.SequenceScorer;
+import io.github.align4j.model.TextTokenizer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LogprobsCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final String[] TEXTS = {
+        "The sun comes up over the hills.", " Paris.", "", " A good soup does not need to be clever; it needs time.",
+        "Question: Why is the sky blue?\nAnswer:", " Ten.", " The robot read until the windows turned grey with the first light.",
+        "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", " Yes.", "Grüße, 東京 🌊 and numbers 12,345.",
+        " The children walk to school along the road by the water, and they stop at the bakery.",
+    };
+
+    @TempDir
+    static Path dir;
+
+    static Path model;
+    static Path paired;
+    static Path unpaired;
+    static List<String[]> pairRows = new ArrayList<>();
+    static List<String[]> unpairedRows = new ArrayList<>();
+
+    @BeforeAll
+    static void makeModelAndData() throws IOException {
+        model = dir.resolve("model");
+        Cli.Result r = Cli.run("init", "--model-type", "llama", "--out", model.toString(), "--seed", "3");
+        assertEquals(0, r.exit(), r.toString());
+        Random rnd = new Random(11);
+        StringBuilder p = new StringBuilder();
+        StringBuilder u = new StringBuilder();
+        for (int i = 0; i < 13; i++) {
+            String[] row = {TEXTS[rnd.nextInt(TEXTS.length)], TEXTS[rnd.nextInt(TEXTS.length)], TEXTS[rnd.nextInt(TEXTS.length)]};
+            pairRows.add(row);
+            ObjectNode o = JSON.createObjectNode().put("prompt", row[0]).put("chosen", row[1]).put("rejected", row[2]);
+            p.append(JSON.writeValueAsString(o)).append('\n');
+            if (i == 4) {
+                p.append("\n"); // blank lines are skipped
+            }
+            unpairedRows.add(new String[] {row[0], row[1]});
+            u.append(JSON.writeValueAsString(JSON.createObjectNode().put("prompt", row[0]).put("completion", row[1])
+                    .put("label", i % 2 == 0))).append('\n');
+        }
+        paired = dir.resolve("pairs.jsonl");
+        Files.writeString(paired, p.toString());
+        unpaired = dir.resolve("kto.jsonl");
+        Files.writeString(unpaired, u.toString());
+    }
+
+    static List<JsonNode> readLines(Path file) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String l : Files.readAllLines(file)) {
+            out.add(JSON.readTree(l));
+        }
+        return out;
+    }
+
+    /** TRL's tokenization and SequenceScorer, one sequence at a time: {logp, tokens}. */
+    static double[] direct(CausalLM lm, TextTokenizer tok, String prompt, String completion) {
+        int[] p = tok.encode(prompt);
+        int[] c = tok.encode(completion);
+        int[] s = new int[p.length + c.length + 1];
+        System.arraycopy(p, 0, s, 0, p.length);
+        System.arraycopy(c, 0, s, p.length, c.length);
+        s[s.length - 1] = tok.eosId();
+        try (NDManager m = lm.manager().newSubManager()) {
+            SequenceScorer.Scores sc = SequenceScorer.score(lm, m, new int[][] {s}, new int[] {p.length});
+            return new double[] {sc.logps().getFloat(0), sc.tokens().getFloat(0)};
+        }
+    }
+
+    static void close(double expected, double actual, String what) {
+        assertEquals(expected, actual, 1e-5 * Math.max(1, Math.abs(expected)), what);
+    }
+
+    @Test
+    void pairedRowsMatchSequenceScorerInInputOrder() throws Exception {
+        Path out = dir.resolve("paired-out.jsonl");
+        Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", paired.toString(), "--out", out.toString(),
+                "--batch-size", "4", "--device", "cpu");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("scored 13 paired rows (26 sequences"), r.err());
+        List<JsonNode> got = readLines(out);
+        assertEquals(pairRows.size(), got.size());
+        try (CausalLM lm = CausalLM.load(model, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32));
+                TextTokenizer tok = TextTokenizer.load(model, null)) {
+            for (int i = 0; i < got.size(); i++) {
+                String[] row = pairRows.get(i);
+                JsonNode g = got.get(i);
+                assertEquals(List.of("chosen_logps", "rejected_logps", "chosen_tokens", "rejected_tokens"), fieldNames(g));
+                double[] c = direct(lm, tok, row[0], row[1]);
+                double[] j = direct(lm, tok, row[0], row[2]);
+                close(c[0], g.get("chosen_logps").asDouble(), "row " + i + " chosen");
+                close(j[0], g.get("rejected_logps").asDouble(), "row " + i + " rejected");
+                assertEquals((int) c[1], g.get("chosen_tokens").asInt());
+                assertEquals((int) j[1], g.get("rejected_tokens").asInt());
+                // EOS is counted; with an empty prompt the first token has no context and is not scored (as in TRL)
+                int expected = tok.encode(row[1]).length + 1 - (row[0].isEmpty() ? 1 : 0);
+                assertEquals(expected, g.get("chosen_tokens").asInt(), "row " + i);
+                assertTrue(g.get("chosen_logps").asDouble() < 0);
+            }
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            assertFalse(s.anyMatch(f -> f.getFileName().toString().endsWith(".tmp")), "no temporary file left");
+        }
+    }
+
+    @Test
+    void unpairedRowsMatchSequenceScorer() throws Exception {
+        Path gz = dir.resolve("kto.jsonl.gz");
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(gz))) {
+            o.write(Files.readAllBytes(unpaired));
+        }
+        for (Path data : new Path[] {unpaired, gz}) {
+            Path out = dir.resolve("unpaired-out.jsonl");
+            Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                    "--device", "cpu");
+            assertEquals(0, r.exit(), r.toString());
+            List<JsonNode> got = readLines(out);
+            assertEquals(unpairedRows.size(), got.size());
+            try (CausalLM lm = CausalLM.load(model, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32));
+                    TextTokenizer tok = TextTokenizer.load(model, null)) {
+                for (int i = 0; i < got.size(); i++) {
+                    assertEquals(List.of("logps", "tokens"), fieldNames(got.get(i)));
+                    double[] e = direct(lm, tok, unpairedRows.get(i)[0], unpairedRows.get(i)[1]);
+                    close(e[0], got.get(i).get("logps").asDouble(), "row " + i);
+                    assertEquals((int) e[1], got.get(i).get("tokens").asInt());
+                }
+            }
+        }
+    }
+
+    @Test
+    void resultsDoNotDependOnTheBatchSize() throws Exception {
+        double[][] ref = null;
+        for (String bs : new String[] {"1", "3", "8"}) {
+            Path out = dir.resolve("bs" + bs + ".jsonl");
+            Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", paired.toString(), "--out", out.toString(),
+                    "--batch-size", bs, "--device", "cpu");
+            assertEquals(0, r.exit(), r.toString());
+            List<JsonNode> got = readLines(out);
+            double[][] v = new double[got.size()][];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = new double[] {got.get(i).get("chosen_logps").asDouble(), got.get(i).get("rejected_logps").asDouble()};
+            }
+            if (ref == null) {
+                ref = v;
+            } else {
+                for (int i = 0; i < v.length; i++) {
+                    close(ref[i][0], v[i][0], "batch " + bs + " row " + i);
+                    close(ref[i][1], v[i][1], "batch " + bs + " row " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void truncationKeepsThePromptEndAndCutsTheCompletion() throws Exception {
+        Path data = dir.resolve("long.jsonl");
+        String prompt = "The children walk to school along the road by the water.";
+        String completion = " They stop at the bakery, where the bread is still hot.";
+        Files.writeString(data, JSON.writeValueAsString(JSON.createObjectNode().put("prompt", prompt).put("completion", completion)) + "\n");
+        Path out = dir.resolve("long-out.jsonl");
+        Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--max-prompt-length", "4", "--max-length", "9");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode g = readLines(out).get(0);
+        assertEquals(5, g.get("tokens").asInt(), "9 - 4 prompt tokens");
+        try (CausalLM lm = CausalLM.load(model, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32));
+                TextTokenizer tok = TextTokenizer.load(model, null);
+                NDManager m = lm.manager().newSubManager()) {
+            int[] p = tok.encode(prompt);
+            int[] c = tok.encode(completion);
+            int[] s = new int[9];
+            System.arraycopy(p, p.length - 4, s, 0, 4);
+            System.arraycopy(c, 0, s, 4, 5);
+            float e = SequenceScorer.score(lm, m, new int[][] {s}, new int[] {4}).logps().getFloat(0);
+            close(e, g.get("logps").asDouble(), "truncated row");
+        }
+        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--max-length", "4"), data + ":1", "--max-prompt-length");
+    }
+
+    @Test
+    void standardOutputAndExample() {
+        Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", unpaired.toString(), "--out", "-");
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(unpairedRows.size(), r.out().lines().count());
+
+        r = Cli.run("logprobs", "--example");
+        assertEquals(0, r.exit(), r.toString());
+        List<String> json = r.out().lines().filter(l -> l.startsWith("{\"chosen_logps\"")).toList();
+        assertEquals(3, json.size(), r.out());
+        assertTrue(r.out().contains("$ align4j init --model-type llama"), r.out());
+    }
+
+    @Test
+    void missingModelFolder() {
+        Path none = dir.resolve("no-such-model");
+        assertUserError(Cli.run("logprobs", "--model", none.toString(), "--data", paired.toString(), "--out",
+                dir.resolve("x.jsonl").toString()), "--model " + none, "no such folder");
+        assertUserError(Cli.run("logprobs", "--model", dir.toString(), "--data", paired.toString(), "--out",
+                dir.resolve("x.jsonl").toString()), "config.json", "not found");
+        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", dir.resolve("none.jsonl").toString(),
+                "--out", dir.resolve("x.jsonl").toString()), "--data", "no such file");
+        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", paired.toString(),
+                "--out", dir.resolve("no/such/dir/x.jsonl").toString()), "--out", "does not exist");
+    }
+
+    @Test
+    void badRowsNameFileAndLine() throws Exception {
+        String good = "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n";
+        String[][] cases = {
+            {good + good + "{\"prompt\": \"a\", \"chosen\": \"b\"\n", ":3: not valid JSON"},
+            {good + "\n{\"prompt\": \"a\", \"chosen\": 5, \"rejected\": \"c\"}\n", ":3: key 'chosen' must be a string"},
+            {good + "{\"prompt\": \"a\", \"rejected\": \"c\"}\n", ":2: key 'chosen' is missing"},
+            {good + "{\"prompt\": \"a\", \"completion\": \"c\", \"label\": true}\n", ":2: this row is unpaired but line 1 was paired"},
+            {good + "[1, 2]\n", ":2: expected a JSON object"},
+            {"{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}], \"chosen\": \"b\", \"rejected\": \"c\"}\n", ":1: key 'prompt' is a list"},
+            {"{\"prompt\": \"a\", \"completion\": \"c\", \"label\": \"yes\"}\n", ":1: key 'label' must be true or false"},
+            {"{\"question\": \"a\", \"answer\": \"c\"}\n", ":1: expected the keys prompt, chosen, rejected"},
+            {good + "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"} trailing\n", ":2: not valid JSON"},
+        };
+        Path out = dir.resolve("bad-out.jsonl");
+        for (String[] c : cases) {
+            Path data = dir.resolve("bad.jsonl");
+            Files.writeString(data, c[0]);
+            assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString()),
+                    data + c[1]);
+            assertFalse(Files.exists(out), "no output on error");
+        }
+        Path empty = dir.resolve("empty.jsonl");
+        Files.writeString(empty, "\n\n");
+        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", empty.toString(), "--out", out.toString()),
+                empty + ": no rows");
+    }
+
+    @Test
+    void usageErrors() {
+        Cli.Result r = Cli.run("logprobs", "--model", model.toString());
+        assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
+        assertTrue(r.err().contains("Missing required option '--data'"), r.toString());
+        r = Cli.run("logprobs", "--example", "--batch-size", "0");
+        assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
+        assertTrue(r.err().contains("--batch-size must be at least 1"), r.toString());
+        r = Cli.run("logprobs", "--batch-size", "many");
+        assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
+        assertTrue(r.err().contains("'many'"), r.toString());
+        r = Cli.run("logprobs", "--modle", "x");
+        assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
+        assertTrue(r.err().contains("--model"), "suggests the right option: " + r);
+        assertUserError(Cli.run("logprobs", "--example", "--device", "tpu"), "--device 'tpu'");
+    }
+
+    private static List<String> fieldNames(JsonNode n) {
+        List<String> k = new ArrayList<>();
+        n.fieldNames().forEachRemaining(k::add);
+        return k;
+    }
+}
