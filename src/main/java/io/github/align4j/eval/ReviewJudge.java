@@ -59,7 +59,9 @@ final class ReviewJudge implements Judge {
                 offTopic = true;
             }
         }
-        return total / sentences.size() - (offTopic ? 1 : 0);
+        double score = total / sentences.size() - (offTopic ? 1 : 0);
+        return Math.round(score * 1e6) / 1e6; // equal reviews tie exactly, whatever the summation order
+
     }
 
     /** The product a prompt asks about (its last word before the colon), or null. */
