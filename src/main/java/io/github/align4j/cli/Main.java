@@ -42,6 +42,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(new CliSupport.ErrorHandler());
         cl.setParameterExceptionHandler(new CliSupport.UsageErrorHandler());
+        cl.setExecutionStrategy(CliSupport::runCatchingErrors);
         return cl;
     }
 

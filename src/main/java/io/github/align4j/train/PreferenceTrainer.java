@@ -600,7 +600,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
     }
 
-    private static void zeroGradients(Map<String, NDArray> params) {
+    static void zeroGradients(Map<String, NDArray> params) {
         try (NDScope scope = new NDScope()) {
             for (NDArray p : params.values()) {
                 p.getGradient().set(new NDIndex("..."), 0f); // fill_(0): also clears NaN and ∞

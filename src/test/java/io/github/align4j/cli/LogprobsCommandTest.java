@@ -11,6 +11,8 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.data.DataOptions;
+import io.github.align4j.data.PreferenceData;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.SequenceScorer;
 import io.github.align4j.model.TextTokenizer;
@@ -31,7 +33,7 @@ class LogprobsCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private static final String[] TEXTS = {
-        "The sun comes up over the hills.", " Paris.", "", " A good soup does not need to be clever; it needs time.",
+        "The sun comes up over the hills.", " Paris.", " A good soup does not need to be clever; it needs time.",
         "Question: Why is the sky blue?\nAnswer:", " Ten.", " The robot read until the windows turned grey with the first light.",
         "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", " Yes.", "Grüße, 東京 🌊 and numbers 12,345.",
         " The children walk to school along the road by the water, and they stop at the bakery.",
@@ -72,6 +74,16 @@ class LogprobsCommandTest {
         Files.writeString(unpaired, u.toString());
     }
 
+    /** {@code align4j logprobs ARGS --cache-dir <temp>}: the tokenized-data cache stays in the test's folder. */
+    static Cli.Result logprobs(String... args) {
+        String[] all = java.util.Arrays.copyOf(args, args.length + 3);
+        all[args.length] = "--cache-dir";
+        all[args.length + 1] = dir.resolve("cache").toString();
+        System.arraycopy(all, 0, all, 1, args.length + 2);
+        all[0] = "logprobs";
+        return Cli.run(all);
+    }
+
     static List<JsonNode> readLines(Path file) throws IOException {
         List<JsonNode> out = new ArrayList<>();
         for (String l : Files.readAllLines(file)) {
@@ -101,10 +113,10 @@ class LogprobsCommandTest {
     @Test
     void pairedRowsMatchSequenceScorerInInputOrder() throws Exception {
         Path out = dir.resolve("paired-out.jsonl");
-        Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", paired.toString(), "--out", out.toString(),
+        Cli.Result r = logprobs("--model", model.toString(), "--data", paired.toString(), "--out", out.toString(),
                 "--batch-size", "4", "--device", "cpu");
         assertEquals(0, r.exit(), r.toString());
-        assertTrue(r.err().contains("scored 13 paired rows (26 sequences"), r.err());
+        assertTrue(r.err().startsWith("scored 13 of 13 paired rows (layout standard; 26 sequences"), r.err());
         List<JsonNode> got = readLines(out);
         assertEquals(pairRows.size(), got.size());
         try (CausalLM lm = CausalLM.load(model, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32));
@@ -119,9 +131,7 @@ class LogprobsCommandTest {
                 close(j[0], g.get("rejected_logps").asDouble(), "row " + i + " rejected");
                 assertEquals((int) c[1], g.get("chosen_tokens").asInt());
                 assertEquals((int) j[1], g.get("rejected_tokens").asInt());
-                // EOS is counted; with an empty prompt the first token has no context and is not scored (as in TRL)
-                int expected = tok.encode(row[1]).length + 1 - (row[0].isEmpty() ? 1 : 0);
-                assertEquals(expected, g.get("chosen_tokens").asInt(), "row " + i);
+                assertEquals(tok.encode(row[1]).length + 1, g.get("chosen_tokens").asInt(), "EOS is counted, row " + i);
                 assertTrue(g.get("chosen_logps").asDouble() < 0);
             }
         }
@@ -138,7 +148,7 @@ class LogprobsCommandTest {
         }
         for (Path data : new Path[] {unpaired, gz}) {
             Path out = dir.resolve("unpaired-out.jsonl");
-            Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+            Cli.Result r = logprobs("--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
                     "--device", "cpu");
             assertEquals(0, r.exit(), r.toString());
             List<JsonNode> got = readLines(out);
@@ -160,7 +170,7 @@ class LogprobsCommandTest {
         double[][] ref = null;
         for (String bs : new String[] {"1", "3", "8"}) {
             Path out = dir.resolve("bs" + bs + ".jsonl");
-            Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", paired.toString(), "--out", out.toString(),
+            Cli.Result r = logprobs("--model", model.toString(), "--data", paired.toString(), "--out", out.toString(),
                     "--batch-size", bs, "--device", "cpu");
             assertEquals(0, r.exit(), r.toString());
             List<JsonNode> got = readLines(out);
@@ -179,16 +189,42 @@ class LogprobsCommandTest {
         }
     }
 
+    /** Arrays owned by the model's manager (weights, cached masks), read reflectively. */
+    static int resources(NDManager m) throws Exception {
+        java.lang.reflect.Field f = ai.djl.ndarray.BaseNDManager.class.getDeclaredField("resources");
+        f.setAccessible(true);
+        return ((java.util.Map<?, ?>) f.get(m)).size();
+    }
+
+    /** Each batch's arrays live in a sub-manager that is closed: nothing accumulates on the model. */
+    @Test
+    void memoryStaysFlatAcrossBatches() throws Exception {
+        try (CausalLM lm = CausalLM.load(model, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32));
+                TextTokenizer tok = TextTokenizer.load(model, null)) {
+            LogprobsCommand.Rows rows = LogprobsCommand.Rows.of(PreferenceData.load(paired.toString(),
+                    DataOptions.defaults().withCacheDir(dir.resolve("cache")), tok));
+            // warm-up: the model caches rotary tables and masks per sequence length on its own manager
+            LogprobsCommand.score(lm, rows, 1);
+            int before = resources(lm.manager());
+            LogprobsCommand.Scored s = LogprobsCommand.score(lm, rows, 1); // the same 13 batches again
+            assertEquals(26, s.sequences());
+            assertEquals(before, resources(lm.manager()), "arrays left on the model's manager after 13 batches");
+        }
+    }
+
+    /** TRL's truncation (done by the data package): the prompt keeps its end, completions their start. */
     @Test
     void truncationKeepsThePromptEndAndCutsTheCompletion() throws Exception {
         Path data = dir.resolve("long.jsonl");
         String prompt = "The children walk to school along the road by the water.";
         String completion = " They stop at the bakery, where the bread is still hot.";
-        Files.writeString(data, JSON.writeValueAsString(JSON.createObjectNode().put("prompt", prompt).put("completion", completion)) + "\n");
+        Files.writeString(data, JSON.writeValueAsString(JSON.createObjectNode().put("prompt", prompt)
+                .put("completion", completion).put("label", true)) + "\n");
         Path out = dir.resolve("long-out.jsonl");
-        Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+        Cli.Result r = logprobs("--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
                 "--max-prompt-length", "4", "--max-length", "9");
         assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("1 truncated"), r.err());
         JsonNode g = readLines(out).get(0);
         assertEquals(5, g.get("tokens").asInt(), "9 - 4 prompt tokens");
         try (CausalLM lm = CausalLM.load(model, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32));
@@ -202,17 +238,61 @@ class LogprobsCommandTest {
             float e = SequenceScorer.score(lm, m, new int[][] {s}, new int[] {4}).logps().getFloat(0);
             close(e, g.get("logps").asDouble(), "truncated row");
         }
-        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
-                "--max-length", "4"), data + ":1", "--max-prompt-length");
+    }
+
+    /** A row the data package drops (its prompt alone fills --max-length) keeps its line, with nulls. */
+    @Test
+    void droppedRowsKeepTheirLine() throws Exception {
+        Path data = dir.resolve("dropped.jsonl");
+        String[][] rows = {{"Hi", " Paris."}, {"The children walk to school along the road by the water.", " Yes."}, {"Hi", " No."}};
+        StringBuilder sb = new StringBuilder();
+        for (String[] row : rows) {
+            sb.append(JSON.writeValueAsString(JSON.createObjectNode().put("prompt", row[0]).put("chosen", row[1])
+                    .put("rejected", " I do not know."))).append('\n');
+        }
+        Files.writeString(data, sb.toString());
+        Path out = dir.resolve("dropped-out.jsonl");
+        Cli.Result r = logprobs("--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--max-length", "10", "--max-prompt-length", "0");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("scored 2 of 3 paired rows"), r.err());
+        assertTrue(r.err().contains("prompt_too_long=1"), r.err());
+        List<JsonNode> got = readLines(out);
+        assertEquals(3, got.size());
+        assertTrue(got.get(1).get("chosen_logps").isNull(), got.get(1).toString());
+        assertTrue(got.get(1).get("dropped").asBoolean(), got.get(1).toString());
+        try (CausalLM lm = CausalLM.load(model, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32));
+                TextTokenizer tok = TextTokenizer.load(model, null)) {
+            for (int i : new int[] {0, 2}) {
+                assertFalse(got.get(i).has("dropped"));
+                close(direct(lm, tok, rows[i][0], rows[i][1])[0], got.get(i).get("chosen_logps").asDouble(), "row " + i);
+            }
+        }
+    }
+
+    /** GPT-2 has learned positions: a row longer than n_positions is an error that names it. */
+    @Test
+    void gpt2RowsLongerThanItsPositions() throws Exception {
+        Path cfg = dir.resolve("gpt2.json");
+        Files.writeString(cfg, "{\"n_positions\": 12, \"n_embd\": 16, \"n_layer\": 1}");
+        Path gpt2 = dir.resolve("gpt2");
+        assertEquals(0, Cli.run("init", "--model-type", "gpt2", "--config", cfg.toString(), "--out", gpt2.toString()).exit());
+        Path out = dir.resolve("gpt2-out.jsonl");
+        assertUserError(logprobs("--model", gpt2.toString(), "--data", paired.toString(), "--out", out.toString()),
+                paired + ": row ", "12 positions", "--max-length 12");
+        Cli.Result r = logprobs("--model", gpt2.toString(), "--data", paired.toString(), "--out", out.toString(),
+                "--max-length", "12", "--max-prompt-length", "6");
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(pairRows.size(), readLines(out).size());
     }
 
     @Test
     void standardOutputAndExample() {
-        Cli.Result r = Cli.run("logprobs", "--model", model.toString(), "--data", unpaired.toString(), "--out", "-");
+        Cli.Result r = logprobs("--model", model.toString(), "--data", unpaired.toString(), "--out", "-");
         assertEquals(0, r.exit(), r.toString());
         assertEquals(unpairedRows.size(), r.out().lines().count());
 
-        r = Cli.run("logprobs", "--example");
+        r = logprobs("--example");
         assertEquals(0, r.exit(), r.toString());
         List<String> json = r.out().lines().filter(l -> l.startsWith("{\"chosen_logps\"")).toList();
         assertEquals(3, json.size(), r.out());
@@ -222,59 +302,55 @@ class LogprobsCommandTest {
     @Test
     void missingModelFolder() {
         Path none = dir.resolve("no-such-model");
-        assertUserError(Cli.run("logprobs", "--model", none.toString(), "--data", paired.toString(), "--out",
+        assertUserError(logprobs("--model", none.toString(), "--data", paired.toString(), "--out",
                 dir.resolve("x.jsonl").toString()), "--model " + none, "no such folder");
-        assertUserError(Cli.run("logprobs", "--model", dir.toString(), "--data", paired.toString(), "--out",
+        assertUserError(logprobs("--model", dir.toString(), "--data", paired.toString(), "--out",
                 dir.resolve("x.jsonl").toString()), "config.json", "not found");
-        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", dir.resolve("none.jsonl").toString(),
-                "--out", dir.resolve("x.jsonl").toString()), "--data", "no such file");
-        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", paired.toString(),
+        assertUserError(logprobs("--model", model.toString(), "--data", dir.resolve("none.jsonl").toString(),
+                "--out", dir.resolve("x.jsonl").toString()), "none.jsonl: no such file or folder");
+        assertUserError(logprobs("--model", model.toString(), "--data", paired.toString(),
                 "--out", dir.resolve("no/such/dir/x.jsonl").toString()), "--out", "does not exist");
     }
 
+    /** Bad rows are reported by the data package with file and line; no output is written. */
     @Test
     void badRowsNameFileAndLine() throws Exception {
         String good = "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n";
         String[][] cases = {
-            {good + good + "{\"prompt\": \"a\", \"chosen\": \"b\"\n", ":3: not valid JSON"},
-            {good + "\n{\"prompt\": \"a\", \"chosen\": 5, \"rejected\": \"c\"}\n", ":3: key 'chosen' must be a string"},
-            {good + "{\"prompt\": \"a\", \"rejected\": \"c\"}\n", ":2: key 'chosen' is missing"},
-            {good + "{\"prompt\": \"a\", \"completion\": \"c\", \"label\": true}\n", ":2: this row is unpaired but line 1 was paired"},
-            {good + "[1, 2]\n", ":2: expected a JSON object"},
-            {"{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}], \"chosen\": \"b\", \"rejected\": \"c\"}\n", ":1: key 'prompt' is a list"},
-            {"{\"prompt\": \"a\", \"completion\": \"c\", \"label\": \"yes\"}\n", ":1: key 'label' must be true or false"},
-            {"{\"question\": \"a\", \"answer\": \"c\"}\n", ":1: expected the keys prompt, chosen, rejected"},
-            {good + "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"} trailing\n", ":2: not valid JSON"},
+            {good + "\n{\"prompt\": \"a\", \"chosen\": \"b\"\n", " line 3: not valid JSON"},
+            {good + "{\"prompt\": \"a\", \"chosen\": 5, \"rejected\": \"c\"}\n", " line 2, field 'chosen'"},
+            {good + "[1, 2]\n", " line 2: expected a JSON object"},
+            {"{\"prompt\": \"a\", \"completion\": \"c\", \"label\": \"yes\"}\n", " line 1, field 'label'"},
         };
         Path out = dir.resolve("bad-out.jsonl");
         for (String[] c : cases) {
             Path data = dir.resolve("bad.jsonl");
             Files.writeString(data, c[0]);
-            assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", data.toString(), "--out", out.toString()),
+            assertUserError(logprobs("--model", model.toString(), "--data", data.toString(), "--out", out.toString()),
                     data + c[1]);
             assertFalse(Files.exists(out), "no output on error");
         }
         Path empty = dir.resolve("empty.jsonl");
         Files.writeString(empty, "\n\n");
-        assertUserError(Cli.run("logprobs", "--model", model.toString(), "--data", empty.toString(), "--out", out.toString()),
-                empty + ": no rows");
+        assertUserError(logprobs("--model", model.toString(), "--data", empty.toString(), "--out", out.toString()),
+                empty.toString(), "no rows");
     }
 
     @Test
     void usageErrors() {
-        Cli.Result r = Cli.run("logprobs", "--model", model.toString());
+        Cli.Result r = logprobs("--model", model.toString());
         assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
         assertTrue(r.err().contains("Missing required option '--data'"), r.toString());
-        r = Cli.run("logprobs", "--example", "--batch-size", "0");
+        r = logprobs("--example", "--batch-size", "0");
         assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
         assertTrue(r.err().contains("--batch-size must be at least 1"), r.toString());
-        r = Cli.run("logprobs", "--batch-size", "many");
+        r = logprobs("--batch-size", "many");
         assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
         assertTrue(r.err().contains("'many'"), r.toString());
-        r = Cli.run("logprobs", "--modle", "x");
+        r = logprobs("--modle", "x");
         assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
         assertTrue(r.err().contains("--model"), "suggests the right option: " + r);
-        assertUserError(Cli.run("logprobs", "--example", "--device", "tpu"), "--device 'tpu'");
+        assertUserError(logprobs("--example", "--device", "tpu"), "--device 'tpu'");
     }
 
     private static List<String> fieldNames(JsonNode n) {

@@ -23,6 +23,8 @@ class MainTest {
             switch (kind) {
                 case "user":
                     throw new Align4jException("data.jsonl:3: key 'chosen' is missing");
+                case "error":
+                    throw new OutOfMemoryError("Java heap space");
                 case "wrapped":
                     throw new IllegalStateException("while loading", new RuntimeException(new Align4jException("model/config.json: bad")));
                 default:
@@ -54,6 +56,10 @@ class MainTest {
         assertEquals(1, r.exit(), r.toString());
         assertTrue(r.err().startsWith("error: java.lang.IllegalStateException: index 7 out of bounds"), r.toString());
         assertTrue(r.err().contains("--stacktrace"), r.toString());
+        assertFalse(r.err().contains("\tat "), r.toString());
+        r = Cli.run(withBoom(), "boom", "--kind", "error");
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.err().startsWith("error: java.lang.OutOfMemoryError: Java heap space\n"), "an Error too: " + r);
         assertFalse(r.err().contains("\tat "), r.toString());
         for (String[] args : new String[][] {{"--stacktrace", "boom"}, {"boom", "--stacktrace"}}) {
             r = Cli.run(withBoom(), args);

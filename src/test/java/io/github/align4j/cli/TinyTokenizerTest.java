@@ -51,7 +51,7 @@ class TinyTokenizerTest {
             int[] ids = tok.encode(corpus);
             assertEquals(corpus, tok.decode(ids, false));
             double bytesPerToken = corpus.getBytes(StandardCharsets.UTF_8).length / (double) ids.length;
-            assertTrue(bytesPerToken > 3, "merges compress the English it was learned from: " + bytesPerToken);
+            assertTrue(bytesPerToken > 2.5, "merges compress the English it was learned from: " + bytesPerToken);
             for (int id : ids) {
                 assertTrue(id >= 0 && id < 791, "only byte and merge tokens in plain text");
             }
