@@ -83,57 +83,63 @@ public final class SftTrainer {
         List<int[]> batches = epochBatches(data, cfg, epoch);
         int next = 0;
         long start = System.nanoTime();
-        for (long step = 0; step < total; step++) {
-            double lr = schedule.at(step);
-            float norm;
-            boolean finite = true;
-            try (NDManager mgr = model.manager().newSubManager(); NDScope scope = new NDScope()) {
-                for (int k = 0; k < cfg.gradientAccumulationSteps(); k++) {
-                    if (next == batches.size()) {
-                        batches = epochBatches(data, cfg, ++epoch);
-                        next = 0;
+        try {
+            for (long step = 0; step < total; step++) {
+                double lr = schedule.at(step);
+                float norm;
+                boolean finite = true;
+                try (NDManager mgr = model.manager().newSubManager(); NDScope scope = new NDScope()) {
+                    for (int k = 0; k < cfg.gradientAccumulationSteps(); k++) {
+                        if (next == batches.size()) {
+                            batches = epochBatches(data, cfg, ++epoch);
+                            next = 0;
+                        }
+                        int[] rows = batches.get(next++);
+                        int[][] seqs = new int[rows.length][];
+                        int[] starts = new int[rows.length];
+                        for (int i = 0; i < rows.length; i++) {
+                            seqs[i] = data.get(rows[i]).ids();
+                            starts[i] = data.get(rows[i]).completionStart();
+                        }
+                        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                            SequenceScorer.Scores sc = SequenceScorer.score(model, mgr, seqs, starts);
+                            NDArray tokens = sc.tokens().sum();
+                            NDArray loss = sc.logps().sum().neg().div(tokens);
+                            gc.backward(loss.div((float) cfg.gradientAccumulationSteps()));
+                            double t = tokens.getFloat();
+                            double l = loss.getFloat();
+                            finite &= Double.isFinite(l);
+                            windowNll += l * t;
+                            windowTokens += t;
+                        }
                     }
-                    int[] rows = batches.get(next++);
-                    int[][] seqs = new int[rows.length][];
-                    int[] starts = new int[rows.length];
-                    for (int i = 0; i < rows.length; i++) {
-                        seqs[i] = data.get(rows[i]).ids();
-                        starts[i] = data.get(rows[i]).completionStart();
+                    norm = SftSteps.globalNorm(params);
+                }
+                if (finite && Float.isFinite(norm)) {
+                    if (cfg.maxGradNorm() > 0 && norm > cfg.maxGradNorm()) {
+                        SftSteps.scale(params, (float) (cfg.maxGradNorm() / (norm + 1e-6)));
                     }
-                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        SequenceScorer.Scores sc = SequenceScorer.score(model, mgr, seqs, starts);
-                        NDArray tokens = sc.tokens().sum();
-                        NDArray loss = sc.logps().sum().neg().div(tokens);
-                        gc.backward(loss.div((float) cfg.gradientAccumulationSteps()));
-                        double t = tokens.getFloat();
-                        double l = loss.getFloat();
-                        finite &= Double.isFinite(l);
-                        windowNll += l * t;
-                        windowTokens += t;
+                    opt.step(lr);
+                } else if (console != null) {
+                    console.println("warning: SFT step " + (step + 1) + ": non-finite loss or gradient; update skipped");
+                }
+                SftSteps.zero(params);
+                long done = step + 1;
+                if (done % cfg.loggingSteps() == 0 || done == total) {
+                    double mean = windowTokens == 0 ? Double.NaN : windowNll / windowTokens;
+                    logged.add(mean);
+                    if (console != null) {
+                        console.println(String.format(Locale.ROOT, "sft step %d/%d  loss %.4f  lr %.3g  grad_norm %.3f  %.1fs",
+                                done, total, mean, lr, norm, (System.nanoTime() - start) / 1e9));
                     }
+                    windowNll = 0;
+                    windowTokens = 0;
                 }
-                norm = SftSteps.globalNorm(params);
             }
-            if (finite && Float.isFinite(norm)) {
-                if (cfg.maxGradNorm() > 0 && norm > cfg.maxGradNorm()) {
-                    SftSteps.scale(params, (float) (cfg.maxGradNorm() / (norm + 1e-6)));
-                }
-                opt.step(lr);
-            } else if (console != null) {
-                console.println("warning: SFT step " + (step + 1) + ": non-finite loss or gradient; update skipped");
-            }
-            SftSteps.zero(params);
-            long done = step + 1;
-            if (done % cfg.loggingSteps() == 0 || done == total) {
-                double mean = windowTokens == 0 ? Double.NaN : windowNll / windowTokens;
-                logged.add(mean);
-                if (console != null) {
-                    console.println(String.format(Locale.ROOT, "sft step %d/%d  loss %.4f  lr %.3g  grad_norm %.3f  %.1fs",
-                            done, total, mean, lr, norm, (System.nanoTime() - start) / 1e9));
-                }
-                windowNll = 0;
-                windowTokens = 0;
-            }
+        } finally {
+            // the moments live on the model's manager: free them, or every call would leave 2 arrays per weight
+            opt.firstMoments().values().forEach(NDArray::close);
+            opt.secondMoments().values().forEach(NDArray::close);
         }
         return logged;
     }
