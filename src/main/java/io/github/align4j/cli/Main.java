@@ -21,6 +21,8 @@ import picocli.CommandLine.ScopeType;
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
+            SweepCommand.class,
+            DemoCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

@@ -90,13 +90,13 @@ public final class Demo {
         /** The full demo: 4 losses × 5 β, about 5 minutes on two cores. */
         public static Options full(Path output) {
             return new Options(output, List.of("dpo", "ipo", "kto_pair", "kto"), List.of(0.01, 0.1, 0.3, 0.6, 0.9), 1, 1,
-                    64, 2, 12, 600, 8, 60, 16, 1e-3, 8, 4);
+                    64, 2, 12, 1000, 8, 150, 16, 5e-4, 8, 4);
         }
 
         /** {@code --quick}: 4 losses × 2 β, fewer steps and samples (the CI smoke test), under 2 minutes. */
         public static Options quick(Path output) {
             return new Options(output, List.of("dpo", "ipo", "kto_pair", "kto"), List.of(0.1, 0.6), 1, 1,
-                    64, 2, 8, 300, 8, 30, 16, 1e-3, 4, 4);
+                    64, 2, 8, 500, 8, 60, 16, 5e-4, 4, 4);
         }
 
         public Options withGrid(List<String> l, List<Double> b) {
@@ -234,7 +234,7 @@ public final class Demo {
     static void sft(Options o, Path dir, PrintStream out) {
         Path settings = dir.resolve("demo-settings.json");
         try {
-            JsonNode want = JSON.valueToTree(o.sftSettings());
+            JsonNode want = JSON.readTree(JSON.writeValueAsString(o.sftSettings())); // as read back: ints stay ints
             if (Files.isRegularFile(settings) && Files.isRegularFile(dir.resolve("model.safetensors"))
                     && want.equals(JSON.readTree(settings.toFile()))) {
                 say(out, "      reusing the SFT model in " + dir + " (same seed and sizes)");
@@ -262,11 +262,11 @@ public final class Demo {
                         o.layers(), o.hidden(), DemoCorpus.vocabSize(), lm.parameterCount(), data.size(),
                         DemoCorpus.trainPrompts().size(), o.sftSteps()));
                 TrainConfig c = TrainConfig.defaults().with(Map.of("learning_rate", 3e-3, "per_device_train_batch_size", 32,
-                        "max_steps", o.sftSteps(), "logging_steps", o.sftSteps(), "lr_scheduler_type", "cosine",
+                        "max_steps", o.sftSteps(), "logging_steps", Math.max(1, o.sftSteps() / 10), "lr_scheduler_type", "cosine",
                         "warmup_ratio", 0.05, "seed", (int) o.seed()), "demo SFT");
                 List<Double> losses = SftTrainer.train(lm, data, c, null);
                 lm.save(dir);
-                say(out, String.format(Locale.ROOT, "      SFT loss %.3f after %d steps (%.1f s)", losses.get(losses.size() - 1),
+                say(out, String.format(Locale.ROOT, "      SFT loss %.3f (last 10%% of %d steps; %.1f s)", losses.get(losses.size() - 1),
                         o.sftSteps(), (System.nanoTime() - t) / 1e9));
             }
             Files.writeString(settings, JSON.writeValueAsString(want));

@@ -172,7 +172,7 @@ public final class Sweep {
     private final TextTokenizer tokenizer;
     private final Path output;
     private final PrintStream console;
-    private final Listener listener;
+    private Listener listener;
     private final Device device;
 
     private Sweep(Builder b) {
@@ -489,6 +489,126 @@ public final class Sweep {
             return s.endsWith(".") ? s.substring(0, s.length() - 1) : s;
         }
         return String.valueOf(v);
+    }
+
+    /**
+     * Runs a sweep file: reads the tokenizer and the data once (train_file, and eval_file or an
+     * eval_split of the training rows), runs every unfinished cell and writes the report into
+     * output_dir.
+     */
+    public static Result run(SweepConfig sc, PrintStream console) {
+        TrainConfig base = sc.base();
+        Path model = Path.of(base.modelPath());
+        if (base.modelPath().isBlank() || !Files.isDirectory(model)) {
+            throw new Align4jException(sc.file() + ": model_name_or_path '" + base.modelPath()
+                    + "' is not a folder here; download the model (config.json, *.safetensors, tokenizer files) first");
+        }
+        if (!base.refModelPath().isBlank()) {
+            throw new Align4jException(sc.file() + ": ref_model is not supported in a sweep yet: the reference is the "
+                    + "starting model (model_name_or_path); remove ref_model");
+        }
+        if (base.trainFile().isBlank()) {
+            throw new Align4jException(sc.file() + ": no train_file; add the preference data's path");
+        }
+        io.github.align4j.model.ModelConfig mc = io.github.align4j.model.ModelConfig.load(model);
+        try (TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId())) {
+            io.github.align4j.data.DataOptions opts = io.github.align4j.data.DataOptions.defaults()
+                    .withMaxLength(base.maxLength()).withMaxPromptLength(base.maxPromptLength())
+                    .withApplyChatTemplate(base.applyChatTemplate())
+                    .withChatTemplateFile(base.chatTemplate().isBlank() ? null : Path.of(base.chatTemplate()));
+            long t = System.nanoTime();
+            io.github.align4j.data.PreferenceData train = io.github.align4j.data.PreferenceData.load(base.trainFile(), opts, tok);
+            io.github.align4j.data.PreferenceData eval = null;
+            if (!base.evalFile().isBlank()) {
+                eval = io.github.align4j.data.PreferenceData.load(base.evalFile(), opts, tok);
+            } else if (base.evalSplit() > 0) {
+                io.github.align4j.data.PreferenceData[] parts = train.split(base.evalSplit(), base.seed());
+                train = parts[0];
+                eval = parts[1];
+            }
+            if (!train.paired()) {
+                throw new Align4jException(base.trainFile() + ": the sweep needs paired data (prompt, chosen, rejected): "
+                        + "paired losses train on it and KTO gets each pair as two unpaired examples");
+            }
+            List<TokenizedPair> evalPairs = eval != null && eval.paired() ? eval.pairs() : List.of();
+            if (console != null) {
+                console.printf(Locale.ROOT, "data: %d training pairs, %d held-out pairs (%s layout; tokenized once for the "
+                        + "grid, %.1f s)%n", train.pairs().size(), evalPairs.size(), train.layout(), (System.nanoTime() - t) / 1e9);
+            }
+            Builder b = builder().base(base).grid(sc.grid()).model(model).trainPairs(train.pairs()).evalPairs(evalPairs)
+                    .output(sc.outputDir()).console(console);
+            if (sc.judge() != null) {
+                java.util.LinkedHashSet<String> prompts = new java.util.LinkedHashSet<>();
+                for (TokenizedPair p : evalPairs) {
+                    prompts.add(tok.decode(p.prompt(), false));
+                }
+                if (prompts.isEmpty()) {
+                    throw new Align4jException(sc.file() + ": judge '" + sc.judge() + "' needs held-out prompts: set eval_file "
+                            + "or eval_split");
+                }
+                b.judge(Judges.byName(sc.judge()), new ArrayList<>(prompts), new SamplingOptions(sc.maxNewTokens(),
+                        sc.temperature(), 1.0, 0, base.seed(), sc.judgeSamples()), tok);
+            }
+            Sweep sweep = b.build();
+            sweep.listener = new ConsoleListener(console, sweep);
+            Result r = sweep.run();
+            String headline = summary(r);
+            Report.write(r, "align4j sweep: " + sc.file().getFileName(), sc.text(), headline, sc.outputDir());
+            if (console != null) {
+                console.println();
+                console.println(Report.table(r));
+                console.println(headline);
+                console.println("report: " + sc.outputDir().resolve("report.html"));
+            }
+            return r;
+        }
+    }
+
+    /** Best β of each row by the primary metric. */
+    static String summary(Result r) {
+        StringBuilder sb = new StringBuilder("Best β per algorithm by " + Report.label(r.primaryMetric()) + ":\n");
+        r.bestPerRow().forEach((row, c) -> sb.append(String.format(Locale.ROOT, "  %-12s β = %-5s %s%n", row,
+                format(c.cell().beta()), Report.shown(c, r.primaryMetric()))));
+        return sb.toString().stripTrailing();
+    }
+
+    /** One line per finished cell and a step progress bar. */
+    static final class ConsoleListener implements Listener {
+        private final PrintStream out;
+        private final Progress bar;
+        private final String primary;
+
+        ConsoleListener(PrintStream out, Sweep sweep) {
+            this.out = out;
+            long total = 0;
+            for (Cell c : sweep.cells()) {
+                total += sweep.steps(c);
+            }
+            this.bar = new Progress(out, total);
+            this.primary = sweep.primaryMetric();
+        }
+
+        @Override
+        public void cellStarted(int index, int total, Cell cell, long steps) {
+            bar.label(String.format(Locale.ROOT, "cell %d/%d %s", index + 1, total, cell.id()));
+        }
+
+        @Override
+        public void step(Cell cell, long step, long steps) {
+            bar.advance(1);
+        }
+
+        @Override
+        public void cellFinished(int index, int total, CellResult r) {
+            if (r.reused()) {
+                bar.skip(r.metric("steps") > 0 ? (long) r.metric("steps") : 0);
+            }
+            bar.println(String.format(Locale.ROOT, "  %-24s %s %s  %.1f s%s", r.cell().id(), primary,
+                    Report.shown(r, primary), r.seconds(), r.reused() ? " (reused)" : ""));
+            if (index == total - 1) {
+                bar.finish();
+            }
+        }
     }
 
     /** Builds a sweep. */
