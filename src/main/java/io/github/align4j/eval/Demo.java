@@ -184,7 +184,7 @@ public final class Demo {
                     trainPrompts.size(), o.pairSamples(), train.size(), stats[1], heldOut.size(), eval.size(),
                     ReviewJudge.NAME, (System.nanoTime() - t) / 1e9));
             if (train.isEmpty() || eval.isEmpty()) {
-                throw new Align4jException("the SFT model's samples gave no usable pairs; raise --sft-steps");
+                throw new Align4jException("the SFT model's samples gave no usable pairs (every pair tied, e.g. all malformed): the SFT model needs more training steps");
             }
 
             // 3.–4. the grid, evaluated on held-out prompts
