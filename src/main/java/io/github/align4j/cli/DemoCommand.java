@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
                     + "lexicon-sentiment judge, run dpo/ipo/kto_pair/kto × β, judge every cell on held-out prompts "
                     + "(win rate vs the SFT model with 95% intervals, reward, KL, preference accuracy) and write "
                     + "results.csv, results.md, plots and report.html.",
-            "About 5 minutes on two cores; --quick (8 cells, fewer steps) under 2 minutes."
+            "About 2 minutes on two idle cores (at most 10); --quick (8 cells, fewer steps and samples) about 30 seconds."
         })
 final class DemoCommand implements Callable<Integer> {
     @Spec

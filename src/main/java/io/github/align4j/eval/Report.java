@@ -37,7 +37,7 @@ public final class Report {
 
     /** Human names of metrics, for tables and axes. */
     static final Map<String, String> LABELS = Map.of(
-            "win_rate", "win rate vs SFT",
+            "win_rate", "win rate against the SFT model",
             "pref_accuracy", "held-out preference accuracy",
             "mean_reward", "mean judge reward",
             "kl", "KL(policy || reference)");
@@ -134,7 +134,7 @@ public final class Report {
     }
 
     private static String num(double v) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : "";
+        return Double.isFinite(v) ? Sweep.format(v) : "";
     }
 
     /** The value shown in a table cell: the primary metric, with its interval for win rates. */
@@ -247,7 +247,8 @@ public final class Report {
     static XYChart metricVsBeta(Sweep.Result r, String metric) {
         boolean log = betas(r).stream().allMatch(b -> b > 0) && betas(r).size() > 1
                 && betas(r).get(betas(r).size() - 1) / betas(r).get(0) >= 20;
-        XYChart c = chart(label(metric) + " vs β", log ? "β (log scale)" : "β", label(metric));
+        XYChart c = chart(Character.toUpperCase(label(metric).charAt(0)) + label(metric).substring(1) + ", by β",
+                log ? "β (log scale)" : "β", label(metric));
         c.getStyler().setXAxisLogarithmic(log);
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
@@ -278,7 +279,7 @@ public final class Report {
     }
 
     static XYChart frontier(Sweep.Result r) {
-        XYChart c = chart("Reward vs KL frontier", label("kl") + " per completion (nats)", label("mean_reward"));
+        XYChart c = chart("Judge reward against KL to the reference", label("kl") + " per completion (nats)", label("mean_reward"));
         c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
         double sft = Double.NaN;
         for (Map.Entry<String, Map<Double, Sweep.CellResult>> row : byRow(r).entrySet()) {

@@ -51,7 +51,7 @@ class DemoTest {
         assertTrue(console.contains("Winner: "), console);
         assertTrue(console.contains("[2/5] preference data:"), console);
         assertTrue(console.contains("[###") && console.contains("100% "), "progress bar: " + console);
-        assertTrue(o.headline().contains(o.allBeatSft() ? "Every algorithm beats the SFT model"
+        assertTrue(o.headline().contains(o.allBeatSft() ? "Every algorithm beats the SFT model at its best β"
                 : "Not every algorithm beats the SFT model"), o.headline());
         String html = Files.readString(out.resolve("report.html"));
         assertTrue(html.contains("review-sentiment") && html.contains("Winner: "), "settings and headline in the report");
@@ -74,9 +74,14 @@ class DemoTest {
         assertTrue(h.text().startsWith("Winner: dpo at β = 0.1, win rate 70.0% (95% CI 65.0–75.0%)"), h.text());
         assertTrue(h.text().contains("+20.0 points"), h.text());
         assertTrue(h.text().contains("dpo        β = 0.1    70.0% [65.0, 75.0]"), h.text());
-        assertTrue(h.text().contains("ipo        β = 0.1    52.0% [47.0, 57.0]") && h.text().contains("not a clear win"), h.text());
+        assertTrue(h.text().contains("ipo        β = 0.1    52.0% [47.0, 57.0]") && h.text().contains("the interval includes 50%"),
+                h.text());
         assertTrue(h.text().contains("does NOT beat the SFT model"), h.text());
-        assertTrue(h.text().contains("Not every algorithm beats the SFT model at its best β: ipo, kto."), h.text());
+        assertTrue(h.text().contains("Not every algorithm beats the SFT model at its best β: kto does not"), h.text());
+        Demo.Headline all = Demo.headline(new Sweep.Result(List.of(ReportTest.cell("dpo", 0.1, 0.70, 1, 0.8),
+                ReportTest.cell("ipo", 0.1, 0.52, 1, 0.6)), "win_rate", null));
+        assertTrue(all.allBeat());
+        assertTrue(all.text().contains("for ipo the 95% interval includes 50%"), all.text());
     }
 
     @Test

@@ -56,7 +56,7 @@ class ReportTest {
         assertEquals("algorithm,beta,win_rate,win_rate_low,win_rate_high,mean_reward,sft_mean_reward,kl,pref_accuracy,"
                 + "eval_loss,seconds", csv.get(0));
         assertEquals(7, csv.size());
-        assertTrue(csv.get(2).startsWith("dpo,0.100000,0.710000,"), csv.get(2));
+        assertTrue(csv.get(2).startsWith("dpo,0.1,0.71,"), csv.get(2));
         assertTrue(csv.get(2).contains(",,1.5"), "NaN is an empty field: " + csv.get(2));
 
         String md = Files.readString(dir.resolve("results.md"));
@@ -111,7 +111,7 @@ class ReportTest {
         Report.write(r, "t", "", null, dir);
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals("algorithm,beta,learning_rate,pref_accuracy,seconds", csv.get(0));
-        assertEquals("dpo,0.100000,0.001,0.500000,1.0", csv.get(1));
+        assertEquals("dpo,0.1,0.001,0.5,1.0", csv.get(1));
         assertTrue(Files.readString(dir.resolve("results.md")).contains("| dpo learning_rate=0.001 | **50.0%** ★ |"));
     }
 }
