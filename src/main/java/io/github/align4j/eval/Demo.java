@@ -158,7 +158,7 @@ public final class Demo {
     private static Outcome runInner(Options o, PrintStream console, long start) {
         PrintStream out = console;
         Judge judge = ReviewJudge.INSTANCE;
-        Judges.register(ReviewJudge.NAME, judge);
+        ReviewJudge.register();
         Path sftDir = o.output().resolve("sft");
         int cells = o.losses().size() * o.betas().size();
         say(out, String.format(Locale.ROOT, "align4j demo: %s × β %s (%d cells) on a generated review-sentiment task, "

@@ -31,6 +31,11 @@ final class ReviewJudge implements Judge {
 
     private ReviewJudge() {}
 
+    /** Adds this judge to {@link Judges} under {@value #NAME} (idempotent). */
+    static void register() {
+        Judges.register(NAME, INSTANCE);
+    }
+
     @Override
     public double score(String prompt, String completion) {
         String product = promptProduct(prompt);

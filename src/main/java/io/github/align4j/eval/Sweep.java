@@ -515,7 +515,8 @@ public final class Sweep {
             io.github.align4j.data.DataOptions opts = io.github.align4j.data.DataOptions.defaults()
                     .withMaxLength(base.maxLength()).withMaxPromptLength(base.maxPromptLength())
                     .withApplyChatTemplate(base.applyChatTemplate())
-                    .withChatTemplateFile(base.chatTemplate().isBlank() ? null : Path.of(base.chatTemplate()));
+                    .withChatTemplateFile(base.chatTemplate().isBlank() ? null : Path.of(base.chatTemplate()))
+                    .withCacheDir(sc.outputDir().resolve("cache").resolve("tokenized"));
             long t = System.nanoTime();
             io.github.align4j.data.PreferenceData train = io.github.align4j.data.PreferenceData.load(base.trainFile(), opts, tok);
             io.github.align4j.data.PreferenceData eval = null;

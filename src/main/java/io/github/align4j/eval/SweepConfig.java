@@ -60,6 +60,10 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
     static final List<String> SWEEP_KEYS = List.of("grid", "train_rows", "judge", "judge_samples", "max_new_tokens",
             "temperature");
 
+    static {
+        ReviewJudge.register(); // the built-in judges can be named in a sweep file
+    }
+
     public SweepConfig {
         grid = Collections.unmodifiableMap(new LinkedHashMap<>(grid));
         ignored = List.copyOf(ignored);

@@ -107,6 +107,8 @@ class RecipeTest {
         e = assertThrows(Align4jException.class, () -> SweepConfig.load(f));
         assertTrue(e.getMessage().contains("no output_dir"), e.getMessage());
 
+        Files.writeString(f, "output_dir: x\njudge: review-sentiment\ngrid:\n  beta: [0.1]\n");
+        assertEquals("review-sentiment", SweepConfig.load(f).judge());
         Files.writeString(f, "output_dir: x\njudge: nosuchjudge\ngrid:\n  beta: [0.1]\n");
         e = assertThrows(Align4jException.class, () -> SweepConfig.load(f));
         assertTrue(e.getMessage().contains("nosuchjudge"), e.getMessage());
