@@ -45,7 +45,7 @@ class DemoTest {
             assertTrue(cols.contains(c), "results.csv has " + c + ": " + cols);
         }
         assertEquals(List.of("algorithm", "beta"), cols.subList(0, 2));
-        assertTrue(csv.get(1).startsWith("dpo,0.500000,") && csv.get(2).startsWith("kto,0.500000,"), csv.toString());
+        assertTrue(csv.get(1).startsWith("dpo,0.5,") && csv.get(2).startsWith("kto,0.5,"), csv.toString());
         assertTrue(console.contains("| algorithm | β = 0.5 |"), console);
         assertTrue(console.contains("Best β per algorithm (win rate against the SFT model, 95% CI):"), console);
         assertTrue(console.contains("Winner: "), console);
