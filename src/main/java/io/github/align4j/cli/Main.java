@@ -21,6 +21,8 @@ import picocli.CommandLine.ScopeType;
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
+            GenerateCommand.class,
+            EvalCommand.class,
             SweepCommand.class,
             DemoCommand.class,
             CommandLine.HelpCommand.class,

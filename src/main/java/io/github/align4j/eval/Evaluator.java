@@ -68,6 +68,9 @@ public final class Evaluator {
      */
     public static PreferenceEval preferenceFrom(CausalLM policy, ReferenceLogps reference, List<TokenizedPair> pairs,
             double beta, int batchSize) {
+        if (policy == null || reference == null) {
+            throw new IllegalArgumentException("preference evaluation needs a policy and reference log-probs");
+        }
         if (pairs.isEmpty()) {
             throw new Align4jException("the evaluation data has no pairs; check the --data file");
         }
@@ -168,6 +171,9 @@ public final class Evaluator {
      */
     public static JudgeEval judge(CausalLM policy, CausalLM reference, TextTokenizer tok, List<String> prompts, Judge judge,
             SamplingOptions o, boolean useChatTemplate) {
+        if (policy == null || reference == null || judge == null) {
+            throw new IllegalArgumentException("judge evaluation needs a policy, a reference and a judge");
+        }
         if (prompts.isEmpty()) {
             throw new Align4jException("judge evaluation needs at least one prompt");
         }

@@ -9,6 +9,8 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
+import io.github.align4j.data.ChatTemplate;
+import io.github.align4j.data.Message;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.KvCache;
 import io.github.align4j.model.Offline;
@@ -50,6 +52,7 @@ public final class Generator {
     private final CausalLM lm;
     private final TextTokenizer tokenizer;
     private final Set<Integer> stopIds;
+    private ChatTemplate template; // parsed on first use
 
     /**
      * @param lm the model (frozen or trainable; no graph is built)
@@ -92,15 +95,25 @@ public final class Generator {
     /**
      * The token ids the model sees for a prompt: the chat template's rendering of one user message
      * with the generation prompt (when asked for and the tokenizer has a template), else the text
-     * itself. No BOS is added unless the template writes it, as in training data.
+     * itself, rendered by {@link ChatTemplate} as the data package renders training prompts. No BOS
+     * is added unless the template writes it, as in training data.
      */
     public int[] encodePrompt(String prompt, boolean useChatTemplate) {
         TextTokenizer t = requireTokenizer();
         String text = prompt;
         if (useChatTemplate && t.chatTemplate() != null) {
-            text = ChatPrompt.of(t).render(prompt);
+            text = chatTemplate().render(List.of(Message.user(prompt)), true);
         }
         return t.encode(text);
+    }
+
+    private synchronized ChatTemplate chatTemplate() {
+        if (template == null) {
+            TextTokenizer t = requireTokenizer();
+            String source = t.dir() == null ? "tokenizer_config.json" : t.dir().resolve("tokenizer_config.json").toString();
+            template = ChatTemplate.of(t.chatTemplate(), t.specialTokens(), source);
+        }
+        return template;
     }
 
     /** Completion ids to text, special tokens skipped. */

@@ -10,7 +10,11 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 /**
  * How much the KV cache saves: greedy decoding with the cache against recomputing the whole prefix
  * every step. Run with {@code -Dalign4j.bench=true -Dtest=GeneratorBenchTest}; it prints and
- * asserts nothing (timings depend on the machine).
+ * asserts nothing (timings depend on the machine). On a shared 2-core CPU with
+ * {@code OMP_NUM_THREADS=1}, a 4-layer, 256-wide Llama with an 8k vocabulary took 8.4 ms per step
+ * with the cache against 68 ms recomputing (prompt 32, 64 new tokens, 4 samples) and 15.5 against
+ * 145 ms (prompt 64, 128 new tokens): the saving grows with the sequence. With 2 intra-op threads on
+ * a loaded machine the numbers swing by an order of magnitude; pin threads when timing.
  */
 @EnabledIfSystemProperty(named = "align4j.bench", matches = "true")
 class GeneratorBenchTest {
