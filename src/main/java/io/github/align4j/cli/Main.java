@@ -25,6 +25,8 @@ import picocli.CommandLine.ScopeType;
             LoadStatsCommand.class,
             GenerateCommand.class,
             EvalCommand.class,
+            SweepCommand.class,
+            DemoCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
