@@ -13,6 +13,10 @@ import java.util.TreeSet;
 public final class Judges {
     private static final Map<String, Judge> REGISTRY = new LinkedHashMap<>();
 
+    static {
+        ReviewJudge.register(); // the demo's lexicon judge: align4j eval --judge review-sentiment
+    }
+
     private Judges() {}
 
     /** Registers (or replaces) a judge under a name. */
