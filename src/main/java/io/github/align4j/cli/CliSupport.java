@@ -173,8 +173,8 @@ final class CliSupport {
         if (!Files.exists(file)) {
             throw new Align4jException(option + " " + file + ": no such file.");
         }
-        if (!Files.isRegularFile(file)) {
-            throw new Align4jException(option + " " + file + ": not a regular file.");
+        if (Files.isDirectory(file)) {
+            throw new Align4jException(option + " " + file + ": is a folder; give a file.");
         }
         return file;
     }

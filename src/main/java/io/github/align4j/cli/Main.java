@@ -23,6 +23,10 @@ import picocli.CommandLine.ScopeType;
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
+            GenerateCommand.class,
+            EvalCommand.class,
+            SweepCommand.class,
+            DemoCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

@@ -309,9 +309,10 @@ public final class CausalLM implements AutoCloseable {
             "added_tokens.json");
 
     static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Path tmp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
+        // not Files.createTempFile: its files are private (0600), and a saved model is meant to be shared
+        Path tmp = file.resolveSibling("." + file.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
         try {
-            Files.write(tmp, bytes);
+            Files.write(tmp, bytes, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);

@@ -189,13 +189,6 @@ class LogprobsCommandTest {
         }
     }
 
-    /** Arrays owned by the model's manager (weights, cached masks), read reflectively. */
-    static int resources(NDManager m) throws Exception {
-        java.lang.reflect.Field f = ai.djl.ndarray.BaseNDManager.class.getDeclaredField("resources");
-        f.setAccessible(true);
-        return ((java.util.Map<?, ?>) f.get(m)).size();
-    }
-
     /** Each batch's arrays live in a sub-manager that is closed: nothing accumulates on the model. */
     @Test
     void memoryStaysFlatAcrossBatches() throws Exception {
@@ -205,10 +198,10 @@ class LogprobsCommandTest {
                     DataOptions.defaults().withCacheDir(dir.resolve("cache")), tok));
             // warm-up: the model caches rotary tables and masks per sequence length on its own manager
             LogprobsCommand.score(lm, rows, 1);
-            int before = resources(lm.manager());
+            int before = lm.liveArrays();
             LogprobsCommand.Scored s = LogprobsCommand.score(lm, rows, 1); // the same 13 batches again
             assertEquals(26, s.sequences());
-            assertEquals(before, resources(lm.manager()), "arrays left on the model's manager after 13 batches");
+            assertEquals(before, lm.liveArrays(), "arrays left on the model's manager after 13 batches");
         }
     }
 

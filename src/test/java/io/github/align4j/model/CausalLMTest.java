@@ -85,6 +85,8 @@ class CausalLMTest {
             try (CausalLM lm = CausalLM.init(c, 3, CausalLM.Options.inference().withDevice(Device.cpu()))) {
                 lm.save(out);
                 assertTrue(Files.exists(out.resolve("config.json")));
+                var perms = Files.getPosixFilePermissions(out.resolve("config.json"));
+                assertTrue(perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ), "saved files are readable by others: " + perms);
                 try (CausalLM back = CausalLM.load(out, CausalLM.Options.inference().withDevice(Device.cpu()))) {
                     Map<String, NDArray> a = lm.parameters();
                     Map<String, NDArray> b = back.parameters();

@@ -1,0 +1,666 @@
+package io.github.align4j.eval;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.Align4jException;
+import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.data.TokenizedUnpaired;
+import io.github.align4j.loss.Losses;
+import io.github.align4j.loss.PreferenceLoss;
+import io.github.align4j.model.CausalLM;
+import io.github.align4j.model.Devices;
+import io.github.align4j.model.Offline;
+import io.github.align4j.model.TextTokenizer;
+import io.github.align4j.train.PreferenceTrainer;
+import io.github.align4j.train.TrainConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * A grid of preference-tuning runs (losses × β × any other trainer field) from one starting model,
+ * evaluated on held-out data, as in Hugging Face's "Preference Tuning LLMs with Direct Preference
+ * Optimization Methods" scan.
+ *
+ * <pre>{@code
+ * Sweep.Result r = Sweep.builder()
+ *     .base(TrainConfig.defaults().with(Map.of("learning_rate", 5e-7), "code"))
+ *     .grid(Map.of("loss_type", List.of("dpo", "ipo", "kto_pair"), "beta", List.of(0.01, 0.1, 0.5)))
+ *     .model(sftFolder).trainPairs(train).evalPairs(heldOut)
+ *     .judge(judge, heldOutPrompts, samplingOptions, tokenizer)   // optional
+ *     .output(Path.of("runs/scan"))
+ *     .build().run();
+ * }</pre>
+ *
+ * <p>The data is tokenized once (the caller passes token ids) and shared by every cell; the
+ * reference (the starting model, frozen) is loaded once and its log-probs are computed once for
+ * the grid ({@code precompute_ref_log_probs} with one cache folder, {@code OUTPUT/cache}). Each
+ * cell trains a fresh copy of the starting model into {@code OUTPUT/cells/<id>/} and, when done,
+ * writes {@code result.json} (to a temporary name, then moved): a rerun reuses every cell whose
+ * result exists, so an interrupted sweep resumes where it stopped. Unpaired losses (KTO) get the
+ * pairs split into a desirable and an undesirable example each.
+ *
+ * <p>Metrics per cell: {@code pref_accuracy}, {@code pref_margin} and {@code eval_loss} on the
+ * held-out pairs; with a judge also {@code win_rate} (against the starting model's samples, ties
+ * ½) with its 95% Wilson interval {@code win_rate_low}/{@code win_rate_high}, {@code mean_reward},
+ * {@code sft_mean_reward} and {@code kl} (Monte-Carlo KL(policy‖reference) per completion).
+ */
+public final class Sweep {
+    static {
+        Offline.ensure();
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** One point of the grid: the trainer fields it sets. */
+    public record Cell(Map<String, Object> values) {
+        public Cell {
+            values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+        }
+
+        /** The loss name ({@code loss_type}, or {@code loss_weights} when set), "dpo" if the grid sets neither. */
+        public String algorithm() {
+            Object w = values.get("loss_weights");
+            if (w != null && !w.toString().isBlank()) {
+                return w.toString();
+            }
+            Object l = values.get("loss_type");
+            return l == null ? "dpo" : l.toString();
+        }
+
+        /** β, or NaN when the grid does not set it. */
+        public double beta() {
+            Object b = values.get("beta");
+            return b instanceof Number n ? n.doubleValue() : b == null ? Double.NaN : Double.parseDouble(b.toString());
+        }
+
+        /** The row of the results table: the algorithm plus every grid field other than β. */
+        public String row() {
+            StringBuilder sb = new StringBuilder(algorithm());
+            values.forEach((k, v) -> {
+                if (!k.equals("beta") && !k.equals("loss_type") && !k.equals("loss_weights")) {
+                    sb.append(' ').append(k).append('=').append(format(v));
+                }
+            });
+            return sb.toString();
+        }
+
+        /** A folder name: {@code dpo-beta0.1}, with other fields appended as {@code -key=value}. */
+        public String id() {
+            StringBuilder sb = new StringBuilder(algorithm().replaceAll("[^A-Za-z0-9_.=]+", "_"));
+            if (values.containsKey("beta")) {
+                sb.append("-beta").append(format(values.get("beta")));
+            }
+            values.forEach((k, v) -> {
+                if (!k.equals("beta") && !k.equals("loss_type") && !k.equals("loss_weights")) {
+                    sb.append('-').append(k).append('=').append(format(v).replaceAll("[^A-Za-z0-9_.+-]+", "_"));
+                }
+            });
+            return sb.toString();
+        }
+    }
+
+    /** A cell's metrics (NaN where not measured). */
+    public record CellResult(Cell cell, Map<String, Double> metrics, double seconds, boolean reused) {
+        public double metric(String name) {
+            Double v = metrics.get(name);
+            return v == null ? Double.NaN : v;
+        }
+    }
+
+    /** Every cell's result, in grid order. */
+    public record Result(List<CellResult> cells, String primaryMetric, Path output) {
+        /** The best cell of each row (by the primary metric), keyed by row label in grid order. */
+        public Map<String, CellResult> bestPerRow() {
+            Map<String, CellResult> best = new LinkedHashMap<>();
+            for (CellResult c : cells) {
+                CellResult b = best.get(c.cell().row());
+                if (b == null || better(c.metric(primaryMetric), b.metric(primaryMetric))) {
+                    best.put(c.cell().row(), c);
+                }
+            }
+            return best;
+        }
+
+        /** The best cell of the whole grid. */
+        public CellResult best() {
+            CellResult best = null;
+            for (CellResult c : cells) {
+                if (best == null || better(c.metric(primaryMetric), best.metric(primaryMetric))) {
+                    best = c;
+                }
+            }
+            return best;
+        }
+
+        private static boolean better(double a, double b) {
+            return !Double.isNaN(a) && (Double.isNaN(b) || a > b);
+        }
+    }
+
+    /** Told when a cell starts and finishes (progress display, embedding applications). */
+    public interface Listener {
+        default void cellStarted(int index, int total, Cell cell, long steps) {}
+
+        default void step(Cell cell, long step, long steps) {}
+
+        default void cellFinished(int index, int total, CellResult result) {}
+    }
+
+    private final TrainConfig base;
+    private final List<Cell> cells;
+    private final Path model;
+    private final List<TokenizedPair> trainPairs;
+    private final List<TokenizedPair> evalPairs;
+    private final Judge judge;
+    private final List<String> judgePrompts;
+    private final SamplingOptions sampling;
+    private final TextTokenizer tokenizer;
+    private final Path output;
+    private final PrintStream console;
+    private Listener listener;
+    private final Device device;
+
+    private Sweep(Builder b) {
+        if (b.model == null) {
+            throw new Align4jException("a sweep needs the starting model's folder (model_name_or_path)");
+        }
+        if (b.trainPairs == null || b.trainPairs.isEmpty()) {
+            throw new Align4jException("a sweep needs training pairs");
+        }
+        if (b.output == null) {
+            throw new Align4jException("a sweep needs an output folder (output_dir)");
+        }
+        if (b.judge != null && (b.tokenizer == null || b.judgePrompts == null || b.judgePrompts.isEmpty())) {
+            throw new Align4jException("judging a sweep needs the tokenizer and at least one held-out prompt");
+        }
+        this.base = b.base.with("precompute_ref_log_probs", true, "sweep");
+        this.cells = expand(b.grid, base);
+        this.model = b.model;
+        this.trainPairs = b.trainPairs;
+        this.evalPairs = b.evalPairs;
+        this.judge = b.judge;
+        this.judgePrompts = b.judgePrompts;
+        this.sampling = b.sampling;
+        this.tokenizer = b.tokenizer;
+        this.output = b.output;
+        this.console = b.console;
+        this.listener = b.listener;
+        this.device = Devices.resolve(base.device());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The grid's cells in order: the first field varies slowest (YAML order), β usually last. */
+    public List<Cell> cells() {
+        return cells;
+    }
+
+    /** The name of the metric that picks the best cell: win_rate with a judge, else pref_accuracy. */
+    public String primaryMetric() {
+        return judge != null ? "win_rate" : "pref_accuracy";
+    }
+
+    /**
+     * Expands a grid (field → values) into cells, checking every value against its trainer field.
+     */
+    static List<Cell> expand(Map<String, ? extends List<?>> grid, TrainConfig base) {
+        List<Map<String, Object>> acc = new ArrayList<>();
+        acc.add(new LinkedHashMap<>());
+        if (grid != null) {
+            for (Map.Entry<String, ? extends List<?>> e : grid.entrySet()) {
+                if (e.getValue() == null || e.getValue().isEmpty()) {
+                    throw new Align4jException("grid: '" + e.getKey() + "' has no values; give a list, e.g. "
+                            + e.getKey() + ": [" + base.get(checkKey(e.getKey())) + "]");
+                }
+                List<Map<String, Object>> next = new ArrayList<>();
+                for (Map<String, Object> partial : acc) {
+                    for (Object v : e.getValue()) {
+                        TrainConfig checked = base.with(e.getKey(), v, "grid");
+                        Map<String, Object> m = new LinkedHashMap<>(partial);
+                        m.put(e.getKey(), checked.get(e.getKey()));
+                        next.add(m);
+                    }
+                }
+                acc = next;
+            }
+        }
+        List<Cell> out = new ArrayList<>();
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (Map<String, Object> m : acc) {
+            Cell c = new Cell(m);
+            if (!ids.add(c.id())) {
+                throw new Align4jException("grid: two cells are both '" + c.id() + "'; remove the repeated value");
+            }
+            out.add(c);
+        }
+        return out;
+    }
+
+    private static String checkKey(String key) {
+        if (!TrainConfig.keys().containsKey(key)) {
+            throw new Align4jException("grid: unknown trainer field '" + key + "'. Known fields: "
+                    + String.join(", ", TrainConfig.keys().keySet()));
+        }
+        return key;
+    }
+
+    /** The trainer settings of one cell. */
+    public TrainConfig config(Cell cell) {
+        return base.with(cell.values(), "grid " + cell.id()).validated();
+    }
+
+    /** The loss of one cell; loss options the loss does not read (e.g. KTO weights in a DPO cell) are left out. */
+    static PreferenceLoss loss(TrainConfig c) {
+        Map<String, Double> opts = c.lossOptions();
+        if (!c.lossWeights().isBlank()) {
+            Map<String, Double> w = new LinkedHashMap<>();
+            for (String part : c.lossWeights().split(",")) {
+                String[] kv = part.split("=", 2);
+                try {
+                    w.put(kv[0].trim(), kv.length == 2 ? Double.parseDouble(kv[1].trim()) : 1.0);
+                } catch (NumberFormatException e) {
+                    throw new Align4jException("loss_weights: '" + part + "' is not name=weight, e.g. dpo=1,sft=0.5");
+                }
+            }
+            return Losses.weighted(w, opts);
+        }
+        Map<String, Double> used = new LinkedHashMap<>();
+        for (Map.Entry<String, Double> e : opts.entrySet()) {
+            try {
+                Losses.create(c.lossType(), Map.of(e.getKey(), e.getValue()));
+                used.put(e.getKey(), e.getValue());
+            } catch (Align4jException ignored) {
+                // an option of another loss of the grid
+            }
+        }
+        return Losses.create(c.lossType(), used);
+    }
+
+    /** Optimizer steps of one cell. */
+    long steps(Cell cell) {
+        TrainConfig c = config(cell);
+        if (c.maxSteps() > 0) {
+            return c.maxSteps();
+        }
+        boolean unpaired = loss(c).dataKind() == PreferenceLoss.DataKind.UNPAIRED;
+        long n = unpaired ? 2L * trainPairs.size() : trainPairs.size();
+        long micro = (n + c.batchSize() - 1) / c.batchSize();
+        return Math.max(1, (long) Math.ceil(c.numTrainEpochs() * micro / c.gradientAccumulationSteps()));
+    }
+
+    /** Where a cell writes its metrics, checkpoint and result. */
+    public Path cellDir(Cell cell) {
+        return output.resolve("cells").resolve(cell.id());
+    }
+
+    /** Runs every cell not already finished, then returns all results in grid order. */
+    public Result run() {
+        try {
+            Files.createDirectories(output);
+        } catch (IOException e) {
+            throw new Align4jException(output + ": cannot create the output folder: " + e.getMessage(), e);
+        }
+        List<CellResult> results = new ArrayList<>();
+        CausalLM reference = null;
+        JudgeRun judgeRun = null;
+        try {
+            for (int i = 0; i < cells.size(); i++) {
+                Cell cell = cells.get(i);
+                long steps = steps(cell);
+                if (listener != null) {
+                    listener.cellStarted(i, cells.size(), cell, steps);
+                }
+                CellResult r = readResult(cell);
+                if (r == null) {
+                    if (reference == null) {
+                        reference = CausalLM.load(model, new CausalLM.Options(device, false, DataType.FLOAT32));
+                        if (judge != null) {
+                            judgeRun = new JudgeRun(reference, tokenizer, judgePrompts, judge, sampling);
+                        }
+                    }
+                    r = runCell(cell, reference, judgeRun, steps);
+                    writeResult(r);
+                }
+                results.add(r);
+                if (listener != null) {
+                    listener.cellFinished(i, cells.size(), r);
+                }
+            }
+        } finally {
+            if (reference != null) {
+                reference.close();
+            }
+        }
+        return new Result(List.copyOf(results), primaryMetric(), output);
+    }
+
+    private CellResult runCell(Cell cell, CausalLM reference, JudgeRun judgeRun, long steps) {
+        long start = System.nanoTime();
+        TrainConfig c = config(cell);
+        PreferenceLoss loss = loss(c);
+        Path dir = cellDir(cell);
+        Map<String, Double> m = new LinkedHashMap<>();
+        try (CausalLM policy = CausalLM.load(model, new CausalLM.Options(device, true, DataType.FLOAT32))) {
+            PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(c).policy(policy).reference(reference)
+                    .loss(loss).output(dir).cacheDir(output.resolve("cache")).console(null)
+                    .onStep((step, seconds, tokens) -> {
+                        if (listener != null) {
+                            listener.step(cell, step, steps);
+                        }
+                    });
+            if (loss.dataKind() == PreferenceLoss.DataKind.UNPAIRED) {
+                b.trainUnpaired(unpaired(trainPairs, c.seed()));
+            } else {
+                b.trainPairs(trainPairs);
+            }
+            if (evalPairs != null && !evalPairs.isEmpty()) {
+                b.evalPairs(evalPairs);
+            }
+            PreferenceTrainer.TrainResult tr;
+            try (PreferenceTrainer t = b.build()) {
+                tr = t.train();
+            }
+            Map<String, Object> ev = tr.lastEval() == null ? Map.of() : tr.lastEval();
+            if (judgeRun != null) {
+                JudgeEval j = judgeRun.evaluate(policy);
+                m.put("win_rate", j.winRate());
+                m.put("win_rate_low", j.winRateLow());
+                m.put("win_rate_high", j.winRateHigh());
+                m.put("mean_reward", j.meanReward());
+                m.put("sft_mean_reward", j.referenceMeanReward());
+                m.put("kl", j.klToReference());
+            }
+            m.put("pref_accuracy", number(ev.get("eval_rewards/accuracies")));
+            m.put("pref_margin", number(ev.get("eval_rewards/margins")));
+            m.put("eval_loss", number(ev.get("eval_loss")));
+            m.put("train_loss", number(tr.lastTrain() == null ? null : tr.lastTrain().get("loss")));
+            m.put("steps", (double) tr.steps());
+        }
+        return new CellResult(cell, m, (System.nanoTime() - start) / 1e9, false);
+    }
+
+    private static double number(Object o) {
+        return o instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    /** Each pair as a desirable (chosen) and an undesirable (rejected) example, shuffled with the seed. */
+    static List<TokenizedUnpaired> unpaired(List<TokenizedPair> pairs, long seed) {
+        List<TokenizedUnpaired> out = new ArrayList<>(2 * pairs.size());
+        for (TokenizedPair p : pairs) {
+            out.add(new TokenizedUnpaired(p.prompt(), p.chosen(), true, p.row()));
+            out.add(new TokenizedUnpaired(p.prompt(), p.rejected(), false, p.row()));
+        }
+        Collections.shuffle(out, new Random(seed));
+        return out;
+    }
+
+    // ---- resumption ------------------------------------------------------------------------------
+
+    private Path resultFile(Cell cell) {
+        return cellDir(cell).resolve("result.json");
+    }
+
+    /** A finished cell's result, or null when the cell has not finished (or finished with other settings). */
+    CellResult readResult(Cell cell) {
+        Path f = resultFile(cell);
+        if (!Files.isRegularFile(f)) {
+            return null;
+        }
+        try {
+            JsonNode n = JSON.readTree(f.toFile());
+            if (!JSON.valueToTree(configMap(cell)).equals(n.get("config"))) {
+                return null; // the cell's settings changed since: train it again
+            }
+            Map<String, Double> m = new LinkedHashMap<>();
+            n.get("metrics").fields().forEachRemaining(e -> m.put(e.getKey(),
+                    e.getValue().isNumber() ? e.getValue().asDouble() : Double.NaN));
+            return new CellResult(cell, m, n.path("seconds").asDouble(), true);
+        } catch (IOException | RuntimeException e) {
+            return null; // damaged: train again
+        }
+    }
+
+    private Map<String, Object> configMap(Cell cell) {
+        Map<String, Object> m = new LinkedHashMap<>(config(cell).asMap());
+        m.put("model", model.toAbsolutePath().normalize().toString());
+        m.put("train_pairs", trainPairs.size());
+        m.put("eval_pairs", evalPairs == null ? 0 : evalPairs.size());
+        m.put("judge_prompts", judge == null ? 0 : judgePrompts.size());
+        if (judge != null) {
+            m.put("sampling", sampling.toString());
+        }
+        return m;
+    }
+
+    private void writeResult(CellResult r) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("id", r.cell().id());
+        n.put("algorithm", r.cell().algorithm());
+        n.put("beta", r.cell().beta());
+        n.set("cell", JSON.valueToTree(r.cell().values()));
+        n.set("config", JSON.valueToTree(configMap(r.cell())));
+        ObjectNode m = n.putObject("metrics");
+        r.metrics().forEach((k, v) -> {
+            if (Double.isFinite(v)) {
+                m.put(k, v);
+            } else {
+                m.putNull(k);
+            }
+        });
+        n.put("seconds", r.seconds());
+        Path f = resultFile(r.cell());
+        try {
+            Files.createDirectories(f.getParent());
+            Path tmp = Files.createTempFile(f.getParent(), ".result", ".tmp");
+            try {
+                Files.writeString(tmp, JSON.writeValueAsString(n), StandardCharsets.UTF_8);
+                Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw new Align4jException(f + ": cannot write the cell's result: " + e.getMessage(), e);
+        }
+    }
+
+    static String format(Object v) {
+        if (v instanceof Double d) {
+            if (d == Math.rint(d) && Math.abs(d) < 1e6) {
+                return String.valueOf(d.longValue());
+            }
+            String s = String.format(Locale.ROOT, "%.6g", d).replaceAll("(\\.\\d*?)0+(e|$)", "$1$2").replace(".e", "e");
+            return s.endsWith(".") ? s.substring(0, s.length() - 1) : s;
+        }
+        return String.valueOf(v);
+    }
+
+    /**
+     * Runs a sweep file: reads the tokenizer and the data once (train_file, and eval_file or an
+     * eval_split of the training rows), runs every unfinished cell and writes the report into
+     * output_dir.
+     */
+    public static Result run(SweepConfig sc, PrintStream console) {
+        TrainConfig base = sc.base();
+        Path model = Path.of(base.modelPath());
+        if (base.modelPath().isBlank() || !Files.isDirectory(model)) {
+            throw new Align4jException(sc.file() + ": model_name_or_path '" + base.modelPath()
+                    + "' is not a folder here; download the model (config.json, *.safetensors, tokenizer files) first");
+        }
+        if (!base.refModelPath().isBlank()) {
+            throw new Align4jException(sc.file() + ": ref_model is not supported in a sweep yet: the reference is the "
+                    + "starting model (model_name_or_path); remove ref_model");
+        }
+        if (base.trainFile().isBlank()) {
+            throw new Align4jException(sc.file() + ": no train_file; add the preference data's path");
+        }
+        io.github.align4j.model.ModelConfig mc = io.github.align4j.model.ModelConfig.load(model);
+        try (TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId())) {
+            io.github.align4j.data.DataOptions opts = io.github.align4j.data.DataOptions.defaults()
+                    .withMaxLength(base.maxLength()).withMaxPromptLength(base.maxPromptLength())
+                    .withApplyChatTemplate(base.applyChatTemplate())
+                    .withChatTemplateFile(base.chatTemplate().isBlank() ? null : Path.of(base.chatTemplate()))
+                    .withCacheDir(sc.outputDir().resolve("cache").resolve("tokenized"));
+            long t = System.nanoTime();
+            io.github.align4j.data.PreferenceData train = io.github.align4j.data.PreferenceData.load(base.trainFile(), opts, tok);
+            io.github.align4j.data.PreferenceData eval = null;
+            if (!base.evalFile().isBlank()) {
+                eval = io.github.align4j.data.PreferenceData.load(base.evalFile(), opts, tok);
+            } else if (base.evalSplit() > 0) {
+                io.github.align4j.data.PreferenceData[] parts = train.split(base.evalSplit(), base.seed());
+                train = parts[0];
+                eval = parts[1];
+            }
+            if (!train.paired()) {
+                throw new Align4jException(base.trainFile() + ": the sweep needs paired data (prompt, chosen, rejected): "
+                        + "paired losses train on it and KTO gets each pair as two unpaired examples");
+            }
+            List<TokenizedPair> evalPairs = eval != null && eval.paired() ? eval.pairs() : List.of();
+            if (console != null) {
+                console.printf(Locale.ROOT, "data: %d training pairs, %d held-out pairs (%s layout; tokenized once for the "
+                        + "grid, %.1f s)%n", train.pairs().size(), evalPairs.size(), train.layout(), (System.nanoTime() - t) / 1e9);
+            }
+            Builder b = builder().base(base).grid(sc.grid()).model(model).trainPairs(train.pairs()).evalPairs(evalPairs)
+                    .output(sc.outputDir()).console(console);
+            if (sc.judge() != null) {
+                java.util.LinkedHashSet<String> prompts = new java.util.LinkedHashSet<>();
+                for (TokenizedPair p : evalPairs) {
+                    prompts.add(tok.decode(p.prompt(), false));
+                }
+                if (prompts.isEmpty()) {
+                    throw new Align4jException(sc.file() + ": judge '" + sc.judge() + "' needs held-out prompts: set eval_file "
+                            + "or eval_split");
+                }
+                b.judge(Judges.byName(sc.judge()), new ArrayList<>(prompts), new SamplingOptions(sc.maxNewTokens(),
+                        sc.temperature(), 1.0, 0, base.seed(), sc.judgeSamples()), tok);
+            }
+            Sweep sweep = b.build();
+            sweep.listener = new ConsoleListener(console, sweep);
+            Result r = sweep.run();
+            String headline = summary(r);
+            Report.write(r, "align4j sweep: " + sc.file().getFileName(), sc.text(), headline, sc.outputDir());
+            if (console != null) {
+                console.println();
+                console.println(Report.table(r));
+                console.println(headline);
+                console.println("report: " + sc.outputDir().resolve("report.html"));
+            }
+            return r;
+        }
+    }
+
+    /** Best β of each row by the primary metric. */
+    static String summary(Result r) {
+        StringBuilder sb = new StringBuilder("Best β per algorithm by " + Report.label(r.primaryMetric()) + ":\n");
+        r.bestPerRow().forEach((row, c) -> sb.append(String.format(Locale.ROOT, "  %-12s β = %-5s %s%n", row,
+                format(c.cell().beta()), Report.shown(c, r.primaryMetric()))));
+        return sb.toString().stripTrailing();
+    }
+
+    /** One line per finished cell and a step progress bar. */
+    static final class ConsoleListener implements Listener {
+        private final PrintStream out;
+        private final Progress bar;
+        private final String primary;
+
+        ConsoleListener(PrintStream out, Sweep sweep) {
+            this.out = out;
+            long total = 0;
+            for (Cell c : sweep.cells()) {
+                total += sweep.steps(c);
+            }
+            this.bar = new Progress(out, total);
+            this.primary = sweep.primaryMetric();
+        }
+
+        @Override
+        public void cellStarted(int index, int total, Cell cell, long steps) {
+            bar.label(String.format(Locale.ROOT, "cell %d/%d %s", index + 1, total, cell.id()));
+        }
+
+        @Override
+        public void step(Cell cell, long step, long steps) {
+            bar.advance(1);
+        }
+
+        @Override
+        public void cellFinished(int index, int total, CellResult r) {
+            if (r.reused()) {
+                bar.skip(r.metric("steps") > 0 ? (long) r.metric("steps") : 0);
+            }
+            bar.println(String.format(Locale.ROOT, "  %-24s %s %s  %.1f s%s", r.cell().id(), primary,
+                    Report.shown(r, primary), r.seconds(), r.reused() ? " (reused)" : ""));
+            if (index == total - 1) {
+                bar.finish();
+            }
+        }
+    }
+
+    /** Builds a sweep. */
+    public static final class Builder {
+        private TrainConfig base = TrainConfig.defaults();
+        private Map<String, List<?>> grid = new LinkedHashMap<>();
+        private Path model;
+        private List<TokenizedPair> trainPairs;
+        private List<TokenizedPair> evalPairs;
+        private Judge judge;
+        private List<String> judgePrompts;
+        private SamplingOptions sampling;
+        private TextTokenizer tokenizer;
+        private Path output;
+        private PrintStream console;
+        private Listener listener;
+
+        /** Trainer settings shared by every cell. */
+        public Builder base(TrainConfig c) { this.base = c; return this; }
+
+        /** Trainer field → values; cells are the Cartesian product in the map's order. */
+        public Builder grid(Map<String, ? extends List<?>> g) {
+            this.grid = new LinkedHashMap<>(g);
+            return this;
+        }
+
+        /** The starting model's folder: every cell trains a copy; a frozen copy is the reference. */
+        public Builder model(Path m) { this.model = m; return this; }
+
+        public Builder trainPairs(List<TokenizedPair> p) { this.trainPairs = p; return this; }
+
+        /** Held-out pairs for preference accuracy (never trained on). */
+        public Builder evalPairs(List<TokenizedPair> p) { this.evalPairs = p; return this; }
+
+        /** Judges each cell's samples on held-out prompts against the starting model's samples. */
+        public Builder judge(Judge j, List<String> prompts, SamplingOptions o, TextTokenizer tok) {
+            this.judge = j;
+            this.judgePrompts = prompts;
+            this.sampling = o;
+            this.tokenizer = tok;
+            return this;
+        }
+
+        public Builder output(Path o) { this.output = o; return this; }
+
+        public Builder console(PrintStream c) { this.console = c; return this; }
+
+        public Builder listener(Listener l) { this.listener = l; return this; }
+
+        public Sweep build() {
+            return new Sweep(this);
+        }
+    }
+}

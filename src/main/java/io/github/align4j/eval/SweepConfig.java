@@ -1,0 +1,313 @@
+package io.github.align4j.eval;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.github.align4j.Align4jException;
+import io.github.align4j.loss.Losses;
+import io.github.align4j.model.ModelConfig;
+import io.github.align4j.train.TrainConfig;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * An {@code align4j sweep} configuration: a YAML file with the trainer fields every cell shares
+ * (alignment-handbook names: {@code model_name_or_path}, {@code train_file}, {@code learning_rate},
+ * ...; see {@link TrainConfig#keys()}), {@code output_dir}, and a {@code grid} of trainer fields to
+ * scan:
+ *
+ * <pre>
+ * model_name_or_path: models/zephyr-7b-sft-full
+ * train_file: data/ultrafeedback_binarized/train_prefs.jsonl
+ * learning_rate: 5.0e-7
+ * output_dir: runs/zephyr-scan
+ * grid:
+ *   loss_type: [dpo, ipo, kto_pair]
+ *   beta: [0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+ * </pre>
+ *
+ * <p>Sweep-only keys: {@code train_rows} (the training set's expected size, for the plan when the
+ * data is not on this machine), {@code judge} (a name from {@link Judges}: each cell is then
+ * judged on the held-out prompts against the starting model), {@code judge_samples} (completions
+ * per prompt, default 4), {@code max_new_tokens} (default 128) and {@code temperature} (default 1).
+ * Handbook keys that mean nothing here ({@code bf16}, {@code gradient_checkpointing}, ...) are
+ * accepted and listed as ignored.
+ *
+ * @param file the YAML file
+ * @param base the trainer settings every cell shares
+ * @param grid trainer field → values, in file order
+ * @param ignored handbook keys accepted without effect, with the reason
+ * @param trainRows the expected number of training rows (0: unknown)
+ * @param judge a judge name, or null
+ * @param judgeSamples completions per held-out prompt for the judge
+ * @param maxNewTokens the judge's sampling budget
+ * @param temperature the judge's sampling temperature
+ * @param text the file's text, verbatim (for the report)
+ */
+public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>> grid, List<String> ignored,
+        long trainRows, String judge, int judgeSamples, int maxNewTokens, double temperature, String text) {
+
+    /** Keys of the sweep file that are not trainer fields. */
+    static final List<String> SWEEP_KEYS = List.of("grid", "train_rows", "judge", "judge_samples", "max_new_tokens",
+            "temperature");
+
+    static {
+        ReviewJudge.register(); // the built-in judges can be named in a sweep file
+    }
+
+    public SweepConfig {
+        grid = Collections.unmodifiableMap(new LinkedHashMap<>(grid));
+        ignored = List.copyOf(ignored);
+    }
+
+    /** Reads and checks a sweep file (keys, values, grid values, loss names); loads no model and no data. */
+    public static SweepConfig load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new Align4jException(file + ": sweep config not found");
+        } catch (IOException e) {
+            throw new Align4jException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(text);
+        } catch (IOException e) {
+            throw new Align4jException(file + ": not valid YAML: " + firstLine(e.getMessage()));
+        }
+        if (root == null || !root.isObject()) {
+            throw new Align4jException(file + ": a sweep config is a YAML mapping of trainer fields plus 'grid:'");
+        }
+        ObjectNode trainer = ((ObjectNode) root).deepCopy();
+        SWEEP_KEYS.forEach(trainer::remove);
+        // TrainConfig reads the trainer fields (and knows which handbook keys to ignore); it reads files only.
+        List<String> ignored = new ArrayList<>();
+        TrainConfig base;
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile("align4j-sweep", ".yaml");
+            Files.writeString(tmp, new ObjectMapper(new YAMLFactory()).writeValueAsString(trainer));
+            base = TrainConfig.fromYaml(tmp, TrainConfig.defaults(), ignored);
+        } catch (Align4jException e) {
+            throw new Align4jException(e.getMessage().replace(String.valueOf(tmp), file.toString()), e);
+        } catch (IOException e) {
+            throw new Align4jException(file + ": cannot read: " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignoredToo) {
+                    // a temporary file
+                }
+            }
+        }
+        JsonNode g = root.get("grid");
+        if (g == null || !g.isObject() || g.size() == 0) {
+            throw new Align4jException(file + ": no 'grid:' mapping. Add e.g.\ngrid:\n  loss_type: [dpo, ipo, kto_pair]\n"
+                    + "  beta: [0.01, 0.1, 0.5]");
+        }
+        Map<String, List<Object>> grid = new LinkedHashMap<>();
+        var it = g.fields();
+        while (it.hasNext()) {
+            var e = it.next();
+            String key = e.getKey();
+            if (!TrainConfig.keys().containsKey(key)) {
+                throw new Align4jException(file + ": grid: unknown trainer field '" + key + "'. Known fields: "
+                        + String.join(", ", TrainConfig.keys().keySet()));
+            }
+            JsonNode vs = e.getValue();
+            List<JsonNode> items = new ArrayList<>();
+            if (vs.isArray()) {
+                vs.forEach(items::add);
+            } else {
+                items.add(vs);
+            }
+            if (items.isEmpty()) {
+                throw new Align4jException(file + ": grid: '" + key + "' has no values; give a list such as [a, b]");
+            }
+            List<Object> values = new ArrayList<>();
+            for (JsonNode v : items) {
+                Object value = v.isTextual() ? v.asText() : v.isBoolean() ? (Object) v.asBoolean()
+                        : v.isIntegralNumber() ? (Object) v.asLong() : v.isNumber() ? (Object) v.asDouble() : v.toString();
+                values.add(base.with(key, value, file + ": grid").get(key));
+            }
+            grid.put(key, values);
+        }
+        for (Object loss : grid.getOrDefault("loss_type", List.of(base.lossType()))) {
+            try {
+                Losses.create(loss.toString(), Map.of());
+            } catch (Align4jException e) {
+                throw new Align4jException(file + ": grid: loss_type '" + loss + "': " + e.getMessage(), e);
+            }
+        }
+        if (base.outputDir().isBlank()) {
+            throw new Align4jException(file + ": no output_dir. Add e.g. 'output_dir: runs/my-scan' (or pass --output).");
+        }
+        long rows = root.path("train_rows").asLong(0);
+        String judge = root.hasNonNull("judge") ? root.get("judge").asText() : null;
+        if (judge != null) {
+            Judges.byName(judge); // fails early with the registered names
+        }
+        int samples = root.path("judge_samples").asInt(4);
+        int maxNew = root.path("max_new_tokens").asInt(128);
+        double temp = root.path("temperature").asDouble(1.0);
+        new SamplingOptions(maxNew, temp, 1.0, 0, 0, Math.max(1, samples)); // checks the values
+        SweepConfig c = new SweepConfig(file, base, grid, ignored, rows, judge, samples, maxNew, temp, text);
+        Sweep.expand(grid, base); // every cell's values and the ids are valid
+        return c;
+    }
+
+    /** A copy writing to another output folder. */
+    public SweepConfig withOutputDir(String dir) {
+        return new SweepConfig(file, base.with("output_dir", dir, "--output"), grid, ignored, trainRows, judge, judgeSamples,
+                maxNewTokens, temperature, text);
+    }
+
+    public Path outputDir() {
+        return Path.of(base.outputDir());
+    }
+
+    /** The cells of the grid, in order. */
+    public List<Sweep.Cell> cells() {
+        return Sweep.expand(grid, base);
+    }
+
+    /**
+     * The dry-run plan: cells, resolved files (a missing model folder or data file is reported as
+     * expected on a GPU machine, not as an error), steps per cell and in total, and which cells are
+     * already finished in the output folder.
+     */
+    public String plan() {
+        StringBuilder sb = new StringBuilder();
+        List<Sweep.Cell> cells = cells();
+        sb.append("sweep ").append(file).append(": ").append(cells.size()).append(" cells (");
+        List<String> dims = new ArrayList<>();
+        grid.forEach((k, v) -> dims.add(k + " " + v.size()));
+        sb.append(String.join(" × ", dims)).append(")\n");
+        Path model = Path.of(base.modelPath());
+        sb.append("  model      ").append(base.modelPath().isBlank() ? "(model_name_or_path not set)" : describeModel(model))
+                .append('\n');
+        if (!base.refModelPath().isBlank()) {
+            sb.append("  reference  ").append(describeModel(Path.of(base.refModelPath()))).append('\n');
+        } else {
+            sb.append("  reference  a frozen copy of the model; its log-probs are computed once for the whole grid\n");
+        }
+        sb.append("  train      ").append(describeData(base.trainFile())).append('\n');
+        sb.append("  eval       ").append(!base.evalFile().isBlank() ? describeData(base.evalFile())
+                : base.evalSplit() > 0 ? String.format(Locale.ROOT, "%.1f%% of the training rows (eval_split)", 100 * base.evalSplit())
+                : "none: cells are not evaluated on held-out pairs").append('\n');
+        sb.append("  judge      ").append(judge == null ? "none (held-out preference accuracy ranks the cells; judge "
+                + "the saved checkpoints with MT-Bench, see docs/study.md)" : judge + ", " + judgeSamples
+                + " samples per held-out prompt").append('\n');
+        sb.append("  output     ").append(outputDir().toAbsolutePath().normalize()).append('\n');
+        if (!ignored.isEmpty()) {
+            sb.append("  ignored    ").append(String.join("; ", ignored)).append('\n');
+        }
+        TrainConfig b = base;
+        sb.append(String.format(Locale.ROOT, "  trainer    lr %s %s (warmup %s), %s epoch(s)%s, batch %d × %d accumulation, "
+                + "max_length %d, max_prompt_length %d, seed %d%n", Sweep.format(b.learningRate()), b.lrSchedulerType(),
+                b.warmupSteps() > 0 ? b.warmupSteps() + " steps" : Sweep.format(b.warmupRatio()),
+                Sweep.format(b.numTrainEpochs()), b.maxSteps() > 0 ? " / max_steps " + b.maxSteps() : "", b.batchSize(),
+                b.gradientAccumulationSteps(), b.maxLength(), b.maxPromptLength(), b.seed()));
+        long rows = rows();
+        long total = 0;
+        boolean known = true;
+        int done = 0;
+        sb.append("  cells:\n");
+        for (int i = 0; i < cells.size(); i++) {
+            Sweep.Cell c = cells.get(i);
+            TrainConfig cc = base.with(c.values(), "grid").validated();
+            long steps = steps(cc, rows);
+            known &= steps > 0;
+            total += Math.max(0, steps);
+            boolean finished = Files.isRegularFile(outputDir().resolve("cells").resolve(c.id()).resolve("result.json"));
+            done += finished ? 1 : 0;
+            sb.append(String.format(Locale.ROOT, "    %3d  %-28s %s  %s%n", i + 1, c.id(), steps > 0 ? steps + " steps"
+                    : "steps unknown", finished ? "finished (will be reused)" : "to run"));
+        }
+        sb.append("  steps      ").append(known ? String.format(Locale.ROOT, "%,d optimizer steps in total (%s)", total,
+                rows > 0 ? String.format(Locale.ROOT, "%,d training rows", rows) : "max_steps")
+                : "unknown until the training data is read (set train_rows for the plan)").append('\n');
+        sb.append("  resume     ").append(done).append(" of ").append(cells.size()).append(" cells finished\n");
+        return sb.toString();
+    }
+
+    /** Training rows for the plan: counted in a present JSONL file, else train_rows, less the eval split. */
+    long rows() {
+        long rows = 0;
+        Path f = Path.of(base.trainFile());
+        if (!base.trainFile().isBlank() && Files.isRegularFile(f) && f.toString().endsWith(".jsonl")) {
+            try (var lines = Files.lines(f)) {
+                rows = lines.filter(l -> !l.isBlank()).count();
+            } catch (IOException | java.io.UncheckedIOException e) {
+                rows = 0;
+            }
+        }
+        if (rows == 0) {
+            rows = trainRows;
+        }
+        if (rows > 0 && base.evalFile().isBlank() && base.evalSplit() > 0) {
+            rows -= Math.max(1, Math.round(rows * base.evalSplit()));
+        }
+        return rows;
+    }
+
+    /** Optimizer steps of one cell, or −1 when the number of rows is unknown. KTO counts each pair twice. */
+    static long steps(TrainConfig c, long rows) {
+        if (c.maxSteps() > 0) {
+            return c.maxSteps();
+        }
+        if (rows <= 0) {
+            return -1;
+        }
+        long n = Sweep.loss(c).dataKind() == io.github.align4j.loss.PreferenceLoss.DataKind.UNPAIRED ? 2 * rows : rows;
+        long micro = (n + c.batchSize() - 1) / c.batchSize();
+        return Math.max(1, (long) Math.ceil(c.numTrainEpochs() * micro / c.gradientAccumulationSteps()));
+    }
+
+    private static String describeModel(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return dir + ": model folder not found (expected on a GPU machine)";
+        }
+        ModelConfig mc = ModelConfig.load(dir); // checks config.json; loads no weights
+        return String.format(Locale.ROOT, "%s: %s, %d layers, hidden %d, vocab %d", dir, mc.modelType(), mc.numLayers(),
+                mc.hiddenSize(), mc.vocabSize());
+    }
+
+    private static String describeData(String pathOrGlob) {
+        if (pathOrGlob.isBlank()) {
+            return "(not set)";
+        }
+        if (pathOrGlob.contains("*") || pathOrGlob.contains("?")) {
+            Path dir = Path.of(pathOrGlob).getParent();
+            return pathOrGlob + (dir != null && Files.isDirectory(dir) ? "" : ": not found (expected on a GPU machine)");
+        }
+        Path p = Path.of(pathOrGlob);
+        if (!Files.exists(p)) {
+            return p + ": not found (expected on a GPU machine)";
+        }
+        try {
+            return p + (Files.isRegularFile(p) ? String.format(Locale.ROOT, " (%,d bytes)", Files.size(p)) : " (folder)");
+        } catch (IOException e) {
+            return p.toString();
+        }
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+}
