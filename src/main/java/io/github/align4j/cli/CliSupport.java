@@ -1,0 +1,236 @@
+package io.github.align4j.cli;
+
+import io.github.align4j.Align4jException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Properties;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.ParseResult;
+
+/** What the commands share: exit codes, error printing, file checks and atomic writes. */
+final class CliSupport {
+    /** The command did what it was asked. */
+    static final int EXIT_OK = 0;
+    /** An unexpected failure: a bug, or the environment (memory, disk, native libraries). */
+    static final int EXIT_INTERNAL = 1;
+    /** A usage error or bad input (an {@link Align4jException}); the message says what to fix. */
+    static final int EXIT_USER = 2;
+
+    private CliSupport() {}
+
+    /** The first {@link Align4jException} in a cause chain, or null. */
+    static Align4jException userError(Throwable t) {
+        for (int depth = 0; t != null && depth < 64; depth++, t = t.getCause()) {
+            if (t instanceof Align4jException a) {
+                return a;
+            }
+        }
+        return null;
+    }
+
+    /** Whether {@code --stacktrace} was given to the command or any of its parents. */
+    static boolean stacktrace(ParseResult pr) {
+        for (ParseResult p = pr; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--stacktrace")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Prints user errors as one line, anything else as a short line and a hint. */
+    static final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
+        @Override
+        public int handleExecutionException(Exception ex, CommandLine cmd, ParseResult pr) {
+            PrintWriter err = cmd.getErr();
+            boolean trace = stacktrace(pr);
+            Align4jException user = userError(ex);
+            if (user != null) {
+                err.println("error: " + user.getMessage());
+                if (trace) {
+                    ex.printStackTrace(err);
+                }
+                err.flush();
+                return EXIT_USER;
+            }
+            if (trace) {
+                ex.printStackTrace(err);
+            } else {
+                Throwable root = ex;
+                while (root.getCause() != null && root.getCause() != root) {
+                    root = root.getCause();
+                }
+                String what = root == ex ? describe(ex) : describe(ex) + " (caused by " + describe(root) + ")";
+                err.println("error: " + what);
+                err.println("This is unexpected: a bug in align4j or a problem with the machine (memory, disk, "
+                        + "native libraries). Rerun with --stacktrace for the full trace and include it in a bug report.");
+            }
+            err.flush();
+            return EXIT_INTERNAL;
+        }
+
+        private static String describe(Throwable t) {
+            String m = t.getMessage();
+            return t.getClass().getName() + (m == null || m.isBlank() ? "" : ": " + firstLine(m));
+        }
+    }
+
+    /** A usage error: the message, suggestions for a misspelt option, and where to find help. */
+    static final class UsageErrorHandler implements CommandLine.IParameterExceptionHandler {
+        @Override
+        public int handleParseException(CommandLine.ParameterException ex, String[] args) {
+            CommandLine cmd = ex.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("error: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+            err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
+            if (stacktrace(cmd.getParseResult())) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return EXIT_USER;
+        }
+    }
+
+    /** {@code --version}: align4j's version from the jar, DJL's, and the JVM's. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {
+                "align4j " + align4jVersion(),
+                "DJL " + djlVersion() + " (PyTorch engine)",
+                "Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")",
+            };
+        }
+    }
+
+    /** The Maven version recorded in the jar, or "development build" when run from classes. */
+    static String align4jVersion() {
+        try (InputStream in = Main.class.getResourceAsStream("/META-INF/maven/io.github.align4j/align4j/pom.properties")) {
+            if (in != null) {
+                Properties p = new Properties();
+                p.load(in);
+                String v = p.getProperty("version");
+                if (v != null) {
+                    return v;
+                }
+            }
+        } catch (IOException e) {
+            // fall through
+        }
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v != null ? v : "development build";
+    }
+
+    private static String djlVersion() {
+        try {
+            return ai.djl.engine.Engine.getDjlVersion();
+        } catch (RuntimeException | LinkageError e) {
+            return "(unknown)";
+        }
+    }
+
+    static String firstLine(String s) {
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+
+    /** An existing folder given to {@code option}, or a message saying what was expected there. */
+    static Path existingDir(Path dir, String option, String expected) {
+        if (!Files.exists(dir)) {
+            throw new Align4jException(option + " " + dir + ": no such folder; expected " + expected + ".");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new Align4jException(option + " " + dir + ": is a file, not a folder; expected " + expected + ".");
+        }
+        return dir;
+    }
+
+    /** An existing regular file given to {@code option}. */
+    static Path existingFile(Path file, String option) {
+        if (!Files.exists(file)) {
+            throw new Align4jException(option + " " + file + ": no such file.");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new Align4jException(option + " " + file + ": not a regular file.");
+        }
+        return file;
+    }
+
+    /** Refuses to write into a folder that holds something, unless the user said so. */
+    static void emptyOrOverwrite(Path dir, String option, boolean overwrite) {
+        if (Files.isRegularFile(dir)) {
+            throw new Align4jException(option + " " + dir + ": is a file; give a folder to create.");
+        }
+        if (!overwrite && Files.isDirectory(dir)) {
+            try (Stream<Path> s = Files.list(dir)) {
+                if (s.findAny().isPresent()) {
+                    throw new Align4jException(option + " " + dir + ": the folder is not empty. Choose a new folder "
+                            + "or add --overwrite to replace the files align4j writes there.");
+                }
+            } catch (IOException e) {
+                throw new Align4jException(option + " " + dir + ": cannot list the folder: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Writes to a temporary file beside {@code file}, then moves it into place. */
+    interface Writer {
+        void write(OutputStream out) throws IOException;
+    }
+
+    static void writeAtomically(Path file, String option, Writer writer) {
+        Path abs = file.toAbsolutePath();
+        Path parent = abs.getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new Align4jException(option + " " + file + ": the folder " + parent + " does not exist; create it first.");
+        }
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile(parent, "." + abs.getFileName(), ".tmp");
+            try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp))) {
+                writer.write(out);
+            }
+            try {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            throw new Align4jException(option + " " + file + ": cannot write: " + e, e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            }
+        }
+    }
+
+    /** Deletes a folder tree (for temporary folders this process made). */
+    static void deleteTree(Path dir) {
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+}

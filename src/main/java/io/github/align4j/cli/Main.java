@@ -1,0 +1,52 @@
+package io.github.align4j.cli;
+
+import io.github.align4j.model.Offline;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * {@code align4j}: the command line. Each subcommand is its own class; adding one is one line in
+ * {@code subcommands} below. Exit codes: 0 success, 1 internal error (a bug or an environment
+ * failure: rerun with {@code --stacktrace}), 2 a usage error or an {@link io.github.align4j.Align4jException}
+ * (bad input the user can fix; the message says how). See docs/cli.md.
+ */
+@Command(
+        name = "align4j",
+        mixinStandardHelpOptions = true,
+        versionProvider = CliSupport.Version.class,
+        description = "Preference tuning (DPO, IPO, KTO) of Hugging Face causal language models on DJL's PyTorch engine.",
+        subcommands = {
+            InitCommand.class,
+            LogprobsCommand.class,
+            LoadStatsCommand.class,
+            CommandLine.HelpCommand.class,
+        })
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--stacktrace", scope = ScopeType.INHERIT,
+            description = "Print the full stack trace of any error (for bug reports).")
+    boolean stacktrace;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "Missing a command; see the list below.");
+    }
+
+    /** A configured command line: error handlers and exit codes as documented in docs/cli.md. */
+    public static CommandLine commandLine() {
+        Offline.ensure();
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler(new CliSupport.ErrorHandler());
+        cl.setParameterExceptionHandler(new CliSupport.UsageErrorHandler());
+        return cl;
+    }
+
+    public static void main(String[] args) {
+        Offline.ensure(); // before any DJL class loads
+        System.exit(commandLine().execute(args));
+    }
+}
