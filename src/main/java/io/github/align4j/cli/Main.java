@@ -21,6 +21,7 @@ import picocli.CommandLine.ScopeType;
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
