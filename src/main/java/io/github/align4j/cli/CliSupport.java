@@ -9,6 +9,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.Properties;
 import java.util.stream.Stream;
 import picocli.CommandLine;
@@ -45,12 +46,26 @@ final class CliSupport {
         return false;
     }
 
+    /**
+     * picocli's usual strategy, except that a {@link Error} thrown by a command (out of memory, a
+     * native library that fails to load) also reaches {@link ErrorHandler} instead of escaping
+     * {@code main} with a stack trace.
+     */
+    static int runCatchingErrors(ParseResult pr) {
+        try {
+            return new CommandLine.RunLast().execute(pr);
+        } catch (Error e) {
+            throw new CommandLine.ExecutionException(pr.commandSpec().commandLine(), String.valueOf(e), e);
+        }
+    }
+
     /** Prints user errors as one line, anything else as a short line and a hint. */
     static final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
         @Override
         public int handleExecutionException(Exception ex, CommandLine cmd, ParseResult pr) {
             PrintWriter err = cmd.getErr();
             boolean trace = stacktrace(pr);
+            Throwable shown = ex instanceof CommandLine.ExecutionException && ex.getCause() instanceof Error ? ex.getCause() : ex;
             Align4jException user = userError(ex);
             if (user != null) {
                 err.println("error: " + user.getMessage());
@@ -61,13 +76,13 @@ final class CliSupport {
                 return EXIT_USER;
             }
             if (trace) {
-                ex.printStackTrace(err);
+                shown.printStackTrace(err);
             } else {
-                Throwable root = ex;
+                Throwable root = shown;
                 while (root.getCause() != null && root.getCause() != root) {
                     root = root.getCause();
                 }
-                String what = root == ex ? describe(ex) : describe(ex) + " (caused by " + describe(root) + ")";
+                String what = root == shown ? describe(shown) : describe(shown) + " (caused by " + describe(root) + ")";
                 err.println("error: " + what);
                 err.println("This is unexpected: a bug in align4j or a problem with the machine (memory, disk, "
                         + "native libraries). Rerun with --stacktrace for the full trace and include it in a bug report.");
@@ -194,8 +209,10 @@ final class CliSupport {
         }
         Path tmp = null;
         try {
-            tmp = Files.createTempFile(parent, "." + abs.getFileName(), ".tmp");
-            try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp))) {
+            // not Files.createTempFile: its files are private (0600); this one gets the usual permissions
+            tmp = parent.resolve("." + abs.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
+            try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp,
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
                 writer.write(out);
             }
             try {

@@ -6,6 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.data.DataStats;
+import io.github.align4j.data.PreferenceData;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
 import io.github.align4j.model.CausalLM;
@@ -27,6 +29,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -34,15 +37,17 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code align4j logprobs}: the completion log-probabilities TRL's DPOTrainer computes — the sum,
  * over the completion's tokens (EOS included), of the log-probability the model gives each token
- * after the prompt and the tokens before it — for every row of a JSONL file, in input order.
+ * after the prompt and the tokens before it — for every row of a dataset, in input order. Rows are
+ * read by {@link PreferenceData} exactly as the trainer reads them.
  */
 @Command(name = "logprobs", mixinStandardHelpOptions = true, versionProvider = CliSupport.Version.class,
         sortOptions = false,
         description = {
-            "Write the completion log-probabilities of every row of a JSONL file, one JSON line per row, in order.",
-            "Paired rows {\"prompt\",\"chosen\",\"rejected\"} give {\"chosen_logps\",\"rejected_logps\",\"chosen_tokens\",\"rejected_tokens\"}; "
-                    + "unpaired rows {\"prompt\",\"completion\",\"label\"} give {\"logps\",\"tokens\"}. "
-                    + "Sums over completion tokens, EOS included; tokenized as TRL's DPOTrainer does (no BOS)."
+            "Write the completion log-probabilities of every row of a preference dataset, one JSON line per row, in order.",
+            "Paired rows (e.g. {prompt, chosen, rejected}) give {chosen_logps, rejected_logps, chosen_tokens, rejected_tokens}; "
+                    + "unpaired rows (e.g. {prompt, completion, label}) give {logps, tokens}. "
+                    + "Sums over completion tokens, EOS included; read, templated, tokenized and truncated as the trainer "
+                    + "does (TRL's DPOTrainer: no BOS). Rows the data loader drops get null values and \"dropped\": true."
         })
 final class LogprobsCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -53,8 +58,9 @@ final class LogprobsCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "A Hugging Face model folder: config.json, *.safetensors, tokenizer.json.")
     Path model;
 
-    @Option(names = "--data", paramLabel = "FILE", description = "JSONL rows (.jsonl or .jsonl.gz).")
-    Path data;
+    @Option(names = "--data", paramLabel = "PATH",
+            description = "Rows: a JSONL, JSON, CSV or Parquet file (optionally gzipped), a folder, or a glob like 'data/*.jsonl'.")
+    String data;
 
     @Option(names = "--out", paramLabel = "FILE", description = "Where to write the JSON lines ('-' for standard output).")
     String out;
@@ -67,13 +73,8 @@ final class LogprobsCommand implements Callable<Integer> {
             description = "Where to run (default: ${DEFAULT-VALUE}: the GPU when DJL sees one).")
     String device;
 
-    @Option(names = "--max-length", defaultValue = "0", paramLabel = "N",
-            description = "Cut each completion from the right so that prompt + completion has at most N tokens (default: no limit).")
-    int maxLength;
-
-    @Option(names = "--max-prompt-length", defaultValue = "0", paramLabel = "N",
-            description = "Keep only the last N prompt tokens (default: no limit).")
-    int maxPromptLength;
+    @Mixin
+    DataArgs dataArgs = new DataArgs();
 
     @Option(names = "--example",
             description = "Run on a tiny random model and a few rows made on the fly (no files needed) and print everything.")
@@ -83,9 +84,6 @@ final class LogprobsCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (batchSize < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--batch-size must be at least 1, got " + batchSize);
-        }
-        if (maxLength < 0 || maxPromptLength < 0) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--max-length and --max-prompt-length must not be negative (0: no limit)");
         }
         if (example) {
             return runExample();
@@ -99,39 +97,103 @@ final class LogprobsCommand implements Callable<Integer> {
         PrintWriter stdout = spec.commandLine().getOut();
         Summary s = run(model, data, out, stdout);
         PrintWriter err = spec.commandLine().getErr();
-        err.printf(Locale.ROOT, "scored %d %s rows (%d sequences, %d tokens with prompts) in %.1f s on %s; wrote %s%n", s.rows,
-                s.paired ? "paired" : "unpaired", s.sequences, s.tokens, s.seconds, s.device, out.equals("-") ? "standard output" : out);
+        err.println(s.describe() + "; wrote " + (out.equals("-") ? "standard output" : out));
         err.flush();
         return CliSupport.EXIT_OK;
     }
 
     /** What a run did. */
-    record Summary(int rows, boolean paired, long sequences, long tokens, double seconds, Device device) {}
+    record Summary(PreferenceData data, long sequences, long tokens, double seconds, Device device) {
+        String describe() {
+            DataStats st = data.stats();
+            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                    "scored %d of %d %s rows (layout %s; %d sequences, %d tokens with prompts) in %.1f s on %s",
+                    st.kept(), st.rowsRead(), data.paired() ? "paired" : "unpaired", data.layout(), sequences, tokens,
+                    seconds, device));
+            if (st.truncated() > 0) {
+                sb.append("; ").append(st.truncated()).append(" truncated (--max-length, --max-prompt-length)");
+            }
+            if (st.rowsRead() > st.kept()) {
+                sb.append("; dropped ").append(new java.util.TreeMap<>(st.dropped()))
+                        .append(", written as lines with null log-probs and \"dropped\": true");
+            }
+            return sb.toString();
+        }
+    }
 
-    Summary run(Path modelDir, Path dataFile, String outFile, PrintWriter stdout) {
+    Summary run(Path modelDir, String dataFile, String outFile, PrintWriter stdout) {
         long start = System.nanoTime();
         CliSupport.existingDir(modelDir, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
-        CliSupport.existingFile(dataFile, "--data");
         ModelConfig config = ModelConfig.load(modelDir);
         Device dev = Devices.resolve(device);
         try (TextTokenizer tok = TextTokenizer.load(modelDir, config.eosTokenId())) {
-            Integer eos = tok.eosId();
-            if (eos == null) {
-                throw new Align4jException(modelDir + ": neither tokenizer_config.json (eos_token) nor config.json "
-                        + "(eos_token_id) names an end-of-sequence token; add eos_token_id to config.json");
+            PreferenceData data = PreferenceData.load(dataFile, dataArgs.toOptions(), tok);
+            Rows rows = Rows.of(data);
+            if (config.isGpt2()) {
+                for (int i = 0; i < rows.size(); i++) {
+                    if (rows.length(i) > config.maxPositions()) {
+                        throw new Align4jException(dataFile + ": row " + rows.row[i] + " (0-based) has " + rows.length(i)
+                                + " tokens, more than the model's " + config.maxPositions() + " positions (n_positions); "
+                                + "pass --max-length " + config.maxPositions() + " or less");
+                    }
+                }
             }
-            LogprobsRows.Rows rows = LogprobsRows.read(dataFile, tok, eos, maxLength, maxPromptLength,
-                    config.isGpt2() ? config.maxPositions() : 0);
             try (CausalLM lm = CausalLM.load(modelDir, new CausalLM.Options(dev, false, DataType.FLOAT32))) {
                 Scored scored = score(lm, rows, batchSize);
+                long lines = data.stats().rowsRead();
                 if (outFile.equals("-")) {
-                    write(rows, scored, stdout);
+                    write(rows, scored, lines, stdout);
                 } else {
-                    CliSupport.writeAtomically(Path.of(outFile), "--out", o -> write(rows, scored, o));
+                    CliSupport.writeAtomically(Path.of(outFile), "--out", o -> write(rows, scored, lines, o));
                 }
-                return new Summary(rows.size(), rows.paired(), scored.sequences, scored.tokenTotal,
-                        (System.nanoTime() - start) / 1e9, dev);
+                return new Summary(data, scored.sequences, scored.tokenTotal, (System.nanoTime() - start) / 1e9, dev);
             }
+        }
+    }
+
+    /**
+     * The examples to score: prompts, completions ({@code completions[0]} chosen or the
+     * completion, {@code completions[1]} rejected) and each one's 0-based source row.
+     */
+    record Rows(boolean paired, int[][] prompts, int[][][] completions, long[] row) {
+        static Rows of(PreferenceData data) {
+            int n = data.size();
+            int k = data.paired() ? 2 : 1;
+            int[][] prompts = new int[n][];
+            int[][][] completions = new int[k][n][];
+            long[] row = new long[n];
+            if (data.paired()) {
+                List<TokenizedPair> pairs = data.pairs();
+                for (int i = 0; i < n; i++) {
+                    TokenizedPair p = pairs.get(i);
+                    prompts[i] = p.prompt();
+                    completions[0][i] = p.chosen();
+                    completions[1][i] = p.rejected();
+                    row[i] = p.row();
+                }
+            } else {
+                List<TokenizedUnpaired> us = data.unpaired();
+                for (int i = 0; i < n; i++) {
+                    TokenizedUnpaired u = us.get(i);
+                    prompts[i] = u.prompt();
+                    completions[0][i] = u.completion();
+                    row[i] = u.row();
+                }
+            }
+            return new Rows(data.paired(), prompts, completions, row);
+        }
+
+        int size() {
+            return prompts.length;
+        }
+
+        /** The longest sequence of example i. */
+        int length(int i) {
+            int m = 0;
+            for (int[][] c : completions) {
+                m = Math.max(m, prompts[i].length + c[i].length);
+            }
+            return m;
         }
     }
 
@@ -142,28 +204,14 @@ final class LogprobsCommand implements Callable<Integer> {
      * Scores all rows, longest first in batches of {@code batchSize} rows (a pair is two sequences
      * in the same forward pass), each batch in its own sub-manager so memory stays flat.
      */
-    static Scored score(CausalLM lm, LogprobsRows.Rows rows, int batchSize) {
+    static Scored score(CausalLM lm, Rows rows, int batchSize) {
         int n = rows.size();
-        int k = rows.paired() ? 2 : 1;
-        int[][] prompts = new int[n][];
-        int[][][] completions = new int[k][n][];
-        for (int i = 0; i < n; i++) {
-            if (rows.paired()) {
-                TokenizedPair p = rows.pairs().get(i);
-                prompts[i] = p.prompt();
-                completions[0][i] = p.chosen();
-                completions[1][i] = p.rejected();
-            } else {
-                TokenizedUnpaired u = rows.unpaired().get(i);
-                prompts[i] = u.prompt();
-                completions[0][i] = u.completion();
-            }
-        }
+        int k = rows.completions().length;
+        int[][] prompts = rows.prompts();
+        int[][][] completions = rows.completions();
         int[] length = new int[n];
         for (int i = 0; i < n; i++) {
-            for (int j = 0; j < k; j++) {
-                length[i] = Math.max(length[i], prompts[i].length + completions[j][i].length);
-            }
+            length[i] = rows.length(i);
         }
         // longest first: similar lengths share a batch (less padding), and a batch too big for memory fails at once
         Integer[] order = IntStream.range(0, n).boxed().toArray(Integer[]::new);
@@ -205,31 +253,58 @@ final class LogprobsCommand implements Callable<Integer> {
         return new Scored(logps, tokens, sequences, tokenCount);
     }
 
-    private static String line(LogprobsRows.Rows rows, Scored s, int i) throws IOException {
+    /** One output line: the scores of example i, or (i &lt; 0) a dropped row's nulls. */
+    private static String line(boolean paired, Scored s, int i) throws IOException {
         ObjectNode o = JSON.createObjectNode();
-        if (rows.paired()) {
-            o.put("chosen_logps", s.logps[0][i]);
-            o.put("rejected_logps", s.logps[1][i]);
-            o.put("chosen_tokens", s.counts[0][i]);
-            o.put("rejected_tokens", s.counts[1][i]);
+        if (paired) {
+            put(o, "chosen_logps", s, 0, i);
+            put(o, "rejected_logps", s, 1, i);
+            o.put("chosen_tokens", i < 0 ? 0 : s.counts[0][i]);
+            o.put("rejected_tokens", i < 0 ? 0 : s.counts[1][i]);
         } else {
-            o.put("logps", s.logps[0][i]);
-            o.put("tokens", s.counts[0][i]);
+            put(o, "logps", s, 0, i);
+            o.put("tokens", i < 0 ? 0 : s.counts[0][i]);
+        }
+        if (i < 0) {
+            o.put("dropped", true);
         }
         return JSON.writeValueAsString(o);
     }
 
-    private static void write(LogprobsRows.Rows rows, Scored s, OutputStream out) throws IOException {
-        for (int i = 0; i < rows.size(); i++) {
-            out.write((line(rows, s, i) + "\n").getBytes(StandardCharsets.UTF_8));
+    private static void put(ObjectNode o, String key, Scored s, int k, int i) {
+        if (i < 0) {
+            o.putNull(key);
+        } else {
+            o.put(key, s.logps[k][i]);
         }
     }
 
-    private static void write(LogprobsRows.Rows rows, Scored s, PrintWriter out) {
-        try {
-            for (int i = 0; i < rows.size(); i++) {
-                out.println(line(rows, s, i));
+    /** Lines in source-row order: one per row read, dropped rows included. */
+    private static void write(Rows rows, Scored s, long lines, LineSink out) throws IOException {
+        int next = 0; // examples are in source-row order
+        for (long r = 0; r < lines; r++) {
+            if (next < rows.size() && rows.row()[next] == r) {
+                out.line(line(rows.paired(), s, next++));
+            } else {
+                out.line(line(rows.paired(), s, -1));
             }
+        }
+        if (next != rows.size()) {
+            throw new IllegalStateException("examples out of source-row order at " + next);
+        }
+    }
+
+    private interface LineSink {
+        void line(String l) throws IOException;
+    }
+
+    private static void write(Rows rows, Scored s, long lines, OutputStream out) throws IOException {
+        write(rows, s, lines, l -> out.write((l + "\n").getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static void write(Rows rows, Scored s, long lines, PrintWriter out) {
+        try {
+            write(rows, s, lines, out::println);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
@@ -263,9 +338,9 @@ final class LogprobsCommand implements Callable<Integer> {
             EXAMPLE_ROWS.forEach(stdout::println);
             stdout.println("# $ align4j logprobs --model tiny-llama --data pairs.jsonl --out logprobs.jsonl");
             Path outFile = tmp.resolve("logprobs.jsonl");
-            Summary s = run(tmp.resolve("tiny-llama"), dataFile, outFile.toString(), stdout);
-            stdout.printf(Locale.ROOT, "# scored %d rows (%d sequences, %d tokens with prompts) in %.1f s on %s%n", s.rows, s.sequences,
-                    s.tokens, s.seconds, s.device);
+            dataArgs.cacheDir = tmp.resolve("cache");
+            Summary s = run(tmp.resolve("tiny-llama"), dataFile.toString(), outFile.toString(), stdout);
+            stdout.println("# " + s.describe());
             stdout.println("# $ cat logprobs.jsonl");
             for (String l : Files.readAllLines(outFile, StandardCharsets.UTF_8)) {
                 stdout.println(l);

@@ -18,6 +18,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = CliSupport.Version.class,
         description = "Preference tuning (DPO, IPO, KTO) of Hugging Face causal language models on DJL's PyTorch engine.",
         subcommands = {
+            TrainCommand.class,
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
@@ -43,6 +44,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(new CliSupport.ErrorHandler());
         cl.setParameterExceptionHandler(new CliSupport.UsageErrorHandler());
+        cl.setExecutionStrategy(CliSupport::runCatchingErrors);
         return cl;
     }
 

@@ -598,7 +598,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     }
 
     /** grad.zero_() for every parameter: one native call each, no wrapper or index machinery (also clears NaN and ∞). */
-    private static void zeroGradients(Map<String, NDArray> params) {
+    static void zeroGradients(Map<String, NDArray> params) {
         for (NDArray p : params.values()) {
             JniUtils.zeroGrad((PtNDArray) p);
         }

@@ -171,4 +171,19 @@ class PreferenceTrainerTest {
             assertTrue(e.getMessage().contains("kto") && e.getMessage().contains("paired"), e.getMessage());
         }
     }
+
+    /** The user-defined loss in examples/ trains through the Java API, found by its class name. */
+    @Test
+    void customLossFromExamplesTrains(@TempDir Path dir) throws Exception {
+        Path model = SyntheticTask.model(dir.resolve("model"), 11);
+        PreferenceLoss loss = Losses.create("com.example.SoftHingeLoss", Map.of());
+        assertEquals("soft_hinge", loss.name());
+        try (CausalLM policy = CausalLM.load(model, TRAIN);
+                PreferenceTrainer t = PreferenceTrainer.builder().config(config(Map.of())).policy(policy).loss(loss)
+                        .trainPairs(SyntheticTask.pairs(200, 1)).evalPairs(SyntheticTask.pairs(64, 2)).console(null).build()) {
+            PreferenceTrainer.TrainResult r = t.train();
+            assertTrue(((Number) r.lastEval().get("eval_rewards/accuracies")).doubleValue() >= 0.9, r.lastEval().toString());
+            assertTrue(r.lastTrain().containsKey("soft_hinge/margin"));
+        }
+    }
 }

@@ -1,0 +1,18 @@
+package io.github.align4j.data;
+
+/**
+ * Stops a jinjava render (or parse) at the first fatal error and carries the message out to
+ * {@link ChatTemplate}, which turns it into an {@code Align4jException}.
+ *
+ * <p>It is an {@link Error} on purpose: jinjava catches {@code Exception} in its tag and expression
+ * nodes, records it and carries on rendering, while jinja2 stops at the first error (in particular
+ * at {@code raise_exception}). jinjava never catches {@code Error}, so throwing one from {@link
+ * ChatTemplateInterpreter#addError} unwinds the whole render. It never leaves this package.
+ */
+final class ChatTemplateFailure extends Error {
+    private static final long serialVersionUID = 1L;
+
+    ChatTemplateFailure(String message) {
+        super(message, null, false, false);
+    }
+}

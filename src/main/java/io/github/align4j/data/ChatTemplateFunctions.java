@@ -1,0 +1,216 @@
+package io.github.align4j.data;
+
+import com.hubspot.jinjava.el.ext.NamedParameter;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.lib.filter.Filter;
+import com.hubspot.jinjava.objects.date.StrftimeFormatter;
+import java.time.ZonedDateTime;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The globals and filters transformers adds to the jinja2 environment of chat templates: {@code
+ * raise_exception(msg)}, {@code strftime_now(format)}, and its own {@code tojson}; plus jinja2's
+ * {@code trim} and {@code string} filters with Python semantics (jinjava's trim strips Java
+ * whitespace, its string filter prints {@code true}).
+ */
+final class ChatTemplateFunctions {
+    private ChatTemplateFunctions() {}
+
+    /** raise_exception(message): stops the render with the template's own message. */
+    static Object raiseException(Object message) {
+        throw new PyError(PyObjects.str(message), true);
+    }
+
+    /** jinja2's dict(key=value, ...): a dict of the keyword arguments. */
+    static Object dict(Object... args) {
+        Map<String, Object> dict = new LinkedHashMap<>();
+        for (Object arg : args == null ? new Object[0] : args) {
+            if (!(arg instanceof NamedParameter named)) {
+                throw new PyError("dict() takes keyword arguments only here, e.g. dict(name=value)");
+            }
+            dict.put(named.getName(), named.getValue());
+        }
+        return dict;
+    }
+
+    /** strftime_now(format): the local date and time, as Python's datetime.now().strftime(format). */
+    static String strftimeNow(Object format) {
+        if (!(format instanceof String f)) {
+            throw new PyError("strftime_now() argument must be str, not " + PyObjects.typeName(format));
+        }
+        return StrftimeFormatter.format(ZonedDateTime.now(), f, Locale.ENGLISH);
+    }
+
+    /**
+     * transformers' tojson: {@code json.dumps(x, ensure_ascii=False, indent=None, separators=None,
+     * sort_keys=False)}, so non-ASCII text stays as it is and the separators are {@code ", "} and
+     * {@code ": "}.
+     */
+    static final class ToJson implements Filter {
+        private static final String[] NAMES = {"ensure_ascii", "indent", "separators", "sort_keys"};
+
+        @Override
+        public String getName() {
+            return "tojson";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            return filter(var, interpreter, (Object[]) args, Map.of());
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
+            Object[] values = new Object[NAMES.length];
+            if (args != null) {
+                if (args.length > NAMES.length) {
+                    throw new PyError("tojson() takes at most 4 arguments (" + args.length + " given)");
+                }
+                System.arraycopy(args, 0, values, 0, args.length);
+            }
+            for (Map.Entry<String, Object> e : kwargs.entrySet()) {
+                int at = java.util.List.of(NAMES).indexOf(e.getKey());
+                if (at < 0) {
+                    throw new PyError("tojson() got an unexpected keyword argument '" + e.getKey() + "'");
+                }
+                values[at] = e.getValue();
+            }
+            boolean ensureAscii = truthy(values[0]);
+            String indent = null;
+            if (values[1] instanceof Number n) {
+                indent = " ".repeat((int) Math.max(0, n.longValue()));
+            } else if (values[1] instanceof String s) {
+                indent = s;
+            } else if (values[1] != null) {
+                throw new PyError("tojson: indent must be an int, a str or None, not " + PyObjects.typeName(values[1]));
+            }
+            String[] separators = null;
+            if (values[2] != null) {
+                if (!(values[2] instanceof Collection<?> c) || c.size() != 2
+                        || !c.stream().allMatch(x -> x instanceof String)) {
+                    throw new PyError("tojson: separators must be a pair of strings, e.g. (',', ':')");
+                }
+                separators = c.stream().map(Object::toString).toArray(String[]::new);
+            }
+            return PyObjects.json(var, ensureAscii, indent, separators, truthy(values[3]));
+        }
+
+        private static boolean truthy(Object v) {
+            if (v == null) {
+                return false;
+            }
+            if (v instanceof Boolean b) {
+                return b;
+            }
+            if (v instanceof Number n) {
+                return n.doubleValue() != 0;
+            }
+            if (v instanceof String s) {
+                return !s.isEmpty();
+            }
+            return true;
+        }
+    }
+
+    /** jinja2's trim(value, chars=None): Python's str.strip. */
+    static final class Trim implements Filter {
+        @Override
+        public String getName() {
+            return "trim";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            if (args != null && args.length > 1) {
+                throw new PyError("trim() takes at most 1 argument (" + args.length + " given)");
+            }
+            String chars = args == null || args.length == 0 ? null : args[0];
+            return PyStrings.strip(PyObjects.str(var), chars, true, true);
+        }
+    }
+
+    /**
+     * jinja2's sort(value, reverse=False, case_sensitive=False, attribute=None); jinjava's ignores
+     * keyword arguments. Stable, like Python's sorted.
+     */
+    static final class Sort implements Filter {
+        private static final String[] NAMES = {"reverse", "case_sensitive", "attribute"};
+
+        @Override
+        public String getName() {
+            return "sort";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            return filter(var, interpreter, (Object[]) args, Map.of());
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
+            Object[] values = new Object[NAMES.length];
+            if (args != null) {
+                if (args.length > NAMES.length) {
+                    throw new PyError("sort() takes at most 3 arguments (" + args.length + " given)");
+                }
+                System.arraycopy(args, 0, values, 0, args.length);
+            }
+            for (Map.Entry<String, Object> e : kwargs.entrySet()) {
+                int at = java.util.List.of(NAMES).indexOf(e.getKey());
+                if (at < 0) {
+                    throw new PyError("sort() got an unexpected keyword argument '" + e.getKey() + "'");
+                }
+                values[at] = e.getValue();
+            }
+            boolean reverse = PyTruth.of(values[0]);
+            boolean caseSensitive = PyTruth.of(values[1]);
+            String attribute = values[2] == null ? null : PyObjects.str(values[2]);
+            java.util.List<Object> items = new java.util.ArrayList<>();
+            PyObjects.iterable(var).forEach(items::add);
+            java.util.Comparator<Object> order = (a, b) -> compare(key(a, attribute, caseSensitive, interpreter),
+                    key(b, attribute, caseSensitive, interpreter));
+            items.sort(reverse ? order.reversed() : order);
+            return items;
+        }
+
+        private static Object key(Object item, String attribute, boolean caseSensitive, JinjavaInterpreter interpreter) {
+            Object value = item;
+            if (attribute != null) {
+                for (String part : attribute.split("\\.")) {
+                    value = value instanceof Map<?, ?> map ? map.get(part) : interpreter.resolveProperty(value, part);
+                }
+            }
+            return !caseSensitive && value instanceof String s ? s.toLowerCase(Locale.ROOT) : value;
+        }
+
+        private static int compare(Object a, Object b) {
+            if (a instanceof Number x && b instanceof Number y) {
+                return Double.compare(x.doubleValue(), y.doubleValue());
+            }
+            if (a instanceof Boolean x && b instanceof Boolean y) {
+                return Boolean.compare(x, y);
+            }
+            if (a instanceof String x && b instanceof String y) {
+                return x.compareTo(y);
+            }
+            throw new PyError("sort: '<' not supported between instances of '" + PyObjects.typeName(a)
+                    + "' and '" + PyObjects.typeName(b) + "'");
+        }
+    }
+
+    /** jinja2's string filter: Python's str(), so True prints as True. */
+    static final class Str implements Filter {
+        @Override
+        public String getName() {
+            return "string";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            return PyObjects.str(var);
+        }
+    }
+}

@@ -1,0 +1,457 @@
+package io.github.align4j.data;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.Align4jException;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Finds the files of a dataset and streams their rows, whatever the container: JSONL, a JSON
+ * array, CSV or Parquet, each text format optionally gzip-compressed (recognised by its magic
+ * bytes, whatever the file is called).
+ */
+final class Sources {
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** For values read one at a time out of a stream (trailing tokens are the next rows). */
+    private static final ObjectMapper STREAM = new ObjectMapper();
+
+    private static final List<String> EXTENSIONS = List.of(
+            ".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".pq");
+
+    private Sources() {}
+
+    enum Kind { JSONL, JSON_ARRAY, CSV, PARQUET }
+
+    // ---------------------------------------------------------------- files
+
+    /**
+     * The files of a dataset: one file, every data file of a folder, or the files matching a
+     * glob ({@code data/*.jsonl}, {@code shards/**.parquet}), in sorted path order.
+     */
+    static List<Path> resolve(String pathOrGlob) {
+        if (pathOrGlob == null || pathOrGlob.isBlank()) {
+            throw new Align4jException("No dataset path given: pass a file, a folder or a glob such as data/*.jsonl.");
+        }
+        int glob = firstGlobChar(pathOrGlob);
+        List<Path> out = new ArrayList<>();
+        if (glob < 0) {
+            Path p = Path.of(pathOrGlob);
+            if (Files.isRegularFile(p)) {
+                return List.of(p);
+            }
+            if (!Files.isDirectory(p)) {
+                throw new Align4jException(p + ": no such file or folder. Pass a dataset file (.jsonl, .json, .csv, "
+                        + ".parquet, optionally .gz), a folder of them, or a glob such as data/*.jsonl.");
+            }
+            try (Stream<Path> s = Files.list(p)) {
+                s.filter(Files::isRegularFile).filter(Sources::isDataFile).forEach(out::add);
+            } catch (IOException e) {
+                throw new Align4jException(p + ": cannot list the folder: " + e.getMessage(), e);
+            }
+            if (out.isEmpty()) {
+                throw new Align4jException(p + ": the folder holds no dataset file (.jsonl, .json, .csv, .parquet, "
+                        + "optionally .gz).");
+            }
+        } else {
+            int slash = pathOrGlob.lastIndexOf('/', glob);
+            Path base = slash < 0 ? Path.of("") : Path.of(slash == 0 ? "/" : pathOrGlob.substring(0, slash));
+            String pattern = pathOrGlob.substring(slash + 1);
+            PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + pattern);
+            Path root = base.toString().isEmpty() ? Path.of(".") : base;
+            if (!Files.isDirectory(root)) {
+                throw new Align4jException(pathOrGlob + ": the folder " + root + " does not exist.");
+            }
+            int depth = pattern.contains("**") ? Integer.MAX_VALUE : pattern.split("/", -1).length;
+            try (Stream<Path> s = Files.walk(root, depth)) {
+                s.filter(Files::isRegularFile)
+                        .filter(f -> m.matches(root.relativize(f)))
+                        .map(f -> base.toString().isEmpty() ? root.relativize(f) : f)
+                        .forEach(out::add);
+            } catch (IOException e) {
+                throw new Align4jException(pathOrGlob + ": cannot list files: " + e.getMessage(), e);
+            }
+            if (out.isEmpty()) {
+                throw new Align4jException(pathOrGlob + ": no file matches this pattern.");
+            }
+        }
+        out.sort(Comparator.comparing(Path::toString));
+        return List.copyOf(out);
+    }
+
+    private static int firstGlobChar(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '*' || c == '?' || c == '[' || c == '{') {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static boolean isDataFile(Path p) {
+        String n = stripGz(p.getFileName().toString().toLowerCase(Locale.ROOT));
+        return !p.getFileName().toString().startsWith(".") && EXTENSIONS.stream().anyMatch(n::endsWith);
+    }
+
+    private static String stripGz(String name) {
+        if (name.endsWith(".gz")) {
+            return name.substring(0, name.length() - 3);
+        }
+        if (name.endsWith(".gzip")) {
+            return name.substring(0, name.length() - 5);
+        }
+        return name;
+    }
+
+    // ---------------------------------------------------------------- rows
+
+    /** Streams every row of every file, in order, numbering them across files. */
+    static long read(List<Path> files, Consumer<RawRow> sink) {
+        long[] index = {0};
+        for (Path f : files) {
+            try {
+                readFile(f, index, sink);
+            } catch (IOException e) {
+                throw new Align4jException(f + ": cannot read: " + e.getMessage(), e);
+            } catch (UncheckedIOException e) {
+                throw new Align4jException(f + ": cannot read: " + e.getCause().getMessage(), e);
+            }
+        }
+        return index[0];
+    }
+
+    private static void readFile(Path f, long[] index, Consumer<RawRow> sink) throws IOException {
+        try (InputStream raw = Files.newInputStream(f)) {
+            BufferedInputStream in = new BufferedInputStream(raw, 1 << 16);
+            byte[] head = peek(in, 4);
+            if (head.length >= 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b) {
+                in = new BufferedInputStream(new GZIPInputStream(in, 1 << 16), 1 << 16);
+                head = peek(in, 4);
+            } else if (head.length == 4 && head[0] == 'P' && head[1] == 'A' && head[2] == 'R' && head[3] == '1') {
+                in.close();
+                readParquet(f, index, sink);
+                return;
+            }
+            switch (kind(f, in)) {
+                case JSONL -> readJsonl(f, in, index, sink);
+                case JSON_ARRAY -> readJsonArray(f, in, index, sink);
+                case CSV -> CsvRows.read(f, in, index, sink);
+                case PARQUET -> throw new Align4jException(f + ": named like a Parquet file but it does not start with "
+                        + "Parquet's magic bytes PAR1 (a compressed Parquet file cannot be read: store it uncompressed).");
+                default -> throw new IllegalStateException();
+            }
+        }
+    }
+
+    private static byte[] peek(BufferedInputStream in, int n) throws IOException {
+        in.mark(n);
+        byte[] b = in.readNBytes(n);
+        in.reset();
+        return b;
+    }
+
+    private static Kind kind(Path f, BufferedInputStream in) throws IOException {
+        String name = stripGz(f.getFileName().toString().toLowerCase(Locale.ROOT));
+        if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) {
+            return Kind.JSONL;
+        }
+        if (name.endsWith(".csv")) {
+            return Kind.CSV;
+        }
+        if (name.endsWith(".parquet") || name.endsWith(".pq")) {
+            return Kind.PARQUET;
+        }
+        int c = firstNonSpace(in);
+        if (c == '[') {
+            return Kind.JSON_ARRAY;
+        }
+        if (c == '{' || c < 0 || name.endsWith(".json")) {
+            return Kind.JSONL; // Hugging Face writes JSON Lines into .json files too
+        }
+        throw new Align4jException(f + ": cannot tell the file type: expected .jsonl, .json, .csv or .parquet "
+                + "(optionally gzip-compressed), or JSON text starting with '[' or '{'.");
+    }
+
+    private static int firstNonSpace(BufferedInputStream in) throws IOException {
+        in.mark(1 << 15);
+        try {
+            for (int i = 0; i < (1 << 15); i++) {
+                int c = in.read();
+                if (c < 0) {
+                    return -1;
+                }
+                if (i < 3 && (c == 0xef || c == 0xbb || c == 0xbf)) {
+                    continue; // byte order mark
+                }
+                if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+                    return c;
+                }
+            }
+            return -1;
+        } finally {
+            in.reset();
+        }
+    }
+
+    // ---------------------------------------------------------------- JSON Lines
+
+    private static void readJsonl(Path f, InputStream in, long[] index, Consumer<RawRow> sink) throws IOException {
+        LineReader lines = new LineReader(in);
+        long lineNo = 0;
+        while (lines.next()) {
+            lineNo++;
+            byte[] b = lines.bytes();
+            int len = lines.length();
+            int off = 0;
+            if (lineNo == 1 && len >= 3 && (b[0] & 0xff) == 0xef && (b[1] & 0xff) == 0xbb && (b[2] & 0xff) == 0xbf) {
+                off = 3;
+            }
+            if (len > off && b[len - 1] == '\r') {
+                len--;
+            }
+            if (blank(b, off, len)) {
+                continue;
+            }
+            String where = "line " + lineNo;
+            String text;
+            try {
+                text = Utf8.decode(b, off, len - off);
+            } catch (Utf8.Invalid e) {
+                sink.accept(new RawRow(f, where, index[0]++, null,
+                        "invalid UTF-8 at byte " + (e.offset + 1) + " of the line; the file must be UTF-8 encoded "
+                                + "(re-save it as UTF-8)", false));
+                continue;
+            }
+            JsonNode node;
+            try {
+                node = JSON.readTree(text);
+            } catch (JsonProcessingException e) {
+                sink.accept(new RawRow(f, where, index[0]++, null,
+                        "not valid JSON (" + jsonProblem(e) + "); each line of a JSON Lines file must be one JSON object",
+                        false));
+                continue;
+            }
+            if (!node.isObject()) {
+                sink.accept(new RawRow(f, where, index[0]++, null,
+                        "expected a JSON object {...}, got " + Layouts.describe(node), false));
+                continue;
+            }
+            sink.accept(new RawRow(f, where, index[0]++, node, null, false));
+        }
+    }
+
+    static String jsonProblem(JsonProcessingException e) {
+        String m = e.getOriginalMessage();
+        if (m != null) {
+            int nl = m.indexOf('\n');
+            if (nl > 0) {
+                m = m.substring(0, nl);
+            }
+        }
+        var loc = e.getLocation();
+        if (loc != null && loc.getColumnNr() > 0) {
+            m = m + " at column " + loc.getColumnNr();
+        }
+        return m;
+    }
+
+    private static boolean blank(byte[] b, int off, int len) {
+        for (int i = off; i < len; i++) {
+            byte c = b[i];
+            if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Splits a byte stream on '\n' without decoding it, so that a bad byte is pinned to its line. */
+    static final class LineReader {
+        private final InputStream in;
+        private final byte[] buf = new byte[1 << 16];
+        private int pos;
+        private int lim;
+        private boolean eof;
+        private byte[] line = new byte[1 << 12];
+        private int len;
+
+        LineReader(InputStream in) {
+            this.in = in;
+        }
+
+        boolean next() throws IOException {
+            len = 0;
+            boolean any = false;
+            while (true) {
+                if (pos == lim) {
+                    if (eof) {
+                        return any;
+                    }
+                    int n = in.read(buf, 0, buf.length);
+                    if (n < 0) {
+                        eof = true;
+                        return any;
+                    }
+                    pos = 0;
+                    lim = n;
+                }
+                any = true;
+                int i = pos;
+                while (i < lim && buf[i] != '\n') {
+                    i++;
+                }
+                append(pos, i - pos);
+                if (i < lim) {
+                    pos = i + 1;
+                    return true;
+                }
+                pos = lim;
+            }
+        }
+
+        private void append(int from, int n) {
+            if (len + n > line.length) {
+                line = java.util.Arrays.copyOf(line, Math.max(line.length * 2, len + n));
+            }
+            System.arraycopy(buf, from, line, len, n);
+            len += n;
+        }
+
+        byte[] bytes() {
+            return line;
+        }
+
+        int length() {
+            return len;
+        }
+    }
+
+    // ---------------------------------------------------------------- JSON array
+
+    private static void readJsonArray(Path f, InputStream in, long[] index, Consumer<RawRow> sink) throws IOException {
+        Utf8.Guard guard = new Utf8.Guard(in);
+        long row = 0;
+        try (JsonParser p = JSON.getFactory().createParser(guard)) {
+            JsonToken t = p.nextToken();
+            if (t != JsonToken.START_ARRAY) {
+                throw new Align4jException(f + ": expected a JSON array [...] of rows");
+            }
+            while (true) {
+                t = p.nextToken();
+                if (t == JsonToken.END_ARRAY) {
+                    break;
+                }
+                if (t == null) {
+                    throw new Align4jException(f + " row " + row + ": the file ends before the JSON array is closed "
+                            + "with ']' (is it truncated?)");
+                }
+                JsonNode node = STREAM.readTree(p);
+                long endByte = p.currentLocation().getByteOffset();
+                long bad = guard.pollBadBefore(endByte);
+                String where = "row " + row;
+                if (bad >= 0) {
+                    sink.accept(new RawRow(f, where, index[0]++, null,
+                            "invalid UTF-8 at byte " + bad + " of the file; the file must be UTF-8 encoded (re-save it "
+                                    + "as UTF-8)", false));
+                } else if (!node.isObject()) {
+                    sink.accept(new RawRow(f, where, index[0]++, null,
+                            "expected a JSON object {...}, got " + Layouts.describe(node), false));
+                } else {
+                    sink.accept(new RawRow(f, where, index[0]++, node, null, false));
+                }
+                row++;
+            }
+            if (p.nextToken() != null) {
+                throw new Align4jException(f + ": unexpected text after the closing ']' of the JSON array");
+            }
+        } catch (JsonProcessingException e) {
+            long bad = guard.firstBad();
+            String why = bad >= 0 ? "invalid UTF-8 at byte " + bad + " of the file" : "not valid JSON (" + jsonProblem(e) + ")";
+            var loc = e.getLocation();
+            String line = loc != null && loc.getLineNr() > 0 ? " (line " + loc.getLineNr() + ")" : "";
+            throw new Align4jException(f + " row " + row + line + ": " + why + ". The file is one JSON array, so a "
+                    + "syntax error stops the whole file: fix the file, or convert it to JSON Lines (one object a line) "
+                    + "so that bad rows can be skipped.", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- Parquet
+
+    static final String DUCKDB_DRIVER = "org.duckdb.DuckDBDriver";
+
+    /** Loads the JDBC driver class, or explains how to add it. */
+    static void requireDriver(Path f, String driverClass) {
+        try {
+            Class.forName(driverClass);
+        } catch (ClassNotFoundException e) {
+            throw new Align4jException(f + ": reading Parquet needs DuckDB's JDBC driver, which is not on the class "
+                    + "path. Add the Maven dependency org.duckdb:duckdb_jdbc:1.4.4.0 to your build (or put "
+                    + "duckdb_jdbc-1.4.4.0.jar on the class path), or convert the file to JSON Lines.");
+        }
+    }
+
+    private static void readParquet(Path f, long[] index, Consumer<RawRow> sink) {
+        requireDriver(f, DUCKDB_DRIVER);
+        long row = 0;
+        java.util.Properties props = new java.util.Properties();
+        props.setProperty("jdbc_stream_results", "true"); // fetch rows chunk by chunk, not the whole file at once
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:", props)) {
+            try (Statement s = c.createStatement()) {
+                s.execute("SET autoinstall_known_extensions = false"); // never download anything
+                s.execute("SET autoload_known_extensions = false");
+                s.execute("SET preserve_insertion_order = true");
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT to_json(t)::VARCHAR FROM read_parquet(?) t")) {
+                ps.setString(1, f.toAbsolutePath().toString());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        String where = "row " + row++;
+                        String json = rs.getString(1);
+                        JsonNode node;
+                        try {
+                            node = JSON.readTree(json);
+                        } catch (JsonProcessingException e) {
+                            sink.accept(new RawRow(f, where, index[0]++, null,
+                                    "DuckDB returned a row that is not JSON: " + jsonProblem(e), false));
+                            continue;
+                        }
+                        sink.accept(new RawRow(f, where, index[0]++, node, null, false));
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw new Align4jException(f + (row > 0 ? " row " + row : "") + ": cannot read the Parquet file: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    static ObjectNode object() {
+        return JSON.createObjectNode();
+    }
+}

@@ -1,0 +1,70 @@
+package io.github.align4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.align4j.Align4jException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainConfigTest {
+    @Test
+    void zephyrRecipeParses() {
+        List<String> ignored = new ArrayList<>();
+        TrainConfig c = TrainConfig.fromYaml(Path.of("recipes/zephyr-7b-beta/dpo.yaml"), TrainConfig.defaults(), ignored)
+                .validated();
+        assertEquals(0.01, c.beta());
+        assertEquals(5e-7, c.learningRate());
+        assertEquals("cosine", c.lrSchedulerType());
+        assertEquals(0.1, c.warmupRatio());
+        assertEquals(1.0, c.numTrainEpochs());
+        assertEquals(8, c.batchSize());
+        assertEquals(2, c.gradientAccumulationSteps());
+        assertEquals(1024, c.maxLength());
+        assertEquals(512, c.maxPromptLength());
+        assertTrue(ignored.stream().anyMatch(s -> s.startsWith("bf16")), ignored.toString());
+    }
+
+    @Test
+    void unknownKeyNamesItselfAndTheNearest(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("r.yaml");
+        Files.writeString(f, "beta: 0.1\nlearning_rat: 1e-6\n");
+        Align4jException e = assertThrows(Align4jException.class, () -> TrainConfig.fromYaml(f, TrainConfig.defaults(), null));
+        assertTrue(e.getMessage().contains("r.yaml") && e.getMessage().contains("'learning_rat'")
+                && e.getMessage().contains("did you mean 'learning_rate'"), e.getMessage());
+    }
+
+    @Test
+    void valuesAreValidated() {
+        TrainConfig d = TrainConfig.defaults();
+        assertTrue(assertThrows(Align4jException.class, () -> d.with("beta", 0, "--beta")).getMessage().contains("> 0"));
+        assertTrue(assertThrows(Align4jException.class, () -> d.with("learning_rate", -1, "--lr")).getMessage().contains("≥ 0"));
+        assertTrue(assertThrows(Align4jException.class, () -> d.with("per_device_train_batch_size", 0, "--batch-size"))
+                .getMessage().contains("≥ 1"));
+        assertTrue(assertThrows(Align4jException.class, () -> d.with("seed", "x", "--seed")).getMessage().contains("integer"));
+        assertTrue(assertThrows(Align4jException.class, () -> d.with("shuffle", "yes", "--shuffle")).getMessage().contains("true or false"));
+        assertTrue(assertThrows(Align4jException.class,
+                () -> d.with(Map.of("max_length", 100, "max_prompt_length", 200), "flags").validated()).getMessage()
+                .contains("max_prompt_length"));
+    }
+
+    @Test
+    void schedulesFollowTransformers() {
+        Schedule cos = new Schedule(1.0, "cosine", 10, 110);
+        assertEquals(0.0, cos.at(0), 1e-12);
+        assertEquals(0.5, cos.at(5), 1e-12);
+        assertEquals(1.0, cos.at(10), 1e-12);
+        assertEquals(0.5, cos.at(60), 1e-12);
+        assertEquals(0.0, cos.at(110), 1e-12);
+        Schedule lin = new Schedule(2.0, "linear", 0, 100);
+        assertEquals(1.0, lin.at(50), 1e-12);
+        assertEquals(2.0, new Schedule(2.0, "constant", 4, 100).at(50), 1e-12);
+        assertEquals(0.2, Schedule.of(TrainConfig.defaults().with(Map.of("learning_rate", 1.0, "warmup_ratio", 0.1), "t"), 100).at(2), 1e-12);
+    }
+}
