@@ -19,6 +19,7 @@ import picocli.CommandLine.ScopeType;
         description = "Preference tuning (DPO, IPO, KTO) of Hugging Face causal language models on DJL's PyTorch engine.",
         subcommands = {
             TrainCommand.class,
+            InspectCommand.class,
             InitCommand.class,
             LogprobsCommand.class,
             LoadStatsCommand.class,
