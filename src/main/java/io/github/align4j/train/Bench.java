@@ -48,7 +48,9 @@ public final class Bench {
      * @param warmup untimed steps before them
      * @param precomputeRef score the reference once before training instead of every step
      * @param data tokenized pairs to train on instead of random ids (null: random); the padding
-     *     fraction is reported for them
+     *     fraction is reported for them, and ids beyond the model's vocabulary are taken modulo it
+     *     (a tokenizer of another model times the same lengths). With {@code warmup = 0} and
+     *     {@code steps = ceil(size / pairs)} the timed steps are exactly the first epoch
      * @param groupByLength length-grouped batching (only matters for real data)
      * @param device "cpu", "gpu", "gpu:N" or "auto"
      * @param cacheDir where precomputed reference log-probs go (null: a temporary folder, deleted)
@@ -85,16 +87,16 @@ public final class Bench {
      * @param policyTokens policy tokens (prompt + completion, chosen and rejected) over the timed steps
      * @param paddingFraction share of padding in the padded [2B, T] batches the policy saw
      * @param peakRssMb the process's peak resident memory (VmHWM), -1 where /proc is missing
-     * @param rssAfterWarmupMb resident memory after the warm-up steps
+     * @param rssAfterWarmupMb resident memory after the warm-up steps (after the first step without warm-up)
      * @param rssEndMb resident memory after the last step
-     * @param arraysAfterWarmup live native arrays of the policy's manager after the warm-up steps
+     * @param arraysAfterWarmup live native arrays of the policy's manager after the warm-up steps (or the first step)
      * @param arraysEnd the same after the last step
      * @param setupSeconds loading the models, creating the data and (with precompute) scoring the reference
      */
     public record Result(String model, long parameters, int pairs, int prompt, int completion, int threads,
             boolean precomputeRef, double[] stepSeconds, long policyTokens, double paddingFraction, double peakRssMb,
             double rssAfterWarmupMb, double rssEndMb, int arraysAfterWarmup, int arraysEnd, double setupSeconds,
-            String device) {
+            String device, boolean realData, int examples, boolean groupByLength) {
 
         public double medianStepSeconds() {
             return median(stepSeconds);
@@ -108,9 +110,20 @@ public final class Bench {
             return Arrays.stream(stepSeconds).max().orElse(Double.NaN);
         }
 
-        /** Policy tokens of a median step over the median step time. */
+        /**
+         * Policy tokens per second: of a median step for a fixed shape (as torch_dpo_step.py
+         * reports it), over the whole timed run for real data (whose steps differ in length).
+         */
         public double tokensPerSecond() {
-            return stepSeconds.length == 0 ? 0 : policyTokens / (double) stepSeconds.length / medianStepSeconds();
+            if (stepSeconds.length == 0) {
+                return 0;
+            }
+            return realData ? policyTokens / totalSeconds() : policyTokens / (double) stepSeconds.length / medianStepSeconds();
+        }
+
+        /** Σ step times: one epoch's time for a real-data run. */
+        public double totalSeconds() {
+            return Arrays.stream(stepSeconds).sum();
         }
 
         /** The fields as one flat JSON-ready map (seconds, MB, counts). */
@@ -129,6 +142,12 @@ public final class Bench {
             m.put("min_step_s", minStepSeconds());
             m.put("max_step_s", maxStepSeconds());
             m.put("tokens_per_second", tokensPerSecond());
+            m.put("total_step_s", totalSeconds());
+            m.put("real_data", realData);
+            if (realData) {
+                m.put("examples", examples);
+                m.put("group_by_length", groupByLength);
+            }
             m.put("padding_fraction", paddingFraction);
             m.put("peak_rss_mb", peakRssMb);
             m.put("rss_after_warmup_mb", rssAfterWarmupMb);
@@ -150,7 +169,7 @@ public final class Bench {
         }
         long t0 = System.nanoTime();
         ModelConfig cfg = ModelConfig.load(o.model());
-        List<TokenizedPair> data = o.data() != null ? o.data() : randomPairs(cfg.vocabSize(), o);
+        List<TokenizedPair> data = o.data() != null ? fold(o.data(), cfg.vocabSize()) : randomPairs(cfg.vocabSize(), o);
         if (data.isEmpty()) {
             throw new Align4jException("bench: the data is empty");
         }
@@ -183,7 +202,7 @@ public final class Bench {
                 if (step == 1) {
                     setup[0] = (System.nanoTime() - t0) / 1e9 - seconds;
                 }
-                if (step == o.warmup()) {
+                if (step == Math.max(1, o.warmup())) { // without warm-up: after the first step
                     rss[0] = rssMb("VmRSS");
                     arrays[0] = policy.liveArrays();
                 }
@@ -206,7 +225,8 @@ public final class Bench {
             double padding = paddingFraction(batches, data);
             return new Result(o.model().toString(), policy.parameterCount(), o.pairs(), o.prompt(), o.completion(),
                     threads(), o.precomputeRef(), times, tokens[0], padding, rssMb("VmHWM"),
-                    rss[0] >= 0 ? rss[0] : rssMb("VmRSS"), rss[1], arrays[0], arrays[1], setup[0], device.toString());
+                    rss[0], rss[1], arrays[0], arrays[1], setup[0], device.toString(),
+                    o.data() != null, data.size(), o.groupByLength());
         } finally {
             if (tmpCache != null) {
                 deleteTree(tmpCache);
@@ -240,6 +260,42 @@ public final class Bench {
     public static List<int[]> epochBatches(List<TokenizedPair> data, int batch, long seed, boolean groupByLength) {
         return Batches.epoch(data.size(), batch, seed, 0, true, groupByLength,
                 i -> data.get(i).prompt().length + Math.max(data.get(i).chosen().length, data.get(i).rejected().length));
+    }
+
+    /**
+     * The pairs with every id taken modulo the vocabulary, so that data tokenized for another model
+     * can time this one (lengths, and so time and padding, are unchanged); unchanged when all fit.
+     */
+    static List<TokenizedPair> fold(List<TokenizedPair> data, int vocab) {
+        boolean fits = true;
+        for (TokenizedPair p : data) {
+            fits &= fitsIn(p.prompt(), vocab) && fitsIn(p.chosen(), vocab) && fitsIn(p.rejected(), vocab);
+        }
+        if (fits) {
+            return data;
+        }
+        List<TokenizedPair> out = new ArrayList<>(data.size());
+        for (TokenizedPair p : data) {
+            out.add(new TokenizedPair(mod(p.prompt(), vocab), mod(p.chosen(), vocab), mod(p.rejected(), vocab), p.row()));
+        }
+        return out;
+    }
+
+    private static boolean fitsIn(int[] ids, int vocab) {
+        for (int id : ids) {
+            if (id < 0 || id >= vocab) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int[] mod(int[] ids, int vocab) {
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.floorMod(ids[i], vocab);
+        }
+        return out;
     }
 
     /**
