@@ -27,6 +27,7 @@ import picocli.CommandLine.ScopeType;
             EvalCommand.class,
             SweepCommand.class,
             DemoCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

@@ -52,25 +52,44 @@ final class Attention extends Layer {
     NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
         long b = p.batch;
         long t = p.length;
-        NDArray q = Ops.linear(x, w(wq), bq == null ? null : w(bq))
-                .reshape(b, t, kvHeads, rep, headDim).transpose(0, 2, 3, 1, 4); // [B, KV, rep, T, D]
-        NDArray k = Ops.linear(x, w(wk), bk == null ? null : w(bk))
-                .reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3); // [B, KV, T, D]
-        NDArray v = Ops.linear(x, w(wv), bv == null ? null : w(bv))
-                .reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3); // [B, KV, T, D]
-        q = Rope.apply(q, p.cosQ, p.sinQ).reshape(b, kvHeads, rep * t, headDim); // scaled by 1/√D
-        k = Rope.apply(k, p.cos, p.sin);
-        if (p.cache != null) {
+        NDArray q0 = Ops.linear(x, w(wq), bq == null ? null : w(bq));
+        NDArray q1 = q0.reshape(b, t, kvHeads, rep, headDim);
+        NDArray q2 = q1.transpose(0, 2, 3, 1, 4); // [B, KV, rep, T, D] (a view)
+        NDArray q3 = Rope.apply(q2, p.cosQ, p.sinQ); // scaled by 1/√D
+        NDArray q = q3.reshape(b, kvHeads, rep * t, headDim);
+        Ops.free(q0, q1, q2, q3);
+        NDArray k0 = Ops.linear(x, w(wk), bk == null ? null : w(bk));
+        NDArray k1 = k0.reshape(b, t, kvHeads, headDim);
+        NDArray k2 = k1.transpose(0, 2, 1, 3); // [B, KV, T, D]
+        NDArray k = Rope.apply(k2, p.cos, p.sin);
+        NDArray v0 = Ops.linear(x, w(wv), bv == null ? null : w(bv));
+        NDArray v1 = v0.reshape(b, t, kvHeads, headDim);
+        NDArray v = v1.transpose(0, 2, 1, 3); // [B, KV, T, D]
+        Ops.free(k0, k1, k2, v0, v1);
+        if (p.cache != null) { // the cache owns keys and values from here on
             k = p.cache.append(layer, k, true);
             v = p.cache.append(layer, v, false);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)); // [B, KV, rep·T, T_keys]
+        NDArray kt = k.transpose(0, 1, 3, 2);
+        NDArray scores = q.matMul(kt); // [B, KV, rep·T, T_keys]
+        Ops.free(kt, q);
         NDArray mask = p.mask(rep, window);
         if (mask != null) {
-            scores = scores.add(mask);
+            scores.addi(mask); // in place: the product's backward needs only its inputs
         }
-        NDArray a = scores.softmax(-1).matMul(v) // [B, KV, rep·T, D]
-                .reshape(b, kvHeads, rep, t, headDim).transpose(0, 3, 1, 2, 4).reshape(b, t, (long) heads * headDim);
-        return Ops.linear(a, w(wo), bo == null ? null : w(bo));
+        NDArray probs = scores.softmax(-1);
+        Ops.free(scores);
+        NDArray o = probs.matMul(v); // [B, KV, rep·T, D]
+        Ops.free(probs);
+        if (p.cache == null) {
+            Ops.free(k, v);
+        }
+        NDArray o1 = o.reshape(b, kvHeads, rep, t, headDim);
+        NDArray o2 = o1.transpose(0, 3, 1, 2, 4);
+        NDArray a = o2.reshape(b, t, (long) heads * headDim);
+        Ops.free(o, o1, o2);
+        NDArray out = Ops.linear(a, w(wo), bo == null ? null : w(bo));
+        Ops.free(a);
+        return out;
     }
 }

@@ -55,16 +55,23 @@ final class Decoder extends Layer {
         Pass p = new Pass(ids.getManager(), b, t, offset, rope, masks, cache);
         NDArray x = Ops.rows(ids, w(embed)); // [B, T, E]
         if (positions != null) {
-            NDArray pos = ids.getManager().arange((int) offset, (int) (offset + t)).toType(ai.djl.ndarray.types.DataType.INT64, false);
-            x = x.add(Ops.rows(pos, w(positions))); // [T, E] broadcast over B
+            NDArray range = ids.getManager().arange((int) offset, (int) (offset + t));
+            NDArray pos = range.toType(ai.djl.ndarray.types.DataType.INT64, false);
+            NDArray pe = Ops.rows(pos, w(positions));
+            x.addi(pe); // [T, E] broadcast over B, in place (the lookup's backward does not need its output)
+            Ops.free(range, pos, pe);
         }
         for (DecoderLayer layer : layers) {
-            x = layer.forward(x, p);
+            NDArray next = layer.forward(x, p);
+            Ops.free(x);
+            x = next;
         }
         if (cache != null) {
             cache.length += t;
         }
-        return finalNorm.forward(x);
+        NDArray out = finalNorm.forward(x);
+        Ops.free(x);
+        return out;
     }
 
     /** Logits of hidden states: h·W_headᵀ, [..., E] → [..., V]. */

@@ -34,10 +34,17 @@ final class DecoderLayer extends Layer {
         }
     }
 
-    NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
+    /**
+     * [B, T, E] → [B, T, E]; x stays the caller's. The residual adds go in place into the block
+     * outputs (whose producers' backward does not need them), intermediates are freed at once.
+     */
+    NDArray forward(NDArray x, Pass p) {
         NDArray h = norm1.forward(x);
-        x = x.add(attention != null ? attention.forward(h, p) : gpt2Attention.forward(h, p));
-        h = norm2.forward(x);
-        return x.add(mlp != null ? mlp.forward(h) : gpt2Mlp.forward(h));
+        NDArray mid = (attention != null ? attention.forward(h, p) : gpt2Attention.forward(h, p)).addi(x);
+        Ops.free(h);
+        h = norm2.forward(mid);
+        NDArray out = (mlp != null ? mlp.forward(h) : gpt2Mlp.forward(h)).addi(mid);
+        Ops.free(h, mid);
+        return out;
     }
 }

@@ -38,20 +38,44 @@ final class Gpt2Attention extends Layer {
     NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
         long b = p.batch;
         long t = p.length;
-        NDList qkv = x.matMul(w(attnW)).add(w(attnB)).split(3, 2); // DJL split needs a non-negative axis
-        NDArray q = qkv.get(0).mul(scale).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3); // [B, H, T, D]
-        NDArray k = qkv.get(1).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray v = qkv.get(2).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
-        if (p.cache != null) {
+        NDArray wt = w(attnW).transpose(); // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
+        NDArray fused = Ops.linear(x, wt, w(attnB));
+        Ops.free(wt);
+        NDList qkv = fused.split(3, 2); // DJL split needs a non-negative axis
+        Ops.free(fused);
+        NDArray qs = qkv.get(0).mul(scale);
+        NDArray q1 = qs.reshape(b, t, heads, headDim);
+        NDArray q = q1.transpose(0, 2, 1, 3); // [B, H, T, D]
+        NDArray k1 = qkv.get(1).reshape(b, t, heads, headDim);
+        NDArray k = k1.transpose(0, 2, 1, 3);
+        NDArray v1 = qkv.get(2).reshape(b, t, heads, headDim);
+        NDArray v = v1.transpose(0, 2, 1, 3);
+        qkv.close();
+        Ops.free(qs, q1, k1, v1);
+        if (p.cache != null) { // the cache owns keys and values from here on
             k = p.cache.append(layer, k, true);
             v = p.cache.append(layer, v, false);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)); // [B, H, T, T_keys]
+        NDArray kt = k.transpose(0, 1, 3, 2);
+        NDArray scores = q.matMul(kt); // [B, H, T, T_keys]
+        Ops.free(kt, q);
         NDArray mask = p.mask(1, 0);
         if (mask != null) {
-            scores = scores.add(mask);
+            scores.addi(mask); // in place: the product's backward needs only its inputs
         }
-        NDArray a = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim);
-        return a.matMul(w(projW)).add(w(projB));
+        NDArray probs = scores.softmax(-1);
+        Ops.free(scores);
+        NDArray o = probs.matMul(v);
+        Ops.free(probs);
+        if (p.cache == null) {
+            Ops.free(k, v);
+        }
+        NDArray o1 = o.transpose(0, 2, 1, 3);
+        NDArray a = o1.reshape(b, t, (long) heads * headDim);
+        Ops.free(o, o1);
+        NDArray pt = w(projW).transpose();
+        NDArray out = Ops.linear(a, pt, w(projB));
+        Ops.free(pt, a);
+        return out;
     }
 }

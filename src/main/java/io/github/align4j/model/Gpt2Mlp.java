@@ -22,12 +22,24 @@ final class Gpt2Mlp extends Layer {
     }
 
     NDArray forward(NDArray x) {
-        return geluNew(x.matMul(w(fcW)).add(w(fcB))).matMul(w(projW)).add(w(projB));
+        NDArray fcT = w(fcW).transpose(); // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
+        NDArray h = Ops.linear(x, fcT, w(fcB));
+        NDArray g = geluNew(h);
+        NDArray projT = w(projW).transpose();
+        NDArray out = Ops.linear(g, projT, w(projB));
+        Ops.free(fcT, h, g, projT);
+        return out;
     }
 
     /** gelu_new, the tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
     static NDArray geluNew(NDArray x) {
-        NDArray inner = x.mul(x).mul(x).mul(0.044715f).add(x).mul(SQRT_2_OVER_PI);
-        return x.mul(inner.tanh().add(1f)).mul(0.5f);
+        NDArray x2 = x.mul(x);
+        NDArray x3 = x2.mul(x);
+        NDArray inner = x3.muli(0.044715f).addi(x).muli(SQRT_2_OVER_PI); // in place on x³: mul's backward keeps x², x
+        NDArray th = inner.tanh();
+        NDArray one = th.add(1f); // not in place: tanh's backward needs its output
+        NDArray out = x.mul(one).muli(0.5f);
+        Ops.free(x2, x3, th, one);
+        return out;
     }
 }

@@ -25,8 +25,14 @@ final class Mlp extends Layer {
     }
 
     NDArray forward(NDArray x) { // [B, T, E] → [B, T, E]
-        NDArray g = Ops.silu(Ops.linear(x, w(gate), gateBias == null ? null : w(gateBias)));
-        NDArray h = g.mul(Ops.linear(x, w(up), upBias == null ? null : w(upBias)));
-        return Ops.linear(h, w(down), downBias == null ? null : w(downBias));
+        NDArray pre = Ops.linear(x, w(gate), gateBias == null ? null : w(gateBias));
+        NDArray g = Ops.silu(pre);
+        Ops.free(pre);
+        NDArray u = Ops.linear(x, w(up), upBias == null ? null : w(upBias));
+        NDArray h = g.mul(u);
+        Ops.free(g, u);
+        NDArray out = Ops.linear(h, w(down), downBias == null ? null : w(downBias));
+        Ops.free(h);
+        return out;
     }
 }

@@ -27,7 +27,15 @@ final class Norm extends Layer {
         if (bias != null) {
             return LayerNorm.layerNorm(x, normalized, w(weight), w(bias), eps).singletonOrThrow();
         }
-        NDArray inv = x.square().mean(new int[] {-1}, true).add(eps).pow(-0.5f);
-        return x.mul(inv).mul(w(weight));
+        NDArray sq = x.square();
+        NDArray ms = sq.mean(new int[] {-1}, true); // [..., 1]
+        Ops.free(sq);
+        NDArray inv = ms.addi(eps).pow(-0.5f); // in place: mean's backward does not need its output
+        Ops.free(ms);
+        NDArray y = x.mul(inv);
+        Ops.free(inv);
+        NDArray out = y.mul(w(weight));
+        Ops.free(y);
+        return out;
     }
 }

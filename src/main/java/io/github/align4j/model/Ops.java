@@ -20,6 +20,24 @@ final class Ops {
 
     /** silu(x) = x·σ(x). */
     static NDArray silu(NDArray x) {
-        return x.mul(x.getNDArrayInternal().sigmoid());
+        NDArray sig = x.getNDArrayInternal().sigmoid();
+        NDArray out = x.mul(sig);
+        sig.close();
+        return out;
+    }
+
+    /**
+     * Drops the Java handles of intermediates the forward pass is done with. Autograd keeps its
+     * own references to what backward needs, so this frees exactly what PyTorch's reference
+     * counting frees in Python; without it every intermediate of a step (attention scores, MLP
+     * activations, one copy per op) stays alive until the step's scope closes, which multiplies
+     * the activation memory several times over.
+     */
+    static void free(NDArray... arrays) {
+        for (NDArray a : arrays) {
+            if (a != null) {
+                a.close();
+            }
+        }
     }
 }

@@ -120,6 +120,10 @@ final class Rope {
         int last = x.getShape().dimension() - 1; // DJL's split does not take a negative axis
         var halves = x.split(2, last);
         NDArray swapped = halves.get(1).concat(halves.get(0), last);
-        return x.mul(cos).add(swapped.mul(sinSigned));
+        halves.close();
+        swapped.muli(sinSigned); // in place: cat's backward needs no output, the table needs no gradient
+        NDArray out = x.mul(cos).addi(swapped);
+        Ops.free(swapped);
+        return out;
     }
 }

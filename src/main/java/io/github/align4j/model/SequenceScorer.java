@@ -62,15 +62,28 @@ public final class SequenceScorer {
         NDArray idArray = manager.create(ids, new Shape(b, t));
         NDArray hidden = lm.hidden(idArray, null); // [B, T, E]
         NDArray flat = hidden.reshape(-1, hidden.getShape().get(2)); // [B·T, E]
-        NDArray picked = Ops.rows(manager.create(rows), flat); // [M, E]
+        NDArray rowIds = manager.create(rows);
+        NDArray picked = Ops.rows(rowIds, flat); // [M, E]
+        Ops.free(idArray, hidden, flat, rowIds);
         NDArray logits = lm.head(picked); // [M, V]
+        Ops.free(picked);
         if (logits.getDataType() != DataType.FLOAT32) {
-            logits = logits.toType(DataType.FLOAT32, false);
+            NDArray wide = logits.toType(DataType.FLOAT32, false);
+            Ops.free(logits);
+            logits = wide;
         }
-        NDArray tokenLogps = logits.logSoftmax(-1).gather(manager.create(targets, new Shape(m, 1)), -1).reshape(m); // [M]
+        NDArray logSoftmax = logits.logSoftmax(-1);
+        NDArray targetIds = manager.create(targets, new Shape(m, 1));
+        NDArray picks = logSoftmax.gather(targetIds, -1); // [M, 1]
+        Ops.free(logSoftmax, targetIds);
         NDArray seg = manager.create(segment, new Shape(b, m));
-        NDArray logps = seg.matMul(tokenLogps.reshape(m, 1)).reshape(b);
-        NDArray logitSums = seg.matMul(logits.stopGradient().mean(new int[] {-1}).reshape(m, 1)).reshape(b);
+        NDArray summed = seg.matMul(picks); // [B, 1]
+        NDArray logps = summed.reshape(b);
+        NDArray frozen = logits.stopGradient();
+        NDArray meanLogit = frozen.mean(new int[] {-1}, true); // [M, 1]
+        NDArray logitSummed = seg.matMul(meanLogit);
+        NDArray logitSums = logitSummed.reshape(b);
+        Ops.free(logits, picks, summed, frozen, meanLogit, logitSummed, seg);
         return new Scores(logps, manager.create(counts), logitSums);
     }
 }

@@ -3,9 +3,12 @@ package io.github.align4j.train;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
@@ -265,10 +268,9 @@ public final class PreferenceTrainer implements AutoCloseable {
                 finite &= Float.isFinite(gradNorm);
                 if (finite) {
                     badSteps = 0;
-                    if (cfg.maxGradNorm() > 0 && gradNorm > cfg.maxGradNorm()) {
-                        scaleGradients(params, (float) (cfg.maxGradNorm() / (gradNorm + 1e-6)));
-                    }
-                    optimizer.step(lr);
+                    float clip = cfg.maxGradNorm() > 0 && gradNorm > cfg.maxGradNorm()
+                            ? (float) (cfg.maxGradNorm() / (gradNorm + 1e-6)) : 1f;
+                    optimizer.step(lr, clip); // clipping folded into the update: no pass over the gradients
                 } else {
                     badSteps++;
                     nonFinite(step + 1, stepRows, pos, w);
@@ -964,28 +966,22 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     // ---- gradients and checkpoints -----------------------------------------------------------------
 
+    /**
+     * ‖g‖ over all parameters: one fused norm per gradient (no squared copy), then the norm of those
+     * norms, read back once.
+     */
     private static float globalNorm(Map<String, NDArray> params) {
-        NDArray sum = null;
+        NDList norms = new NDList(params.size());
         for (NDArray p : params.values()) {
-            NDArray sq = p.getGradient().square().sum();
-            sum = sum == null ? sq : sum.add(sq);
+            norms.add(p.getGradient().norm());
         }
-        return (float) Math.sqrt(sum.getFloat());
+        return NDArrays.stack(norms).norm().getFloat();
     }
 
-    private static void scaleGradients(Map<String, NDArray> params, float coef) {
-        try (NDScope scope = new NDScope()) {
-            for (NDArray p : params.values()) {
-                p.getGradient().muli(coef);
-            }
-        }
-    }
-
+    /** grad.zero_() for every parameter: one native call each, no wrapper or index machinery (also clears NaN and ∞). */
     static void zeroGradients(Map<String, NDArray> params) {
-        try (NDScope scope = new NDScope()) {
-            for (NDArray p : params.values()) {
-                p.getGradient().set(new NDIndex("..."), 0f); // fill_(0): also clears NaN and ∞
-            }
+        for (NDArray p : params.values()) {
+            JniUtils.zeroGrad((PtNDArray) p);
         }
     }
 

@@ -1,0 +1,368 @@
+package io.github.align4j.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import io.github.align4j.Align4jException;
+import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.loss.Losses;
+import io.github.align4j.model.CausalLM;
+import io.github.align4j.model.Devices;
+import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.Offline;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Times full DPO training steps through {@link PreferenceTrainer}: policy forward and backward,
+ * reference forward (or a precomputed cache), sigmoid loss, global-norm clipping and AdamW, on
+ * random token ids of a fixed shape or on given tokenized pairs. It is the step a user runs, not a
+ * stripped-down copy, so whatever the trainer spends per step is in the figure.
+ *
+ * <pre>{@code
+ * Bench.Result r = Bench.run(new Bench.Options(Path.of("bench-small"), 8, 64, 64, 20));
+ * System.out.println(r.medianStepSeconds() + " s/step, " + r.tokensPerSecond() + " tokens/s");
+ * }</pre>
+ */
+public final class Bench {
+    static {
+        Offline.ensure();
+    }
+
+    private Bench() {}
+
+    /**
+     * What to run.
+     *
+     * @param model a Hugging Face model folder (config.json + safetensors)
+     * @param pairs preference pairs per step (the policy sees 2·pairs sequences)
+     * @param prompt prompt tokens per sequence (random data)
+     * @param completion chosen and rejected tokens per sequence (random data)
+     * @param steps timed steps
+     * @param warmup untimed steps before them
+     * @param precomputeRef score the reference once before training instead of every step
+     * @param data tokenized pairs to train on instead of random ids (null: random); the padding
+     *     fraction is reported for them, and ids beyond the model's vocabulary are taken modulo it
+     *     (a tokenizer of another model times the same lengths). With {@code warmup = 0} and
+     *     {@code steps = ceil(size / pairs)} the timed steps are exactly the first epoch
+     * @param groupByLength length-grouped batching (only matters for real data)
+     * @param device "cpu", "gpu", "gpu:N" or "auto"
+     * @param cacheDir where precomputed reference log-probs go (null: a temporary folder, deleted)
+     * @param seed random ids and batch order
+     */
+    public record Options(Path model, int pairs, int prompt, int completion, int steps, int warmup,
+            boolean precomputeRef, List<TokenizedPair> data, boolean groupByLength, String device, Path cacheDir,
+            long seed) {
+        public Options(Path model, int pairs, int prompt, int completion, int steps) {
+            this(model, pairs, prompt, completion, steps, 2, false, null, true, "auto", null, 0);
+        }
+
+        public Options withPrecomputeRef(boolean p) {
+            return new Options(model, pairs, prompt, completion, steps, warmup, p, data, groupByLength, device, cacheDir, seed);
+        }
+
+        public Options withData(List<TokenizedPair> d, boolean group) {
+            return new Options(model, pairs, prompt, completion, steps, warmup, precomputeRef, d, group, device, cacheDir, seed);
+        }
+
+        public Options withWarmup(int w) {
+            return new Options(model, pairs, prompt, completion, steps, w, precomputeRef, data, groupByLength, device, cacheDir, seed);
+        }
+
+        public Options withDevice(String d) {
+            return new Options(model, pairs, prompt, completion, steps, warmup, precomputeRef, data, groupByLength, d, cacheDir, seed);
+        }
+    }
+
+    /**
+     * What was measured.
+     *
+     * @param stepSeconds wall time of each timed step
+     * @param policyTokens policy tokens (prompt + completion, chosen and rejected) over the timed steps
+     * @param paddingFraction share of padding in the padded [2B, T] batches the policy saw
+     * @param peakRssMb the process's peak resident memory (VmHWM), -1 where /proc is missing
+     * @param rssAfterWarmupMb resident memory after the warm-up steps (after the first step without warm-up)
+     * @param rssEndMb resident memory after the last step
+     * @param arraysAfterWarmup live native arrays of the policy's manager after the warm-up steps (or the first step)
+     * @param arraysEnd the same after the last step
+     * @param setupSeconds loading the models, creating the data and (with precompute) scoring the reference
+     */
+    public record Result(String model, long parameters, int pairs, int prompt, int completion, int threads,
+            boolean precomputeRef, double[] stepSeconds, long policyTokens, double paddingFraction, double peakRssMb,
+            double rssAfterWarmupMb, double rssEndMb, int arraysAfterWarmup, int arraysEnd, double setupSeconds,
+            String device, boolean realData, int examples, boolean groupByLength) {
+
+        public double medianStepSeconds() {
+            return median(stepSeconds);
+        }
+
+        public double minStepSeconds() {
+            return Arrays.stream(stepSeconds).min().orElse(Double.NaN);
+        }
+
+        public double maxStepSeconds() {
+            return Arrays.stream(stepSeconds).max().orElse(Double.NaN);
+        }
+
+        /**
+         * Policy tokens per second: of a median step for a fixed shape (as torch_dpo_step.py
+         * reports it), over the whole timed run for real data (whose steps differ in length).
+         */
+        public double tokensPerSecond() {
+            if (stepSeconds.length == 0) {
+                return 0;
+            }
+            return realData ? policyTokens / totalSeconds() : policyTokens / (double) stepSeconds.length / medianStepSeconds();
+        }
+
+        /** Σ step times: one epoch's time for a real-data run. */
+        public double totalSeconds() {
+            return Arrays.stream(stepSeconds).sum();
+        }
+
+        /** The fields as one flat JSON-ready map (seconds, MB, counts). */
+        public Map<String, Object> toMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("model", model);
+            m.put("parameters", parameters);
+            m.put("device", device);
+            m.put("threads", threads);
+            m.put("pairs", pairs);
+            m.put("prompt", prompt);
+            m.put("completion", completion);
+            m.put("precompute_ref", precomputeRef);
+            m.put("steps", stepSeconds.length);
+            m.put("median_step_s", medianStepSeconds());
+            m.put("min_step_s", minStepSeconds());
+            m.put("max_step_s", maxStepSeconds());
+            m.put("tokens_per_second", tokensPerSecond());
+            m.put("total_step_s", totalSeconds());
+            m.put("real_data", realData);
+            if (realData) {
+                m.put("examples", examples);
+                m.put("group_by_length", groupByLength);
+            }
+            m.put("padding_fraction", paddingFraction);
+            m.put("peak_rss_mb", peakRssMb);
+            m.put("rss_after_warmup_mb", rssAfterWarmupMb);
+            m.put("rss_end_mb", rssEndMb);
+            m.put("live_arrays_after_warmup", arraysAfterWarmup);
+            m.put("live_arrays_end", arraysEnd);
+            m.put("setup_s", setupSeconds);
+            return m;
+        }
+    }
+
+    /** Runs the benchmark; nothing is written except the precompute cache (a temporary folder by default). */
+    public static Result run(Options o) {
+        if (o.pairs() < 1 || o.steps() < 1 || o.warmup() < 0) {
+            throw new Align4jException("bench needs --pairs ≥ 1, --steps ≥ 1 and --warmup ≥ 0");
+        }
+        if (o.data() == null && (o.prompt() < 1 || o.completion() < 1)) {
+            throw new Align4jException("bench needs --prompt ≥ 1 and --completion ≥ 1");
+        }
+        long t0 = System.nanoTime();
+        ModelConfig cfg = ModelConfig.load(o.model());
+        List<TokenizedPair> data = o.data() != null ? fold(o.data(), cfg.vocabSize()) : randomPairs(cfg.vocabSize(), o);
+        if (data.isEmpty()) {
+            throw new Align4jException("bench: the data is empty");
+        }
+        Device device = Devices.resolve(o.device());
+        int total = o.warmup() + o.steps();
+        TrainConfig tc = TrainConfig.defaults().with(Map.ofEntries(
+                Map.entry("beta", 0.1), Map.entry("learning_rate", 1e-5), Map.entry("lr_scheduler_type", "constant"),
+                Map.entry("warmup_steps", 0), Map.entry("weight_decay", 0.0), Map.entry("max_grad_norm", 1.0),
+                Map.entry("per_device_train_batch_size", o.pairs()), Map.entry("gradient_accumulation_steps", 1),
+                Map.entry("max_steps", total), Map.entry("logging_steps", Math.max(1, total)), Map.entry("seed", (int) o.seed()),
+                Map.entry("group_by_length", o.groupByLength()), Map.entry("precompute_ref_log_probs", o.precomputeRef())),
+                "bench");
+        Path tmpCache = null;
+        Path cacheDir = o.cacheDir();
+        if (o.precomputeRef() && cacheDir == null) {
+            try {
+                tmpCache = Files.createTempDirectory("align4j-bench-ref");
+            } catch (IOException e) {
+                throw new Align4jException("cannot create a temporary folder for the reference cache: " + e.getMessage(), e);
+            }
+            cacheDir = tmpCache;
+        }
+        double[] times = new double[o.steps()];
+        long[] tokens = {0};
+        double[] rss = {-1, -1};
+        int[] arrays = {-1, -1};
+        double[] setup = {0};
+        try (CausalLM policy = CausalLM.load(o.model(), new CausalLM.Options(device, true, DataType.FLOAT32))) {
+            PreferenceTrainer.StepListener listener = (step, seconds, policyTokens) -> {
+                if (step == 1) {
+                    setup[0] = (System.nanoTime() - t0) / 1e9 - seconds;
+                }
+                if (step == Math.max(1, o.warmup())) { // without warm-up: after the first step
+                    rss[0] = rssMb("VmRSS");
+                    arrays[0] = policy.liveArrays();
+                }
+                if (step > o.warmup()) {
+                    times[(int) (step - o.warmup() - 1)] = seconds;
+                    tokens[0] += policyTokens;
+                }
+                if (step == total) {
+                    rss[1] = rssMb("VmRSS");
+                    arrays[1] = policy.liveArrays();
+                }
+            };
+            try (PreferenceTrainer t = PreferenceTrainer.builder().config(tc).policy(policy)
+                    .loss(Losses.create("dpo", Map.of())).trainPairs(data).cacheDir(cacheDir).console(null)
+                    .onStep(listener).build()) {
+                t.train();
+            }
+            List<int[]> batches = Batches.epoch(data.size(), o.pairs(), o.seed(), 0, true, o.groupByLength(),
+                    i -> data.get(i).prompt().length + Math.max(data.get(i).chosen().length, data.get(i).rejected().length));
+            double padding = paddingFraction(batches, data);
+            return new Result(o.model().toString(), policy.parameterCount(), o.pairs(), o.prompt(), o.completion(),
+                    threads(), o.precomputeRef(), times, tokens[0], padding, rssMb("VmHWM"),
+                    rss[0], rss[1], arrays[0], arrays[1], setup[0], device.toString(),
+                    o.data() != null, data.size(), o.groupByLength());
+        } finally {
+            if (tmpCache != null) {
+                deleteTree(tmpCache);
+            }
+        }
+    }
+
+    /**
+     * The share of padding in the policy's batches: chosen and rejected of a micro-batch's pairs are
+     * padded to the longest of those 2B sequences, as {@link io.github.align4j.model.SequenceScorer}
+     * does.
+     */
+    public static double paddingFraction(List<int[]> batches, List<TokenizedPair> data) {
+        long padded = 0;
+        long real = 0;
+        for (int[] b : batches) {
+            int max = 0;
+            for (int i : b) {
+                TokenizedPair p = data.get(i);
+                int c = p.prompt().length + p.chosen().length;
+                int r = p.prompt().length + p.rejected().length;
+                max = Math.max(max, Math.max(c, r));
+                real += c + r;
+            }
+            padded += 2L * max * b.length;
+        }
+        return padded == 0 ? 0 : 1.0 - (double) real / padded;
+    }
+
+    /** One epoch's micro-batches as the trainer forms them (seeded), for padding studies. */
+    public static List<int[]> epochBatches(List<TokenizedPair> data, int batch, long seed, boolean groupByLength) {
+        return Batches.epoch(data.size(), batch, seed, 0, true, groupByLength,
+                i -> data.get(i).prompt().length + Math.max(data.get(i).chosen().length, data.get(i).rejected().length));
+    }
+
+    /**
+     * The pairs with every id taken modulo the vocabulary, so that data tokenized for another model
+     * can time this one (lengths, and so time and padding, are unchanged); unchanged when all fit.
+     */
+    static List<TokenizedPair> fold(List<TokenizedPair> data, int vocab) {
+        boolean fits = true;
+        for (TokenizedPair p : data) {
+            fits &= fitsIn(p.prompt(), vocab) && fitsIn(p.chosen(), vocab) && fitsIn(p.rejected(), vocab);
+        }
+        if (fits) {
+            return data;
+        }
+        List<TokenizedPair> out = new ArrayList<>(data.size());
+        for (TokenizedPair p : data) {
+            out.add(new TokenizedPair(mod(p.prompt(), vocab), mod(p.chosen(), vocab), mod(p.rejected(), vocab), p.row()));
+        }
+        return out;
+    }
+
+    private static boolean fitsIn(int[] ids, int vocab) {
+        for (int id : ids) {
+            if (id < 0 || id >= vocab) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int[] mod(int[] ids, int vocab) {
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.floorMod(ids[i], vocab);
+        }
+        return out;
+    }
+
+    /**
+     * Random pairs of the requested shape: a pool of 4 distinct batches (ids in [4, V)), cycled.
+     * The shape, not the values, decides the time.
+     */
+    static List<TokenizedPair> randomPairs(int vocab, Options o) {
+        Random r = new Random(o.seed());
+        List<TokenizedPair> out = new ArrayList<>();
+        int n = o.pairs() * Math.min(4, o.warmup() + o.steps());
+        for (int i = 0; i < n; i++) {
+            out.add(new TokenizedPair(ids(r, o.prompt(), vocab), ids(r, o.completion(), vocab), ids(r, o.completion(), vocab), i));
+        }
+        return out;
+    }
+
+    private static int[] ids(Random r, int n, int vocab) {
+        int[] a = new int[n];
+        int lo = Math.min(4, vocab - 1);
+        for (int i = 0; i < n; i++) {
+            a[i] = lo + r.nextInt(Math.max(1, vocab - lo));
+        }
+        return a;
+    }
+
+    /** Intra-op threads of the PyTorch engine (starts it). */
+    public static int threads() {
+        ai.djl.engine.Engine.getEngine("PyTorch");
+        return ai.djl.pytorch.jni.JniUtils.getNumThreads();
+    }
+
+    /** A field of /proc/self/status in MB (VmRSS now, VmHWM peak), or -1 where there is none. */
+    static double rssMb(String field) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(field + ":")) {
+                    String[] parts = line.substring(field.length() + 1).trim().split("\\s+");
+                    return Long.parseLong(parts[0]) / 1024.0; // kB
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return -1;
+    }
+
+    static double median(double[] v) {
+        if (v.length == 0) {
+            return Double.NaN;
+        }
+        double[] s = v.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    // best effort: a temporary folder
+                }
+            });
+        } catch (IOException e) {
+            // best effort
+        }
+    }
+}
