@@ -108,4 +108,12 @@ final class AdamW {
     void restoreSteps(long steps) {
         this.step = steps;
     }
+
+    /** Frees the moments (they live on the model's manager, which may outlive this optimizer). */
+    void close() {
+        m.values().forEach(NDArray::close);
+        v.values().forEach(NDArray::close);
+        m.clear();
+        v.clear();
+    }
 }

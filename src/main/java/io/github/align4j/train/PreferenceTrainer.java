@@ -1003,6 +1003,10 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (optimizer != null) {
+            optimizer.close();
+            optimizer = null;
+        }
         if (ownsReference && reference != null && reference != policy) {
             reference.close();
             reference = null;

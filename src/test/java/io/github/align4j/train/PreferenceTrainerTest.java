@@ -186,4 +186,19 @@ class PreferenceTrainerTest {
             assertTrue(r.lastTrain().containsKey("soft_hinge/margin"));
         }
     }
+
+    /** Closing the trainer frees its optimizer state: the policy's manager is back where it started. */
+    @Test
+    void closingTheTrainerFreesTheOptimizer(@TempDir Path dir) throws Exception {
+        Path model = SyntheticTask.model(dir.resolve("model"), 5);
+        try (CausalLM policy = CausalLM.load(model, TRAIN)) {
+            int before = policy.liveArrays();
+            try (PreferenceTrainer t = PreferenceTrainer.builder().config(config(Map.of("max_steps", 3))).policy(policy)
+                    .loss(Losses.create("dpo", Map.of())).trainPairs(SyntheticTask.pairs(8, 1)).console(null).build()) {
+                t.train();
+                assertTrue(policy.liveArrays() > before, "AdamW moments live on the model's manager while training");
+            }
+            assertEquals(before, policy.liveArrays());
+        }
+    }
 }
