@@ -187,18 +187,26 @@ class PreferenceTrainerTest {
         }
     }
 
-    /** Closing the trainer frees its optimizer state: the policy's manager is back where it started. */
+    /**
+     * Closing the trainer frees its optimizer state: a second identical run leaves the model's
+     * manager exactly as the first did (the first fills the bounded rotary/mask caches).
+     */
     @Test
     void closingTheTrainerFreesTheOptimizer(@TempDir Path dir) throws Exception {
         Path model = SyntheticTask.model(dir.resolve("model"), 5);
         try (CausalLM policy = CausalLM.load(model, TRAIN)) {
-            int before = policy.liveArrays();
-            try (PreferenceTrainer t = PreferenceTrainer.builder().config(config(Map.of("max_steps", 3))).policy(policy)
-                    .loss(Losses.create("dpo", Map.of())).trainPairs(SyntheticTask.pairs(8, 1)).console(null).build()) {
-                t.train();
-                assertTrue(policy.liveArrays() > before, "AdamW moments live on the model's manager while training");
+            int[] after = new int[2];
+            for (int run = 0; run < 2; run++) {
+                int before = policy.liveArrays();
+                try (PreferenceTrainer t = PreferenceTrainer.builder().config(config(Map.of("max_steps", 3))).policy(policy)
+                        .loss(Losses.create("dpo", Map.of())).trainPairs(SyntheticTask.pairs(8, 1)).console(null).build()) {
+                    t.train();
+                    assertTrue(policy.liveArrays() >= before + 2 * policy.parameters().size(),
+                            "AdamW moments live on the model's manager while training");
+                }
+                after[run] = policy.liveArrays();
             }
-            assertEquals(before, policy.liveArrays());
+            assertEquals(after[0], after[1]);
         }
     }
 }
