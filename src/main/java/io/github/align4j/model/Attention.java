@@ -73,9 +73,12 @@ final class Attention extends Layer {
         NDArray kt = k.transpose(0, 1, 3, 2);
         NDArray scores = q.matMul(kt); // [B, KV, rep·T, T_keys]
         Ops.free(kt, q);
-        NDArray mask = p.mask(rep, window);
+        NDArray mask = p.mask(window); // [T, T_keys], the same for the rep heads stacked along time
         if (mask != null) {
-            scores.addi(mask); // in place: the product's backward needs only its inputs
+            long keys = scores.getShape().get(3);
+            NDArray byHead = scores.reshape(b, kvHeads, rep, t, keys); // a view of scores
+            byHead.addi(mask); // in place: the product's backward needs only its inputs
+            Ops.free(byHead, mask);
         }
         NDArray probs = scores.softmax(-1);
         Ops.free(scores);

@@ -59,7 +59,7 @@ final class Gpt2Attention extends Layer {
         NDArray kt = k.transpose(0, 1, 3, 2);
         NDArray scores = q.matMul(kt); // [B, H, T, T_keys]
         Ops.free(kt, q);
-        NDArray mask = p.mask(1, 0);
+        NDArray mask = p.mask(0);
         if (mask != null) {
             scores.addi(mask); // in place: the product's backward needs only its inputs
         }

@@ -41,51 +41,54 @@ final class Pass {
         }
     }
 
-    /** Additive mask [rep·T, offset+T]: 0 where query i may see key j, −∞ elsewhere; null if none needed. */
-    NDArray mask(int rep, int window) {
-        return masks.get(length, offset, rep, window);
+    /** Additive mask [T, offset+T]: 0 where query i may see key j, −∞ elsewhere; null if none is needed. */
+    NDArray mask(int window) {
+        return masks.get(length, offset, window, manager);
     }
 
     /**
-     * Causal (and sliding-window) additive masks, cached on the model's manager. Right padding
-     * needs no key mask: with a causal mask a real token never sees a pad that follows it.
+     * Causal (and sliding-window) additive masks: one square table per window size on the model's
+     * manager, grown by doubling to the longest sequence seen; each pass slices the rows and
+     * columns it needs into its own manager. Right padding needs no key mask: with a causal mask a
+     * real token never sees a pad that follows it.
      */
     static final class Masks {
         private final NDManager manager;
-        private final Map<String, NDArray> cache = new HashMap<>();
+        private final Map<Integer, NDArray> tables = new HashMap<>();
+        private final Map<Integer, Long> capacity = new HashMap<>();
 
         Masks(NDManager manager) {
             this.manager = manager;
         }
 
-        synchronized NDArray get(long length, long offset, int rep, int window) {
+        synchronized NDArray get(long length, long offset, int window, NDManager caller) {
             long keys = offset + length;
-            boolean windowBites = window > 0 && keys > window;
-            if (length == 1 && !windowBites) {
+            int w = window > 0 && keys > window ? window : 0;
+            if (length == 1 && w == 0) {
                 return null; // one new token sees every cached key
             }
-            String key = length + "/" + offset + "/" + rep + "/" + (windowBites ? window : 0);
-            NDArray m = cache.get(key);
-            if (m == null) {
-                if (cache.size() > 256) {
-                    cache.values().forEach(NDArray::close);
-                    cache.clear();
+            long cap = capacity.getOrDefault(w, 0L);
+            if (cap < keys) {
+                NDArray old = tables.remove(w);
+                if (old != null) {
+                    old.close();
                 }
-                float[] a = new float[(int) (rep * length * keys)];
-                for (int r = 0; r < rep; r++) {
-                    for (int i = 0; i < length; i++) {
-                        long p = offset + i; // absolute position of query i
-                        for (int j = 0; j < keys; j++) {
-                            boolean visible = j <= p && (!windowBites || p - j < window);
-                            a[(int) (((long) r * length + i) * keys + j)] = visible ? 0f : Float.NEGATIVE_INFINITY;
-                        }
+                cap = Math.max(2 * cap, Math.max(keys, 64));
+                float[] a = new float[Math.toIntExact(cap * cap)];
+                for (int p = 0; p < cap; p++) { // query at absolute position p, key at j
+                    for (int j = 0; j < cap; j++) {
+                        boolean visible = j <= p && (w == 0 || p - j < w);
+                        a[p * (int) cap + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
                     }
                 }
-                m = manager.create(a, new Shape(rep * length, keys));
+                NDArray m = manager.create(a, new Shape(cap, cap));
                 NDScope.unregister(m);
-                cache.put(key, m);
+                tables.put(w, m);
+                capacity.put(w, cap);
             }
-            return m;
+            NDArray view = tables.get(w).get(new ai.djl.ndarray.index.NDIndex("{}:{}, 0:{}", offset, keys, keys));
+            view.attach(caller);
+            return view;
         }
     }
 }

@@ -5,8 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Rotary position embedding tables (Su et al. 2021) in Hugging Face's "rotate half" layout:
@@ -14,15 +12,14 @@ import java.util.Map;
  * The sign of {@code rotate_half} is folded into a signed sine table, and the attention scale
  * 1/√D into the query tables, so that applying rope costs two multiplies and an add.
  *
- * <p>Tables for positions 0..T−1 are cached per T on the model's manager; tables for an offset
- * (generation with a KV cache) are sliced into the caller's manager.
+ * <p>One table per model covers positions 0..capacity−1 (grown by doubling); each pass slices the
+ * rows it needs into the caller's manager, so memory is bounded by the longest sequence.
  */
 final class Rope {
     private final int headDim;
     private final double[] invFreq;
     private final float queryScale;
     private final NDManager manager;
-    private final Map<Long, NDArray[]> byLength = new HashMap<>();
     private NDArray[] full; // cos, sinSigned, cosQ, sinSignedQ for positions 0..capacity-1
     private long capacity;
 
@@ -57,16 +54,11 @@ final class Rope {
         }
     }
 
-    /** {cos, sinSigned, cosQ, sinSignedQ}, each [T, D], for positions offset..offset+T−1. */
+    /**
+     * {cos, sinSigned, cosQ, sinSignedQ}, each [T, D], for positions offset..offset+T−1: views into
+     * one table per model that grows (by doubling) to the longest sequence seen, owned by the caller.
+     */
     synchronized NDArray[] tables(long offset, long length, NDManager callerManager) {
-        if (offset == 0) {
-            NDArray[] t = byLength.get(length);
-            if (t == null) {
-                t = build(0, length);
-                byLength.put(length, t);
-            }
-            return t;
-        }
         if (full == null || capacity < offset + length) {
             if (full != null) {
                 for (NDArray a : full) {
