@@ -2,13 +2,9 @@ package io.github.align4j.train;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
@@ -263,19 +259,17 @@ public final class PreferenceTrainer implements AutoCloseable {
                         stepRows.add(rows);
                         finite &= paired() ? trainPairedMicro(mgr, rows, w) : trainUnpairedMicro(mgr, rows, w);
                     }
-                    gradNorm = globalNorm(params);
+                    gradNorm = Gradients.norm(params);
                 }
                 finite &= Float.isFinite(gradNorm);
                 if (finite) {
                     badSteps = 0;
-                    float clip = cfg.maxGradNorm() > 0 && gradNorm > cfg.maxGradNorm()
-                            ? (float) (cfg.maxGradNorm() / (gradNorm + 1e-6)) : 1f;
-                    optimizer.step(lr, clip); // clipping folded into the update: no pass over the gradients
+                    optimizer.step(lr, Gradients.clipScale(gradNorm, cfg.maxGradNorm())); // clipping folded into the update: no pass over the gradients
                 } else {
                     badSteps++;
                     nonFinite(step + 1, stepRows, pos, w);
                 }
-                zeroGradients(params);
+                Gradients.zero(params);
                 if (onStep != null) {
                     onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, w.tokens - tokensBefore);
                 }
@@ -965,25 +959,6 @@ public final class PreferenceTrainer implements AutoCloseable {
     }
 
     // ---- gradients and checkpoints -----------------------------------------------------------------
-
-    /**
-     * ‖g‖ over all parameters: one fused norm per gradient (no squared copy), then the norm of those
-     * norms, read back once.
-     */
-    private static float globalNorm(Map<String, NDArray> params) {
-        NDList norms = new NDList(params.size());
-        for (NDArray p : params.values()) {
-            norms.add(p.getGradient().norm());
-        }
-        return NDArrays.stack(norms).norm().getFloat();
-    }
-
-    /** grad.zero_() for every parameter: one native call each, no wrapper or index machinery (also clears NaN and ∞). */
-    static void zeroGradients(Map<String, NDArray> params) {
-        for (NDArray p : params.values()) {
-            JniUtils.zeroGrad((PtNDArray) p);
-        }
-    }
 
     /**
      * Writes a checkpoint to {@code OUTPUT/name} through a temporary folder, then prunes old ones

@@ -4,7 +4,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.GradientCollector;
 import io.github.align4j.Align4jException;
 import io.github.align4j.model.CausalLM;
@@ -113,17 +112,14 @@ public final class SftTrainer {
                             windowTokens += t;
                         }
                     }
-                    norm = SftSteps.globalNorm(params);
+                    norm = Gradients.norm(params);
                 }
                 if (finite && Float.isFinite(norm)) {
-                    if (cfg.maxGradNorm() > 0 && norm > cfg.maxGradNorm()) {
-                        SftSteps.scale(params, (float) (cfg.maxGradNorm() / (norm + 1e-6)));
-                    }
-                    opt.step(lr);
+                    opt.step(lr, Gradients.clipScale(norm, cfg.maxGradNorm()));
                 } else if (console != null) {
                     console.println("warning: SFT step " + (step + 1) + ": non-finite loss or gradient; update skipped");
                 }
-                SftSteps.zero(params);
+                Gradients.zero(params);
                 long done = step + 1;
                 if (done % cfg.loggingSteps() == 0 || done == total) {
                     double mean = windowTokens == 0 ? Double.NaN : windowNll / windowTokens;
@@ -156,35 +152,5 @@ public final class SftTrainer {
     private static List<int[]> epochBatches(List<Example> data, TrainConfig cfg, int epoch) {
         return Batches.epoch(data.size(), cfg.batchSize(), cfg.seed(), epoch, cfg.shuffle(), cfg.groupByLength(),
                 i -> data.get(i).ids().length);
-    }
-
-    /** Gradient bookkeeping shared by the SFT loop. */
-    static final class SftSteps {
-        private SftSteps() {}
-
-        static float globalNorm(Map<String, NDArray> params) {
-            NDArray sum = null;
-            for (NDArray p : params.values()) {
-                NDArray sq = p.getGradient().square().sum();
-                sum = sum == null ? sq : sum.add(sq);
-            }
-            return (float) Math.sqrt(sum.getFloat());
-        }
-
-        static void scale(Map<String, NDArray> params, float coef) {
-            try (NDScope scope = new NDScope()) {
-                for (NDArray p : params.values()) {
-                    p.getGradient().muli(coef);
-                }
-            }
-        }
-
-        static void zero(Map<String, NDArray> params) {
-            try (NDScope scope = new NDScope()) {
-                for (NDArray p : params.values()) {
-                    p.getGradient().set(new NDIndex("..."), 0f);
-                }
-            }
-        }
     }
 }

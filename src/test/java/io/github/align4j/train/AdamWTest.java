@@ -72,7 +72,7 @@ class AdamWTest {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 gc.backward(w.log().mul(m.create(new float[] {Float.NaN, Float.POSITIVE_INFINITY})).sum());
             }
-            PreferenceTrainer.zeroGradients(Map.of("w", w));
+            Gradients.zero(Map.of("w", w));
             assertEquals(0f, w.getGradient().getFloat(0));
             assertEquals(0f, w.getGradient().getFloat(1));
         }
