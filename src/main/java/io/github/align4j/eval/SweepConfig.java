@@ -2,7 +2,6 @@ package io.github.align4j.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.github.align4j.Align4jException;
 import io.github.align4j.loss.Losses;
@@ -88,29 +87,9 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         if (root == null || !root.isObject()) {
             throw new Align4jException(file + ": a sweep config is a YAML mapping of trainer fields plus 'grid:'");
         }
-        ObjectNode trainer = ((ObjectNode) root).deepCopy();
-        SWEEP_KEYS.forEach(trainer::remove);
-        // TrainConfig reads the trainer fields (and knows which handbook keys to ignore); it reads files only.
+        // TrainConfig reads the trainer fields (and knows which handbook keys to ignore); the sweep's own keys are ours.
         List<String> ignored = new ArrayList<>();
-        TrainConfig base;
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile("align4j-sweep", ".yaml");
-            Files.writeString(tmp, new ObjectMapper(new YAMLFactory()).writeValueAsString(trainer));
-            base = TrainConfig.fromYaml(tmp, TrainConfig.defaults(), ignored);
-        } catch (Align4jException e) {
-            throw new Align4jException(e.getMessage().replace(String.valueOf(tmp), file.toString()), e);
-        } catch (IOException e) {
-            throw new Align4jException(file + ": cannot read: " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignoredToo) {
-                    // a temporary file
-                }
-            }
-        }
+        TrainConfig base = TrainConfig.fromYaml(file, TrainConfig.defaults(), ignored, SWEEP_KEYS);
         JsonNode g = root.get("grid");
         if (g == null || !g.isObject() || g.size() == 0) {
             throw new Align4jException(file + ": no 'grid:' mapping. Add e.g.\ngrid:\n  loss_type: [dpo, ipo, kto_pair]\n"

@@ -158,6 +158,14 @@ public final class TrainConfig {
      * are accepted and returned in {@code ignored}.
      */
     public static TrainConfig fromYaml(Path file, TrainConfig base, List<String> ignored) {
+        return fromYaml(file, base, ignored, List.of());
+    }
+
+    /**
+     * Reads a YAML file whose top level holds trainer keys plus keys of its own (a sweep's
+     * {@code grid:}): {@code otherKeys} are left to the caller. Errors name the file and line.
+     */
+    public static TrainConfig fromYaml(Path file, TrainConfig base, List<String> ignored, java.util.Collection<String> otherKeys) {
         JsonNode root;
         Map<String, Integer> lines = new LinkedHashMap<>();
         try {
@@ -198,6 +206,9 @@ public final class TrainConfig {
         var it = root.fields();
         while (it.hasNext()) {
             var e = it.next();
+            if (otherKeys.contains(e.getKey())) {
+                continue;
+            }
             Integer line = lines.get(e.getKey());
             String where = file + (line != null ? ":" + line : "");
             if (IGNORED.containsKey(e.getKey())) {

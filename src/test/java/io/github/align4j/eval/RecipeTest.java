@@ -88,7 +88,7 @@ class RecipeTest {
         Path f = dir.resolve("bad.yaml");
         Files.writeString(f, "output_dir: x\nlearnig_rate: 1e-6\ngrid:\n  beta: [0.1]\n");
         Align4jException e = assertThrows(Align4jException.class, () -> SweepConfig.load(f));
-        assertTrue(e.getMessage().startsWith(f + ": unknown key 'learnig_rate'"), e.getMessage());
+        assertTrue(e.getMessage().startsWith(f + ":2: unknown key 'learnig_rate'"), e.getMessage()); // file:line
         assertTrue(e.getMessage().contains("did you mean 'learning_rate'"), e.getMessage());
 
         Files.writeString(f, "output_dir: x\ngrid:\n  beta: [0.1, zero]\n");
