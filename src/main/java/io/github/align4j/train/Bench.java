@@ -92,11 +92,12 @@ public final class Bench {
      * @param arraysAfterWarmup live native arrays of the policy's manager after the warm-up steps (or the first step)
      * @param arraysEnd the same after the last step
      * @param setupSeconds loading the models, creating the data and (with precompute) scoring the reference
+     * @param rssAfterStepMb resident memory after each timed step (flat in a healthy run)
      */
     public record Result(String model, long parameters, int pairs, int prompt, int completion, int threads,
             boolean precomputeRef, double[] stepSeconds, long policyTokens, double paddingFraction, double peakRssMb,
             double rssAfterWarmupMb, double rssEndMb, int arraysAfterWarmup, int arraysEnd, double setupSeconds,
-            String device, boolean realData, int examples, boolean groupByLength) {
+            String device, boolean realData, int examples, boolean groupByLength, double[] rssAfterStepMb) {
 
         public double medianStepSeconds() {
             return median(stepSeconds);
@@ -152,11 +153,25 @@ public final class Bench {
             m.put("peak_rss_mb", peakRssMb);
             m.put("rss_after_warmup_mb", rssAfterWarmupMb);
             m.put("rss_end_mb", rssEndMb);
+            m.put("rss_mb_by_tenth", tenths(rssAfterStepMb));
+            m.put("java_heap_committed_mb", Runtime.getRuntime().totalMemory() / 1048576.0);
             m.put("live_arrays_after_warmup", arraysAfterWarmup);
             m.put("live_arrays_end", arraysEnd);
             m.put("setup_s", setupSeconds);
             return m;
         }
+    }
+
+    /** Resident memory after the steps at 0%, 10%, ..., 100% of the timed run (rounded to MB). */
+    static long[] tenths(double[] v) {
+        if (v.length == 0) {
+            return new long[0];
+        }
+        long[] out = new long[11];
+        for (int i = 0; i <= 10; i++) {
+            out[i] = Math.round(v[Math.min(v.length - 1, i * (v.length - 1) / 10)]);
+        }
+        return out;
     }
 
     /** Runs the benchmark; nothing is written except the precompute cache (a temporary folder by default). */
@@ -193,6 +208,7 @@ public final class Bench {
             cacheDir = tmpCache;
         }
         double[] times = new double[o.steps()];
+        double[] rssSteps = new double[o.steps()];
         long[] tokens = {0};
         double[] rss = {-1, -1};
         int[] arrays = {-1, -1};
@@ -208,6 +224,7 @@ public final class Bench {
                 }
                 if (step > o.warmup()) {
                     times[(int) (step - o.warmup() - 1)] = seconds;
+                    rssSteps[(int) (step - o.warmup() - 1)] = rssMb("VmRSS");
                     tokens[0] += policyTokens;
                 }
                 if (step == total) {
@@ -226,7 +243,7 @@ public final class Bench {
             return new Result(o.model().toString(), policy.parameterCount(), o.pairs(), o.prompt(), o.completion(),
                     threads(), o.precomputeRef(), times, tokens[0], padding, rssMb("VmHWM"),
                     rss[0], rss[1], arrays[0], arrays[1], setup[0], device.toString(),
-                    o.data() != null, data.size(), o.groupByLength());
+                    o.data() != null, data.size(), o.groupByLength(), rssSteps);
         } finally {
             if (tmpCache != null) {
                 deleteTree(tmpCache);
