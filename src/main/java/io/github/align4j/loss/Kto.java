@@ -55,7 +55,7 @@ public final class Kto implements UnpairedLoss {
 
     @Override
     public LossOutput compute(UnpairedLogps in, double beta) {
-        NDArray z = in.mismatchedPolicy().sub(in.mismatchedReference()).mean().stopGradient().maximum(0f);
+        NDArray z = in.mismatchedPolicy().sub(in.mismatchedReference()).mean().stopGradient().maximum(0f); // detached: maximum keeps nothing for backward
         NDArray r = in.ratio();
         NDArray good = Ops.oneMinus(Activation.sigmoid(Ops.scale(r.sub(z), beta)));
         NDArray bad = Ops.oneMinus(Activation.sigmoid(Ops.scale(r.neg().add(z), beta)));

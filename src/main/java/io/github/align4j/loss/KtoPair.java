@@ -24,7 +24,7 @@ public final class KtoPair implements PairedLoss {
     public LossOutput compute(PairedLogps in, double beta) {
         NDArray cl = in.chosenRatio();
         NDArray rl = in.rejectedRatio();
-        NDArray klChosen = cl.mean().stopGradient().maximum(0f);
+        NDArray klChosen = cl.mean().stopGradient().maximum(0f); // detached: nothing kept for backward
         NDArray klRejected = rl.mean().stopGradient().maximum(0f);
         NDArray chosen = Ops.oneMinus(Activation.sigmoid(Ops.scale(cl.sub(klRejected), beta)));
         NDArray rejected = Ops.oneMinus(Activation.sigmoid(Ops.scale(rl.neg().add(klChosen), beta)));

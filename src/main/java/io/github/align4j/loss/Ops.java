@@ -5,8 +5,9 @@ import ai.djl.nn.Activation;
 import io.github.align4j.Align4jException;
 
 /**
- * Float32 building blocks shared by the built-in losses. Scalars are passed as {@code float}: DJL
- * turns a {@code Double} operand into a float64 tensor, which would promote 0-d results.
+ * Float32 building blocks shared by the built-in losses. Products with a number go through {@link Scalars}
+ * (DJL's {@code mul(Number)} is unsafe under autograd); add and sub take a {@code float}: DJL turns a
+ * {@code Double} operand into a float64 tensor, which would promote 0-d results.
  */
 final class Ops {
     private Ops() {}
@@ -23,7 +24,7 @@ final class Ops {
 
     /** x · s, with s a float32 scalar. */
     static NDArray scale(NDArray x, double s) {
-        return x.mul((float) s);
+        return Scalars.times(x, s);
     }
 
     /** The cDPO / rDPO label-smoothing option checked against [0, max] (or [0, max) when open). */

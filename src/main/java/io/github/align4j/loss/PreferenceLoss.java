@@ -7,6 +7,9 @@ package io.github.align4j.loss;
  * <p>Implement {@link PairedLoss} for (prompt, chosen, rejected) data or {@link UnpairedLoss} for
  * (prompt, completion, good/bad) data; the trainer refuses a loss whose kind does not match the
  * dataset. Built-in losses use exactly the same API.
+ *
+ * <p>Scale by a Java number with {@link Scalars} ({@code Scalars.times(x, beta)}), never with DJL's
+ * {@code x.mul(beta)}: the latter is unsafe under autograd (see {@link Scalars}).
  */
 public sealed interface PreferenceLoss permits PairedLoss, UnpairedLoss {
 

@@ -26,7 +26,7 @@ public final class Sft implements PairedLoss {
     @Override
     public LossOutput compute(PairedLogps in, double beta) {
         NDArray tokens = in.chosenTokens().sum();
-        NDArray losses = in.policyChosen().neg().mul((float) in.size()).div(tokens);
+        NDArray losses = Scalars.times(in.policyChosen().neg(), in.size()).div(tokens);
         NDArray nll = in.policyChosen().sum().neg().div(tokens).stopGradient();
         return new LossOutput(losses, Map.of("nll_loss", nll));
     }

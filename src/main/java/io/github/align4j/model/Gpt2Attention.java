@@ -43,7 +43,7 @@ final class Gpt2Attention extends Layer {
         Ops.free(wt);
         NDList qkv = fused.split(3, 2); // DJL split needs a non-negative axis
         Ops.free(fused);
-        NDArray qs = qkv.get(0).mul(scale);
+        NDArray qs = Ops.times(qkv.get(0), scale);
         NDArray q1 = qs.reshape(b, t, heads, headDim);
         NDArray q = q1.transpose(0, 2, 1, 3); // [B, H, T, D]
         NDArray k1 = qkv.get(1).reshape(b, t, heads, headDim);

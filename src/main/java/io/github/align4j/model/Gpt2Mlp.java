@@ -35,10 +35,10 @@ final class Gpt2Mlp extends Layer {
     static NDArray geluNew(NDArray x) {
         NDArray x2 = x.mul(x);
         NDArray x3 = x2.mul(x);
-        NDArray inner = x3.muli(0.044715f).addi(x).muli(SQRT_2_OVER_PI); // in place on x³: mul's backward keeps x², x
+        NDArray inner = Ops.timesInPlace(Ops.timesInPlace(x3, 0.044715f).addi(x), SQRT_2_OVER_PI); // in place on x³: mul's backward keeps x², x
         NDArray th = inner.tanh();
         NDArray one = th.add(1f); // not in place: tanh's backward needs its output
-        NDArray out = x.mul(one).muli(0.5f);
+        NDArray out = Ops.timesInPlace(x.mul(one), 0.5f);
         Ops.free(x2, x3, th, one);
         return out;
     }

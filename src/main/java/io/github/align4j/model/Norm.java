@@ -30,7 +30,7 @@ final class Norm extends Layer {
         NDArray sq = x.square();
         NDArray ms = sq.mean(new int[] {-1}, true); // [..., 1]
         Ops.free(sq);
-        NDArray inv = ms.addi(eps).pow(-0.5f); // in place: mean's backward does not need its output
+        NDArray inv = Ops.pow(ms.addi(eps), -0.5f); // in place: mean's backward does not need its output
         Ops.free(ms);
         NDArray y = x.mul(inv);
         Ops.free(inv);

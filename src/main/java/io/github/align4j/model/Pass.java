@@ -81,7 +81,7 @@ final class Pass {
                         a[p * (int) cap + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
                     }
                 }
-                NDArray m = manager.create(a, new Shape(cap, cap));
+                NDArray m = Ops.owned(manager.create(a, new Shape(cap, cap)));
                 NDScope.unregister(m);
                 tables.put(w, m);
                 capacity.put(w, cap);

@@ -100,7 +100,8 @@ final class Rope {
             sinQ[i] *= queryScale;
         }
         Shape shape = new Shape(length, d);
-        NDArray[] t = {manager.create(cos, shape), manager.create(sin, shape), manager.create(cosQ, shape), manager.create(sinQ, shape)};
+        NDArray[] t = {Ops.owned(manager.create(cos, shape)), Ops.owned(manager.create(sin, shape)),
+            Ops.owned(manager.create(cosQ, shape)), Ops.owned(manager.create(sinQ, shape))};
         for (NDArray a : t) {
             NDScope.unregister(a); // cached across steps: must outlive the caller's scope
         }

@@ -59,10 +59,10 @@ public final class SequenceScorer {
                 counts[i]++;
             }
         }
-        NDArray idArray = manager.create(ids, new Shape(b, t));
+        NDArray idArray = Ops.owned(manager.create(ids, new Shape(b, t)));
         NDArray hidden = lm.hidden(idArray, null); // [B, T, E]
         NDArray flat = hidden.reshape(-1, hidden.getShape().get(2)); // [B·T, E]
-        NDArray rowIds = manager.create(rows);
+        NDArray rowIds = Ops.owned(manager.create(rows));
         NDArray picked = Ops.rows(rowIds, flat); // [M, E]
         Ops.free(idArray, hidden, flat, rowIds);
         NDArray logits = lm.head(picked); // [M, V]
@@ -73,10 +73,10 @@ public final class SequenceScorer {
             logits = wide;
         }
         NDArray logSoftmax = logits.logSoftmax(-1);
-        NDArray targetIds = manager.create(targets, new Shape(m, 1));
+        NDArray targetIds = Ops.owned(manager.create(targets, new Shape(m, 1)));
         NDArray picks = logSoftmax.gather(targetIds, -1); // [M, 1]
         Ops.free(logSoftmax, targetIds);
-        NDArray seg = manager.create(segment, new Shape(b, m));
+        NDArray seg = Ops.owned(manager.create(segment, new Shape(b, m)));
         NDArray summed = seg.matMul(picks); // [B, 1]
         NDArray logps = summed.reshape(b);
         NDArray frozen = logits.stopGradient();
@@ -84,6 +84,6 @@ public final class SequenceScorer {
         NDArray logitSummed = seg.matMul(meanLogit);
         NDArray logitSums = logitSummed.reshape(b);
         Ops.free(logits, picks, summed, frozen, meanLogit, logitSummed, seg);
-        return new Scores(logps, manager.create(counts), logitSums);
+        return new Scores(logps, Ops.owned(manager.create(counts)), logitSums);
     }
 }

@@ -14,6 +14,7 @@ import io.github.align4j.loss.LossOutput;
 import io.github.align4j.loss.PairedLogps;
 import io.github.align4j.loss.PairedLoss;
 import io.github.align4j.loss.PreferenceLoss;
+import io.github.align4j.loss.Scalars;
 import io.github.align4j.loss.UnpairedLogps;
 import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
@@ -681,7 +682,7 @@ public final class PreferenceTrainer implements AutoCloseable {
             PairedLogps in = pairedLogps(mgr, sc, ref, b);
             LossOutput out = ((PairedLoss) loss).compute(in, cfg.beta());
             NDArray mean = out.losses().mean();
-            gc.backward(mean.div((float) cfg.gradientAccumulationSteps()));
+            gc.backward(Scalars.divide(mean, cfg.gradientAccumulationSteps()));
             float lossValue = mean.getFloat();
             w.addPaired(lossValue, sc, ref, b, cfg.beta(), out.metrics(), s.tokens);
             return Float.isFinite(lossValue);
@@ -717,7 +718,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                     mgr.create(desirable), klPolicy, klRef);
             LossOutput out = ul.compute(in, cfg.beta());
             NDArray mean = out.losses().mean();
-            gc.backward(mean.div((float) cfg.gradientAccumulationSteps()));
+            gc.backward(Scalars.divide(mean, cfg.gradientAccumulationSteps()));
             float lossValue = mean.getFloat();
             w.addUnpaired(lossValue, sc, ref, desirable, cfg.beta(), out.metrics(), s.tokens);
             return Float.isFinite(lossValue);

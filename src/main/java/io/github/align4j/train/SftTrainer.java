@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
 import io.github.align4j.Align4jException;
+import io.github.align4j.loss.Scalars;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Offline;
 import io.github.align4j.model.SequenceScorer;
@@ -104,7 +105,7 @@ public final class SftTrainer {
                             SequenceScorer.Scores sc = SequenceScorer.score(model, mgr, seqs, starts);
                             NDArray tokens = sc.tokens().sum();
                             NDArray loss = sc.logps().sum().neg().div(tokens);
-                            gc.backward(loss.div((float) cfg.gradientAccumulationSteps()));
+                            gc.backward(Scalars.divide(loss, cfg.gradientAccumulationSteps()));
                             double t = tokens.getFloat();
                             double l = loss.getFloat();
                             finite &= Double.isFinite(l);

@@ -16,6 +16,6 @@ public final class ScaledDpo implements PairedLoss {
 
     @Override
     public LossOutput compute(PairedLogps in, double beta) {
-        return LossOutput.of(new Dpo().compute(in, beta).losses().mul((float) scale));
+        return LossOutput.of(Scalars.times(new Dpo().compute(in, beta).losses(), scale));
     }
 }

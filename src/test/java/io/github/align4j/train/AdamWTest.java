@@ -6,6 +6,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import io.github.align4j.loss.Scalars;
 import io.github.align4j.model.Offline;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -39,7 +40,7 @@ class AdamWTest {
             for (int step = 1; step <= 2; step++) {
                 // loss = Σ w² · step + 3b  → g_w = 2w·step, g_b = 3
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    gc.backward(w.square().sum().mul(step).add(b.mul(3f).sum()));
+                    gc.backward(Scalars.times(w.square().sum(), step).add(Scalars.times(b, 3).sum()));
                 }
                 double[] g = {2 * x[0] * step, 2 * x[1] * step, 3};
                 opt.step(lr);
