@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
         description = {
             "Build a small Llama model, SFT it on generated product reviews, label pairs of its samples with a "
                     + "lexicon-sentiment judge, run dpo/ipo/kto_pair/kto × β, judge every cell on held-out prompts "
-                    + "(win rate vs the SFT model with 95% intervals, reward, KL, preference accuracy) and write "
+                    + "(win rate vs the SFT model with 95%% intervals, reward, KL, preference accuracy) and write "
                     + "results.csv, results.md, plots and report.html.",
             "About 2 minutes on two idle cores (at most 10); --quick (8 cells, fewer steps and samples) about 30 seconds."
         })

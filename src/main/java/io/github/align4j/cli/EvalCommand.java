@@ -38,7 +38,7 @@ import picocli.CommandLine.Model.CommandSpec;
             "Evaluate a tuned model on held-out preference pairs: implicit-reward accuracy, mean margin, "
                     + "mean chosen/rejected log-probs (rewards are beta * (log pi - log ref)).",
             "With --judge NAME (a built-in task's judge): sample from the model and the reference for every prompt, "
-                    + "report the judged win rate with a 95% Wilson interval and a Monte-Carlo KL(pi || ref)."
+                    + "report the judged win rate with a 95%% Wilson interval and a Monte-Carlo KL(pi || ref)."
         })
 final class EvalCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
