@@ -8,9 +8,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import io.github.align4j.model.NativeChurn;
 import io.github.align4j.model.Offline;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -25,20 +24,6 @@ class NativeLifetimeLossTest {
     @BeforeAll
     static void offline() {
         Offline.ensure();
-    }
-
-    /** Lets the GC free unreachable direct buffers, then refills small native blocks with junk. */
-    static void churn() throws InterruptedException {
-        List<ByteBuffer> keep = new ArrayList<>();
-        for (int round = 0; round < 10; round++) {
-            System.gc();
-            Thread.sleep(10);
-            for (int i = 0; i < 2000; i++) {
-                ByteBuffer b = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder());
-                b.putFloat(0, 1234.5f).putFloat(4, 1234.5f).putFloat(8, 1234.5f).putFloat(12, 1234.5f);
-                keep.add(b);
-            }
-        }
     }
 
     private static float[] gradient(PreferenceLoss loss, boolean churn) throws Exception {
@@ -59,7 +44,7 @@ class NativeLifetimeLossTest {
                     mean = ((UnpairedLoss) loss).compute(u, 0.7).losses().mean();
                 }
                 if (churn) {
-                    churn();
+                    NativeChurn.run();
                 }
                 gc.backward(mean);
             }
@@ -95,7 +80,7 @@ class NativeLifetimeLossTest {
                 NDArray idx = Scalars.owned(m.create(new long[] {2, 0}, new Shape(2)));
                 NDArray picked = x.gather(idx, 0).sum();
                 idx.close();
-                churn();
+                NativeChurn.run();
                 gc.backward(y.add(picked));
             }
             // d/dx [3x + x/4 + x² + max(x,1.5) + min(x,3)] + gather counts [1, 0, 1]

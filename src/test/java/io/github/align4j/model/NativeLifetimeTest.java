@@ -9,10 +9,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -31,22 +27,6 @@ class NativeLifetimeTest {
         Offline.ensure();
     }
 
-    /** Lets the GC free unreachable direct buffers, then refills small native blocks with junk. */
-    static void churnNativeMemory() throws InterruptedException {
-        List<ByteBuffer> keep = new ArrayList<>();
-        for (int round = 0; round < 10; round++) {
-            System.gc();
-            Thread.sleep(10);
-            for (int i = 0; i < 2000; i++) {
-                ByteBuffer b = ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder());
-                for (int k = 0; k < 8; k++) {
-                    b.putLong(8 * k, 0x7777_7777_7777L);
-                }
-                keep.add(b);
-            }
-        }
-    }
-
     private static Map<String, float[]> gradients(ModelConfig c, boolean churn) throws Exception {
         try (CausalLM lm = CausalLM.init(c, 7, CausalLM.Options.training().withDevice(Device.cpu()))) {
             int[][] rows = CausalLMTest.randomRows(new Random(3), new int[] {11, 6, 9});
@@ -55,7 +35,7 @@ class NativeLifetimeTest {
                     GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray loss = SequenceScorer.score(lm, m, rows, starts).logps().sum().neg();
                 if (churn) {
-                    churnNativeMemory();
+                    NativeChurn.run();
                 }
                 gc.backward(loss);
             }
