@@ -19,9 +19,12 @@ import picocli.CommandLine.ParseResult;
 final class CliSupport {
     /** The command did what it was asked. */
     static final int EXIT_OK = 0;
-    /** An unexpected failure: a bug, or the environment (memory, disk, native libraries). */
+    /** An unexpected failure: a bug, or the machine (memory, native libraries). */
     static final int EXIT_INTERNAL = 1;
-    /** A usage error or bad input (an {@link Align4jException}); the message says what to fix. */
+    /**
+     * A usage error, bad input (an {@link Align4jException}), or a disk that is full: the message
+     * says what to fix, and the user can fix it.
+     */
     static final int EXIT_USER = 2;
 
     private CliSupport() {}
@@ -31,6 +34,23 @@ final class CliSupport {
         for (int depth = 0; t != null && depth < 64; depth++, t = t.getCause()) {
             if (t instanceof Align4jException a) {
                 return a;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * "No space left on device" or "Disk quota exceeded" from the first I/O exception in a cause
+     * chain that says so, or null.
+     */
+    static String diskFull(Throwable t) {
+        for (int depth = 0; t != null && depth < 64; depth++, t = t.getCause()) {
+            if (t instanceof IOException && t.getMessage() != null) {
+                for (String why : new String[] {"No space left on device", "Disk quota exceeded"}) {
+                    if (t.getMessage().contains(why)) {
+                        return why;
+                    }
+                }
             }
         }
         return null;
@@ -71,6 +91,16 @@ final class CliSupport {
                 err.println("error: " + user.getMessage());
                 if (trace) {
                     ex.printStackTrace(err);
+                }
+                err.flush();
+                return EXIT_USER;
+            }
+            String full = diskFull(ex);
+            if (full != null) { // the environment, and the user can fix it: like bad input, not a bug
+                err.println("error: the disk is full (" + full + "): " + describe(shown) + ". Free space and run the "
+                        + "command again; train continues from its last complete checkpoint with --resume.");
+                if (trace) {
+                    shown.printStackTrace(err);
                 }
                 err.flush();
                 return EXIT_USER;

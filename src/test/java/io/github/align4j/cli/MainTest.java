@@ -25,6 +25,12 @@ class MainTest {
                     throw new Align4jException("data.jsonl:3: key 'chosen' is missing");
                 case "error":
                     throw new OutOfMemoryError("Java heap space");
+                case "disk":
+                    // as the JDK reports ENOSPC from any write that no align4j code wrapped
+                    throw new java.io.UncheckedIOException(new java.nio.file.FileSystemException("out/metrics.jsonl", null,
+                            "No space left on device"));
+                case "quota":
+                    throw new IllegalStateException(new java.io.IOException("Disk quota exceeded"));
                 case "wrapped":
                     throw new IllegalStateException("while loading", new RuntimeException(new Align4jException("model/config.json: bad")));
                 default:
@@ -48,6 +54,28 @@ class MainTest {
         r = Cli.run(withBoom(), "boom", "--kind", "wrapped");
         assertEquals(2, r.exit(), r.toString());
         assertEquals("error: model/config.json: bad\n", r.err().replace("\r\n", "\n"), "found as a cause in the chain");
+    }
+
+    /**
+     * A full disk is exit 2 (docs/cli.md): the user can fix it, and it is not a bug. The checkpoint
+     * and metrics writers report it as an Align4jException (exit 2, CheckpointTest); any other write
+     * that meets ENOSPC or a quota is mapped to 2 here, with a message that says what to do.
+     */
+    @Test
+    void aFullDiskExits2WithoutTheBugHint() {
+        Cli.Result r = Cli.run(withBoom(), "boom", "--kind", "disk");
+        assertEquals(2, r.exit(), r.toString());
+        assertTrue(r.err().startsWith("error: the disk is full (No space left on device): "), r.toString());
+        assertTrue(r.err().contains("out/metrics.jsonl"), r.toString());
+        assertTrue(r.err().contains("--resume"), r.toString());
+        assertFalse(r.err().contains("a bug in align4j"), r.toString());
+        assertFalse(r.err().contains("\tat "), r.toString());
+        r = Cli.run(withBoom(), "boom", "--kind", "quota");
+        assertEquals(2, r.exit(), r.toString());
+        assertTrue(r.err().startsWith("error: the disk is full (Disk quota exceeded)"), r.toString());
+        assertEquals("No space left on device", CliSupport.diskFull(new RuntimeException(new io.github.align4j.Align4jException(
+                "x", new java.io.IOException("No space left on device")))));
+        assertEquals(null, CliSupport.diskFull(new java.io.IOException("Permission denied")));
     }
 
     @Test
