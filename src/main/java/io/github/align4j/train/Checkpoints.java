@@ -17,6 +17,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -44,7 +45,7 @@ import java.util.stream.Stream;
  * and only then is the folder renamed to its real name; a crash at any moment leaves either the
  * complete new checkpoint or none (plus a temporary folder that the next run removes). Loading
  * verifies the manifest; a damaged checkpoint is skipped with a warning in favour of an older one.
- * Only names that align4j itself creates inside {@code OUTPUT} are ever written, renamed or deleted.
+ * Only what align4j can show it wrote is ever replaced, renamed or deleted ({@link OutputFolder}).
  */
 final class Checkpoints {
     static final String MANIFEST = "manifest.json";
@@ -85,8 +86,13 @@ final class Checkpoints {
         Path tmp = output.resolve("." + name + ".tmp");
         try {
             Files.createDirectories(output);
-            deleteTree(tmp);
-            Files.createDirectories(tmp);
+            OutputFolder.deleteOurs(tmp, true);
+            String notOurs = Files.exists(target, LinkOption.NOFOLLOW_LINKS) ? OutputFolder.notACheckpointOfOurs(target) : null;
+            if (notOurs != null) { // never replace what align4j did not write
+                throw new Align4jException(target + " was not written by align4j (" + notOurs + "), so it is not replaced. "
+                        + "Move it out of the folder yourself");
+            }
+            OutputFolder.createScratch(tmp);
             policy.save(tmp, tokenizerDir, 5_000_000_000L);
             boolean narrow;
             try (SafeTensors.Checkpoint c = SafeTensors.open(tmp)) {
@@ -114,22 +120,24 @@ final class Checkpoints {
             hook(tmp.resolve(STATE));
             Files.write(tmp.resolve(STATE), JSON.writeValueAsBytes(state));
             writeManifest(tmp, name, globalStep);
+            // the manifest shows the folder is align4j's from here on: the marker need not go under the real name
+            Files.delete(tmp.resolve(OutputFolder.MARKER));
             syncDir(tmp);
             Path old = null;
-            if (Files.exists(target)) {
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 old = output.resolve("." + name + ".old");
-                deleteTree(old);
+                OutputFolder.deleteOurs(old, true);
                 move(target, old);
             }
             move(tmp, target);
             syncDir(output);
             if (old != null) {
-                deleteTree(old);
+                OutputFolder.deleteOurs(old, true);
             }
             return target;
         } catch (IOException | RuntimeException e) {
             try {
-                deleteTree(tmp);
+                OutputFolder.deleteOurs(tmp, true);
             } catch (IOException | RuntimeException ignored) {
                 // the next run removes it
             }
@@ -180,7 +188,7 @@ final class Checkpoints {
         deleteTree(side);
     }
 
-    private static void move(Path from, Path to) throws IOException {
+    static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
@@ -199,11 +207,11 @@ final class Checkpoints {
         ArrayNode files = m.putArray("files");
         List<Path> all;
         try (Stream<Path> s = Files.walk(dir)) {
-            all = s.filter(Files::isRegularFile).sorted().toList();
+            all = s.filter(f -> Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)).sorted().toList();
         }
         for (Path f : all) {
             String rel = dir.relativize(f).toString().replace('\\', '/');
-            if (rel.equals(MANIFEST)) {
+            if (rel.equals(MANIFEST) || rel.equals(OutputFolder.MARKER)) {
                 continue;
             }
             ObjectNode e = files.addObject();
@@ -262,7 +270,7 @@ final class Checkpoints {
      */
     static String verify(Path dir, boolean full) {
         Path mf = dir.resolve(MANIFEST);
-        if (!Files.isRegularFile(mf)) {
+        if (Files.isSymbolicLink(dir) || !Files.isRegularFile(mf, LinkOption.NOFOLLOW_LINKS)) {
             return "no " + MANIFEST + " (written by an older align4j, or torn)";
         }
         JsonNode m;
@@ -283,8 +291,8 @@ final class Checkpoints {
             }
             hasState |= rel.equals(STATE);
             try {
-                if (!Files.isRegularFile(f)) {
-                    return rel + " is missing";
+                if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+                    return rel + " is missing (or a symbolic link)";
                 }
                 if (Files.size(f) != e.path("bytes").asLong(-1)) {
                     return rel + " has " + Files.size(f) + " bytes, the manifest says " + e.path("bytes").asLong(-1);
@@ -327,7 +335,7 @@ final class Checkpoints {
         }
         List<Path> dirs;
         try (Stream<Path> s = Files.list(output)) {
-            dirs = s.filter(Files::isDirectory)
+            dirs = s.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))
                     .filter(p -> NAME.matcher(p.getFileName().toString()).matches() || p.getFileName().toString().equals(FINAL))
                     .toList();
         } catch (IOException e) {
@@ -391,7 +399,8 @@ final class Checkpoints {
         }
         int kept = 0;
         for (Path d : candidates(output)) {
-            if (d.getFileName().toString().equals(FINAL) || verify(d, false) != null) {
+            if (d.getFileName().toString().equals(FINAL) || verify(d, false) != null
+                    || OutputFolder.notACheckpointOfOurs(d) != null) {
                 continue;
             }
             if (kept < keep) {
@@ -400,80 +409,16 @@ final class Checkpoints {
             }
             Path gone = output.resolve("." + d.getFileName() + ".deleting");
             try {
+                if (Files.exists(gone, LinkOption.NOFOLLOW_LINKS)) {
+                    continue; // left by an earlier run and not align4j's (the run refused to start otherwise)
+                }
                 move(d, gone); // a crash mid-delete leaves a scratch name, never a torn checkpoint-N
-                deleteTree(gone);
+                OutputFolder.deleteOurs(gone, true);
                 removed.add(d);
             } catch (IOException e) {
                 throw new Align4jException(d + ": cannot delete this old checkpoint (save_total_limit " + keep + "): "
                         + e.getMessage(), e);
             }
-        }
-        return removed;
-    }
-
-    /**
-     * Tidies what an interrupted run left behind: temporary folders ({@code .X.tmp},
-     * {@code .X.deleting}) are removed, and a checkpoint moved aside while being replaced
-     * ({@code .X.old}) is moved back when X is missing.
-     */
-    static void cleanTemporaries(Path output) {
-        if (output == null || !Files.isDirectory(output)) {
-            return;
-        }
-        List<Path> scratch;
-        try (Stream<Path> s = Files.list(output)) {
-            scratch = s.filter(p -> {
-                String n = p.getFileName().toString();
-                return n.startsWith(".") && (n.endsWith(".tmp") || n.endsWith(".deleting") || n.endsWith(".old"))
-                        && isOurs(n.substring(1, n.lastIndexOf('.')));
-            }).toList();
-        } catch (IOException e) {
-            throw new Align4jException(output + ": cannot list the folder: " + e.getMessage(), e);
-        }
-        for (Path p : scratch) {
-            String n = p.getFileName().toString();
-            try {
-                if (n.endsWith(".old")) {
-                    Path real = output.resolve(n.substring(1, n.length() - ".old".length()));
-                    if (!Files.exists(real)) {
-                        move(p, real);
-                        continue;
-                    }
-                }
-                deleteTree(p);
-            } catch (IOException e) {
-                throw new Align4jException(p + ": cannot remove this temporary folder of an earlier run: " + e.getMessage(), e);
-            }
-        }
-    }
-
-    private static boolean isOurs(String name) {
-        return name.equals(FINAL) || NAME.matcher(name).matches();
-    }
-
-    /**
-     * Removes the checkpoints and metrics of an earlier run in output (checkpoint-N and final
-     * folders that hold a trainer_state.json, metrics.jsonl, temporaries); other files stay.
-     */
-    static List<Path> clearEarlierRun(Path output) {
-        List<Path> removed = new ArrayList<>();
-        if (output == null || !Files.isDirectory(output)) {
-            return removed;
-        }
-        cleanTemporaries(output);
-        try {
-            for (Path d : candidates(output)) {
-                if (Files.isRegularFile(d.resolve(STATE)) || Files.isRegularFile(d.resolve(MANIFEST))) {
-                    deleteTree(d);
-                    removed.add(d);
-                }
-            }
-            Path metrics = output.resolve("metrics.jsonl");
-            if (Files.deleteIfExists(metrics)) {
-                removed.add(metrics);
-            }
-        } catch (IOException e) {
-            throw new Align4jException(output + ": cannot remove the earlier run's files: " + e.getMessage(), e);
         }
         return removed;
     }
@@ -526,12 +471,22 @@ final class Checkpoints {
         return JSON;
     }
 
+    /** Deletes a folder this process just made inside a scratch folder; links are never followed, and refused. */
     static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
+        if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException(p + ": not a folder (or a symbolic link); left alone");
+        }
+        try (Stream<Path> s = Files.walk(p)) { // Files.walk does not follow links without FOLLOW_LINKS
+            List<Path> all = s.sorted(Comparator.reverseOrder()).toList();
+            for (Path q : all) {
+                if (Files.isSymbolicLink(q)) {
+                    throw new IOException(q + ": a symbolic link; left alone");
+                }
+            }
+            for (Path q : all) {
                 Files.delete(q);
             }
         }

@@ -8,6 +8,7 @@ import java.io.PrintStream;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -38,8 +39,11 @@ final class MetricsLog implements AutoCloseable {
         try {
             if (dir != null) {
                 Files.createDirectories(dir);
-                file = dir.resolve("metrics.jsonl");
-                out = Files.newBufferedWriter(file, StandardCharsets.UTF_8,
+                file = dir.resolve(OutputFolder.METRICS);
+                if (Files.isSymbolicLink(file)) {
+                    throw new IOException("it is a symbolic link; align4j never follows links inside the output folder");
+                }
+                out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, LinkOption.NOFOLLOW_LINKS,
                         StandardOpenOption.CREATE, append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
                         StandardOpenOption.WRITE);
             } else {
@@ -51,18 +55,27 @@ final class MetricsLog implements AutoCloseable {
     }
 
     /**
-     * Continues a run from a checkpoint: {@code metrics.jsonl} is rewritten (through a temporary
-     * file) to hold exactly the checkpoint's history, so that steps logged after the checkpoint by
-     * the interrupted run are not repeated, and new records are appended to it.
+     * Continues a run from a checkpoint: {@code metrics.jsonl} is rewritten (through a file in the
+     * scratch folder {@code .metrics.jsonl.tmp/}, moved into place) to hold exactly the checkpoint's
+     * history, so that steps logged after the checkpoint by the interrupted run are not repeated,
+     * and new records are appended to it. A {@code metrics.jsonl} that is a symbolic link is
+     * refused, never followed.
      */
     static MetricsLog resumed(Path dir, PrintStream console, List<Map<String, Object>> history, double elapsedBefore,
             long stepsBefore) {
         if (dir != null) {
-            Path file = dir.resolve("metrics.jsonl");
-            Path tmp = dir.resolve(".metrics.jsonl.tmp");
+            Path file = dir.resolve(OutputFolder.METRICS);
+            Path scratch = dir.resolve("." + OutputFolder.METRICS + ".tmp");
+            Path tmp = scratch.resolve(OutputFolder.METRICS);
             try {
                 Files.createDirectories(dir);
-                try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                if (Files.isSymbolicLink(file)) {
+                    throw new IOException("it is a symbolic link; align4j never follows links inside the output folder");
+                }
+                OutputFolder.deleteOurs(scratch, true);
+                OutputFolder.createScratch(scratch);
+                try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE)) {
                     for (Map<String, Object> r : history) {
                         w.write(JSON.writeValueAsString(JSON.valueToTree(r)));
                         w.write('\n');
@@ -70,6 +83,7 @@ final class MetricsLog implements AutoCloseable {
                 }
                 Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                OutputFolder.deleteOurs(scratch, true);
             } catch (IOException e) {
                 throw new Align4jException(file + ": cannot rewrite the metrics for the resumed run: " + e.getMessage(), e);
             }

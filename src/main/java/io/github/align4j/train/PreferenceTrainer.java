@@ -217,7 +217,7 @@ public final class PreferenceTrainer implements AutoCloseable {
             Kto.checkWeights(nd, trainUnpaired.size() - nd, k.desirableWeight(), k.undesirableWeight())
                     .ifPresent(w -> say("warning: " + w));
         }
-        try (OutputLock lock = prepareOutput()) {
+        try (OutputFolder.Lock lock = prepareOutput()) {
             return run(total, schedule);
         }
     }
@@ -307,7 +307,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                     Path at = output == null ? null
                             : saved == done ? output.resolve("checkpoint-" + done) : saveCheckpoint("checkpoint-" + done, done, pos, w);
                     say("stopped by " + stopRequest + " after step " + done + " of " + total
-                            + (at == null ? " (no output folder: nothing saved)" : "; checkpoint " + at));
+                            + (at == null ? " (no output folder: nothing saved)" : "; checkpoint: " + at));
                     return new TrainResult(done, epochs, lastTrain, lastEval, List.copyOf(log.history()), at, true);
                 }
             }
@@ -340,87 +340,13 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
     }
 
-    /** Holds OUTPUT/.align4j.lock so that two runs never write one folder; released on close. */
-    private static final class OutputLock implements AutoCloseable {
-        private final java.nio.channels.FileChannel channel;
-        private final java.nio.channels.FileLock lock;
-        private final Path file;
-
-        OutputLock(java.nio.channels.FileChannel channel, java.nio.channels.FileLock lock, Path file) {
-            this.channel = channel;
-            this.lock = lock;
-            this.file = file;
-        }
-
-        @Override
-        public void close() {
-            if (channel == null) {
-                return;
-            }
-            try {
-                java.nio.file.Files.deleteIfExists(file);
-                lock.release();
-                channel.close();
-            } catch (java.io.IOException e) {
-                // the OS releases the lock when the process ends
-            }
-        }
-    }
-
     /**
-     * Creates and locks the output folder, tidies what an interrupted run left there, and checks
-     * that a fresh run does not mix with an earlier run's checkpoints.
+     * Creates and locks the output folder, refuses it when something align4j did not write is in
+     * the way, tidies what an interrupted run left there, and checks that a fresh run does not mix
+     * with an earlier run's checkpoints ({@link OutputFolder#open}).
      */
-    private OutputLock prepareOutput() {
-        if (output == null) {
-            return new OutputLock(null, null, null);
-        }
-        Path lockFile = output.resolve(".align4j.lock");
-        java.nio.channels.FileChannel ch = null;
-        java.nio.channels.FileLock lock;
-        try {
-            java.nio.file.Files.createDirectories(output);
-            ch = java.nio.channels.FileChannel.open(lockFile, java.nio.file.StandardOpenOption.CREATE,
-                    java.nio.file.StandardOpenOption.WRITE);
-            lock = ch.tryLock();
-        } catch (java.io.IOException | java.nio.channels.OverlappingFileLockException e) {
-            closeQuietly(ch);
-            if (e instanceof java.nio.channels.OverlappingFileLockException) {
-                throw new Align4jException(output + ": another training run in this process is writing to this folder");
-            }
-            throw new Align4jException(output + ": cannot create or write the output folder: " + describe(e)
-                    + ". Choose a folder you can write to, on a disk with free space.", e);
-        }
-        if (lock == null) {
-            closeQuietly(ch);
-            throw new Align4jException(output + ": another align4j run is writing to this folder (it holds "
-                    + lockFile.getFileName() + "); wait for it to finish or choose another folder");
-        }
-        OutputLock held = new OutputLock(ch, lock, lockFile);
-        try {
-            Checkpoints.cleanTemporaries(output);
-            if (!resume && !Boolean.FALSE.equals(overwrite)) {
-                List<Path> gone = Checkpoints.clearEarlierRun(output);
-                if (!gone.isEmpty()) {
-                    say((overwrite == null ? "warning: " : "") + "overwrite: removed the earlier run's "
-                            + gone.stream().map(q -> q.getFileName().toString()).collect(java.util.stream.Collectors.joining(", "))
-                            + " from " + output + (overwrite == null ? " (Builder.overwrite(false) refuses instead; "
-                                    + "Builder.resume(true) continues that run)" : ""));
-                }
-            } else if (!resume) {
-                List<Path> earlier = Checkpoints.candidates(output);
-                if (!earlier.isEmpty()) {
-                    throw new Align4jException(output + " already holds checkpoints of an earlier run ("
-                            + earlier.stream().map(q -> q.getFileName().toString()).collect(java.util.stream.Collectors.joining(", "))
-                            + "). Continue that run with --resume (Builder.resume(true)), replace it with --overwrite "
-                            + "(Builder.overwrite(true)), or choose a new folder.");
-                }
-            }
-            return held;
-        } catch (RuntimeException e) {
-            held.close();
-            throw e;
-        }
+    private OutputFolder.Lock prepareOutput() {
+        return output == null ? OutputFolder.Lock.NONE : OutputFolder.open(output, resume, overwrite, this::say);
     }
 
     private static void closeQuietly(java.nio.channels.FileChannel ch) {

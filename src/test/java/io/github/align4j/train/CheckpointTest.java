@@ -128,6 +128,12 @@ class CheckpointTest {
         assertTrue(all.contains("checkpoint-2 is damaged (optimizer.safetensors has"), all);
         assertTrue(all.contains("final is damaged (no manifest.json"), all);
 
+        // a final/ without a manifest cannot be shown to be align4j's: the resume refuses to replace it
+        Align4jException notOurs = assertThrows(Align4jException.class, () -> train(out, config(4, Map.of()), true));
+        assertTrue(notOurs.getMessage().contains("final/ (no align4j manifest.json)"), notOurs.getMessage());
+        assertTrue(Files.exists(out.resolve("final/model.safetensors")), "left as it was");
+        Files.move(out.resolve("final"), dir.resolve("final-moved-away"));
+
         // resuming goes back to checkpoint-1 and still ends with the uninterrupted run's weights
         ResumeTest.Run resumed = train(out, config(4, Map.of()), true);
         assertTrue(resumed.console().contains("checkpoint-3 is damaged"), resumed.console());
@@ -143,7 +149,7 @@ class CheckpointTest {
         Path out = dir.resolve("run");
         ResumeTest.train(model, out, config(3, Map.of()), false, data, null, 2); // stops after checkpoint-2
         // as a kill would leave them: a torn temporary, and checkpoint-2 moved aside mid-replace
-        Files.createDirectories(out.resolve(".checkpoint-3.tmp"));
+        OutputFolder.createScratch(out.resolve(".checkpoint-3.tmp")); // its marker first, as Checkpoints.save does
         Files.writeString(out.resolve(".checkpoint-3.tmp/model.safetensors"), "torn");
         Files.move(out.resolve("checkpoint-2"), out.resolve(".checkpoint-2.old"));
         Files.writeString(out.resolve(".something-else.tmp"), "not ours");
