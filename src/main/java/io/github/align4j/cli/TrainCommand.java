@@ -215,11 +215,13 @@ final class TrainCommand implements Callable<Integer> {
                     try (StopSignals signals = StopSignals.install(t, spec.commandLine().getErr())) {
                         r = t.train();
                         if (signals.received() != null) {
+                            // the trainer has said where it stopped ("stopped by SIGTERM after step ..."); not again here
                             PrintWriter err = spec.commandLine().getErr();
-                            err.println("stopped by " + signals.received() + " after step " + r.steps() + " of "
-                                    + t.totalSteps() + (r.finalCheckpoint() == null ? "" : "; checkpoint: " + r.finalCheckpoint()));
                             if (r.stopped()) {
                                 err.println("resume with: " + resumeCommand());
+                            } else {
+                                err.println(signals.received() + " arrived as the run finished: all " + r.steps()
+                                        + " steps done; final checkpoint " + r.finalCheckpoint());
                             }
                             err.flush();
                             out.flush();

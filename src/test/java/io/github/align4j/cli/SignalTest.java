@@ -60,10 +60,11 @@ class SignalTest {
         String log = term.output();
         assertTrue(log.contains("received SIGTERM: finishing the current step, then writing a checkpoint"), log);
         long a = stoppedAt(log, "SIGTERM", out);
+        assertEquals(1, log.split("stopped by SIGTERM", -1).length - 1, "said once (the trainer says it, the CLI not again): " + log);
         assertTrue(log.contains("resume with: align4j train --model " + tiny.model()), log);
         assertTrue(log.contains("--resume"), log);
         assertFalse(log.contains("\tat "), "no stack trace: " + log);
-        assertFalse(Files.exists(out.resolve(".align4j.lock")));
+        assertTrue(Files.readString(out.resolve(".align4j.lock")).contains("\"wrote\""), "the lock file stays as the record");
 
         // SIGINT (Ctrl-C) on the resumed run
         List<String> resume = args(out, 100_000);
@@ -73,6 +74,7 @@ class SignalTest {
         intr.signal("INT");
         assertEquals(130, intr.exit(120), intr.output());
         long b = stoppedAt(intr.output(), "SIGINT", out);
+        assertEquals(1, intr.output().split("stopped by SIGINT", -1).length - 1, intr.output());
         assertTrue(b > a, intr.output());
 
         // finish in-process a little later: the same weights as a run never stopped (constant learning rate,
