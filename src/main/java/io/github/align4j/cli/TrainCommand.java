@@ -98,7 +98,8 @@ final class TrainCommand implements Callable<Integer> {
             + "(or see --resume, --overwrite).")
     String output;
     @Option(names = "--overwrite", description = "Allow a non-empty --output: the earlier run's checkpoints and "
-            + "metrics.jsonl there are replaced (other files stay).")
+            + "metrics.jsonl there are replaced (other files stay; what align4j did not write under those names, "
+            + "or a symbolic link, stops the run instead).")
     boolean overwrite;
     @Option(names = "--resume", description = "Continue the run in --output from its newest complete checkpoint "
             + "(weights, optimizer, schedule, data position, metrics); give the same data and settings. Starts "

@@ -58,6 +58,32 @@ class ResumeCommandTest {
         Path file = dir.resolve("file");
         Files.writeString(file, "x");
         InitCommandTest.assertUserError(train(file), "is a file");
+
+        // what align4j did not write stops --overwrite and --resume (exit 2, listed), and is left as it was
+        Files.createDirectories(out.resolve("final-mine"));
+        Files.move(out.resolve("final"), dir.resolve("align4j-final"));
+        Files.writeString(out.resolve("final-mine/paper.tex"), "mine");
+        Files.move(out.resolve("final-mine"), out.resolve("final"));
+        Files.createDirectories(out.resolve(".checkpoint-2.tmp"));
+        Files.writeString(out.resolve(".checkpoint-2.tmp/notes.txt"), "mine too");
+        for (String flag : new String[] {"--overwrite", "--resume"}) {
+            InitCommandTest.assertUserError(train(out, flag), "final/ (no align4j manifest.json)",
+                    ".checkpoint-2.tmp/ (no align4j manifest.json or .align4j-scratch)", "Move these out of the folder yourself");
+        }
+        assertEquals("mine", Files.readString(out.resolve("final/paper.tex")));
+        assertEquals("mine too", Files.readString(out.resolve(".checkpoint-2.tmp/notes.txt")));
+
+        // a metrics.jsonl linked to a file outside --output is refused, never written through
+        Path run2 = dir.resolve("run2");
+        assertEquals(0, train(run2).exit());
+        Path outside = dir.resolve("bashrc");
+        Files.writeString(outside, "export PATH=/usr/bin\n");
+        Files.delete(run2.resolve("metrics.jsonl"));
+        Files.createSymbolicLink(run2.resolve("metrics.jsonl"), outside);
+        for (String flag : new String[] {"--overwrite", "--resume"}) {
+            InitCommandTest.assertUserError(train(run2, flag), "metrics.jsonl (a symbolic link)", "never follows");
+        }
+        assertEquals("export PATH=/usr/bin\n", Files.readString(outside));
     }
 
     @Test
