@@ -391,11 +391,20 @@ final class OutputFolder {
         wrote.forEach(n.putArray("wrote")::add);
         try {
             byte[] b = Checkpoints.json().writeValueAsBytes(n);
-            ch.truncate(0);
-            ByteBuffer buf = ByteBuffer.wrap(b);
+            if (ch.size() == b.length) {
+                ByteBuffer old = ByteBuffer.allocate(b.length);
+                while (old.hasRemaining() && ch.read(old, old.position()) >= 0) {
+                    // read it all
+                }
+                if (java.util.Arrays.equals(old.array(), b)) {
+                    return; // the usual case: the same record; never truncated, so a kill cannot lose it
+                }
+            }
+            ByteBuffer buf = ByteBuffer.wrap(b); // the record only grows: overwrite in place, then cut
             while (buf.hasRemaining()) {
                 ch.write(buf, buf.position());
             }
+            ch.truncate(b.length);
             ch.force(true);
         } catch (IOException e) {
             throw new Align4jException(lockFile + ": cannot write: " + describe(e) + ". Free disk space or fix the "
