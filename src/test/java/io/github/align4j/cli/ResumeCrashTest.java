@@ -84,7 +84,8 @@ class ResumeCrashTest {
         assertEquals(ChildRun.metrics(whole), ChildRun.metrics(out), "metrics.jsonl, timing aside");
         try (Stream<Path> s = Files.list(out)) {
             List<String> names = s.map(p -> p.getFileName().toString()).sorted().toList();
-            assertFalse(names.stream().anyMatch(n -> n.startsWith(".")), "no temporaries or lock left: " + names);
+            // the lock file stays (it records what align4j wrote there); no temporaries are left
+            assertFalse(names.stream().anyMatch(n -> n.startsWith(".") && !n.equals(".align4j.lock")), "no temporaries: " + names);
             assertTrue(names.stream().filter(n -> n.startsWith("checkpoint-")).count() <= 3, "save_total_limit 3: " + names);
         }
     }
