@@ -168,9 +168,12 @@ final class Sources {
 
         /** The error of a row longer than the cap; {@code seen} is its length when known, else -1. */
         String tooLong(String unit, long seen) {
-            return unit + " is longer than the " + DataOptions.showBytes(maxRowBytes) + " a row may hold"
-                    + (seen > maxRowBytes ? String.format(java.util.Locale.ROOT, " (%,d bytes)", seen) : "")
-                    + "; if the row is genuine, raise the cap with --max-line-bytes (maxLineBytes), e.g. "
+            String head = unit + " is longer than the " + DataOptions.showBytes(maxRowBytes) + " a row may hold"
+                    + (seen > maxRowBytes ? String.format(java.util.Locale.ROOT, " (%,d bytes)", seen) : "");
+            if (seen > DataOptions.MAX_LINE_BYTES_LIMIT) {
+                return head + "; no cap can be that high (--max-line-bytes is at most 2047m): split or shorten the row";
+            }
+            return head + "; if the row is genuine, raise the cap with --max-line-bytes (maxLineBytes), e.g. "
                     + "--max-line-bytes " + suggest(Math.max(seen, maxRowBytes + 1));
         }
 

@@ -79,7 +79,8 @@ class RowCapTest {
         String bad = d.stats().badRowMessages().get(0);
         long len = 2 * MIB + "{\"prompt\":\"Long\",\"chosen\":\"\",\"rejected\":\" no\"}".length();
         assertTrue(bad.startsWith(f + " line 2: the line is longer than the 1 MiB a row may hold ("
-                + String.format(java.util.Locale.ROOT, "%,d", len) + " bytes)"), bad);
+                + String.format(java.util.Locale.ROOT, "%,d", len) + " bytes); if the row is genuine, raise the cap "
+                + "with --max-line-bytes (maxLineBytes), e.g. --max-line-bytes 4m"), bad);
         assertEquals(Fixtures.gpt2().encode(" ok")[0], d.pairs().get(1).chosen()[0], "row 3 kept after the skipped line");
         // a cap above the line reads it (rows only: tokenizing 2 MiB of 'x' is slow)
         List<RawRow> rows = new ArrayList<>();
@@ -166,6 +167,16 @@ class RowCapTest {
         assertFalse(r.tooLong());
         assertEquals("{\"a\":1}", new String(r.bytes(), 0, r.length(), StandardCharsets.UTF_8));
         assertFalse(r.next(true));
+    }
+
+    @Test
+    void messagesSuggestACapThatFits() {
+        Sources.Limits l = new Sources.Limits(64 * MIB, true);
+        assertTrue(l.tooLong("the line", -1).endsWith("e.g. --max-line-bytes 128m"), l.tooLong("the line", -1));
+        assertTrue(l.tooLong("the line", 1000 * MIB).endsWith("e.g. --max-line-bytes 1024m"));
+        assertTrue(l.tooLong("the line", 1025 * MIB).endsWith("e.g. --max-line-bytes 2047m"));
+        String m = l.tooLong("the line", 3L << 30);
+        assertTrue(m.contains("(3,221,225,472 bytes); no cap can be that high"), m);
     }
 
     @Test
