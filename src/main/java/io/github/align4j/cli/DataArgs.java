@@ -42,7 +42,7 @@ final class DataArgs {
     @Option(names = "--max-line-bytes", paramLabel = "SIZE", defaultValue = "64m",
             description = "Longest row a data file may hold (a JSON Lines line, a CSV record, a JSON array element), "
                     + "as bytes or with k/m/g (default: ${DEFAULT-VALUE}; at most 2047m). A longer row is a bad row.")
-    String maxLineBytes;
+    String maxLineBytes = "64m";
 
     @Option(names = "--cache-dir", paramLabel = "DIR",
             description = "Cache root: tokenized datasets in DIR/tokenized, as train does (default: ~/.cache/align4j).")

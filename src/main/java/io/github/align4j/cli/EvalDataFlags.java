@@ -26,7 +26,7 @@ final class EvalDataFlags {
 
     @Option(names = "--max-line-bytes", paramLabel = "SIZE", defaultValue = "64m",
             description = "Longest row a data file may hold, as bytes or with k/m/g (default: ${DEFAULT-VALUE}).")
-    String maxLineBytes;
+    String maxLineBytes = "64m";
 
     DataOptions options(int maxLength, int maxPromptLength) {
         DataOptions o = DataOptions.defaults().withMaxLength(maxLength).withMaxPromptLength(maxPromptLength)

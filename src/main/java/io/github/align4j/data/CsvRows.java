@@ -271,7 +271,7 @@ final class CsvRows {
             return;
         }
         if (flen == field.length) {
-            field = Arrays.copyOf(field, Sources.LineReader.grownSize(field.length, flen + 1L, limits.maxRowBytes()));
+            field = Arrays.copyOf(field, LineReader.grownSize(field.length, flen + 1L, limits.maxRowBytes()));
         }
         field[flen++] = (byte) b;
     }

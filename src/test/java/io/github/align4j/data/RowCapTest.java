@@ -145,7 +145,7 @@ class RowCapTest {
     @Test
     void withoutSkippingReadingStopsAtTheCap() throws IOException {
         Synthetic in = new Synthetic(Long.MAX_VALUE, "");
-        Sources.LineReader r = new Sources.LineReader(in, MIB);
+        LineReader r = new LineReader(in, MIB);
         assertTrue(r.next(false));
         assertTrue(r.tooLong());
         assertFalse(r.skipped());
@@ -157,7 +157,7 @@ class RowCapTest {
     @Test
     void lineLongerThanAnIntIsSkippedAndCounted() throws IOException {
         long n = (1L << 31) + 12345;
-        Sources.LineReader r = new Sources.LineReader(new Synthetic(n, "\n{\"a\":1}\n"), MIB);
+        LineReader r = new LineReader(new Synthetic(n, "\n{\"a\":1}\n"), MIB);
         assertTrue(r.next(true));
         assertTrue(r.tooLong());
         assertTrue(r.skipped());
@@ -182,12 +182,12 @@ class RowCapTest {
     @Test
     void bufferGrowthNeverOverflows() {
         int max = (int) DataOptions.MAX_LINE_BYTES_LIMIT;
-        assertEquals(max, Sources.LineReader.grownSize(1 << 30, (1L << 30) + 1, max)); // 2 * 2^30 overflows an int
-        assertEquals(max, Sources.LineReader.grownSize(max - 1, max, max));
-        assertEquals(1 << 13, Sources.LineReader.grownSize(1 << 12, 5000, max));
-        assertEquals(1000, Sources.LineReader.grownSize(600, 700, 1000));
-        assertEquals(70_000, Sources.LineReader.grownSize(4096, 70_000, max));
-        assertThrows(IllegalArgumentException.class, () -> Sources.LineReader.grownSize(10, 11, 10));
+        assertEquals(max, LineReader.grownSize(1 << 30, (1L << 30) + 1, max)); // 2 * 2^30 overflows an int
+        assertEquals(max, LineReader.grownSize(max - 1, max, max));
+        assertEquals(1 << 13, LineReader.grownSize(1 << 12, 5000, max));
+        assertEquals(1000, LineReader.grownSize(600, 700, 1000));
+        assertEquals(70_000, LineReader.grownSize(4096, 70_000, max));
+        assertThrows(IllegalArgumentException.class, () -> LineReader.grownSize(10, 11, 10));
     }
 
     @Test
