@@ -39,13 +39,18 @@ final class DataArgs {
     @Option(names = "--skip-bad-rows", description = "Skip and count malformed rows instead of stopping at the first.")
     boolean skipBadRows;
 
+    @Option(names = "--max-line-bytes", paramLabel = "SIZE", defaultValue = "64m",
+            description = "Longest row a data file may hold (a JSON Lines line, a CSV record, a JSON array element), "
+                    + "as bytes or with k/m/g (default: ${DEFAULT-VALUE}; at most 2047m). A longer row is a bad row.")
+    String maxLineBytes = "64m";
+
     @Option(names = "--cache-dir", paramLabel = "DIR",
-            description = "Where tokenized datasets are cached (default: ~/.cache/align4j/tokenized).")
+            description = "Cache root: tokenized datasets in DIR/tokenized, as train does (default: ~/.cache/align4j).")
     Path cacheDir;
 
     DataOptions toOptions() {
-        DataOptions d = DataOptions.defaults();
         return new DataOptions("auto".equals(format) ? null : format, DataOptions.parseColumns(columns), maxLength,
-                maxPromptLength, applyChatTemplate, chatTemplate, skipBadRows, cacheDir == null ? d.cacheDir() : cacheDir);
+                maxPromptLength, applyChatTemplate, chatTemplate, skipBadRows, null,
+                DataOptions.parseBytes(maxLineBytes, "--max-line-bytes")).withCacheRoot(cacheDir);
     }
 }

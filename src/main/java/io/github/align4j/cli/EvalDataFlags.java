@@ -20,8 +20,13 @@ final class EvalDataFlags {
     @Option(names = "--apply-chat-template", description = "Render plain-text rows through the chat template too (as training did).")
     boolean applyChatTemplate;
 
-    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Where tokenized datasets are cached (default: ~/.cache/align4j/tokenized).")
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Cache root: tokenized datasets in DIR/tokenized, "
+            + "as train does (default: ~/.cache/align4j).")
     Path cacheDir;
+
+    @Option(names = "--max-line-bytes", paramLabel = "SIZE", defaultValue = "64m",
+            description = "Longest row a data file may hold, as bytes or with k/m/g (default: ${DEFAULT-VALUE}).")
+    String maxLineBytes = "64m";
 
     DataOptions options(int maxLength, int maxPromptLength) {
         DataOptions o = DataOptions.defaults().withMaxLength(maxLength).withMaxPromptLength(maxPromptLength)
@@ -35,9 +40,6 @@ final class EvalDataFlags {
         if (chatTemplate != null) {
             o = o.withChatTemplateFile(chatTemplate);
         }
-        if (cacheDir != null) {
-            o = o.withCacheDir(cacheDir);
-        }
-        return o;
+        return o.withCacheRoot(cacheDir).withMaxLineBytes(DataOptions.parseBytes(maxLineBytes, "--max-line-bytes"));
     }
 }

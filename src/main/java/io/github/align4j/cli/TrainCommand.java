@@ -122,6 +122,9 @@ final class TrainCommand implements Callable<Integer> {
     boolean applyChatTemplate;
     @Option(names = "--skip-bad-rows", description = "Skip and count malformed rows instead of stopping.")
     boolean skipBadRows;
+    @Option(names = "--max-line-bytes", paramLabel = "SIZE", description = "Longest row a data file may hold, "
+            + "as bytes or with k/m/g (default 64m); a longer row is a bad row.")
+    String maxLineBytes;
     @Option(names = "--dry-run", description = "Resolve and validate everything, print the plan, and stop before training.")
     boolean dryRun;
 
@@ -326,10 +329,10 @@ final class TrainCommand implements Callable<Integer> {
         if (columns != null) {
             o = o.withColumns(columns);
         }
-        if (cacheDir != null) {
-            o = o.withCacheDir(cacheDir.resolve("tokenized"));
+        if (maxLineBytes != null) {
+            o = o.withMaxLineBytes(DataOptions.parseBytes(maxLineBytes, "--max-line-bytes"));
         }
-        return o;
+        return o.withCacheRoot(cacheDir);
     }
 
     private static void report(PrintWriter out, String what, PreferenceData d) {

@@ -17,10 +17,17 @@ import java.util.function.Consumer;
  * commas; a field in double quotes may hold commas, line breaks and doubled quotes ({@code ""});
  * lines end with CRLF or LF. It splits bytes before decoding (the delimiters are ASCII, which
  * never occurs inside a multi-byte UTF-8 sequence), so invalid UTF-8 is pinned to its record.
- * Empty lines are skipped. Every value is a string.
+ * Empty lines are skipped. Every value is a string. A record holds at most
+ * {@link Sources.Limits#maxRowBytes()} bytes and, past the header's count, no extra fields: a
+ * longer one is a bad row, read to its end without being kept (or the end of the reading).
  */
 final class CsvRows {
+    /** Most columns a header may name. */
+    static final int MAX_COLUMNS = 1 << 16;
+    private static final byte[] EMPTY = new byte[0];
+
     private final InputStream in;
+    private final Sources.Limits limits;
     private final byte[] buf = new byte[1 << 16];
     private int pos;
     private int lim;
@@ -28,20 +35,44 @@ final class CsvRows {
     private long line = 1;
     private byte[] field = new byte[256];
     private int flen;
+    private List<byte[]> rec;
+    private int maxFields;
+    private long fields;
+    private long recBytes;
+    private boolean over;
 
-    private CsvRows(InputStream in) {
+    private CsvRows(InputStream in, Sources.Limits limits) {
         this.in = in;
+        this.limits = limits;
     }
 
-    static void read(Path f, InputStream in, long[] index, Consumer<RawRow> sink) throws IOException {
-        CsvRows r = new CsvRows(in);
+    /** Thrown inside a record longer than the cap when such rows are not skipped. */
+    private static final class OverLong extends IOException {
+        private static final long serialVersionUID = 1L;
+    }
+
+    static void read(Path f, InputStream in, Sources.Limits limits, long[] index, Consumer<RawRow> sink)
+            throws IOException {
+        CsvRows r = new CsvRows(in, limits);
         List<byte[]> header;
         long headerLine;
         do {
             headerLine = r.line;
-            header = r.record();
+            try {
+                header = r.record(MAX_COLUMNS + 1, false);
+            } catch (OverLong | Unterminated e) {
+                header = null;
+            }
+            if (r.over || (header == null && r.recBytes > 0)) {
+                throw new Align4jException(f + " line " + headerLine + ": the header row "
+                        + (r.over ? limits.tooLong("", -1).substring(1) : "has a quoted field that is never closed"));
+            }
             if (header == null) {
                 return; // empty file: no rows
+            }
+            if (r.fields > MAX_COLUMNS) {
+                throw new Align4jException(f + " line " + headerLine + ": the header names more than " + MAX_COLUMNS
+                        + " columns; is this a CSV file with a header row?");
             }
         } while (isEmptyLine(header));
         byte[] first = header.get(0);
@@ -68,8 +99,15 @@ final class CsvRows {
             long start = r.line;
             List<byte[]> rec;
             try {
-                rec = r.record();
+                rec = r.record(names.size() + 1, limits.skipLongRows());
+            } catch (OverLong o) {
+                Sources.tooLong(f, "line " + start, "the record", -1, limits, index, sink, true);
+                return; // not reached: tooLong stops the reading
             } catch (Unterminated u) {
+                if (r.over) {
+                    Sources.tooLong(f, "line " + start, "the record", r.recBytes, limits, index, sink, true);
+                    return;
+                }
                 sink.accept(new RawRow(f, "line " + start, index[0]++, null,
                         "a quoted field (\"...) is never closed before the end of the file; close it with a double quote "
                                 + "and write quotes inside it as \"\"", true));
@@ -78,13 +116,17 @@ final class CsvRows {
             if (rec == null) {
                 return;
             }
+            String where = "line " + start;
+            if (r.over) {
+                Sources.tooLong(f, where, "the record", r.recBytes, limits, index, sink, true);
+                continue;
+            }
             if (isEmptyLine(rec)) {
                 continue;
             }
-            String where = "line " + start;
-            if (rec.size() != names.size()) {
+            if (r.fields != names.size()) {
                 sink.accept(new RawRow(f, where, index[0]++, null,
-                        "expected " + names.size() + " fields (one per header column), got " + rec.size()
+                        "expected " + names.size() + " fields (one per header column), got " + r.fields
                                 + "; quote fields that contain commas or line breaks with double quotes", true));
                 continue;
             }
@@ -138,13 +180,23 @@ final class CsvRows {
         return c;
     }
 
-    /** The fields of the next record, or null at the end of the input. */
-    private List<byte[]> record() throws IOException {
+    /**
+     * The fields of the next record, or null at the end of the input; keeps at most
+     * {@code maxFields} of them ({@link #fields} counts all). Past the byte cap it sets
+     * {@link #over} and keeps nothing more: with {@code skipLong} it reads on to the record's end,
+     * else it throws {@link OverLong} at once.
+     */
+    private List<byte[]> record(int maxFields, boolean skipLong) throws IOException {
+        this.maxFields = maxFields;
+        fields = 0;
+        recBytes = 0;
+        over = false;
         int c = read();
         if (c < 0) {
             return null;
         }
         List<byte[]> out = new ArrayList<>();
+        rec = out;
         flen = 0;
         while (true) {
             if (c == '"' && flen == 0) {
@@ -157,7 +209,7 @@ final class CsvRows {
                     if (d == '"') {
                         if (peek() == '"') {
                             read();
-                            add('"');
+                            add('"', skipLong);
                         } else {
                             break;
                         }
@@ -165,14 +217,14 @@ final class CsvRows {
                         if (d == '\n') {
                             line++;
                         }
-                        add(d);
+                        add(d, skipLong);
                     }
                 }
                 c = read(); // after the closing quote: a separator, a line end or (leniently) more text
                 continue;
             }
             if (c < 0 || c == '\n' || c == '\r') {
-                out.add(Arrays.copyOf(field, flen));
+                endField();
                 if (c == '\r' && peek() == '\n') {
                     read();
                 }
@@ -182,19 +234,44 @@ final class CsvRows {
                 return out;
             }
             if (c == ',') {
-                out.add(Arrays.copyOf(field, flen));
+                endField();
+                count(skipLong);
                 flen = 0;
                 c = read();
                 continue;
             }
-            add(c);
+            add(c, skipLong);
             c = read();
         }
     }
 
-    private void add(int b) {
+    private void endField() {
+        fields++;
+        if (!over && rec.size() < maxFields) {
+            rec.add(flen == 0 ? EMPTY : Arrays.copyOf(field, flen));
+        }
+    }
+
+    /** Counts one byte of the record against the cap. */
+    private void count(boolean skipLong) throws OverLong {
+        recBytes++;
+        if (!over && recBytes > limits.maxRowBytes()) {
+            over = true;
+            rec.clear();
+            if (!skipLong) {
+                throw new OverLong();
+            }
+        }
+    }
+
+    private void add(int b, boolean skipLong) throws OverLong {
+        count(skipLong);
+        if (over) {
+            flen = 1; // the field has begun (a later '"' is text, not an opening quote); its bytes are not kept
+            return;
+        }
         if (flen == field.length) {
-            field = Arrays.copyOf(field, field.length * 2);
+            field = Arrays.copyOf(field, LineReader.grownSize(field.length, flen + 1L, limits.maxRowBytes()));
         }
         field[flen++] = (byte) b;
     }

@@ -432,7 +432,7 @@ public final class PreferenceData {
         }
 
         void run() {
-            Sources.read(files, r -> {
+            Sources.read(files, Sources.Limits.of(o), r -> {
                 batch.add(r);
                 if (batch.size() >= BATCH) {
                     flush();

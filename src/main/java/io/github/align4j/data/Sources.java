@@ -1,8 +1,10 @@
 package io.github.align4j.data;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -36,10 +38,28 @@ import java.util.zip.GZIPInputStream;
  * bytes, whatever the file is called).
  */
 final class Sources {
-    static final ObjectMapper JSON = new ObjectMapper()
+    /**
+     * Jackson's limits for untrusted rows: nesting at most 1000 deep and numbers at most 1000
+     * digits (Jackson's defaults, restated so that an upgrade cannot loosen them), names at most
+     * 50,000 characters; strings as long as a row may be, since the row cap
+     * ({@link DataOptions#maxLineBytes()}) already bounds them (Jackson's own 20-million-character
+     * default would reject rows the cap allows).
+     */
+    static final StreamReadConstraints CONSTRAINTS = StreamReadConstraints.builder()
+            .maxNestingDepth(1000)
+            .maxNumberLength(1000)
+            .maxNameLength(50_000)
+            .maxStringLength((int) DataOptions.MAX_LINE_BYTES_LIMIT)
+            .build();
+
+    static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder().streamReadConstraints(CONSTRAINTS).build())
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** For values read one at a time out of a stream (trailing tokens are the next rows). */
-    private static final ObjectMapper STREAM = new ObjectMapper();
+    private static final ObjectMapper STREAM = new ObjectMapper(
+            JsonFactory.builder().streamReadConstraints(CONSTRAINTS).build());
+
+    /** How far a JSON parser reads ahead of the row it is building (its buffer, 8000 bytes, with room). */
+    private static final long PARSER_READ_AHEAD = 1 << 16;
 
     private static final List<String> EXTENSIONS = List.of(
             ".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".pq");
@@ -131,12 +151,66 @@ final class Sources {
 
     // ---------------------------------------------------------------- rows
 
-    /** Streams every row of every file, in order, numbering them across files. */
+    /**
+     * How much of one row a reader may hold ({@link DataOptions#maxLineBytes()}), and whether a
+     * longer row is skipped (read on to its end without keeping it) or ends the reading.
+     */
+    record Limits(long maxRowBytes, boolean skipLongRows) {
+        Limits {
+            if (maxRowBytes < 1 || maxRowBytes > DataOptions.MAX_LINE_BYTES_LIMIT) {
+                throw new IllegalArgumentException("maxRowBytes " + maxRowBytes);
+            }
+        }
+
+        static Limits of(DataOptions o) {
+            return new Limits(o.maxLineBytes(), o.skipBadRows());
+        }
+
+        /** The error of a row longer than the cap; {@code seen} is its length when known, else -1. */
+        String tooLong(String unit, long seen) {
+            String head = unit + " is longer than the " + DataOptions.showBytes(maxRowBytes) + " a row may hold"
+                    + (seen > maxRowBytes ? String.format(java.util.Locale.ROOT, " (%,d bytes)", seen) : "");
+            if (seen > DataOptions.MAX_LINE_BYTES_LIMIT) {
+                return head + "; no cap can be that high (--max-line-bytes is at most 2047m): split or shorten the row";
+            }
+            return head + "; if the row is genuine, raise the cap with --max-line-bytes (maxLineBytes), e.g. "
+                    + "--max-line-bytes " + suggest(Math.max(seen, maxRowBytes + 1));
+        }
+
+        private static String suggest(long n) {
+            long m = Math.min(DataOptions.MAX_LINE_BYTES_LIMIT >> 20, Math.max(1, (n + (1 << 20) - 1) >> 20));
+            long p = Long.highestOneBit(m);
+            return (p == m ? m : Math.min(p << 1, 2047)) + "m";
+        }
+    }
+
+    /** Thrown to end the reading after a row longer than the cap was handed on as a bad row. */
+    private static final class Stop extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Stop() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** Every row with the default limits ({@link DataOptions#defaults()}, no skipping). */
     static long read(List<Path> files, Consumer<RawRow> sink) {
+        return read(files, Limits.of(DataOptions.defaults()), sink);
+    }
+
+    /**
+     * Streams every row of every file, in order, numbering them across files. A row longer than
+     * {@code limits.maxRowBytes()} is handed to the sink as a bad row; unless
+     * {@code limits.skipLongRows()}, reading stops right after it, having held no more than the
+     * cap of it (so a gigabyte line, or a gzip bomb of one line, costs the cap and no more).
+     */
+    static long read(List<Path> files, Limits limits, Consumer<RawRow> sink) {
         long[] index = {0};
         for (Path f : files) {
             try {
-                readFile(f, index, sink);
+                readFile(f, limits, index, sink);
+            } catch (Stop e) {
+                return index[0];
             } catch (IOException e) {
                 throw new Align4jException(f + ": cannot read: " + e.getMessage(), e);
             } catch (UncheckedIOException e) {
@@ -146,7 +220,7 @@ final class Sources {
         return index[0];
     }
 
-    private static void readFile(Path f, long[] index, Consumer<RawRow> sink) throws IOException {
+    private static void readFile(Path f, Limits limits, long[] index, Consumer<RawRow> sink) throws IOException {
         try (InputStream raw = Files.newInputStream(f)) {
             BufferedInputStream in = new BufferedInputStream(raw, 1 << 16);
             byte[] head = peek(in, 4);
@@ -155,13 +229,13 @@ final class Sources {
                 head = peek(in, 4);
             } else if (head.length == 4 && head[0] == 'P' && head[1] == 'A' && head[2] == 'R' && head[3] == '1') {
                 in.close();
-                readParquet(f, index, sink);
+                readParquet(f, limits, index, sink);
                 return;
             }
             switch (kind(f, in)) {
-                case JSONL -> readJsonl(f, in, index, sink);
-                case JSON_ARRAY -> readJsonArray(f, in, index, sink);
-                case CSV -> CsvRows.read(f, in, index, sink);
+                case JSONL -> readJsonl(f, in, limits, index, sink);
+                case JSON_ARRAY -> readJsonArray(f, in, limits, index, sink);
+                case CSV -> CsvRows.read(f, in, limits, index, sink);
                 case PARQUET -> throw new Align4jException(f + ": named like a Parquet file but it does not start with "
                         + "Parquet's magic bytes PAR1 (a compressed Parquet file cannot be read: store it uncompressed).");
                 default -> throw new IllegalStateException();
@@ -221,11 +295,26 @@ final class Sources {
 
     // ---------------------------------------------------------------- JSON Lines
 
-    private static void readJsonl(Path f, InputStream in, long[] index, Consumer<RawRow> sink) throws IOException {
-        LineReader lines = new LineReader(in);
+    /** Hands on a row longer than the cap as a bad row, then stops unless such rows are skipped. */
+    static void tooLong(Path f, String where, String unit, long seen, Limits limits, long[] index,
+            Consumer<RawRow> sink, boolean fromCsv) {
+        sink.accept(new RawRow(f, where, index[0]++, null, limits.tooLong(unit, seen), fromCsv));
+        if (!limits.skipLongRows()) {
+            throw new Stop();
+        }
+    }
+
+    private static void readJsonl(Path f, InputStream in, Limits limits, long[] index, Consumer<RawRow> sink)
+            throws IOException {
+        LineReader lines = new LineReader(in, limits.maxRowBytes());
         long lineNo = 0;
-        while (lines.next()) {
+        while (lines.next(limits.skipLongRows())) {
             lineNo++;
+            if (lines.tooLong()) {
+                tooLong(f, "line " + lineNo, "the line", lines.skipped() ? lines.total() : -1, limits, index, sink,
+                        false);
+                continue;
+            }
             byte[] b = lines.bytes();
             int len = lines.length();
             int off = 0;
@@ -291,70 +380,10 @@ final class Sources {
         return true;
     }
 
-    /** Splits a byte stream on '\n' without decoding it, so that a bad byte is pinned to its line. */
-    static final class LineReader {
-        private final InputStream in;
-        private final byte[] buf = new byte[1 << 16];
-        private int pos;
-        private int lim;
-        private boolean eof;
-        private byte[] line = new byte[1 << 12];
-        private int len;
-
-        LineReader(InputStream in) {
-            this.in = in;
-        }
-
-        boolean next() throws IOException {
-            len = 0;
-            boolean any = false;
-            while (true) {
-                if (pos == lim) {
-                    if (eof) {
-                        return any;
-                    }
-                    int n = in.read(buf, 0, buf.length);
-                    if (n < 0) {
-                        eof = true;
-                        return any;
-                    }
-                    pos = 0;
-                    lim = n;
-                }
-                any = true;
-                int i = pos;
-                while (i < lim && buf[i] != '\n') {
-                    i++;
-                }
-                append(pos, i - pos);
-                if (i < lim) {
-                    pos = i + 1;
-                    return true;
-                }
-                pos = lim;
-            }
-        }
-
-        private void append(int from, int n) {
-            if (len + n > line.length) {
-                line = java.util.Arrays.copyOf(line, Math.max(line.length * 2, len + n));
-            }
-            System.arraycopy(buf, from, line, len, n);
-            len += n;
-        }
-
-        byte[] bytes() {
-            return line;
-        }
-
-        int length() {
-            return len;
-        }
-    }
-
     // ---------------------------------------------------------------- JSON array
 
-    private static void readJsonArray(Path f, InputStream in, long[] index, Consumer<RawRow> sink) throws IOException {
+    private static void readJsonArray(Path f, InputStream in, Limits limits, long[] index, Consumer<RawRow> sink)
+            throws IOException {
         Utf8.Guard guard = new Utf8.Guard(in);
         long row = 0;
         try (JsonParser p = JSON.getFactory().createParser(guard)) {
@@ -371,10 +400,28 @@ final class Sources {
                     throw new Align4jException(f + " row " + row + ": the file ends before the JSON array is closed "
                             + "with ']' (is it truncated?)");
                 }
-                JsonNode node = STREAM.readTree(p);
+                long startByte = p.currentTokenLocation().getByteOffset();
+                guard.limit(startByte + limits.maxRowBytes() + PARSER_READ_AHEAD);
+                JsonNode node;
+                try {
+                    node = STREAM.readTree(p);
+                } catch (Utf8.TooLong e) {
+                    throw arrayRowTooLong(f, row, limits, e);
+                } catch (JsonProcessingException e) {
+                    if (e.getCause() instanceof Utf8.TooLong tl) {
+                        throw arrayRowTooLong(f, row, limits, tl);
+                    }
+                    throw e;
+                }
+                guard.limit(Long.MAX_VALUE);
                 long endByte = p.currentLocation().getByteOffset();
                 long bad = guard.pollBadBefore(endByte);
                 String where = "row " + row;
+                if (endByte - startByte > limits.maxRowBytes()) {
+                    row++;
+                    tooLong(f, where, "the row", endByte - startByte, limits, index, sink, false);
+                    continue;
+                }
                 if (bad >= 0) {
                     sink.accept(new RawRow(f, where, index[0]++, null,
                             "invalid UTF-8 at byte " + bad + " of the file; the file must be UTF-8 encoded (re-save it "
@@ -401,6 +448,12 @@ final class Sources {
         }
     }
 
+    private static Align4jException arrayRowTooLong(Path f, long row, Limits limits, Utf8.TooLong e) {
+        return new Align4jException(f + " row " + row + ": " + limits.tooLong("the row", -1) + ". The file is one JSON "
+                + "array, so reading stops here even with --skip-bad-rows: convert it to JSON Lines (one object a "
+                + "line) so that such rows can be skipped.", e);
+    }
+
     // ---------------------------------------------------------------- Parquet
 
     static final String DUCKDB_DRIVER = "org.duckdb.DuckDBDriver";
@@ -416,7 +469,7 @@ final class Sources {
         }
     }
 
-    private static void readParquet(Path f, long[] index, Consumer<RawRow> sink) {
+    private static void readParquet(Path f, Limits limits, long[] index, Consumer<RawRow> sink) {
         requireDriver(f, DUCKDB_DRIVER);
         long row = 0;
         java.util.Properties props = new java.util.Properties();
@@ -433,6 +486,10 @@ final class Sources {
                     while (rs.next()) {
                         String where = "row " + row++;
                         String json = rs.getString(1);
+                        if (json != null && json.length() > limits.maxRowBytes()) { // chars <= UTF-8 bytes
+                            tooLong(f, where, "the row (as JSON)", json.length(), limits, index, sink, false);
+                            continue;
+                        }
                         JsonNode node;
                         try {
                             node = JSON.readTree(json);

@@ -67,6 +67,7 @@ final class TokenCache {
         field(md, o.maxPromptLength() <= 0 ? "inf" : Integer.toString(o.maxPromptLength()));
         field(md, Boolean.toString(o.applyChatTemplate()));
         field(md, Boolean.toString(o.skipBadRows()));
+        field(md, Long.toString(o.maxLineBytes()));
         field(md, Integer.toString(eos));
         field(md, template == null ? "\u0000none" : template);
         for (String name : new String[] {"tokenizer.json", "tokenizer_config.json"}) {

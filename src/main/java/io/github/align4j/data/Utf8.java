@@ -25,6 +25,15 @@ final class Utf8 {
         }
     }
 
+    /** Thrown by {@link Guard#read} past the limit a reader set. */
+    static final class TooLong extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        TooLong() {
+            super("row longer than the limit", null);
+        }
+    }
+
     /** Decodes with {@link CodingErrorAction#REPORT}: no replacement characters, ever. */
     static String decode(byte[] bytes, int off, int len) throws Invalid {
         CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder()
@@ -60,6 +69,9 @@ final class Utf8 {
         private long offset; // stream offset of buf[0]
         private boolean eof;
         private final ArrayDeque<Long> bad = new ArrayDeque<>();
+        private long limit = Long.MAX_VALUE;
+        private static final int MAX_REMEMBERED = 1 << 18;
+        private static final long KEEP_WINDOW = 1 << 17;
 
         Guard(InputStream in) {
             this.in = in;
@@ -94,13 +106,16 @@ final class Utf8 {
             if (len == 0) {
                 return 0;
             }
+            if (position() >= limit) {
+                throw new TooLong();
+            }
             while (start == valid) {
                 if (eof) {
                     return -1;
                 }
                 fill();
             }
-            int n = Math.min(len, valid - start);
+            int n = (int) Math.min(Math.min(len, valid - start), limit - position());
             System.arraycopy(buf, start, b, off, n);
             start += n;
             return n;
@@ -185,6 +200,35 @@ final class Utf8 {
         private void replace(int i) {
             buf[i] = '?';
             bad.addLast(offset + i);
+            if (bad.size() > MAX_REMEMBERED) {
+                forgetInner(offset + i);
+            }
+        }
+
+        /**
+         * Bounds the memory one huge row full of bad bytes can take. Only the first bad offset of
+         * each row is ever reported, and the reader polls after each row; the row being parsed ends
+         * at most the read-ahead (this buffer plus the parser's, well under {@link #KEEP_WINDOW})
+         * before the newest byte. So keep the first offset and those in the last window: the ones
+         * between belong to the current row and are never asked for.
+         */
+        private void forgetInner(long newest) {
+            long first = bad.pollFirst();
+            bad.removeIf(o -> o < newest - KEEP_WINDOW);
+            bad.addFirst(first);
+        }
+
+        /**
+         * Stops the parser once it has read past {@code limit} bytes of the stream: a read that
+         * would go further throws {@link TooLong}. Long.MAX_VALUE: no limit.
+         */
+        void limit(long limit) {
+            this.limit = limit;
+        }
+
+        /** Bytes handed to the reader so far. */
+        long position() {
+            return offset + start;
         }
 
         @Override
