@@ -175,6 +175,12 @@ public final class CausalLM implements AutoCloseable {
      */
     public static CausalLM init(ModelConfig config, long seed, Options options) {
         CausalLM lm = new CausalLM(config, options.device(), options.trainable(), SafeTensors.DType.F32, null);
+        try {
+            lm.checkInitSize();
+        } catch (RuntimeException e) {
+            lm.close();
+            throw e;
+        }
         java.util.Random rng = new java.util.Random(seed);
         for (Map.Entry<String, Parameter> e : lm.params.entrySet()) {
             String name = e.getKey();
@@ -198,6 +204,25 @@ public final class CausalLM implements AutoCloseable {
             e.getValue().setArray(a);
         }
         return lm;
+    }
+
+    /** Refuses, before allocating, a config whose tensors could not be held or saved. */
+    private void checkInitSize() {
+        long total = 0;
+        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+            long n = e.getValue().size();
+            if (n < 0 || n > Integer.MAX_VALUE / 4) {
+                throw new Align4jException("config.json: tensor '" + e.getKey() + "' would have shape " + e.getValue()
+                        + ", over 2 GiB as float32 (align4j's limit for one tensor); lower vocab_size or the hidden size");
+            }
+            total += n;
+        }
+        long available = SequenceLimits.availableBytes(Device.cpu());
+        if (available >= 0 && total * 4 > available) {
+            throw new Align4jException(String.format(java.util.Locale.ROOT, "config.json: the model would have %,d "
+                    + "parameters (%.1f GiB as float32) but this machine has %.1f GiB available; make it smaller",
+                    total, total * 4 / (double) (1L << 30), available / (double) (1L << 30)));
+        }
     }
 
     /** A frozen copy of this model's current weights (for a reference model), on the same device. */
