@@ -123,17 +123,33 @@ public final class SafeTensors {
     }
 
     private static final long EXP2 = 0x7f800000_7f800000L;
+    private static final long LOW1 = 0x00000001_00000001L;
+    private static final long HIGH1 = 0x80000000_80000000L;
 
     /** The index of the first NaN or infinite F32 value (little-endian), or -1 when all are finite. */
     static long firstNonFinite(ByteBuffer f32) {
         ByteBuffer in = f32.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
         int n = in.capacity() / 4;
         java.nio.LongBuffer pairs = in.asLongBuffer();
-        int np = n / 2;
-        for (int i = 0; i < np; i++) {
-            long e = pairs.get(i) & EXP2; // an all-ones exponent is NaN or infinity
-            if ((int) e == 0x7f800000 || (int) (e >>> 32) == 0x7f800000) {
-                return (int) e == 0x7f800000 ? 2L * i : 2L * i + 1;
+        long[] chunk = new long[Math.min(pairs.capacity(), 1 << 14)];
+        for (int base = 0; base < pairs.capacity(); base += chunk.length) {
+            int len = Math.min(chunk.length, pairs.capacity() - base);
+            pairs.get(base, chunk, 0, len); // a bulk copy, then a loop the JIT unrolls
+            long any = 0;
+            for (int i = 0; i < len; i++) {
+                long e = chunk[i] & EXP2;
+                any |= (e ^ EXP2) - LOW1 & ~(e ^ EXP2) & HIGH1; // a lane whose exponent is all ones
+            }
+            if (any != 0) {
+                for (int i = 0; i < len; i++) {
+                    long e = chunk[i] & EXP2; // an all-ones exponent is NaN or infinity
+                    if ((int) e == 0x7f800000) {
+                        return 2L * (base + i);
+                    }
+                    if ((int) (e >>> 32) == 0x7f800000) {
+                        return 2L * (base + i) + 1;
+                    }
+                }
             }
         }
         if (n % 2 == 1 && (in.getInt((n - 1) * 4) & 0x7f800000) == 0x7f800000) {

@@ -285,4 +285,71 @@ class HostileModelTest {
             }
         }
     }
+
+    static final String[] HOSTILE = {"-1", "0", "1", "2", "3", "7", "16", "24", "50", "1000000", "2147483648", "9223372036854775807",
+        "1e308", "1.5", "\"x\"", "null", "true", "[]", "{}", "[2, 3]"};
+
+    /**
+     * Seeded random hostile edits of a real checkpoint (config values of every type and size;
+     * safetensors header shapes, offsets and dtypes; damaged data; truncation), each loaded by
+     * {@link CausalLM#load}: it works, or fails with an Align4jException that names a file of the
+     * model folder. Never another exception ("a bug in align4j"), and never a big allocation.
+     */
+    @Test
+    void fuzzedCheckpointsLoadOrFailWithAMessage() throws Exception {
+        Random r = new Random(10);
+        int refused = 0;
+        for (int c = 0; c < 200; c++) {
+            Path src = r.nextBoolean() ? llama : gpt2;
+            Path m = dir.resolve("fuzz" + c);
+            Files.createDirectories(m);
+            ObjectNode cfg = (ObjectNode) JSON.readTree(src.resolve("config.json").toFile());
+            byte[] st = Files.readAllBytes(src.resolve("model.safetensors"));
+            int mode = r.nextInt(4);
+            if (mode == 0) { // a config value
+                List<String> keys = new java.util.ArrayList<>();
+                cfg.fieldNames().forEachRemaining(keys::add);
+                cfg.set(keys.get(r.nextInt(keys.size())), JSON.readTree(HOSTILE[r.nextInt(HOSTILE.length)]));
+            } else if (mode == 1) { // a header entry
+                ByteBuffer b = ByteBuffer.wrap(st).order(ByteOrder.LITTLE_ENDIAN);
+                int n = (int) b.getLong(0);
+                ObjectNode h = (ObjectNode) JSON.readTree(java.util.Arrays.copyOfRange(st, 8, 8 + n));
+                List<String> names = new java.util.ArrayList<>();
+                h.fieldNames().forEachRemaining(names::add);
+                names.remove("__metadata__");
+                ObjectNode t = (ObjectNode) h.get(names.get(r.nextInt(names.size())));
+                switch (r.nextInt(3)) {
+                    case 0 -> {
+                        com.fasterxml.jackson.databind.node.ArrayNode shape = t.putArray("shape");
+                        for (int k = r.nextInt(4); k > 0; k--) {
+                            shape.add(JSON.readTree(HOSTILE[r.nextInt(12)]));
+                        }
+                    }
+                    case 1 -> t.withArray("data_offsets").set(r.nextInt(2), JSON.readTree(HOSTILE[r.nextInt(12)]));
+                    default -> t.put("dtype", new String[] {"F16", "BF16", "I64", "F64", "U8", "f32"}[r.nextInt(6)]);
+                }
+                byte[] head = JSON.writeValueAsBytes(h);
+                byte[] data = java.util.Arrays.copyOfRange(st, 8 + n, st.length);
+                st = new byte[8 + head.length + data.length];
+                ByteBuffer.wrap(st).order(ByteOrder.LITTLE_ENDIAN).putLong(0, head.length);
+                System.arraycopy(head, 0, st, 8, head.length);
+                System.arraycopy(data, 0, st, 8 + head.length, data.length);
+            } else if (mode == 2) { // damaged data bytes (NaN and infinity among them)
+                for (int k = 1 + r.nextInt(4); k > 0; k--) {
+                    st[st.length - 1 - r.nextInt(st.length / 2)] = (byte) (r.nextBoolean() ? 0x7f : 0xff);
+                }
+            } else { // truncated
+                st = java.util.Arrays.copyOf(st, r.nextInt(st.length));
+            }
+            Files.write(m.resolve("config.json"), JSON.writeValueAsBytes(cfg));
+            Files.write(m.resolve("model.safetensors"), st);
+            try {
+                CausalLM.load(m, CPU).close();
+            } catch (Align4jException e) {
+                refused++;
+                assertTrue(e.getMessage().startsWith(m.toString()), "case " + c + " (mode " + mode + "): " + e.getMessage());
+            }
+        }
+        assertTrue(refused > 100, "most hostile edits are refused: " + refused);
+    }
 }
