@@ -16,6 +16,7 @@ import io.github.align4j.eval.SamplingOptions;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.SequenceLimits;
 import io.github.align4j.model.TextTokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -145,13 +146,10 @@ final class EvalCommand implements Callable<Integer> {
                     throw new Align4jException(data + ": eval needs preference pairs (prompt, chosen, rejected); this data is "
                             + "unpaired (" + d.layout() + ")");
                 }
-                int limit = config.isGpt2() ? config.maxPositions() : Integer.MAX_VALUE;
                 for (TokenizedPair p : d.pairs()) {
                     int longest = p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
-                    if (longest > limit) {
-                        throw new Align4jException(data + ": row " + p.row() + " has " + longest + " tokens, more than the "
-                                + "model's n_positions (" + limit + "); lower --max-length");
-                    }
+                    SequenceLimits.checkLength(config, longest, data + ": row " + p.row() + " (0-based)",
+                            "pass --max-length " + config.maxPositions() + " (or less) to truncate it");
                 }
                 PreferenceEval e = Evaluator.preference(lm, ref, d.pairs(), beta, batchSize);
                 r.put("pairs", e.pairs());

@@ -102,7 +102,7 @@ final class GenerateCommand implements Callable<Integer> {
                         n.put("completion", text);
                         n.put("tokens", c.length);
                         boolean full = c.length >= o.maxNewTokens()
-                                || (config.isGpt2() && Math.max(1, promptIds.length) + c.length >= config.maxPositions());
+                                || Math.max(1, promptIds.length) + c.length >= config.maxPositions();
                         n.put("finish_reason", full ? "length" : "stop");
                         out.println(JSON.writeValueAsString(n));
                     } else {

@@ -67,6 +67,8 @@ final class InitCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter stdout = spec.commandLine().getOut();
         Path tmpTokenizer = null;
+        boolean created = !Files.exists(out, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        boolean done = false;
         try {
             ObjectNode user = config == null ? JSON.createObjectNode() : readConfig(config);
             String source = config == null ? "--model-type " + modelType : config.toString();
@@ -80,6 +82,7 @@ final class InitCommand implements Callable<Integer> {
                 CliSupport.existingDir(tokDir, "--tokenizer", "a Hugging Face tokenizer folder with tokenizer.json");
             }
             Created c = create(type, user, source, tokDir, out, seed);
+            done = true;
             stdout.println(c.summary() + " to " + out);
             stdout.flush();
             return CliSupport.EXIT_OK;
@@ -87,6 +90,9 @@ final class InitCommand implements Callable<Integer> {
             throw new Align4jException("--out " + out + ": " + e, e);
         } finally {
             CliSupport.deleteTree(tmpTokenizer);
+            if (created && !done) {
+                removeIfEmpty(out);
+            }
         }
     }
 
@@ -118,6 +124,17 @@ final class InitCommand implements Callable<Integer> {
             return new Created(cfg, String.format(Locale.ROOT,
                     "wrote a random %s model (%,d parameters: vocab %d, hidden %d, %d layers, %d heads)",
                     type, lm.parameterCount(), cfg.vocabSize(), cfg.hiddenSize(), cfg.numLayers(), cfg.numHeads()));
+        }
+    }
+
+    /** Removes a folder this run created when it failed before writing anything into it. */
+    private static void removeIfEmpty(Path dir) {
+        try {
+            if (Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Files.delete(dir); // fails, and keeps the folder, when anything is in it
+            }
+        } catch (IOException e) {
+            // not empty (a partly written checkpoint stays for the user to see) or already gone
         }
     }
 
@@ -174,7 +191,14 @@ final class InitCommand implements Callable<Integer> {
         JsonNode vocab = n.path("model").path("vocab");
         if (vocab.isObject()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
-                size = Math.max(size, it.next().getValue().asInt() + 1);
+                Map.Entry<String, JsonNode> e = it.next();
+                JsonNode id = e.getValue();
+                if (!id.isIntegralNumber() || !id.canConvertToLong() || id.asLong() < 0 || id.asLong() >= ModelConfig.MAX_VOCAB) {
+                    throw new Align4jException(tokenizerJson + ": token " + JSON.valueToTree(e.getKey()) + " in model.vocab has id "
+                            + id + "; ids must be integers from 0 to " + (ModelConfig.MAX_VOCAB - 1) + " (align4j's "
+                            + "vocabulary limit). Fix the id or use another tokenizer.");
+                }
+                size = Math.max(size, id.asInt() + 1);
             }
         } else if (vocab.isArray()) {
             size = vocab.size();
@@ -182,7 +206,13 @@ final class InitCommand implements Callable<Integer> {
             throw new Align4jException(tokenizerJson + ": key 'model.vocab' is missing; is this a Hugging Face tokenizer.json?");
         }
         for (JsonNode a : n.path("added_tokens")) {
-            size = Math.max(size, a.path("id").asInt() + 1);
+            JsonNode id = a.path("id");
+            if (!id.isIntegralNumber() || !id.canConvertToLong() || id.asLong() < 0 || id.asLong() >= ModelConfig.MAX_VOCAB) {
+                throw new Align4jException(tokenizerJson + ": added token " + a.path("content") + " has id " + id
+                        + "; ids must be integers from 0 to " + (ModelConfig.MAX_VOCAB - 1) + " (align4j's vocabulary "
+                        + "limit). Fix the id in added_tokens or use another tokenizer.");
+            }
+            size = Math.max(size, id.asInt() + 1);
         }
         return size;
     }

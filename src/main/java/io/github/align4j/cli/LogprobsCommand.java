@@ -13,6 +13,7 @@ import io.github.align4j.data.TokenizedUnpaired;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.SequenceLimits;
 import io.github.align4j.model.SequenceScorer;
 import io.github.align4j.model.TextTokenizer;
 import java.io.IOException;
@@ -129,14 +130,9 @@ final class LogprobsCommand implements Callable<Integer> {
         try (TextTokenizer tok = TextTokenizer.load(modelDir, config.eosTokenId())) {
             PreferenceData data = PreferenceData.load(dataFile, dataArgs.toOptions(), tok);
             Rows rows = Rows.of(data);
-            if (config.isGpt2()) {
-                for (int i = 0; i < rows.size(); i++) {
-                    if (rows.length(i) > config.maxPositions()) {
-                        throw new Align4jException(dataFile + ": row " + rows.row[i] + " (0-based) has " + rows.length(i)
-                                + " tokens, more than the model's " + config.maxPositions() + " positions (n_positions); "
-                                + "pass --max-length " + config.maxPositions() + " or less");
-                    }
-                }
+            for (int i = 0; i < rows.size(); i++) {
+                SequenceLimits.checkLength(config, rows.length(i), dataFile + ": row " + rows.row[i] + " (0-based)",
+                        "pass --max-length " + config.maxPositions() + " (or less) to truncate it");
             }
             try (CausalLM lm = CausalLM.load(modelDir, new CausalLM.Options(dev, false, DataType.FLOAT32))) {
                 Scored scored = score(lm, rows, batchSize);

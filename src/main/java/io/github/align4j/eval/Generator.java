@@ -14,6 +14,7 @@ import io.github.align4j.data.Message;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.KvCache;
 import io.github.align4j.model.Offline;
+import io.github.align4j.model.SequenceLimits;
 import io.github.align4j.model.TextTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -157,14 +158,9 @@ public final class Generator {
         int n = o.numSamples();
         int p = prompt.length;
         int budget = o.maxNewTokens();
-        if (lm.config().isGpt2()) {
-            int room = lm.config().maxPositions() - p;
-            if (room < 0) {
-                throw new Align4jException("the prompt has " + p + " tokens, more than the model's n_positions ("
-                        + lm.config().maxPositions() + "); shorten the prompt");
-            }
-            budget = Math.min(budget, room);
-        }
+        SequenceLimits.checkLength(lm.config(), p, "the prompt", "shorten the prompt");
+        budget = Math.min(budget, lm.config().maxPositions() - p); // no position past the model's last
+        SequenceLimits.checkMemory(lm, n, p, false, "lower --num-samples or shorten the prompt");
         int vocab = lm.config().vocabSize();
         int[][] out = new int[n][budget];
         int[] len = new int[n];

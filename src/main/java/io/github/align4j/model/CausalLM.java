@@ -87,10 +87,25 @@ public final class CausalLM implements AutoCloseable {
         this.source = source;
     }
 
-    /** Loads {@code config.json} and the safetensors weights of a Hugging Face model folder. */
+    /**
+     * Loads {@code config.json} and the safetensors weights of a Hugging Face model folder.
+     *
+     * <p>Before anything is built, config.json is checked against sane bounds and against the
+     * tensors the weight files hold (their headers only); while loading, every tensor's shape is
+     * checked and its values must be finite (a NaN or infinity anywhere refuses the model).
+     *
+     * @throws Align4jException naming the file and key or tensor when config and weights disagree,
+     *     a tensor is missing or malformed, or holds a value that is not a finite number
+     */
     public static CausalLM load(Path dir, Options options) {
         ModelConfig config = ModelConfig.load(dir);
         SafeTensors.Checkpoint ckpt = SafeTensors.open(dir);
+        try {
+            WeightsCheck.check(config, ckpt, Files.isDirectory(dir) ? dir.resolve("config.json") : dir);
+        } catch (RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
         CausalLM lm = new CausalLM(config, options.device(), options.trainable(), ckpt.dominantDType(), dir);
         try {
             lm.fill(ckpt, options);
@@ -127,6 +142,7 @@ public final class CausalLM implements AutoCloseable {
                 throw new Align4jException(t.file() + ": tensor '" + t.name() + "' is I64; weights must be F32, F16 or BF16");
             }
             ByteBuffer data = t.asFloat32();
+            t.requireFinite(data); // one pass; a diverged checkpoint must not train, score or be saved as good
             NDArray a = manager.create(data, want, DataType.FLOAT32);
             aliased |= alias && t.dtype() == SafeTensors.DType.F32;
             if (!alias) {
@@ -159,6 +175,12 @@ public final class CausalLM implements AutoCloseable {
      */
     public static CausalLM init(ModelConfig config, long seed, Options options) {
         CausalLM lm = new CausalLM(config, options.device(), options.trainable(), SafeTensors.DType.F32, null);
+        try {
+            lm.checkInitSize();
+        } catch (RuntimeException e) {
+            lm.close();
+            throw e;
+        }
         java.util.Random rng = new java.util.Random(seed);
         for (Map.Entry<String, Parameter> e : lm.params.entrySet()) {
             String name = e.getKey();
@@ -182,6 +204,25 @@ public final class CausalLM implements AutoCloseable {
             e.getValue().setArray(a);
         }
         return lm;
+    }
+
+    /** Refuses, before allocating, a config whose tensors could not be held or saved. */
+    private void checkInitSize() {
+        long total = 0;
+        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+            long n = e.getValue().size();
+            if (n < 0 || n > Integer.MAX_VALUE / 4) {
+                throw new Align4jException("config.json: tensor '" + e.getKey() + "' would have shape " + e.getValue()
+                        + ", over 2 GiB as float32 (align4j's limit for one tensor); lower vocab_size or the hidden size");
+            }
+            total += n;
+        }
+        long available = SequenceLimits.availableBytes(Device.cpu());
+        if (available >= 0 && total * 4 > available) {
+            throw new Align4jException(String.format(java.util.Locale.ROOT, "config.json: the model would have %,d "
+                    + "parameters (%.1f GiB as float32) but this machine has %.1f GiB available; make it smaller",
+                    total, total * 4 / (double) (1L << 30), available / (double) (1L << 30)));
+        }
     }
 
     /** A frozen copy of this model's current weights (for a reference model), on the same device. */
@@ -317,6 +358,30 @@ public final class CausalLM implements AutoCloseable {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /**
+     * The name of the first weight holding NaN or infinity, or null when all are finite: one pass
+     * over the weights on their device ({@code sum(w · 0)}, which is NaN exactly when {@code w}
+     * has a NaN or an infinity), for a trainer to check before it saves weights as good.
+     */
+    public String firstNonFiniteWeight() {
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            NDArray a = e.getValue().getArray();
+            NDArray zeros = a.mul(0f);
+            NDArray sum = zeros.sum();
+            NDArray wide = sum.toType(DataType.FLOAT32, false);
+            float v = wide.getFloat();
+            if (wide != sum) {
+                wide.close();
+            }
+            sum.close();
+            zeros.close();
+            if (!Float.isFinite(v)) {
+                return e.getKey();
+            }
+        }
+        return null;
     }
 
     /** Native arrays owned by this model's manager and its sub-managers (flat over a healthy run). */

@@ -67,6 +67,27 @@ public record ModelConfig(
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
+    /*
+     * Sane bounds, checked before anything is built: a config.json comes from the internet, and a
+     * value such as num_hidden_layers: 1000000 must fail at once rather than build a million layers.
+     * Each is far above the largest released model (in brackets) and still small enough that the
+     * shape arithmetic cannot overflow. The weights then pin every size exactly ({@link CausalLM#load}).
+     */
+    /** Most layers (Llama 3.1 405B: 126). */
+    public static final int MAX_LAYERS = 1024;
+    /** Most attention heads (128). */
+    public static final int MAX_HEADS = 1024;
+    /** Largest hidden size (16384). */
+    public static final int MAX_HIDDEN = 131_072;
+    /** Largest head_dim (256). */
+    public static final int MAX_HEAD_DIM = 4096;
+    /** Largest MLP inner size (53248). */
+    public static final int MAX_INTERMEDIATE = 1_048_576;
+    /** Largest vocabulary (262144). */
+    public static final int MAX_VOCAB = 16_777_216;
+    /** Largest max_position_embeddings / n_positions (Llama 4 Scout: 10485760). */
+    public static final int MAX_POSITIONS = 16_777_216;
+
     /** Rotary scaling: {@code linear} (position interpolation) or {@code llama3} (frequency-dependent). */
     public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {}
 
@@ -109,13 +130,13 @@ public record ModelConfig(
     }
 
     private static ModelConfig llama(Reader r, ObjectNode n, String type) {
-        int e = r.positive("hidden_size");
-        int heads = r.positive("num_attention_heads");
+        int e = r.positive("hidden_size", MAX_HIDDEN);
+        int heads = r.positive("num_attention_heads", MAX_HEADS);
         int kv = r.intOr("num_key_value_heads", heads);
         if (kv <= 0 || heads % kv != 0) {
             throw r.error("num_key_value_heads", "must divide num_attention_heads (" + heads + "), got " + kv);
         }
-        int headDim = r.intOr("head_dim", 0);
+        int headDim = n.hasNonNull("head_dim") ? r.positive("head_dim", MAX_HEAD_DIM) : 0;
         if (headDim == 0) {
             if (e % heads != 0) {
                 throw r.error("hidden_size", "must be divisible by num_attention_heads when head_dim is not set");
@@ -130,7 +151,7 @@ public record ModelConfig(
             throw r.error("hidden_act", "'" + act + "' is not implemented for " + type + "; only silu");
         }
         r.forbidTrue("qk_norm");
-        double partial = n.path("partial_rotary_factor").asDouble(1.0);
+        double partial = r.number("partial_rotary_factor", 1.0);
         if (partial != 1.0) {
             throw r.error("partial_rotary_factor", "only 1.0 is implemented");
         }
@@ -144,11 +165,19 @@ public record ModelConfig(
             window = r.intOr("sliding_window", 0);
             windowFrom = r.intOr("max_window_layers", 0);
         }
-        int layers = r.positive("num_hidden_layers");
-        return new ModelConfig(type, r.positive("vocab_size"), e, r.positive("intermediate_size"), layers, heads, kv,
-                headDim, n.path("rope_theta").asDouble(10000.0), rope(r, n), n.path("rms_norm_eps").asDouble(1e-6),
+        int layers = r.positive("num_hidden_layers", MAX_LAYERS);
+        double theta = r.number("rope_theta", 10000.0);
+        if (!(theta > 0)) {
+            throw r.error("rope_theta", "must be a positive number, got " + theta);
+        }
+        double eps = r.number("rms_norm_eps", 1e-6);
+        if (!(eps >= 0)) {
+            throw r.error("rms_norm_eps", "must not be negative, got " + eps);
+        }
+        return new ModelConfig(type, r.positive("vocab_size", MAX_VOCAB), e, r.positive("intermediate_size", MAX_INTERMEDIATE),
+                layers, heads, kv, headDim, theta, rope(r, n), eps,
                 r.bool("tie_word_embeddings", false), qwen || attnBias, attnBias, r.bool("mlp_bias", false),
-                Math.max(window, 0), windowFrom, r.intOr("max_position_embeddings", 2048),
+                Math.max(window, 0), windowFrom, r.positiveOr("max_position_embeddings", 2048, MAX_POSITIONS),
                 r.intOrNull("bos_token_id"), r.intOrNull("eos_token_id"), n);
     }
 
@@ -160,13 +189,14 @@ public record ModelConfig(
         if (!s.isObject()) {
             throw r.error("rope_scaling", "expected an object");
         }
-        String type = s.has("rope_type") ? s.get("rope_type").asText() : s.path("type").asText("");
-        double factor = s.path("factor").asDouble(1.0);
+        Reader sr = r.nested("rope_scaling", (ObjectNode) s);
+        String type = s.has("rope_type") ? sr.str("rope_type", "") : sr.str("type", "");
+        double factor = sr.number("factor", 1.0);
         switch (type) {
             case "default":
                 return null;
             case "linear":
-                if (factor <= 0) {
+                if (!(factor > 0)) {
                     throw r.error("rope_scaling.factor", "must be > 0");
                 }
                 return new RopeScaling("linear", factor, 0, 0, 0);
@@ -176,16 +206,22 @@ public record ModelConfig(
                         throw r.error("rope_scaling." + k, "is required for rope_type llama3");
                     }
                 }
-                return new RopeScaling("llama3", factor, s.get("low_freq_factor").asDouble(),
-                        s.get("high_freq_factor").asDouble(), s.get("original_max_position_embeddings").asInt());
+                double low = sr.number("low_freq_factor", 0);
+                double high = sr.number("high_freq_factor", 0);
+                if (!(factor > 0) || !(low > 0) || !(high > low)) {
+                    throw r.error("rope_scaling", "for llama3 needs factor > 0 and 0 < low_freq_factor < high_freq_factor, got "
+                            + "factor " + factor + ", low_freq_factor " + low + ", high_freq_factor " + high);
+                }
+                return new RopeScaling("llama3", factor, low, high,
+                        sr.positive("original_max_position_embeddings", MAX_POSITIONS));
             default:
                 throw r.error("rope_scaling.rope_type", "'" + type + "' is not implemented; align4j implements linear and llama3");
         }
     }
 
     private static ModelConfig gpt2(Reader r, ObjectNode n) {
-        int e = r.positive("n_embd");
-        int heads = r.positive("n_head");
+        int e = r.positive("n_embd", MAX_HIDDEN);
+        int heads = r.positive("n_head", MAX_HEADS);
         if (e % heads != 0) {
             throw r.error("n_embd", "must be divisible by n_head");
         }
@@ -195,13 +231,17 @@ public record ModelConfig(
         }
         r.forbidTrue("scale_attn_by_inverse_layer_idx");
         r.forbidTrue("add_cross_attention");
-        if (n.has("scale_attn_weights") && !n.get("scale_attn_weights").asBoolean(true)) {
+        if (!r.bool("scale_attn_weights", true)) {
             throw r.error("scale_attn_weights", "false is not implemented");
         }
-        int inner = n.hasNonNull("n_inner") ? r.positive("n_inner") : 4 * e;
-        return new ModelConfig("gpt2", r.positive("vocab_size"), e, inner, r.positive("n_layer"), heads, heads, e / heads,
-                0, null, n.path("layer_norm_epsilon").asDouble(1e-5), r.bool("tie_word_embeddings", true),
-                true, true, true, 0, 0, r.intOr("n_positions", 1024),
+        int inner = n.hasNonNull("n_inner") ? r.positive("n_inner", MAX_INTERMEDIATE) : 4 * e;
+        double eps = r.number("layer_norm_epsilon", 1e-5);
+        if (!(eps >= 0)) {
+            throw r.error("layer_norm_epsilon", "must not be negative, got " + eps);
+        }
+        return new ModelConfig("gpt2", r.positive("vocab_size", MAX_VOCAB), e, inner, r.positive("n_layer", MAX_LAYERS),
+                heads, heads, e / heads, 0, null, eps, r.bool("tie_word_embeddings", true),
+                true, true, true, 0, 0, r.positiveOr("n_positions", 1024, MAX_POSITIONS),
                 r.intOrNull("bos_token_id"), r.intOrNull("eos_token_id"), n);
     }
 
@@ -218,13 +258,37 @@ public record ModelConfig(
         private final ObjectNode n;
         private final String source;
 
+        private final String prefix;
+
         Reader(ObjectNode n, String source) {
+            this(n, source, "");
+        }
+
+        private Reader(ObjectNode n, String source, String prefix) {
             this.n = n;
             this.source = source;
+            this.prefix = prefix;
+        }
+
+        /** A reader of the object under {@code key}, whose messages name {@code key.sub}. */
+        Reader nested(String key, ObjectNode sub) {
+            return new Reader(sub, source, prefix + key + ".");
         }
 
         Align4jException error(String key, String what) {
-            return new Align4jException(source + ": key '" + key + "' " + what);
+            return new Align4jException(source + ": key '" + prefix + key + "' " + what);
+        }
+
+        /** A finite JSON number, or {@code dflt} when the key is absent or null. */
+        double number(String key, double dflt) {
+            JsonNode v = n.get(key);
+            if (v == null || v.isNull()) {
+                return dflt;
+            }
+            if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
+                throw error(key, "must be a finite number, got " + v);
+            }
+            return v.asDouble();
         }
 
         String str(String key, String dflt) {
@@ -238,15 +302,27 @@ public record ModelConfig(
             return v.asText();
         }
 
-        int positive(String key) {
+        /** A required integer in [1, max]. */
+        int positive(String key, int max) {
             JsonNode v = n.get(key);
             if (v == null || v.isNull()) {
                 throw error(key, "is missing");
             }
-            if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() <= 0) {
+            if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() <= 0) {
                 throw error(key, "must be a positive integer, got " + v);
             }
+            if (v.asLong() > max) {
+                throw error(key, "is " + v + ", above align4j's limit of " + max + " (far beyond any released "
+                        + "model); the file is damaged or not a real model's config. Fix the value or use the "
+                        + "config.json that came with the weights.");
+            }
             return v.asInt();
+        }
+
+        /** An optional integer in [1, max]. */
+        int positiveOr(String key, int dflt, int max) {
+            JsonNode v = n.get(key);
+            return v == null || v.isNull() ? dflt : positive(key, max);
         }
 
         int intOr(String key, int dflt) {
@@ -266,10 +342,13 @@ public record ModelConfig(
                 return null;
             }
             if (v.isArray()) { // eos_token_id may be a list: the first is the one appended
-                return v.size() == 0 ? null : v.get(0).asInt();
+                if (v.size() == 0) {
+                    return null;
+                }
+                v = v.get(0);
             }
-            if (!v.isIntegralNumber()) {
-                throw error(key, "must be an integer, got " + v);
+            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0) {
+                throw error(key, "must be a token id (a non-negative integer) or a list of them, got " + n.get(key));
             }
             return v.asInt();
         }

@@ -99,10 +99,63 @@ public final class SafeTensors {
             return out;
         }
 
+        /**
+         * Checks F32 values (as {@link #asFloat32} returns them) for NaN and infinity in one pass
+         * over the bytes, eight at a time.
+         *
+         * @throws Align4jException naming the file, the tensor, the first bad element and its value
+         */
+        public void requireFinite(ByteBuffer f32) {
+            long at = firstNonFinite(f32);
+            if (at >= 0) {
+                float v = f32.duplicate().order(ByteOrder.LITTLE_ENDIAN).getFloat((int) (at * 4));
+                throw new Align4jException(file + ": tensor '" + name + "' holds " + v + " at element " + at
+                        + " (of " + size() + "); the weights are damaged (a diverged or corrupted checkpoint). "
+                        + "align4j refuses weights that are not finite numbers: use an earlier checkpoint or "
+                        + "download the model again.");
+            }
+        }
+
         @Override
         public String toString() {
             return name + " " + dtype + Arrays.toString(shape) + " in " + file;
         }
+    }
+
+    private static final long EXP2 = 0x7f800000_7f800000L;
+    private static final long LOW1 = 0x00000001_00000001L;
+    private static final long HIGH1 = 0x80000000_80000000L;
+
+    /** The index of the first NaN or infinite F32 value (little-endian), or -1 when all are finite. */
+    static long firstNonFinite(ByteBuffer f32) {
+        ByteBuffer in = f32.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+        int n = in.capacity() / 4;
+        java.nio.LongBuffer pairs = in.asLongBuffer();
+        long[] chunk = new long[Math.min(pairs.capacity(), 1 << 14)];
+        for (int base = 0; base < pairs.capacity(); base += chunk.length) {
+            int len = Math.min(chunk.length, pairs.capacity() - base);
+            pairs.get(base, chunk, 0, len); // a bulk copy, then a loop the JIT unrolls
+            long any = 0;
+            for (int i = 0; i < len; i++) {
+                long e = chunk[i] & EXP2;
+                any |= (e ^ EXP2) - LOW1 & ~(e ^ EXP2) & HIGH1; // a lane whose exponent is all ones
+            }
+            if (any != 0) {
+                for (int i = 0; i < len; i++) {
+                    long e = chunk[i] & EXP2; // an all-ones exponent is NaN or infinity
+                    if ((int) e == 0x7f800000) {
+                        return 2L * (base + i);
+                    }
+                    if ((int) (e >>> 32) == 0x7f800000) {
+                        return 2L * (base + i) + 1;
+                    }
+                }
+            }
+        }
+        if (n % 2 == 1 && (in.getInt((n - 1) * 4) & 0x7f800000) == 0x7f800000) {
+            return n - 1;
+        }
+        return -1;
     }
 
     /** IEEE half-precision bits to single-precision bits (exact: every half is a float). */
@@ -142,6 +195,12 @@ public final class SafeTensors {
         /** Tensor names in file order (shards in name order). */
         public Set<String> names() {
             return Collections.unmodifiableSet(slots.keySet());
+        }
+
+        /** The shape a tensor's header gives (no data is read), or null when absent. */
+        public long[] shapeOf(String name) {
+            SafeTensorsReader.Slot s = slots.get(name);
+            return s == null ? null : s.shape().clone();
         }
 
         /** Whether the checkpoint holds this tensor. */

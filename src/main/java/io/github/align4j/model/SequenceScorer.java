@@ -32,6 +32,8 @@ public final class SequenceScorer {
      * @param manager owner of the arrays made here (a per-step sub-manager)
      * @param sequences prompt + completion token ids per row (ragged; right-padded here)
      * @param completionStart the index of the first completion token in each row (the prompt length)
+     * @throws io.github.align4j.Align4jException when a sequence is longer than the model's positions or
+     *     the batch's attention alone cannot fit in the memory available ({@link SequenceLimits})
      */
     public static Scores score(CausalLM lm, NDManager manager, int[][] sequences, int[] completionStart) {
         int b = sequences.length;
@@ -41,6 +43,9 @@ public final class SequenceScorer {
             t = Math.max(t, sequences[i].length);
             m += sequences[i].length - Math.max(completionStart[i], 1);
         }
+        SequenceLimits.checkLength(lm.config(), t, "a sequence to score", "truncate the data (max_length)");
+        SequenceLimits.checkMemory(lm, b, t, lm.trainable() && ai.djl.pytorch.jni.JniUtils.isGradMode(),
+                "lower the batch size or max_length");
         long[] ids = new long[b * t];
         long[] rows = new long[m]; // flat index (i·T + pos−1) of the hidden state that predicts each completion token
         long[] targets = new long[m];

@@ -119,6 +119,8 @@ public final class PreferenceTrainer implements AutoCloseable {
         if ((paired ? trainPairs.isEmpty() : trainUnpaired.isEmpty())) {
             throw new Align4jException("the training data is empty");
         }
+        Lengths.check(policy, trainPairs, trainUnpaired, "training", cfg.batchSize(), true);
+        Lengths.check(policy, evalPairs, evalUnpaired, "eval", cfg.evalBatchSize(), false);
         PreferenceLoss.DataKind kind = paired ? PreferenceLoss.DataKind.PAIRED : PreferenceLoss.DataKind.UNPAIRED;
         if (loss.dataKind() != kind) {
             throw new Align4jException("loss '" + loss.name() + "' trains on " + loss.dataKind().name().toLowerCase()
@@ -894,6 +896,12 @@ public final class PreferenceTrainer implements AutoCloseable {
     private Path saveCheckpoint(String name, long done, Position pos, Window w) {
         if (output == null) {
             return null;
+        }
+        String bad = policy.firstNonFiniteWeight();
+        if (bad != null) { // never save NaN as "good" weights, nor let it replace an older checkpoint by pruning
+            throw new Align4jException("the policy's weights are not finite numbers (tensor '" + bad + "' holds NaN or "
+                    + "infinity) at step " + done + ", so no " + name + " was saved; the checkpoints already in " + output
+                    + " are the last with finite weights. Check the model's weights and the training settings.");
         }
         Path p = Checkpoints.save(output, name, policy, tokenizerDir, optimizer, cfg, log.history(), done,
                 resumeState(done, pos, w));

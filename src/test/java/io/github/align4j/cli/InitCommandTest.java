@@ -99,6 +99,44 @@ class InitCommandTest {
         assertEquals(4096, m.slidingWindow());
     }
 
+    /**
+     * A tokenizer whose token ids run past the vocabulary limit (or int range) is a user error,
+     * exit 2, and the --out folder init created is not left behind empty; one the user had stays.
+     */
+    @Test
+    void tokenIdsPastTheLimitAreAUserErrorAndLeaveNoFolder() throws Exception {
+        Path tiny = tmp.resolve("tiny-src");
+        assertEquals(0, Cli.run("init", "--model-type", "llama", "--out", tiny.toString()).exit());
+        ObjectMapper json = new ObjectMapper();
+        for (String id : new String[] {"2147483646", "3000000000", "-5", "1.5", "\"7\""}) {
+            Path tok = tmp.resolve("tok-" + id.hashCode());
+            Files.createDirectories(tok);
+            com.fasterxml.jackson.databind.node.ObjectNode t =
+                    (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(tiny.resolve("tokenizer.json").toFile());
+            ((com.fasterxml.jackson.databind.node.ArrayNode) t.get("added_tokens")).addObject()
+                    .put("content", "<big>").put("special", true).set("id", json.readTree(id));
+            json.writeValue(tok.resolve("tokenizer.json").toFile(), t);
+            Files.copy(tiny.resolve("tokenizer_config.json"), tok.resolve("tokenizer_config.json"));
+            Path out = tmp.resolve("out-" + id.hashCode());
+            assertUserError(Cli.run("init", "--model-type", "llama", "--tokenizer", tok.toString(), "--out", out.toString()),
+                    tok.resolve("tokenizer.json") + ": added token \"<big>\" has id " + id,
+                    "ids must be integers from 0 to 16777215");
+            assertFalse(Files.exists(out), "no empty --out left behind for id " + id);
+        }
+        // a vocabulary within the limit but a model too big to hold: refused before anything is written
+        Path cfg = tmp.resolve("huge.json");
+        Files.writeString(cfg, "{\"vocab_size\": 16000000, \"hidden_size\": 65536, \"num_attention_heads\": 512}");
+        Path out = tmp.resolve("huge");
+        assertUserError(Cli.run("init", "--model-type", "llama", "--config", cfg.toString(), "--out", out.toString()),
+                "tensor 'model.embed_tokens.weight' would have shape (16000000, 65536), over 2 GiB");
+        assertFalse(Files.exists(out));
+        Path mine = tmp.resolve("mine");
+        Files.createDirectories(mine);
+        assertUserError(Cli.run("init", "--model-type", "llama", "--config", cfg.toString(), "--out", mine.toString()),
+                "over 2 GiB");
+        assertTrue(Files.isDirectory(mine), "a folder the user made is theirs: kept");
+    }
+
     @Test
     void modelTypeOptionWinsOverTheFile() throws Exception {
         Path cfgFile = tmp.resolve("cfg.json");

@@ -263,20 +263,29 @@ class LogprobsCommandTest {
         }
     }
 
-    /** GPT-2 has learned positions: a row longer than n_positions is an error that names it. */
+    /**
+     * A row longer than the model's positions is an error that names the row, the limit and the flag
+     * that truncates, for GPT-2 (learned positions) and Llama (max_position_embeddings) alike.
+     */
     @Test
-    void gpt2RowsLongerThanItsPositions() throws Exception {
-        Path cfg = dir.resolve("gpt2.json");
-        Files.writeString(cfg, "{\"n_positions\": 12, \"n_embd\": 16, \"n_layer\": 1}");
-        Path gpt2 = dir.resolve("gpt2");
-        assertEquals(0, Cli.run("init", "--model-type", "gpt2", "--config", cfg.toString(), "--out", gpt2.toString()).exit());
-        Path out = dir.resolve("gpt2-out.jsonl");
-        assertUserError(logprobs("--model", gpt2.toString(), "--data", paired.toString(), "--out", out.toString()),
-                paired + ": row ", "12 positions", "--max-length 12");
-        Cli.Result r = logprobs("--model", gpt2.toString(), "--data", paired.toString(), "--out", out.toString(),
-                "--max-length", "12", "--max-prompt-length", "6");
-        assertEquals(0, r.exit(), r.toString());
-        assertEquals(pairRows.size(), readLines(out).size());
+    void rowsLongerThanThePositions() throws Exception {
+        for (String[] t : new String[][] {{"gpt2", "{\"n_positions\": 12, \"n_embd\": 16, \"n_layer\": 1}", "n_positions"},
+                {"llama", "{\"max_position_embeddings\": 12, \"hidden_size\": 16, \"num_hidden_layers\": 1}",
+                        "max_position_embeddings"}}) {
+            Path cfg = dir.resolve(t[0] + ".json");
+            Files.writeString(cfg, t[1]);
+            Path m = dir.resolve(t[0] + "-12");
+            assertEquals(0, Cli.run("init", "--model-type", t[0], "--config", cfg.toString(), "--out", m.toString()).exit());
+            Path out = dir.resolve(t[0] + "-out.jsonl");
+            assertUserError(logprobs("--model", m.toString(), "--data", paired.toString(), "--out", out.toString(),
+                    "--max-length", "0"), paired + ": row 0 (0-based) has ", "more than the model's " + t[2] + " (12, in config.json)",
+                    "pass --max-length 12 (or less) to truncate it");
+            assertFalse(Files.exists(out), "nothing written");
+            Cli.Result r = logprobs("--model", m.toString(), "--data", paired.toString(), "--out", out.toString(),
+                    "--max-length", "12", "--max-prompt-length", "6");
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(pairRows.size(), readLines(out).size());
+        }
     }
 
     @Test
