@@ -4,13 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
@@ -126,13 +125,11 @@ final class JudgeCache {
         n.put("tstamp", System.currentTimeMillis() / 1000.0);
         try {
             String line = (needsNewline ? "\n" : "") + JSON.writeValueAsString(n) + "\n";
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.APPEND)) {
-                ByteBuffer buf = ByteBuffer.wrap(line.getBytes(StandardCharsets.UTF_8));
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                ch.force(false);
+            // a FileOutputStream, not a FileChannel: an interrupt (a cancelled sibling request) must not
+            // close the file mid-record and lose a reply that was paid for
+            try (FileOutputStream out = new FileOutputStream(file.toFile(), true)) {
+                out.write(line.getBytes(StandardCharsets.UTF_8));
+                out.getFD().sync();
             }
             needsNewline = false;
             entries.put(key, e);

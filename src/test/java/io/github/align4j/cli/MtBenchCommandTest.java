@@ -1,0 +1,121 @@
+package io.github.align4j.cli;
+
+import static io.github.align4j.cli.InitCommandTest.assertUserError;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.align4j.eval.JudgeServer;
+import io.github.align4j.eval.JudgeServer.Action;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code align4j mt-bench}: a tiny random model answers, a scripted judge on the loopback address grades. */
+class MtBenchCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+
+    static Path model;
+    static Path base;
+
+    @BeforeAll
+    static void makeModels() {
+        model = dir.resolve("tuned");
+        base = dir.resolve("sft");
+        for (Object[] m : new Object[][] {{model, "1"}, {base, "2"}}) {
+            Cli.Result r = Cli.run("init", "--model-type", "llama", "--out", m[0].toString(), "--seed", (String) m[1]);
+            assertEquals(0, r.exit(), r.toString());
+        }
+    }
+
+    static String[] args(JudgeServer s, Path out, String... more) {
+        List<String> a = new java.util.ArrayList<>(List.of("mt-bench", "--model", model.toString(), "--judge-url", s.url(),
+                "--judge-model", "judge-x", "--questions", "2", "--max-new-tokens", "3", "--device", "cpu", "--output",
+                out.toString(), "--judge-retries", "0"));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void aTinyModelAnswersAndTheJudgeGrades() throws Exception {
+        Path out = dir.resolve("single");
+        // the key comes from an environment variable; PATH is one every test run has
+        String key = System.getenv("PATH");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply(r.user().contains("### User:") ? "[[4]]" : "Rating: [[7]]"))) {
+            Cli.Result r = Cli.run(args(s, out, "--judge-api-key-env", "PATH"));
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(4, s.requests(), "2 questions x 2 turns");
+            assertEquals("Bearer " + key, s.authorizations().get(0));
+            assertTrue(r.out().contains("**Score: 5.500** (turn 1: 7.000, turn 2: 4.000)"), r.out());
+            assertTrue(r.err().contains("4 judge calls (0 from the cache"), r.err());
+            assertTrue(r.err().contains("40 prompt + 20 completion tokens"), r.err());
+            // FastChat's model_answer layout, both turns
+            List<String> rows = Files.readAllLines(out.resolve("model_answer/tuned.jsonl"));
+            assertEquals(2, rows.size());
+            JsonNode a = JSON.readTree(rows.get(0));
+            assertEquals(81, a.get("question_id").asInt());
+            assertEquals("tuned", a.get("model_id").asText());
+            assertEquals(2, a.get("choices").get(0).get("turns").size());
+            assertTrue(a.has("answer_id") && a.has("tstamp"));
+            assertFalse(r.out().contains(key) || r.err().contains(key));
+            try (Stream<Path> files = Files.walk(out)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    assertFalse(new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1).contains(key), f.toString());
+                }
+            }
+
+            // a killed run: the second answer torn mid-line. The rerun answers that question again,
+            // identically (seeded), so every judgment comes from the cache.
+            String first = rows.get(0) + "\n" + rows.get(1).substring(0, 20);
+            Files.writeString(out.resolve("model_answer/tuned.jsonl"), first);
+            Cli.Result again = Cli.run(args(s, out, "--judge-api-key-env", "PATH", "--json"));
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(4, s.requests(), "nothing asked twice");
+            assertEquals(rows.stream().map(MtBenchCommandTest::noTime).toList(),
+                    Files.readAllLines(out.resolve("model_answer/tuned.jsonl")).stream().map(MtBenchCommandTest::noTime).toList());
+            assertTrue(again.err().contains("reusing 1 answer(s)"), again.err());
+            assertEquals(5.5, JSON.readTree(again.out()).get("score").asDouble());
+        }
+    }
+
+    static String noTime(String row) {
+        return row.replaceAll("\"tstamp\":[0-9.E]+", "");
+    }
+
+    @Test
+    void pairwiseAgainstABaselineFolder() throws Exception {
+        Path out = dir.resolve("pair");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("[[C]]"))) {
+            Cli.Result r = Cli.run(args(s, out, "--mode", "pairwise", "--baseline", base.toString(), "--question-ids", "81"));
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(4, s.requests(), "1 question x 2 turns x 2 orders");
+            assertTrue(Files.isRegularFile(out.resolve("model_answer/sft.jsonl")));
+            assertTrue(r.out().contains("| **all** | 0 | 0 | 2 | 0 | 0.000 | 0.000 | 0.500 |"), r.out());
+        }
+    }
+
+    @Test
+    void userErrorsExitWith2() throws Exception {
+        try (JudgeServer s = new JudgeServer(r -> Action.status(401, "{\"error\":\"bad key\"}"))) {
+            assertUserError(Cli.run(args(s, dir.resolve("e1"), "--adapter", dir.toString())), "not supported yet");
+            assertUserError(Cli.run(args(s, dir.resolve("e2"), "--judge-api-key-env", "ALIGN4J_SURELY_UNSET_VAR")),
+                    "ALIGN4J_SURELY_UNSET_VAR", "not set");
+            assertUserError(Cli.run(args(s, dir.resolve("e3"), "--mode", "pairwise")), "--baseline");
+            Cli.Result r = Cli.run(args(s, dir.resolve("e4"), "--question-ids", "81"));
+            assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
+            assertTrue(r.err().contains("error: " + s.url() + "/chat/completions (model 'judge-x') refused the request (HTTP 401)"),
+                    r.err());
+            assertFalse(r.err().contains("\tat "), r.err());
+        }
+    }
+}
