@@ -118,4 +118,63 @@ class MtBenchCommandTest {
             assertFalse(r.err().contains("\tat "), r.err());
         }
     }
+
+    /** The judge's rating of an answer: from its length; some lengths get no rating (-1). */
+    static double rate(String answer) {
+        return answer.length() % 7 == 0 ? -1 : answer.length() % 10 + 1;
+    }
+
+    @Test
+    void evalWithAnOpenAiJudgeEqualsTheEvaluatorWithTheSameRatings() throws Exception {
+        String start = "[The Start of Assistant's Answer]\n";
+        String end = "\n[The End of Assistant's Answer]";
+        Path pairs = dir.resolve("pairs.jsonl");
+        Files.writeString(pairs, String.join("\n", LogprobsCommand.EXAMPLE_ROWS) + "\n");
+        Path cache = dir.resolve("eval-judge-cache.jsonl");
+        try (JudgeServer s = new JudgeServer(r -> {
+            String u = r.user();
+            String answer = u.substring(u.indexOf(start) + start.length(), u.lastIndexOf(end));
+            double v = rate(answer);
+            return Action.reply(v < 0 ? "I cannot rate this." : "Rating: [[" + (int) v + "]]");
+        })) {
+            String[] a = {"eval", "--model", model.toString(), "--ref-model", base.toString(), "--data", pairs.toString(),
+                "--judge", "openai:judge-x@" + s.url(), "--judge-cache", cache.toString(), "--max-new-tokens", "6",
+                "--temperature", "1.0", "--num-samples", "2", "--seed", "3", "--device", "cpu", "--json", "--cache-dir",
+                dir.resolve("datacache").toString()};
+            Cli.Result r = Cli.run(a);
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(12, s.requests(), "3 prompts x 2 samples x (model, reference)");
+            JsonNode n = JSON.readTree(r.out());
+            java.util.concurrent.atomic.AtomicInteger unscored = new java.util.concurrent.atomic.AtomicInteger();
+            io.github.align4j.eval.JudgeEval e;
+            ai.djl.Device cpu = ai.djl.Device.cpu();
+            io.github.align4j.model.CausalLM.Options o = new io.github.align4j.model.CausalLM.Options(cpu, false,
+                    ai.djl.ndarray.types.DataType.FLOAT32);
+            try (io.github.align4j.model.TextTokenizer tok = io.github.align4j.model.TextTokenizer.load(model, null);
+                    io.github.align4j.model.CausalLM lm = io.github.align4j.model.CausalLM.load(model, o);
+                    io.github.align4j.model.CausalLM rm = io.github.align4j.model.CausalLM.load(base, o)) {
+                List<String> prompts = PromptRows.load(pairs, "--data", tok,
+                        io.github.align4j.data.DataOptions.defaults().withCacheDir(dir.resolve("datacache2"))).texts();
+                e = io.github.align4j.eval.Evaluator.judge(lm, rm, tok, prompts, (p, c) -> {
+                    double v = rate(c);
+                    if (v < 0) {
+                        unscored.incrementAndGet();
+                    }
+                    return v;
+                }, new io.github.align4j.eval.SamplingOptions(6, 1.0, 1.0, 0, 3, 2), true);
+            }
+            assertEquals(e.winRate(), n.get("win_rate").asDouble());
+            assertEquals(e.meanReward(), n.get("mean_reward").asDouble(), 1e-12);
+            assertEquals(e.referenceMeanReward(), n.get("reference_mean_reward").asDouble(), 1e-12);
+            assertEquals(unscored.get(), n.get("judge_unscored").asInt());
+            assertEquals(12, n.get("judge_calls").asInt());
+            // a rerun pays nothing: every judgment is in the cache
+            Cli.Result again = Cli.run(a);
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(12, s.requests());
+            assertEquals(12, JSON.readTree(again.out()).get("judge_cached").asInt());
+        }
+        assertUserError(Cli.run("eval", "--model", model.toString(), "--ref-model", base.toString(), "--data",
+                pairs.toString(), "--judge", "openai:no-url"), "expected openai:MODEL@URL");
+    }
 }
