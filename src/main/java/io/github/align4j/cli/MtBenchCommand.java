@@ -168,8 +168,6 @@ final class MtBenchCommand implements Callable<Integer> {
             err.println(line);
             err.flush();
         });
-        err.println(r.usage());
-        err.flush();
         PrintWriter out = spec.commandLine().getOut();
         Path dir = output;
         if (json) {
