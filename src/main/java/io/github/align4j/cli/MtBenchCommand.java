@@ -157,6 +157,10 @@ final class MtBenchCommand implements Callable<Integer> {
                 .withMaxTokens(judgeMaxTokens).withConcurrency(judgeConcurrency)
                 .withTimeout(Duration.ofMillis((long) (judgeTimeout * 1000)))
                 .withRetries(judgeRetries, backoffBase, Duration.ofSeconds(60)).withCache(judgeCache);
+        if (key != null && judge.endpoint().getScheme().equals("http") && !loopback(judge.endpoint().getHost())) {
+            spec.commandLine().getErr().println("warning: the API key in $" + apiKeyEnv + " is sent unencrypted (http://) to "
+                    + judge.endpoint().getHost() + "; use https:// for a judge on another machine");
+        }
         MtBench.Options o = (input.model != null ? MtBench.Options.forModel(input.model) : MtBench.Options.forAnswers(input.answers))
                 .modelId(modelId).mode(m).baseline(baseline).baselineId(baselineId).judge(judge).output(output)
                 .maxNewTokens(maxNewTokens).questionLimit(questions).questionIds(questionIds).seed(seed);
@@ -180,5 +184,9 @@ final class MtBenchCommand implements Callable<Integer> {
         }
         out.flush();
         return CliSupport.EXIT_OK;
+    }
+
+    private static boolean loopback(String host) {
+        return host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1");
     }
 }

@@ -343,7 +343,8 @@ public final class ChatClient {
                 if (c instanceof TooLarge || c.getCause() instanceof TooLarge) {
                     throw new Align4jException(who() + ": the reply is larger than " + (MAX_BODY >> 20) + " MiB; not a judgment");
                 }
-                last = c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
+                last = c instanceof java.net.ConnectException ? "cannot connect (is the server up, and is the URL right?)"
+                        : c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
             } catch (TimeoutException e) {
                 f.cancel(true);
                 last = "no reply within " + o.timeout().toMillis() + " ms";

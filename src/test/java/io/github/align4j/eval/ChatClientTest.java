@@ -204,6 +204,20 @@ class ChatClientTest {
     }
 
     @Test
+    void aServerThatIsNotThereIsNamedInTheError() throws Exception {
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        ChatClient c = client(null, ChatClient.Options.of("http://127.0.0.1:" + port + "/v1", "judge-1")
+                .withRetries(1, Duration.ofMillis(1), Duration.ofMillis(1)));
+        Align4jException e = assertThrows(Align4jException.class, () -> c.complete(null, "q"));
+        assertTrue(e.getMessage().contains("127.0.0.1:" + port + "/v1/chat/completions (model 'judge-1')"), e.getMessage());
+        assertTrue(e.getMessage().contains("cannot connect"), e.getMessage());
+        assertEquals(1, sleeps.size());
+    }
+
+    @Test
     void optionsAreChecked() {
         assertThrows(Align4jException.class, () -> ChatClient.Options.of("ftp://x/v1", "m"));
         assertThrows(Align4jException.class, () -> ChatClient.Options.of("http://127.0.0.1/v1", " "));
