@@ -7,10 +7,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.PreferenceData;
 import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.eval.ChatClient;
 import io.github.align4j.eval.Evaluator;
 import io.github.align4j.eval.Judge;
 import io.github.align4j.eval.JudgeEval;
 import io.github.align4j.eval.Judges;
+import io.github.align4j.eval.LlmJudge;
 import io.github.align4j.eval.PreferenceEval;
 import io.github.align4j.eval.SamplingOptions;
 import io.github.align4j.model.CausalLM;
@@ -78,8 +80,19 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     EvalDataFlags dataFlags;
 
-    @Option(names = "--judge", paramLabel = "NAME", description = "Judge sampled completions with a registered judge (built-in tasks).")
+    @Option(names = "--judge", paramLabel = "NAME",
+            description = "Judge sampled completions with a registered judge (built-in tasks), or with an LLM behind an "
+                    + "OpenAI-compatible endpoint: openai:MODEL@URL (MT-Bench's single-v1 prompt, ratings 1-10).")
     String judge;
+
+    @Option(names = "--judge-api-key-env", paramLabel = "VAR",
+            description = "With --judge openai:...: the environment variable that holds the API key (none sent without it).")
+    String judgeApiKeyEnv;
+
+    @Option(names = "--judge-cache", paramLabel = "FILE",
+            description = "With --judge openai:...: the judge reply cache (default: ~/.cache/align4j/judge_cache.jsonl, "
+                    + "or $XDG_CACHE_HOME/align4j/...).")
+    Path judgeCache;
 
     @Mixin
     SamplingFlags sampling;
@@ -104,8 +117,12 @@ final class EvalCommand implements Callable<Integer> {
                     "--max-length and --max-prompt-length must not be negative (0: no limit)");
         }
         Judge j = null;
-        if (judge != null) {
+        if (judge != null && judge.strip().regionMatches(true, 0, LlmJudge.PREFIX, 0, LlmJudge.PREFIX.length())) {
+            j = llmJudge();
+        } else if (judge != null) {
             j = Judges.byName(judge); // fail before loading anything
+        }
+        if (j != null) {
             if (refModel == null) {
                 throw new Align4jException("--judge compares the model with a reference: give --ref-model DIR");
             }
@@ -140,6 +157,16 @@ final class EvalCommand implements Callable<Integer> {
                 r.put("win_rate_low", e.winRateLow());
                 r.put("win_rate_high", e.winRateHigh());
                 r.put("kl_to_reference", e.klToReference());
+                if (j instanceof LlmJudge lj) {
+                    r.put("judge_unscored", lj.unscored());
+                    ChatClient.Usage u = lj.usage();
+                    r.put("judge_calls", u.answered() + u.cached());
+                    r.put("judge_cached", u.cached());
+                    r.put("judge_prompt_tokens", u.promptTokens());
+                    r.put("judge_completion_tokens", u.completionTokens());
+                    spec.commandLine().getErr().println(u);
+                    spec.commandLine().getErr().flush();
+                }
             } else {
                 PreferenceData d = PreferenceData.load(data.toString(), dataFlags.options(maxLength, maxPromptLength), tok);
                 if (!d.paired()) {
@@ -176,5 +203,24 @@ final class EvalCommand implements Callable<Integer> {
         }
         out.flush();
         return CliSupport.EXIT_OK;
+    }
+
+    /** --judge openai:MODEL@URL with its key (from the environment) and its reply cache. */
+    private Judge llmJudge() {
+        String key = null;
+        if (judgeApiKeyEnv != null) {
+            key = System.getenv(judgeApiKeyEnv);
+            if (key == null || key.isEmpty()) {
+                throw new Align4jException("--judge-api-key-env " + judgeApiKeyEnv + ": the environment variable is not set; "
+                        + "export it or leave the option out for a server that needs no key");
+            }
+        }
+        Path cache = judgeCache;
+        if (cache == null) {
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            Path root = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+            cache = root.resolve("align4j").resolve("judge_cache.jsonl");
+        }
+        return new LlmJudge(new ChatClient(LlmJudge.parse(judge).withApiKey(judgeApiKeyEnv, key).withCache(cache)));
     }
 }

@@ -25,6 +25,7 @@ import picocli.CommandLine.ScopeType;
             LoadStatsCommand.class,
             GenerateCommand.class,
             EvalCommand.class,
+            MtBenchCommand.class,
             SweepCommand.class,
             DemoCommand.class,
             BenchCommand.class,

@@ -1,0 +1,140 @@
+package io.github.align4j.eval;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.Align4jException;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Judge replies on disk: an append-only JSONL file, one line per reply, keyed by the SHA-256 of
+ * (judge model, system prompt, user prompt). Each line is written with one {@code write} and
+ * forced to disk before the reply is used, so a run killed at any point loses at most the line
+ * being written; a torn last line is ignored when the file is read again (and a newline is written
+ * before the next record). The file holds no API key and no prompt text, only the key's hash.
+ */
+final class JudgeCache {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A cached reply. */
+    record Entry(String content, long promptTokens, long completionTokens) {}
+
+    private final Path file;
+    private final Map<String, Entry> entries = new HashMap<>();
+    private final int unreadable;
+    private boolean needsNewline;
+
+    private JudgeCache(Path file, int unreadable, boolean needsNewline) {
+        this.file = file;
+        this.unreadable = unreadable;
+        this.needsNewline = needsNewline;
+    }
+
+    /** Opens (or starts) the cache file; its folder is created if needed. */
+    static JudgeCache open(Path file) {
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            if (Files.isDirectory(file)) {
+                throw new Align4jException("judge cache " + file + ": is a folder; give a file (JSONL) to create or reuse");
+            }
+            if (!Files.exists(file)) {
+                return new JudgeCache(file, 0, false);
+            }
+            byte[] bytes = Files.readAllBytes(file);
+            String text = new String(bytes, StandardCharsets.UTF_8);
+            int bad = 0;
+            Map<String, Entry> m = new HashMap<>();
+            for (String line : text.split("\n", -1)) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                try {
+                    JsonNode n = JSON.readTree(line);
+                    if (n == null || !n.path("key").isTextual() || !n.path("content").isTextual()) {
+                        bad++;
+                        continue;
+                    }
+                    m.put(n.get("key").asText(), new Entry(n.get("content").asText(), n.path("prompt_tokens").asLong(0),
+                            n.path("completion_tokens").asLong(0)));
+                } catch (IOException e) {
+                    bad++; // a line torn by a killed run
+                }
+            }
+            JudgeCache c = new JudgeCache(file, bad, bytes.length > 0 && bytes[bytes.length - 1] != '\n');
+            c.entries.putAll(m);
+            return c;
+        } catch (IOException e) {
+            throw new Align4jException("judge cache " + file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /** The key of a prompt: SHA-256 over the judge model and both messages. */
+    static String key(String model, String system, String user) {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            for (String s : List.of(model, system == null ? "" : system, user)) {
+                byte[] b = s.getBytes(StandardCharsets.UTF_8);
+                d.update(ByteBuffer.allocate(8).putLong(b.length).array()); // length-prefixed: no ambiguity
+                d.update(b);
+            }
+            return HexFormat.of().formatHex(d.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    synchronized Entry get(String key) {
+        return entries.get(key);
+    }
+
+    synchronized int size() {
+        return entries.size();
+    }
+
+    /** Lines that could not be read (torn by a killed run); they are ignored. */
+    int unreadable() {
+        return unreadable;
+    }
+
+    Path file() {
+        return file;
+    }
+
+    /** Appends one reply and forces it to disk. */
+    synchronized void put(String key, String model, Entry e) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("key", key);
+        n.put("model", model);
+        n.put("content", e.content());
+        n.put("prompt_tokens", e.promptTokens());
+        n.put("completion_tokens", e.completionTokens());
+        n.put("tstamp", System.currentTimeMillis() / 1000.0);
+        try {
+            String line = (needsNewline ? "\n" : "") + JSON.writeValueAsString(n) + "\n";
+            // a FileOutputStream, not a FileChannel: an interrupt (a cancelled sibling request) must not
+            // close the file mid-record and lose a reply that was paid for
+            try (FileOutputStream out = new FileOutputStream(file.toFile(), true)) {
+                out.write(line.getBytes(StandardCharsets.UTF_8));
+                out.getFD().sync();
+            }
+            needsNewline = false;
+            entries.put(key, e);
+        } catch (IOException ex) {
+            throw new Align4jException("judge cache " + file + ": cannot write: " + ex.getMessage(), ex);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+package io.github.align4j.cli;
+
+import static io.github.align4j.cli.InitCommandTest.assertUserError;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.align4j.eval.JudgeServer;
+import io.github.align4j.eval.JudgeServer.Action;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code align4j mt-bench}: a tiny random model answers, a scripted judge on the loopback address grades. */
+class MtBenchCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+
+    static Path model;
+    static Path base;
+
+    @BeforeAll
+    static void makeModels() {
+        model = dir.resolve("tuned");
+        base = dir.resolve("sft");
+        for (Object[] m : new Object[][] {{model, "1"}, {base, "2"}}) {
+            Cli.Result r = Cli.run("init", "--model-type", "llama", "--out", m[0].toString(), "--seed", (String) m[1]);
+            assertEquals(0, r.exit(), r.toString());
+        }
+    }
+
+    static String[] args(JudgeServer s, Path out, String... more) {
+        List<String> a = new java.util.ArrayList<>(List.of("mt-bench", "--model", model.toString(), "--judge-url", s.url(),
+                "--judge-model", "judge-x", "--questions", "2", "--max-new-tokens", "3", "--device", "cpu", "--output",
+                out.toString(), "--judge-retries", "0"));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void aTinyModelAnswersAndTheJudgeGrades() throws Exception {
+        Path out = dir.resolve("single");
+        // the key comes from an environment variable; PATH is one every test run has
+        String key = System.getenv("PATH");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply(r.user().contains("### User:") ? "[[4]]" : "Rating: [[7]]"))) {
+            Cli.Result r = Cli.run(args(s, out, "--judge-api-key-env", "PATH"));
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(4, s.requests(), "2 questions x 2 turns");
+            assertEquals("Bearer " + key, s.authorizations().get(0));
+            assertTrue(r.out().contains("**Score: 5.500** (turn 1: 7.000, turn 2: 4.000)"), r.out());
+            assertTrue(r.err().contains("4 judge calls (0 from the cache"), r.err());
+            assertTrue(r.err().contains("40 prompt + 20 completion tokens"), r.err());
+            // FastChat's model_answer layout, both turns
+            List<String> rows = Files.readAllLines(out.resolve("model_answer/tuned.jsonl"));
+            assertEquals(2, rows.size());
+            JsonNode a = JSON.readTree(rows.get(0));
+            assertEquals(81, a.get("question_id").asInt());
+            assertEquals("tuned", a.get("model_id").asText());
+            assertEquals(2, a.get("choices").get(0).get("turns").size());
+            assertTrue(a.has("answer_id") && a.has("tstamp"));
+            assertFalse(r.out().contains(key) || r.err().contains(key));
+            try (Stream<Path> files = Files.walk(out)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    assertFalse(new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1).contains(key), f.toString());
+                }
+            }
+
+            // a killed run: the second answer torn mid-line. The rerun answers that question again,
+            // identically (seeded), so every judgment comes from the cache.
+            String first = rows.get(0) + "\n" + rows.get(1).substring(0, 20);
+            Files.writeString(out.resolve("model_answer/tuned.jsonl"), first);
+            Cli.Result again = Cli.run(args(s, out, "--judge-api-key-env", "PATH", "--json"));
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(4, s.requests(), "nothing asked twice");
+            assertEquals(rows.stream().map(MtBenchCommandTest::noTime).toList(),
+                    Files.readAllLines(out.resolve("model_answer/tuned.jsonl")).stream().map(MtBenchCommandTest::noTime).toList());
+            assertTrue(again.err().contains("reusing 1 answer(s)"), again.err());
+            assertEquals(5.5, JSON.readTree(again.out()).get("score").asDouble());
+        }
+    }
+
+    static String noTime(String row) {
+        return row.replaceAll("\"tstamp\":[0-9.E]+", "");
+    }
+
+    @Test
+    void pairwiseAgainstABaselineFolder() throws Exception {
+        Path out = dir.resolve("pair");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("[[C]]"))) {
+            Cli.Result r = Cli.run(args(s, out, "--mode", "pairwise", "--baseline", base.toString(), "--question-ids", "81"));
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(4, s.requests(), "1 question x 2 turns x 2 orders");
+            assertTrue(Files.isRegularFile(out.resolve("model_answer/sft.jsonl")));
+            assertTrue(r.out().contains("| **all** | 0 | 0 | 2 | 0 | 0.000 | 0.000 | 0.500 |"), r.out());
+        }
+    }
+
+    @Test
+    void userErrorsExitWith2() throws Exception {
+        try (JudgeServer s = new JudgeServer(r -> Action.status(401, "{\"error\":\"bad key\"}"))) {
+            assertUserError(Cli.run(args(s, dir.resolve("e1"), "--adapter", dir.toString())), "not supported yet");
+            assertUserError(Cli.run(args(s, dir.resolve("e2"), "--judge-api-key-env", "ALIGN4J_SURELY_UNSET_VAR")),
+                    "ALIGN4J_SURELY_UNSET_VAR", "not set");
+            assertUserError(Cli.run(args(s, dir.resolve("e3"), "--mode", "pairwise")), "--baseline");
+            Cli.Result r = Cli.run(args(s, dir.resolve("e4"), "--question-ids", "81"));
+            assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
+            assertTrue(r.err().contains("error: " + s.url() + "/chat/completions (model 'judge-x') refused the request (HTTP 401)"),
+                    r.err());
+            assertFalse(r.err().contains("\tat "), r.err());
+        }
+    }
+
+    /** The judge's rating of an answer: from its length; some lengths get no rating (-1). */
+    static double rate(String answer) {
+        return answer.length() % 7 == 0 ? -1 : answer.length() % 10 + 1;
+    }
+
+    @Test
+    void evalWithAnOpenAiJudgeEqualsTheEvaluatorWithTheSameRatings() throws Exception {
+        String start = "[The Start of Assistant's Answer]\n";
+        String end = "\n[The End of Assistant's Answer]";
+        Path pairs = dir.resolve("pairs.jsonl");
+        Files.writeString(pairs, String.join("\n", LogprobsCommand.EXAMPLE_ROWS) + "\n");
+        Path cache = dir.resolve("eval-judge-cache.jsonl");
+        try (JudgeServer s = new JudgeServer(r -> {
+            String u = r.user();
+            String answer = u.substring(u.indexOf(start) + start.length(), u.lastIndexOf(end));
+            double v = rate(answer);
+            return Action.reply(v < 0 ? "I cannot rate this." : "Rating: [[" + (int) v + "]]");
+        })) {
+            String[] a = {"eval", "--model", model.toString(), "--ref-model", base.toString(), "--data", pairs.toString(),
+                "--judge", "openai:judge-x@" + s.url(), "--judge-cache", cache.toString(), "--max-new-tokens", "6",
+                "--temperature", "1.0", "--num-samples", "2", "--seed", "3", "--device", "cpu", "--json", "--cache-dir",
+                dir.resolve("datacache").toString()};
+            Cli.Result r = Cli.run(a);
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(12, s.requests(), "3 prompts x 2 samples x (model, reference)");
+            JsonNode n = JSON.readTree(r.out());
+            java.util.concurrent.atomic.AtomicInteger unscored = new java.util.concurrent.atomic.AtomicInteger();
+            io.github.align4j.eval.JudgeEval e;
+            ai.djl.Device cpu = ai.djl.Device.cpu();
+            io.github.align4j.model.CausalLM.Options o = new io.github.align4j.model.CausalLM.Options(cpu, false,
+                    ai.djl.ndarray.types.DataType.FLOAT32);
+            try (io.github.align4j.model.TextTokenizer tok = io.github.align4j.model.TextTokenizer.load(model, null);
+                    io.github.align4j.model.CausalLM lm = io.github.align4j.model.CausalLM.load(model, o);
+                    io.github.align4j.model.CausalLM rm = io.github.align4j.model.CausalLM.load(base, o)) {
+                List<String> prompts = PromptRows.load(pairs, "--data", tok,
+                        io.github.align4j.data.DataOptions.defaults().withCacheDir(dir.resolve("datacache2"))).texts();
+                e = io.github.align4j.eval.Evaluator.judge(lm, rm, tok, prompts, (p, c) -> {
+                    double v = rate(c);
+                    if (v < 0) {
+                        unscored.incrementAndGet();
+                    }
+                    return v;
+                }, new io.github.align4j.eval.SamplingOptions(6, 1.0, 1.0, 0, 3, 2), true);
+            }
+            assertEquals(e.winRate(), n.get("win_rate").asDouble());
+            assertEquals(e.meanReward(), n.get("mean_reward").asDouble(), 1e-12);
+            assertEquals(e.referenceMeanReward(), n.get("reference_mean_reward").asDouble(), 1e-12);
+            assertEquals(unscored.get(), n.get("judge_unscored").asInt());
+            assertEquals(12, n.get("judge_calls").asInt());
+            // a rerun pays nothing: every judgment is in the cache
+            Cli.Result again = Cli.run(a);
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(12, s.requests());
+            assertEquals(12, JSON.readTree(again.out()).get("judge_cached").asInt());
+        }
+        assertUserError(Cli.run("eval", "--model", model.toString(), "--ref-model", base.toString(), "--data",
+                pairs.toString(), "--judge", "openai:no-url"), "expected openai:MODEL@URL");
+    }
+}
