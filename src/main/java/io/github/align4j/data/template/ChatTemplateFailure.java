@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 /**
  * Stops a jinjava render (or parse) at the first fatal error and carries the message out to

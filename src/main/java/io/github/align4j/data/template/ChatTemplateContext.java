@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.google.common.collect.SetMultimap;
 import com.hubspot.jinjava.interpret.Context;
