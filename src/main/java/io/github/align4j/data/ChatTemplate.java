@@ -2,6 +2,7 @@ package io.github.align4j.data;
 
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.template.Jinja2Template;
+import io.github.align4j.data.template.TemplateLimits;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -60,7 +61,20 @@ public final class ChatTemplate {
      * @throws Align4jException if the template does not parse (syntax error, unknown tag)
      */
     public static ChatTemplate of(String template, Map<String, String> specialTokens, String source) {
+        return of(template, specialTokens, source, TemplateLimits.defaults());
+    }
+
+    /**
+     * Parses a chat template whose renders are held to the given limits (output size, string size,
+     * loop iterations, nesting and macro depth, render time; see {@link TemplateLimits}).
+     *
+     * @throws Align4jException if the template does not parse, nests past the limit, or uses {@code
+     *     include}, {@code import}, {@code from} or {@code extends}
+     */
+    public static ChatTemplate of(String template, Map<String, String> specialTokens, String source,
+            TemplateLimits limits) {
         Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(limits, "limits");
         if (template == null || template.isBlank()) {
             throw new Align4jException(source + ": chat template is empty; set \"chat_template\" in the"
                     + " tokenizer config or give a template explicitly");
@@ -70,7 +84,7 @@ public final class ChatTemplate {
             specialTokens.forEach((name, value) -> tokens.put(Objects.requireNonNull(name, "special token name"), value));
         }
         return new ChatTemplate(template, Collections.unmodifiableMap(tokens), source,
-                Jinja2Template.parse(template, source));
+                Jinja2Template.parse(template, source, limits));
     }
 
     /** The template source, as given. */

@@ -18,10 +18,12 @@ import java.util.Objects;
 public final class Jinja2Template {
     private final Node root;
     private final String source;
+    private final TemplateLimits limits;
 
-    private Jinja2Template(Node root, String source) {
+    private Jinja2Template(Node root, String source, TemplateLimits limits) {
         this.root = root;
         this.source = source;
+        this.limits = limits;
     }
 
     /**
@@ -30,12 +32,15 @@ public final class Jinja2Template {
      *
      * @param template the jinja source
      * @param source where the template came from, named in every error message
-     * @throws Align4jException if the template does not parse
+     * @param limits what one render may cost; see {@link TemplateLimits}
+     * @throws Align4jException if the template does not parse, nests past the limit or loads other
+     *     templates ({@code include}, {@code import}, {@code from}, {@code extends})
      */
-    public static Jinja2Template parse(String template, String source) {
+    public static Jinja2Template parse(String template, String source, TemplateLimits limits) {
         Objects.requireNonNull(template, "template");
         Objects.requireNonNull(source, "source");
-        return new Jinja2Template(ChatTemplateEngine.parse(jinja2Source(template), source), source);
+        Objects.requireNonNull(limits, "limits");
+        return new Jinja2Template(ChatTemplateEngine.parse(jinja2Source(template), source, limits), source, limits);
     }
 
     /**
@@ -52,11 +57,12 @@ public final class Jinja2Template {
      * (nested); lists and maps are copied, read-only, so the template cannot change them.
      *
      * @throws Align4jException {@code "<source>: chat template: <message>"} for the template's own
-     *     {@code raise_exception(...)} and for any other error
+     *     {@code raise_exception(...)}, for a limit exceeded, for anything the sandbox refuses and for
+     *     any other error
      */
     public String render(Map<String, ?> variables) {
         Map<String, Object> bindings = new HashMap<>(ChatTemplateEngine.GLOBALS);
         variables.forEach((name, value) -> bindings.put(name, PyObjects.frozen(value)));
-        return ChatTemplateEngine.render(root, bindings, source);
+        return ChatTemplateEngine.render(root, bindings, source, limits);
     }
 }

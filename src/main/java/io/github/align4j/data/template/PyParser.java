@@ -72,6 +72,29 @@ final class PyParser extends ExtendedParser {
         }
     }
 
+    /**
+     * A name the template writes: refused if it is one jinjava uses for its own objects ({@code
+     * ____int3rpr3t3r____}, the interpreter, and {@code filter:x} / {@code exptest:x}), so that
+     * only jinjava's parser can reach them. jinja2 has no such names ({@code ____int3rpr3t3r____}
+     * is undefined in transformers) and no {@code ns:f(...)} calls, so {@code {a: f(x)}} is a dict.
+     */
+    @Override
+    protected AstNode nonliteral() throws Scanner.ScanException, Parser.ParseException {
+        if (getToken().getSymbol() != Scanner.Symbol.IDENTIFIER) {
+            return super.nonliteral();
+        }
+        String name = consumeToken().getImage();
+        if (name.equals(ExtendedParser.INTERPRETER) || name.indexOf(':') >= 0
+                || name.startsWith(ExtendedParser.FILTER_PREFIX) || name.startsWith(ExtendedParser.EXPTEST_PREFIX)) {
+            throw new PyError("'" + name + "' is undefined (it names jinjava's interpreter, which a chat"
+                    + " template may not reach; transformers' jinja2 sandbox has no such variable either)");
+        }
+        if (getToken().getSymbol() == Scanner.Symbol.LPAREN) {
+            return function(name, params());
+        }
+        return identifier(name);
+    }
+
     @Override
     protected AstMethod createAstMethod(AstProperty property, AstParameters params) {
         return new PyAstMethod(property, params);
@@ -129,9 +152,13 @@ final class PyParser extends ExtendedParser {
             Object l = left.eval(bindings, context);
             Object r = right.eval(bindings, context);
             if (isStr(l) && isStr(r)) {
-                return l.toString() + r;
+                String a = PyObjects.str(l);
+                String b = PyObjects.str(r);
+                ChatTemplateInterpreter.budget().checkString((long) a.length() + b.length(), "'+'");
+                return a + b;
             }
             if (l instanceof Collection<?> a && r instanceof Collection<?> b) {
+                ChatTemplateInterpreter.budget().checkString((long) a.size() + b.size(), "'+' of two lists");
                 List<Object> joined = new ArrayList<>(a);
                 joined.addAll(b);
                 return joined;
