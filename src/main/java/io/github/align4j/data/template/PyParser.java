@@ -231,7 +231,50 @@ final class PyParser extends ExtendedParser {
 
         @Override
         protected Parser createParser(String expression) {
+            checkCost(expression);
             return new PyParser(this, expression);
+        }
+    }
+
+    /** The most token steps jinjava's parser may take looking for the ends of parentheses. */
+    static final long MAX_LOOKAHEAD_COST = 50_000_000L;
+
+    /**
+     * Refuses an expression that jinjava's parser would take minutes to read: at every {@code (} it
+     * looks ahead, one linked-list step per token, for the matching {@code )} (to tell a tuple from
+     * a nested expression), so tens of thousands of nested parentheses cost O(n^3). Counted here in
+     * one pass; real templates cost a few thousand steps.
+     */
+    static void checkCost(String expression) {
+        List<Integer> tokens = new ArrayList<>();
+        try {
+            Scanner scanner = new com.hubspot.jinjava.el.ext.ExtendedScanner(expression) {};
+            for (Scanner.Token t = scanner.next(); t.getSymbol() != Scanner.Symbol.EOF; t = scanner.next()) {
+                tokens.add(t.getSymbol().ordinal());
+            }
+        } catch (Scanner.ScanException e) {
+            return; // the parser reports it
+        }
+        int open = Scanner.Symbol.LPAREN.ordinal();
+        int close = Scanner.Symbol.RPAREN.ordinal();
+        java.util.ArrayDeque<Integer> stack = new java.util.ArrayDeque<>();
+        long cost = 0;
+        for (int i = 0; i < tokens.size(); i++) {
+            if (tokens.get(i) == open) {
+                stack.push(i);
+            } else if (tokens.get(i) == close && !stack.isEmpty()) {
+                long k = i - stack.pop();
+                cost += k * k / 2;
+            }
+        }
+        for (int start : stack) {
+            long k = tokens.size() - start;
+            cost += k * k / 2;
+        }
+        if (cost > MAX_LOOKAHEAD_COST) {
+            throw ChatTemplateFailure.limit("nesting depth exceeded (an expression with parentheses nested too deeply"
+                    + " or too long to parse: " + tokens.size() + " tokens); the limit is fixed, split the expression"
+                    + " with {% set %}");
         }
     }
 }
