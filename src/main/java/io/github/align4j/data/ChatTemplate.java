@@ -1,10 +1,10 @@
 package io.github.align4j.data;
 
-import com.hubspot.jinjava.tree.Node;
 import io.github.align4j.Align4jException;
+import io.github.align4j.data.template.Jinja2Template;
+import io.github.align4j.data.template.TemplateLimits;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,13 +41,13 @@ public final class ChatTemplate {
     private final String template;
     private final Map<String, String> specialTokens;
     private final String source;
-    private final Node root;
+    private final Jinja2Template parsed;
 
-    private ChatTemplate(String template, Map<String, String> specialTokens, String source, Node root) {
+    private ChatTemplate(String template, Map<String, String> specialTokens, String source, Jinja2Template parsed) {
         this.template = template;
         this.specialTokens = specialTokens;
         this.source = source;
-        this.root = root;
+        this.parsed = parsed;
     }
 
     /**
@@ -61,7 +61,20 @@ public final class ChatTemplate {
      * @throws Align4jException if the template does not parse (syntax error, unknown tag)
      */
     public static ChatTemplate of(String template, Map<String, String> specialTokens, String source) {
+        return of(template, specialTokens, source, TemplateLimits.defaults());
+    }
+
+    /**
+     * Parses a chat template whose renders are held to the given limits (output size, string size,
+     * loop iterations, nesting and macro depth, render time; see {@link TemplateLimits}).
+     *
+     * @throws Align4jException if the template does not parse, nests past the limit, or uses {@code
+     *     include}, {@code import}, {@code from} or {@code extends}
+     */
+    public static ChatTemplate of(String template, Map<String, String> specialTokens, String source,
+            TemplateLimits limits) {
         Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(limits, "limits");
         if (template == null || template.isBlank()) {
             throw new Align4jException(source + ": chat template is empty; set \"chat_template\" in the"
                     + " tokenizer config or give a template explicitly");
@@ -70,18 +83,8 @@ public final class ChatTemplate {
         if (specialTokens != null) {
             specialTokens.forEach((name, value) -> tokens.put(Objects.requireNonNull(name, "special token name"), value));
         }
-        String normalized = jinja2Source(template);
-        Node root = ChatTemplateEngine.parse(normalized, source);
-        return new ChatTemplate(template, Collections.unmodifiableMap(tokens), source, root);
-    }
-
-    /**
-     * jinja2 reads a template with its newlines normalized to {@code \n} and, as {@code
-     * keep_trailing_newline} is false, without one final newline.
-     */
-    static String jinja2Source(String template) {
-        String s = template.replace("\r\n", "\n").replace('\r', '\n');
-        return s.endsWith("\n") ? s.substring(0, s.length() - 1) : s;
+        return new ChatTemplate(template, Collections.unmodifiableMap(tokens), source,
+                Jinja2Template.parse(template, source, limits));
     }
 
     /** The template source, as given. */
@@ -126,7 +129,7 @@ public final class ChatTemplate {
             dict.put("content", m.content());
             dicts.add(Collections.unmodifiableMap(dict));
         }
-        return renderFrozen(Collections.unmodifiableList(dicts), addGenerationPrompt, extra);
+        return renderWith(Collections.unmodifiableList(dicts), addGenerationPrompt, extra);
     }
 
     /**
@@ -136,24 +139,23 @@ public final class ChatTemplate {
     public String renderDicts(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt,
             Map<String, ?> extra) {
         Objects.requireNonNull(messages, "messages");
-        return renderFrozen(PyObjects.frozen(messages), addGenerationPrompt, extra);
+        return renderWith(messages, addGenerationPrompt, extra);
     }
 
-    private String renderFrozen(Object messages, boolean addGenerationPrompt, Map<String, ?> extra) {
-        Map<String, Object> bindings = new HashMap<>(ChatTemplateEngine.GLOBALS);
-        bindings.putAll(specialTokens);
+    private String renderWith(Object messages, boolean addGenerationPrompt, Map<String, ?> extra) {
+        Map<String, Object> bindings = new LinkedHashMap<>(specialTokens);
         if (extra != null) {
             for (Map.Entry<String, ?> e : extra.entrySet()) {
                 if ("messages".equals(e.getKey()) || "add_generation_prompt".equals(e.getKey())) {
                     throw new Align4jException(source + ": chat template: extra variable '" + e.getKey()
                             + "' is set by align4j itself; remove it from the extra template variables");
                 }
-                bindings.put(e.getKey(), PyObjects.frozen(e.getValue()));
+                bindings.put(e.getKey(), e.getValue());
             }
         }
         bindings.put("messages", messages);
         bindings.put("add_generation_prompt", addGenerationPrompt);
-        return ChatTemplateEngine.render(root, bindings, source);
+        return parsed.render(bindings);
     }
 
     @Override

@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.hubspot.jinjava.el.ext.NamedParameter;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
@@ -34,6 +34,63 @@ final class ChatTemplateFunctions {
             dict.put(named.getName(), named.getValue());
         }
         return dict;
+    }
+
+    /** jinja2's sandbox refuses ranges longer than this (jinja2.sandbox.MAX_RANGE). */
+    static final long MAX_RANGE = 100_000;
+
+    /**
+     * Python's range(stop) / range(start, stop[, step]), refused past {@link #MAX_RANGE} items as
+     * jinja2's sandbox does (jinjava's own range silently stops at its limit).
+     */
+    static Object range(Object... args) {
+        if (args == null || args.length < 1 || args.length > 3) {
+            throw new PyError("range expected 1 to 3 arguments, got " + (args == null ? 0 : args.length));
+        }
+        long[] n = new long[args.length];
+        for (int i = 0; i < args.length; i++) {
+            n[i] = rangeInteger(args[i]);
+        }
+        long start = args.length == 1 ? 0 : n[0];
+        long stop = args.length == 1 ? n[0] : n[1];
+        long step = args.length == 3 ? n[2] : 1;
+        if (step == 0) {
+            throw new PyError("range() arg 3 must not be zero");
+        }
+        java.math.BigInteger span = java.math.BigInteger.valueOf(stop).subtract(java.math.BigInteger.valueOf(start));
+        java.math.BigInteger s = java.math.BigInteger.valueOf(step);
+        java.math.BigInteger count = span.signum() == 0 || span.signum() != s.signum() ? java.math.BigInteger.ZERO
+                : span.abs().add(s.abs()).subtract(java.math.BigInteger.ONE).divide(s.abs());
+        if (count.compareTo(java.math.BigInteger.valueOf(MAX_RANGE)) > 0) {
+            throw new PyError("OverflowError: Range too big. The sandbox blocks ranges larger than MAX_RANGE ("
+                    + MAX_RANGE + ").");
+        }
+        java.util.List<Object> items = new java.util.ArrayList<>(count.intValue());
+        for (long i = 0, v = start; i < count.longValue(); i++, v += step) {
+            items.add(v);
+        }
+        return java.util.Collections.unmodifiableList(items);
+    }
+
+    private static long rangeInteger(Object value) {
+        if (value instanceof Boolean b) {
+            return b ? 1 : 0;
+        }
+        if (value instanceof Long || value instanceof Integer || value instanceof Short || value instanceof Byte) {
+            return ((Number) value).longValue();
+        }
+        if (value instanceof java.math.BigInteger big) {
+            if (big.bitLength() < 63) {
+                return big.longValue();
+            }
+            throw new PyError("OverflowError: Range too big. The sandbox blocks ranges larger than MAX_RANGE ("
+                    + MAX_RANGE + ").");
+        }
+        if (value instanceof Number d && d.doubleValue() == Math.rint(d.doubleValue())
+                && Math.abs(d.doubleValue()) < 0x1p62) {
+            return (long) d.doubleValue(); // jinjava computes 10**9 as a float; Python has an int
+        }
+        throw new PyError("'" + PyObjects.typeName(value) + "' object cannot be interpreted as an integer");
     }
 
     /** strftime_now(format): the local date and time, as Python's datetime.now().strftime(format). */

@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.hubspot.jinjava.el.ext.NamedParameter;
 import com.hubspot.jinjava.objects.SafeString;
@@ -441,6 +441,9 @@ final class PyStrings {
         if (count < 0) {
             count = Long.MAX_VALUE;
         }
+        long matches = old.isEmpty() ? s.codePointCount(0, s.length()) + 1L : occurrences(s, old);
+        ChatTemplateInterpreter.budget().checkString(s.length()
+                + Math.min(count, matches) * (replacement.length() - (long) old.length()), "str.replace()");
         StringBuilder out = new StringBuilder();
         if (old.isEmpty()) {
             long done = 0;
@@ -473,13 +476,25 @@ final class PyStrings {
         return out.append(s, from, s.length()).toString();
     }
 
+    private static long occurrences(String s, String sub) {
+        long n = 0;
+        for (int at = s.indexOf(sub); at >= 0; at = s.indexOf(sub, at + sub.length())) {
+            n++;
+        }
+        return n;
+    }
+
     /** str.join(iterable): every item must be a str, as in Python. */
     static String join(String sep, Object iterable) {
+        ChatTemplateInterpreter.Budget budget = ChatTemplateInterpreter.budget();
         StringBuilder out = new StringBuilder();
         int index = 0;
         for (Object item : PyObjects.iterable(iterable)) {
             if (index > 0) {
                 out.append(sep);
+            }
+            if (item instanceof String text) {
+                budget.checkString((long) out.length() + text.length(), "str.join()");
             }
             out.append(asStr(item, "sequence item " + index + ": expected str instance, "
                     + PyObjects.typeName(item) + " found"));
@@ -527,6 +542,7 @@ final class PyStrings {
         if (width <= length) {
             return s;
         }
+        ChatTemplateInterpreter.budget().checkString(s.length() + (width - length) * fill.length(), "str." + how + "()");
         int total = (int) (width - length);
         int left;
         switch (how) {
@@ -543,6 +559,7 @@ final class PyStrings {
         if (width <= length) {
             return s;
         }
+        ChatTemplateInterpreter.budget().checkString(width, "str.zfill()");
         String zeros = "0".repeat((int) (width - length));
         if (!s.isEmpty() && (s.charAt(0) == '+' || s.charAt(0) == '-')) {
             return s.charAt(0) + zeros + s.substring(1);

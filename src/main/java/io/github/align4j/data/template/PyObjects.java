@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.hubspot.jinjava.objects.SafeString;
 import java.math.BigDecimal;
@@ -209,6 +209,12 @@ final class PyObjects {
      * change the caller's lists and maps either.
      */
     static Object frozen(Object value) {
+        if (value == null || value instanceof String || value instanceof Boolean || value instanceof Long
+                || value instanceof Integer || value instanceof Double || value instanceof Float
+                || value instanceof Short || value instanceof Byte || value instanceof BigInteger
+                || value instanceof BigDecimal) {
+            return value;
+        }
         if (value instanceof Map<?, ?> map) {
             Map<Object, Object> copy = new LinkedHashMap<>();
             map.forEach((k, v) -> copy.put(k, frozen(v)));
@@ -219,7 +225,9 @@ final class PyObjects {
             iterable(value).forEach(item -> copy.add(frozen(item)));
             return Collections.unmodifiableList(copy);
         }
-        return value;
+        // The sandbox: no Java object other than these plain values reaches a template.
+        throw new IllegalArgumentException("a chat template variable must be a String, Boolean, Number, null,"
+                + " List or Map (nested), not a " + value.getClass().getName());
     }
 
     /** Python's type name of a value, for error messages. */

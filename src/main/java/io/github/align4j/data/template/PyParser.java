@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.hubspot.jinjava.el.ExtendedSyntaxBuilder;
 import com.hubspot.jinjava.el.ext.ExtendedParser;
@@ -72,6 +72,29 @@ final class PyParser extends ExtendedParser {
         }
     }
 
+    /**
+     * A name the template writes: refused if it is one jinjava uses for its own objects ({@code
+     * ____int3rpr3t3r____}, the interpreter, and {@code filter:x} / {@code exptest:x}), so that
+     * only jinjava's parser can reach them. jinja2 has no such names ({@code ____int3rpr3t3r____}
+     * is undefined in transformers) and no {@code ns:f(...)} calls, so {@code {a: f(x)}} is a dict.
+     */
+    @Override
+    protected AstNode nonliteral() throws Scanner.ScanException, Parser.ParseException {
+        if (getToken().getSymbol() != Scanner.Symbol.IDENTIFIER) {
+            return super.nonliteral();
+        }
+        String name = consumeToken().getImage();
+        if (name.equals(ExtendedParser.INTERPRETER) || name.indexOf(':') >= 0
+                || name.startsWith(ExtendedParser.FILTER_PREFIX) || name.startsWith(ExtendedParser.EXPTEST_PREFIX)) {
+            throw new PyError("'" + name + "' is undefined (it names jinjava's interpreter, which a chat"
+                    + " template may not reach; transformers' jinja2 sandbox has no such variable either)");
+        }
+        if (getToken().getSymbol() == Scanner.Symbol.LPAREN) {
+            return function(name, params());
+        }
+        return identifier(name);
+    }
+
     @Override
     protected AstMethod createAstMethod(AstProperty property, AstParameters params) {
         return new PyAstMethod(property, params);
@@ -129,9 +152,13 @@ final class PyParser extends ExtendedParser {
             Object l = left.eval(bindings, context);
             Object r = right.eval(bindings, context);
             if (isStr(l) && isStr(r)) {
-                return l.toString() + r;
+                String a = PyObjects.str(l);
+                String b = PyObjects.str(r);
+                ChatTemplateInterpreter.budget().checkString((long) a.length() + b.length(), "'+'");
+                return a + b;
             }
             if (l instanceof Collection<?> a && r instanceof Collection<?> b) {
+                ChatTemplateInterpreter.budget().checkString((long) a.size() + b.size(), "'+' of two lists");
                 List<Object> joined = new ArrayList<>(a);
                 joined.addAll(b);
                 return joined;
@@ -204,7 +231,50 @@ final class PyParser extends ExtendedParser {
 
         @Override
         protected Parser createParser(String expression) {
+            checkCost(expression);
             return new PyParser(this, expression);
+        }
+    }
+
+    /** The most token steps jinjava's parser may take looking for the ends of parentheses. */
+    static final long MAX_LOOKAHEAD_COST = 50_000_000L;
+
+    /**
+     * Refuses an expression that jinjava's parser would take minutes to read: at every {@code (} it
+     * looks ahead, one linked-list step per token, for the matching {@code )} (to tell a tuple from
+     * a nested expression), so tens of thousands of nested parentheses cost O(n^3). Counted here in
+     * one pass; real templates cost a few thousand steps.
+     */
+    static void checkCost(String expression) {
+        List<Integer> tokens = new ArrayList<>();
+        try {
+            Scanner scanner = new com.hubspot.jinjava.el.ext.ExtendedScanner(expression) {};
+            for (Scanner.Token t = scanner.next(); t.getSymbol() != Scanner.Symbol.EOF; t = scanner.next()) {
+                tokens.add(t.getSymbol().ordinal());
+            }
+        } catch (Scanner.ScanException e) {
+            return; // the parser reports it
+        }
+        int open = Scanner.Symbol.LPAREN.ordinal();
+        int close = Scanner.Symbol.RPAREN.ordinal();
+        java.util.ArrayDeque<Integer> stack = new java.util.ArrayDeque<>();
+        long cost = 0;
+        for (int i = 0; i < tokens.size(); i++) {
+            if (tokens.get(i) == open) {
+                stack.push(i);
+            } else if (tokens.get(i) == close && !stack.isEmpty()) {
+                long k = i - stack.pop();
+                cost += k * k / 2;
+            }
+        }
+        for (int start : stack) {
+            long k = tokens.size() - start;
+            cost += k * k / 2;
+        }
+        if (cost > MAX_LOOKAHEAD_COST) {
+            throw ChatTemplateFailure.limit("nesting depth exceeded (an expression with parentheses nested too deeply"
+                    + " or too long to parse: " + tokens.size() + " tokens); the limit is fixed, split the expression"
+                    + " with {% set %}");
         }
     }
 }

@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.hubspot.jinjava.objects.SafeString;
 import com.hubspot.jinjava.util.ForLoop;

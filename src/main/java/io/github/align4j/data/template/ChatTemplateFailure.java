@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 /**
  * Stops a jinjava render (or parse) at the first fatal error and carries the message out to
@@ -12,7 +12,19 @@ package io.github.align4j.data;
 final class ChatTemplateFailure extends Error {
     private static final long serialVersionUID = 1L;
 
+    /** True for a limit of {@link TemplateLimits}: the message needs no line number. */
+    final boolean limit;
+
     ChatTemplateFailure(String message) {
+        this(message, false);
+    }
+
+    private ChatTemplateFailure(String message, boolean limit) {
         super(message, null, false, false);
+        this.limit = limit;
+    }
+
+    static ChatTemplateFailure limit(String message) {
+        return new ChatTemplateFailure(message, true);
     }
 }

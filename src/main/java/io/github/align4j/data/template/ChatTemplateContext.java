@@ -1,9 +1,13 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.google.common.collect.SetMultimap;
 import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.lib.exptest.ExpTest;
 import com.hubspot.jinjava.lib.filter.Filter;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.lib.tag.Tag;
+import java.util.Collection;
+import java.util.stream.Collectors;
 import java.util.Map;
 import java.util.Set;
 
@@ -14,7 +18,10 @@ import java.util.Set;
  * never write to the shared parent. (jinjava's own render copies the whole global context instead,
  * which costs more than rendering a chat template.)
  *
- * <p>It also makes an unknown filter or test an error, as in jinja2; jinjava renders it as nothing.
+ * <p>It also makes an unknown filter or test an error, as in jinja2 (jinjava renders it as
+ * nothing), and it is where the sandbox's lists end: only the filters of {@link
+ * ChatTemplateEngine#FILTERS}, the functions of {@link ChatTemplateEngine#FUNCTIONS}, and no tag of
+ * {@link ChatTemplateEngine#REFUSED_TAGS}, are found, whatever jinjava has registered.
  */
 final class ChatTemplateContext extends Context {
 
@@ -24,12 +31,30 @@ final class ChatTemplateContext extends Context {
 
     @Override
     public Filter getFilter(String name) {
-        Filter filter = super.getFilter(name);
+        Filter filter = ChatTemplateEngine.FILTERS.contains(name) ? super.getFilter(name) : null;
         if (filter == null) {
             throw new PyError("no filter named '" + name + "' (jinja2 has it? align4j's chat template"
                     + " engine, jinjava, does not)");
         }
         return filter;
+    }
+
+    @Override
+    public ELFunctionDefinition getFunction(String name) {
+        String local = name.startsWith(":") ? name.substring(1) : name;
+        return ChatTemplateEngine.FUNCTIONS.contains(local) ? super.getFunction(name) : null;
+    }
+
+    @Override
+    public Collection<ELFunctionDefinition> getAllFunctions() {
+        return super.getAllFunctions().stream()
+                .filter(f -> f.getNamespace().isEmpty() && ChatTemplateEngine.FUNCTIONS.contains(f.getLocalName()))
+                .collect(Collectors.toList());
+    }
+
+    @Override
+    public Tag getTag(String name) {
+        return ChatTemplateEngine.REFUSED_TAGS.contains(name) ? null : super.getTag(name);
     }
 
     @Override

@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 import com.hubspot.jinjava.el.ext.NamedParameter;
 import java.util.ArrayList;
@@ -148,6 +148,13 @@ final class PyFormat {
         char fill = m.group(1) != null ? m.group(1).charAt(0) : (m.group(4) != null ? '0' : ' ');
         String align = m.group(2);
         String sign = m.group(3);
+        if (m.group(5) != null) {
+            ChatTemplateInterpreter.budget().checkString(m.group(5).length() > 12 ? Long.MAX_VALUE
+                    : Long.parseLong(m.group(5)), "the width of a str.format() field");
+        }
+        if (m.group(7) != null && m.group(7).length() > 9) {
+            throw new PyError("Too many decimal digits in format string");
+        }
         int width = m.group(5) == null ? 0 : Integer.parseInt(m.group(5));
         boolean grouping = m.group(6) != null;
         Integer precision = m.group(7) == null ? null : Integer.parseInt(m.group(7));

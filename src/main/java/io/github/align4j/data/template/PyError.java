@@ -1,4 +1,4 @@
-package io.github.align4j.data;
+package io.github.align4j.data.template;
 
 /**
  * An error the template itself raised, the way Python would raise it while jinja2 renders: either
