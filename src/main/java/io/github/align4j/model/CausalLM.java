@@ -1,7 +1,6 @@
 package io.github.align4j.model;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -340,10 +339,5 @@ public final class CausalLM implements AutoCloseable {
             mapped.close();
             mapped = null;
         }
-    }
-
-    /** Whether DJL sees a GPU. */
-    static boolean hasGpu() {
-        return Engine.getInstance().getGpuCount() > 0;
     }
 }
