@@ -3,6 +3,7 @@ package io.github.align4j.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.Parameter;
+import io.github.align4j.loss.Scalars;
 
 /**
  * GPT-2 causal self-attention. Its projections are Conv1D, stored [in, out]:
@@ -43,7 +44,7 @@ final class Gpt2Attention extends Layer {
         Ops.free(wt);
         NDList qkv = fused.split(3, 2); // DJL split needs a non-negative axis
         Ops.free(fused);
-        NDArray qs = Ops.times(qkv.get(0), scale);
+        NDArray qs = Scalars.times(qkv.get(0), scale);
         NDArray q1 = qs.reshape(b, t, heads, headDim);
         NDArray q = q1.transpose(0, 2, 1, 3); // [B, H, T, D]
         NDArray k1 = qkv.get(1).reshape(b, t, heads, headDim);

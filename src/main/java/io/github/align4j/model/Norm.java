@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.LayerNorm;
+import io.github.align4j.loss.Scalars;
 
 /**
  * RMSNorm (Llama family): {@code x / sqrt(mean(x²) + ε) · g}; or LayerNorm with bias (GPT-2):
@@ -30,7 +31,7 @@ final class Norm extends Layer {
         NDArray sq = x.square();
         NDArray ms = sq.mean(new int[] {-1}, true); // [..., 1]
         Ops.free(sq);
-        NDArray inv = Ops.pow(ms.addi(eps), -0.5f); // in place: mean's backward does not need its output
+        NDArray inv = Scalars.pow(ms.addi(eps), -0.5f); // in place: mean's backward does not need its output
         Ops.free(ms);
         NDArray y = x.mul(inv);
         Ops.free(inv);

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
+import io.github.align4j.loss.Scalars;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -81,7 +82,7 @@ final class Pass {
                         a[p * (int) cap + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
                     }
                 }
-                NDArray m = Ops.owned(manager.create(a, new Shape(cap, cap)));
+                NDArray m = Scalars.owned(manager.create(a, new Shape(cap, cap)));
                 NDScope.unregister(m);
                 tables.put(w, m);
                 capacity.put(w, cap);

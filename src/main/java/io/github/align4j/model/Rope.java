@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import io.github.align4j.loss.Scalars;
 
 /**
  * Rotary position embedding tables (Su et al. 2021) in Hugging Face's "rotate half" layout:
@@ -100,8 +101,8 @@ final class Rope {
             sinQ[i] *= queryScale;
         }
         Shape shape = new Shape(length, d);
-        NDArray[] t = {Ops.owned(manager.create(cos, shape)), Ops.owned(manager.create(sin, shape)),
-            Ops.owned(manager.create(cosQ, shape)), Ops.owned(manager.create(sinQ, shape))};
+        NDArray[] t = {Scalars.owned(manager.create(cos, shape)), Scalars.owned(manager.create(sin, shape)),
+            Scalars.owned(manager.create(cosQ, shape)), Scalars.owned(manager.create(sinQ, shape))};
         for (NDArray a : t) {
             NDScope.unregister(a); // cached across steps: must outlive the caller's scope
         }
