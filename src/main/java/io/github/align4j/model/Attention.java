@@ -1,7 +1,6 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.nn.Parameter;
 
 /**
  * Causal self-attention with rotary positions and grouped-query heads (Llama, Mistral, Qwen2):
@@ -15,14 +14,10 @@ import ai.djl.nn.Parameter;
  * that keys and values are never copied rep times.
  */
 final class Attention extends Layer {
-    private final Parameter wq;
-    private final Parameter wk;
-    private final Parameter wv;
-    private final Parameter wo;
-    private final Parameter bq;
-    private final Parameter bk;
-    private final Parameter bv;
-    private final Parameter bo;
+    private final Linear qProj;
+    private final Linear kProj;
+    private final Linear vProj;
+    private final Linear oProj;
     private final int heads;
     private final int kvHeads;
     private final int rep;
@@ -39,30 +34,31 @@ final class Attention extends Layer {
         headDim = c.headDim();
         window = layer >= c.slidingFromLayer() ? c.slidingWindow() : 0;
         int e = c.hiddenSize();
-        wq = param("q_proj.weight", (long) heads * headDim, e);
-        wk = param("k_proj.weight", (long) kvHeads * headDim, e);
-        wv = param("v_proj.weight", (long) kvHeads * headDim, e);
-        wo = param("o_proj.weight", e, (long) heads * headDim);
-        bq = c.qkvBias() ? param("q_proj.bias", (long) heads * headDim) : null;
-        bk = c.qkvBias() ? param("k_proj.bias", (long) kvHeads * headDim) : null;
-        bv = c.qkvBias() ? param("v_proj.bias", (long) kvHeads * headDim) : null;
-        bo = c.outputBias() ? param("o_proj.bias", e) : null;
+        Linear[] p = linears(
+                new Linear.Spec("q_proj", (long) heads * headDim, e, c.qkvBias()),
+                new Linear.Spec("k_proj", (long) kvHeads * headDim, e, c.qkvBias()),
+                new Linear.Spec("v_proj", (long) kvHeads * headDim, e, c.qkvBias()),
+                new Linear.Spec("o_proj", e, (long) heads * headDim, c.outputBias()));
+        qProj = p[0];
+        kProj = p[1];
+        vProj = p[2];
+        oProj = p[3];
     }
 
     NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
         long b = p.batch;
         long t = p.length;
-        NDArray q0 = Ops.linear(x, w(wq), bq == null ? null : w(bq));
+        NDArray q0 = qProj.forward(x);
         NDArray q1 = q0.reshape(b, t, kvHeads, rep, headDim);
         NDArray q2 = q1.transpose(0, 2, 3, 1, 4); // [B, KV, rep, T, D] (a view)
         NDArray q3 = Rope.apply(q2, p.cosQ, p.sinQ); // scaled by 1/√D
         NDArray q = q3.reshape(b, kvHeads, rep * t, headDim);
         Ops.free(q0, q1, q2, q3);
-        NDArray k0 = Ops.linear(x, w(wk), bk == null ? null : w(bk));
+        NDArray k0 = kProj.forward(x);
         NDArray k1 = k0.reshape(b, t, kvHeads, headDim);
         NDArray k2 = k1.transpose(0, 2, 1, 3); // [B, KV, T, D]
         NDArray k = Rope.apply(k2, p.cos, p.sin);
-        NDArray v0 = Ops.linear(x, w(wv), bv == null ? null : w(bv));
+        NDArray v0 = vProj.forward(x);
         NDArray v1 = v0.reshape(b, t, kvHeads, headDim);
         NDArray v = v1.transpose(0, 2, 1, 3); // [B, KV, T, D]
         Ops.free(k0, k1, k2, v0, v1);
@@ -91,7 +87,7 @@ final class Attention extends Layer {
         NDArray o2 = o1.transpose(0, 3, 1, 2, 4);
         NDArray a = o2.reshape(b, t, (long) heads * headDim);
         Ops.free(o, o1, o2);
-        NDArray out = Ops.linear(a, w(wo), bo == null ? null : w(bo));
+        NDArray out = oProj.forward(a);
         Ops.free(a);
         return out;
     }

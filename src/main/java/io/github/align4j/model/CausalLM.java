@@ -46,6 +46,7 @@ public final class CausalLM implements AutoCloseable {
     private final Decoder decoder;
     private final Map<String, Parameter> params;
     private final Map<String, Shape> shapes;
+    private final Map<String, Linear> linears;
     private final boolean trainable;
     private final SafeTensors.DType storedType;
     private final Path source;
@@ -81,6 +82,7 @@ public final class CausalLM implements AutoCloseable {
         this.decoder = new Decoder(config, r, manager);
         this.params = Collections.unmodifiableMap(r.params);
         this.shapes = r.shapes;
+        this.linears = Collections.unmodifiableMap(r.linears);
         this.trainable = trainable;
         this.storedType = storedType;
         this.source = source;
@@ -220,6 +222,11 @@ public final class CausalLM implements AutoCloseable {
         Map<String, NDArray> m = new LinkedHashMap<>();
         params.forEach((k, p) -> m.put(k, p.getArray()));
         return m;
+    }
+
+    /** Hugging Face module name → projection, every q/k/v/o/gate/up/down or c_attn/c_proj/c_fc (never the head). */
+    Map<String, Linear> linears() {
+        return linears;
     }
 
     /** The DJL block tree (for printing and inspection). */

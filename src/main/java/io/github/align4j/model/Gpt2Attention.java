@@ -2,7 +2,6 @@ package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.nn.Parameter;
 import io.github.align4j.loss.Scalars;
 
 /**
@@ -14,10 +13,8 @@ import io.github.align4j.loss.Scalars;
  * </pre>
  */
 final class Gpt2Attention extends Layer {
-    private final Parameter attnW;
-    private final Parameter attnB;
-    private final Parameter projW;
-    private final Parameter projB;
+    private final Linear cAttn;
+    private final Linear cProj;
     private final int heads;
     private final int headDim;
     private final float scale;
@@ -30,18 +27,14 @@ final class Gpt2Attention extends Layer {
         heads = c.numHeads();
         headDim = c.headDim();
         scale = (float) (1.0 / Math.sqrt(headDim));
-        attnW = param("c_attn.weight", e, 3L * e);
-        attnB = param("c_attn.bias", 3L * e);
-        projW = param("c_proj.weight", e, e);
-        projB = param("c_proj.bias", e);
+        cAttn = conv1d("c_attn", e, 3L * e);
+        cProj = conv1d("c_proj", e, e);
     }
 
     NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
         long b = p.batch;
         long t = p.length;
-        NDArray wt = w(attnW).transpose(); // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
-        NDArray fused = Ops.linear(x, wt, w(attnB));
-        Ops.free(wt);
+        NDArray fused = cAttn.forward(x);
         NDList qkv = fused.split(3, 2); // DJL split needs a non-negative axis
         Ops.free(fused);
         NDArray qs = Scalars.times(qkv.get(0), scale);
@@ -74,9 +67,8 @@ final class Gpt2Attention extends Layer {
         NDArray o1 = o.transpose(0, 2, 1, 3);
         NDArray a = o1.reshape(b, t, (long) heads * headDim);
         Ops.free(o, o1);
-        NDArray pt = w(projW).transpose();
-        NDArray out = Ops.linear(a, pt, w(projB));
-        Ops.free(pt, a);
+        NDArray out = cProj.forward(a);
+        Ops.free(a);
         return out;
     }
 }
