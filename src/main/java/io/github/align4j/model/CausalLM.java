@@ -79,7 +79,7 @@ public final class CausalLM implements AutoCloseable {
         this.config = config;
         this.manager = NDManager.newBaseManager(device);
         Layer.Registry r = new Layer.Registry();
-        this.decoder = new Decoder(config, r, manager);
+        this.decoder = ModelFamily.of(config).build(config, r, manager);
         this.params = Collections.unmodifiableMap(r.params);
         this.shapes = r.shapes;
         this.linears = Collections.unmodifiableMap(r.linears);
@@ -109,11 +109,15 @@ public final class CausalLM implements AutoCloseable {
     private void fill(SafeTensors.Checkpoint ckpt, Options o) {
         boolean alias = !o.trainable() && !o.device().isGpu() && o.dataType() == DataType.FLOAT32;
         boolean aliased = false;
+        ModelFamily family = ModelFamily.of(config);
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             String name = e.getKey();
-            SafeTensors.Tensor t = ckpt.get(name);
-            if (t == null && config.isGpt2() && name.startsWith("transformer.")) {
-                t = ckpt.get(name.substring("transformer.".length())); // hub files carry no prefix
+            SafeTensors.Tensor t = null;
+            for (String stored : family.checkpointNames(name)) {
+                t = ckpt.get(stored);
+                if (t != null) {
+                    break;
+                }
             }
             if (t == null) {
                 t = ckpt.require(name, "a " + config.modelType() + " model with " + config.numLayers() + " layers"

@@ -56,10 +56,21 @@ final class Rope {
     }
 
     /**
-     * {cos, sinSigned, cosQ, sinSignedQ}, each [T, D], for positions offset..offset+T−1: views into
-     * one table per model that grows (by doubling) to the longest sequence seen, owned by the caller.
+     * The rotary tables of one pass, each [T, D], for positions offset..offset+T−1 (Hugging Face's
+     * {@code position_embeddings}, computed once per pass and shared by every layer).
+     *
+     * @param cos cos(p·θ_i)
+     * @param sin sin(p·θ_i) with rotate_half's sign folded in
+     * @param cosQ cos scaled by 1/√D, for queries
+     * @param sinQ sin scaled by 1/√D, for queries
      */
-    synchronized NDArray[] tables(long offset, long length, NDManager callerManager) {
+    record Slice(NDArray cos, NDArray sin, NDArray cosQ, NDArray sinQ) {}
+
+    /**
+     * The tables for positions offset..offset+length−1: views into one table per model that grows
+     * (by doubling) to the longest sequence seen, owned by the caller's manager.
+     */
+    synchronized Slice slice(long offset, long length, NDManager callerManager) {
         if (full == null || capacity < offset + length) {
             if (full != null) {
                 for (NDArray a : full) {
@@ -75,7 +86,7 @@ final class Rope {
             out[i] = full[i].get(rows);
             out[i].attach(callerManager);
         }
-        return out;
+        return new Slice(out[0], out[1], out[2], out[3]);
     }
 
     private NDArray[] build(long offset, long length) {

@@ -13,7 +13,7 @@ import ai.djl.ndarray.NDArray;
  * The rep query heads that share a kv head are stacked along the time axis ([B, KV, rep·T, D]) so
  * that keys and values are never copied rep times.
  */
-final class Attention extends Layer {
+final class LlamaAttention extends Layer {
     private final Linear qProj;
     private final Linear kProj;
     private final Linear vProj;
@@ -25,7 +25,7 @@ final class Attention extends Layer {
     private final int window;
     private final int layer;
 
-    Attention(String prefix, Registry r, ModelConfig c, int layer) {
+    LlamaAttention(String prefix, Registry r, ModelConfig c, int layer) {
         super(prefix, r);
         this.layer = layer;
         heads = c.numHeads();
@@ -45,19 +45,19 @@ final class Attention extends Layer {
         oProj = p[3];
     }
 
-    NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
+    NDArray forward(NDArray x, Pass p, Rope.Slice rope) { // [B, T, E] → [B, T, E]
         long b = p.batch;
         long t = p.length;
         NDArray q0 = qProj.forward(x);
         NDArray q1 = q0.reshape(b, t, kvHeads, rep, headDim);
         NDArray q2 = q1.transpose(0, 2, 3, 1, 4); // [B, KV, rep, T, D] (a view)
-        NDArray q3 = Rope.apply(q2, p.cosQ, p.sinQ); // scaled by 1/√D
+        NDArray q3 = Rope.apply(q2, rope.cosQ(), rope.sinQ()); // scaled by 1/√D
         NDArray q = q3.reshape(b, kvHeads, rep * t, headDim);
         Ops.free(q0, q1, q2, q3);
         NDArray k0 = kProj.forward(x);
         NDArray k1 = k0.reshape(b, t, kvHeads, headDim);
         NDArray k2 = k1.transpose(0, 2, 1, 3); // [B, KV, T, D]
-        NDArray k = Rope.apply(k2, p.cos, p.sin);
+        NDArray k = Rope.apply(k2, rope.cos(), rope.sin());
         NDArray v0 = vProj.forward(x);
         NDArray v1 = v0.reshape(b, t, kvHeads, headDim);
         NDArray v = v1.transpose(0, 2, 1, 3); // [B, KV, T, D]

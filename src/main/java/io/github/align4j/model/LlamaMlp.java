@@ -3,12 +3,12 @@ package io.github.align4j.model;
 import ai.djl.ndarray.NDArray;
 
 /** SwiGLU feed-forward (Llama family): {@code down(silu(gate(x)) ⊙ up(x))}. */
-final class Mlp extends Layer {
+final class LlamaMlp extends Layer {
     private final Linear gateProj;
     private final Linear upProj;
     private final Linear downProj;
 
-    Mlp(String prefix, Registry r, ModelConfig c) {
+    LlamaMlp(String prefix, Registry r, ModelConfig c) {
         super(prefix, r);
         int e = c.hiddenSize();
         int i = c.intermediateSize();
