@@ -10,16 +10,16 @@ import ai.djl.ndarray.NDArray;
  * </pre>
  */
 final class Gpt2Block extends Layer {
-    private final Norm ln1;
+    private final LayerNorm ln1;
     private final Gpt2Attention attn;
-    private final Norm ln2;
+    private final LayerNorm ln2;
     private final Gpt2Mlp mlp;
 
     Gpt2Block(String prefix, Registry r, ModelConfig c, int index) {
         super(prefix, r);
-        ln1 = child("ln_1", new Norm(prefix + "ln_1.", r, c.hiddenSize(), c.normEps(), true));
+        ln1 = child("ln_1", new LayerNorm(prefix + "ln_1.", r, c.hiddenSize(), c.normEps()));
         attn = child("attn", new Gpt2Attention(prefix + "attn.", r, c, index));
-        ln2 = child("ln_2", new Norm(prefix + "ln_2.", r, c.hiddenSize(), c.normEps(), true));
+        ln2 = child("ln_2", new LayerNorm(prefix + "ln_2.", r, c.hiddenSize(), c.normEps()));
         mlp = child("mlp", new Gpt2Mlp(prefix + "mlp.", r, c));
     }
 

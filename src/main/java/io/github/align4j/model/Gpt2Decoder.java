@@ -19,7 +19,7 @@ final class Gpt2Decoder extends Decoder {
     private final Parameter wte;
     private final Parameter wpe;
     private final Gpt2Block[] blocks;
-    private final Norm lnF;
+    private final LayerNorm lnF;
     private final Parameter head;
 
     Gpt2Decoder(ModelConfig c, Registry r, NDManager manager) {
@@ -30,7 +30,7 @@ final class Gpt2Decoder extends Decoder {
         for (int i = 0; i < blocks.length; i++) {
             blocks[i] = child("layer" + i, new Gpt2Block("transformer.h." + i + ".", r, c, i));
         }
-        lnF = child("norm", new Norm("transformer.ln_f.", r, c.hiddenSize(), c.normEps(), true));
+        lnF = child("norm", new LayerNorm("transformer.ln_f.", r, c.hiddenSize(), c.normEps()));
         head = headOrTied(wte);
     }
 

@@ -17,7 +17,7 @@ import ai.djl.nn.Parameter;
 final class LlamaDecoder extends Decoder {
     private final Parameter embed;
     private final LlamaDecoderLayer[] layers;
-    private final Norm norm;
+    private final RmsNorm norm;
     private final Parameter head;
     private final Rope rope;
 
@@ -28,7 +28,7 @@ final class LlamaDecoder extends Decoder {
         for (int i = 0; i < layers.length; i++) {
             layers[i] = child("layer" + i, new LlamaDecoderLayer("model.layers." + i + ".", r, c, i));
         }
-        norm = child("norm", new Norm("model.norm.", r, c.hiddenSize(), c.normEps(), false));
+        norm = child("norm", new RmsNorm("model.norm.", r, c.hiddenSize(), c.normEps()));
         head = headOrTied(embed);
         rope = new Rope(c, manager);
     }

@@ -10,17 +10,17 @@ import ai.djl.ndarray.NDArray;
  * </pre>
  */
 final class LlamaDecoderLayer extends Layer {
-    private final Norm inputNorm;
+    private final RmsNorm inputNorm;
     private final LlamaAttention attention;
-    private final Norm postAttentionNorm;
+    private final RmsNorm postAttentionNorm;
     private final LlamaMlp mlp;
 
     LlamaDecoderLayer(String prefix, Registry r, ModelConfig c, int index) {
         super(prefix, r);
-        inputNorm = child("input_layernorm", new Norm(prefix + "input_layernorm.", r, c.hiddenSize(), c.normEps(), false));
+        inputNorm = child("input_layernorm", new RmsNorm(prefix + "input_layernorm.", r, c.hiddenSize(), c.normEps()));
         attention = child("self_attn", new LlamaAttention(prefix + "self_attn.", r, c, index));
         postAttentionNorm = child("post_attention_layernorm",
-                new Norm(prefix + "post_attention_layernorm.", r, c.hiddenSize(), c.normEps(), false));
+                new RmsNorm(prefix + "post_attention_layernorm.", r, c.hiddenSize(), c.normEps()));
         mlp = child("mlp", new LlamaMlp(prefix + "mlp.", r, c));
     }
 
