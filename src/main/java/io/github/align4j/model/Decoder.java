@@ -53,7 +53,10 @@ abstract class Decoder extends Layer {
         return Ops.linear(hidden, w(head()), null);
     }
 
-    /** {@code lm_head.weight}, or the token embedding when {@code tie_word_embeddings}; call it last (checkpoint order). */
+    /**
+     * {@code lm_head.weight} [V, E], or the token embedding when {@code tie_word_embeddings}; a
+     * subclass calls it after all its other tensors (checkpoint order).
+     */
     final Parameter headOrTied(Parameter tokens) {
         return config.tieWordEmbeddings() ? tokens : param("lm_head.weight", config.vocabSize(), config.hiddenSize());
     }

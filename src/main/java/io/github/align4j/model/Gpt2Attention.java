@@ -46,24 +46,7 @@ final class Gpt2Attention extends Layer {
         NDArray v = v1.transpose(0, 2, 1, 3);
         qkv.close();
         Ops.free(qs, q1, k1, v1);
-        if (p.cache != null) { // the cache owns keys and values from here on
-            k = p.cache.append(layer, k, true);
-            v = p.cache.append(layer, v, false);
-        }
-        NDArray kt = k.transpose(0, 1, 3, 2);
-        NDArray scores = q.matMul(kt); // [B, H, T, T_keys]
-        Ops.free(kt, q);
-        NDArray mask = p.mask(0);
-        if (mask != null) {
-            scores.addi(mask); // in place: the product's backward needs only its inputs
-        }
-        NDArray probs = scores.softmax(-1);
-        Ops.free(scores);
-        NDArray o = probs.matMul(v);
-        Ops.free(probs);
-        if (p.cache == null) {
-            Ops.free(k, v);
-        }
+        NDArray o = CausalAttention.attend(q, k, v, layer, 0, p); // [B, H, T, D]
         NDArray o1 = o.transpose(0, 2, 1, 3);
         NDArray a = o1.reshape(b, t, (long) heads * headDim);
         Ops.free(o, o1);

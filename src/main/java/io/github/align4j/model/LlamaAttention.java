@@ -62,27 +62,7 @@ final class LlamaAttention extends Layer {
         NDArray v1 = v0.reshape(b, t, kvHeads, headDim);
         NDArray v = v1.transpose(0, 2, 1, 3); // [B, KV, T, D]
         Ops.free(k0, k1, k2, v0, v1);
-        if (p.cache != null) { // the cache owns keys and values from here on
-            k = p.cache.append(layer, k, true);
-            v = p.cache.append(layer, v, false);
-        }
-        NDArray kt = k.transpose(0, 1, 3, 2);
-        NDArray scores = q.matMul(kt); // [B, KV, rep·T, T_keys]
-        Ops.free(kt, q);
-        NDArray mask = p.mask(window); // [T, T_keys], the same for the rep heads stacked along time
-        if (mask != null) {
-            long keys = scores.getShape().get(3);
-            NDArray byHead = scores.reshape(b, kvHeads, rep, t, keys); // a view of scores
-            byHead.addi(mask); // in place: the product's backward needs only its inputs
-            Ops.free(byHead, mask);
-        }
-        NDArray probs = scores.softmax(-1);
-        Ops.free(scores);
-        NDArray o = probs.matMul(v); // [B, KV, rep·T, D]
-        Ops.free(probs);
-        if (p.cache == null) {
-            Ops.free(k, v);
-        }
+        NDArray o = CausalAttention.attend(q, k, v, layer, window, p); // [B, KV, rep·T, D]
         NDArray o1 = o.reshape(b, kvHeads, rep, t, headDim);
         NDArray o2 = o1.transpose(0, 3, 1, 2, 4);
         NDArray a = o2.reshape(b, t, (long) heads * headDim);
