@@ -1,7 +1,6 @@
 package io.github.align4j.model;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -47,6 +46,7 @@ public final class CausalLM implements AutoCloseable {
     private final Decoder decoder;
     private final Map<String, Parameter> params;
     private final Map<String, Shape> shapes;
+    private final Map<String, Linear> linears;
     private final boolean trainable;
     private final SafeTensors.DType storedType;
     private final Path source;
@@ -79,9 +79,10 @@ public final class CausalLM implements AutoCloseable {
         this.config = config;
         this.manager = NDManager.newBaseManager(device);
         Layer.Registry r = new Layer.Registry();
-        this.decoder = new Decoder(config, r, manager);
+        this.decoder = ModelFamily.of(config).build(config, r, manager);
         this.params = Collections.unmodifiableMap(r.params);
         this.shapes = r.shapes;
+        this.linears = Collections.unmodifiableMap(r.linears);
         this.trainable = trainable;
         this.storedType = storedType;
         this.source = source;
@@ -123,11 +124,15 @@ public final class CausalLM implements AutoCloseable {
     private void fill(SafeTensors.Checkpoint ckpt, Options o) {
         boolean alias = !o.trainable() && !o.device().isGpu() && o.dataType() == DataType.FLOAT32;
         boolean aliased = false;
+        ModelFamily family = ModelFamily.of(config);
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             String name = e.getKey();
-            SafeTensors.Tensor t = ckpt.get(name);
-            if (t == null && config.isGpt2() && name.startsWith("transformer.")) {
-                t = ckpt.get(name.substring("transformer.".length())); // hub files carry no prefix
+            SafeTensors.Tensor t = null;
+            for (String stored : family.checkpointNames(name)) {
+                t = ckpt.get(stored);
+                if (t != null) {
+                    break;
+                }
             }
             if (t == null) {
                 t = ckpt.require(name, "a " + config.modelType() + " model with " + config.numLayers() + " layers"
@@ -262,6 +267,11 @@ public final class CausalLM implements AutoCloseable {
         Map<String, NDArray> m = new LinkedHashMap<>();
         params.forEach((k, p) -> m.put(k, p.getArray()));
         return m;
+    }
+
+    /** Hugging Face module name → projection, every q/k/v/o/gate/up/down or c_attn/c_proj/c_fc (never the head). */
+    Map<String, Linear> linears() {
+        return linears;
     }
 
     /** The DJL block tree (for printing and inspection). */
@@ -405,10 +415,5 @@ public final class CausalLM implements AutoCloseable {
             mapped.close();
             mapped = null;
         }
-    }
-
-    /** Whether DJL sees a GPU. */
-    static boolean hasGpu() {
-        return Engine.getInstance().getGpuCount() > 0;
     }
 }

@@ -2,7 +2,7 @@ package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.nn.Parameter;
+import io.github.align4j.loss.Scalars;
 
 /**
  * GPT-2 causal self-attention. Its projections are Conv1D, stored [in, out]:
@@ -13,10 +13,8 @@ import ai.djl.nn.Parameter;
  * </pre>
  */
 final class Gpt2Attention extends Layer {
-    private final Parameter attnW;
-    private final Parameter attnB;
-    private final Parameter projW;
-    private final Parameter projB;
+    private final Linear cAttn;
+    private final Linear cProj;
     private final int heads;
     private final int headDim;
     private final float scale;
@@ -29,21 +27,17 @@ final class Gpt2Attention extends Layer {
         heads = c.numHeads();
         headDim = c.headDim();
         scale = (float) (1.0 / Math.sqrt(headDim));
-        attnW = param("c_attn.weight", e, 3L * e);
-        attnB = param("c_attn.bias", 3L * e);
-        projW = param("c_proj.weight", e, e);
-        projB = param("c_proj.bias", e);
+        cAttn = conv1d("c_attn", e, 3L * e);
+        cProj = conv1d("c_proj", e, e);
     }
 
     NDArray forward(NDArray x, Pass p) { // [B, T, E] → [B, T, E]
         long b = p.batch;
         long t = p.length;
-        NDArray wt = w(attnW).transpose(); // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
-        NDArray fused = Ops.linear(x, wt, w(attnB));
-        Ops.free(wt);
+        NDArray fused = cAttn.forward(x);
         NDList qkv = fused.split(3, 2); // DJL split needs a non-negative axis
         Ops.free(fused);
-        NDArray qs = Ops.times(qkv.get(0), scale);
+        NDArray qs = Scalars.times(qkv.get(0), scale);
         NDArray q1 = qs.reshape(b, t, heads, headDim);
         NDArray q = q1.transpose(0, 2, 1, 3); // [B, H, T, D]
         NDArray k1 = qkv.get(1).reshape(b, t, heads, headDim);
@@ -52,30 +46,12 @@ final class Gpt2Attention extends Layer {
         NDArray v = v1.transpose(0, 2, 1, 3);
         qkv.close();
         Ops.free(qs, q1, k1, v1);
-        if (p.cache != null) { // the cache owns keys and values from here on
-            k = p.cache.append(layer, k, true);
-            v = p.cache.append(layer, v, false);
-        }
-        NDArray kt = k.transpose(0, 1, 3, 2);
-        NDArray scores = q.matMul(kt); // [B, H, T, T_keys]
-        Ops.free(kt, q);
-        NDArray mask = p.mask(0);
-        if (mask != null) {
-            scores.addi(mask); // in place: the product's backward needs only its inputs
-        }
-        NDArray probs = scores.softmax(-1);
-        Ops.free(scores);
-        NDArray o = probs.matMul(v);
-        Ops.free(probs);
-        if (p.cache == null) {
-            Ops.free(k, v);
-        }
+        NDArray o = CausalAttention.attend(q, k, v, layer, 0, p); // [B, H, T, D]
         NDArray o1 = o.transpose(0, 2, 1, 3);
         NDArray a = o1.reshape(b, t, (long) heads * headDim);
         Ops.free(o, o1);
-        NDArray pt = w(projW).transpose();
-        NDArray out = Ops.linear(a, pt, w(projB));
-        Ops.free(pt, a);
+        NDArray out = cProj.forward(a);
+        Ops.free(a);
         return out;
     }
 }

@@ -1,33 +1,26 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.nn.Parameter;
 
 /** GPT-2 feed-forward: {@code gelu_new(x·W_fc + b_fc)·W_proj + b_proj}, Conv1D weights [in, out]. */
 final class Gpt2Mlp extends Layer {
     private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
-    private final Parameter fcW;
-    private final Parameter fcB;
-    private final Parameter projW;
-    private final Parameter projB;
+    private final Linear cFc;
+    private final Linear cProj;
 
     Gpt2Mlp(String prefix, Registry r, ModelConfig c) {
         super(prefix, r);
         int e = c.hiddenSize();
         int i = c.intermediateSize();
-        fcW = param("c_fc.weight", e, i);
-        fcB = param("c_fc.bias", i);
-        projW = param("c_proj.weight", i, e);
-        projB = param("c_proj.bias", e);
+        cFc = conv1d("c_fc", e, i);
+        cProj = conv1d("c_proj", i, e);
     }
 
     NDArray forward(NDArray x) {
-        NDArray fcT = w(fcW).transpose(); // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
-        NDArray h = Ops.linear(x, fcT, w(fcB));
+        NDArray h = cFc.forward(x);
         NDArray g = geluNew(h);
-        NDArray projT = w(projW).transpose();
-        NDArray out = Ops.linear(g, projT, w(projB));
-        Ops.free(fcT, h, g, projT);
+        NDArray out = cProj.forward(g);
+        Ops.free(h, g);
         return out;
     }
 

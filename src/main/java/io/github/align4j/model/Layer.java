@@ -39,6 +39,37 @@ abstract class Layer extends AbstractBlock {
         return p;
     }
 
+    /**
+     * torch.nn.Linear projections {@code prefix + spec.name}, registered as a group: every weight [out, in]
+     * first, then the biases of those that have one (the order the parameter table has always had:
+     * optimizer state, checkpoints and the gradient-norm reduction follow it).
+     */
+    final Linear[] linears(Linear.Spec... specs) {
+        Parameter[] weights = new Parameter[specs.length];
+        for (int i = 0; i < specs.length; i++) {
+            weights[i] = param(specs[i].name() + ".weight", specs[i].out(), specs[i].in());
+        }
+        Linear[] out = new Linear[specs.length];
+        for (int i = 0; i < specs.length; i++) {
+            Linear.Spec s = specs[i];
+            Parameter bias = s.bias() ? param(s.name() + ".bias", s.out()) : null;
+            out[i] = register(new Linear(prefix + s.name(), weights[i], bias, false, s.in(), s.out()));
+        }
+        return out;
+    }
+
+    /** GPT-2's Conv1D {@code prefix + name}: weight stored [in, out], then bias [out]. */
+    final Linear conv1d(String name, long in, long out) {
+        Parameter weight = param(name + ".weight", in, out);
+        Parameter bias = param(name + ".bias", out);
+        return register(new Linear(prefix + name, weight, bias, true, in, out));
+    }
+
+    private Linear register(Linear l) {
+        registry.linears.put(l.name(), l);
+        return l;
+    }
+
     /** A child block, registered with DJL so that the block tree can be printed and walked. */
     final <B extends Layer> B child(String name, B block) {
         addChildBlock(name, block);
@@ -60,9 +91,13 @@ abstract class Layer extends AbstractBlock {
         return inputShapes;
     }
 
-    /** Hugging Face tensor name → parameter and expected shape, in registration order. */
+    /**
+     * Hugging Face tensor name → parameter and expected shape, in registration order; and module name →
+     * projection, for code that finds projections by name (LoRA targets).
+     */
     static final class Registry {
         final Map<String, Parameter> params = new LinkedHashMap<>();
         final Map<String, Shape> shapes = new LinkedHashMap<>();
+        final Map<String, Linear> linears = new LinkedHashMap<>();
     }
 }

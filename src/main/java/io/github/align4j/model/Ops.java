@@ -1,11 +1,15 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Linear;
+import io.github.align4j.loss.Scalars;
 
-/** The few fused libtorch ops the decoder uses, with the caller's array always first (ownership). */
+/**
+ * The few fused libtorch ops the decoder uses, with the caller's array always first (ownership).
+ * Arithmetic with a Java number and arrays built from Java data go through {@link Scalars}, which
+ * keeps them alive for autograd (see its comment).
+ */
 final class Ops {
     private Ops() {}
 
@@ -14,45 +18,10 @@ final class Ops {
         return (b == null ? Linear.linear(x, w) : Linear.linear(x, w, b)).singletonOrThrow();
     }
 
-    /**
-     * A copy of {@code aliased} in memory libtorch owns; the original is closed. DJL's {@code create(javaArray)}
-     * gives libtorch a view of a direct buffer that is freed at the next garbage collection once its NDArray is
-     * closed, even while autograd still holds the tensor for backward (embedding and gather indices, a matmul
-     * operand, a slice of a rotary table): backward then reads freed memory. Everything built from Java data that
-     * can enter a graph, or outlive its NDArray through a view, goes through here.
-     */
-    static NDArray owned(NDArray aliased) {
-        NDArray copy = aliased.duplicate();
-        aliased.close();
-        return copy;
-    }
-
-    /**
-     * A 0-d tensor of x's type in libtorch memory. DJL's mul/div/pow with a Number build the scalar the
-     * aliasing way (see owned) and close it at once, though autograd keeps it for backward.
-     */
-    private static NDArray scalar(NDArray like, float v) {
-        return like.getManager().full(new Shape(), v, like.getDataType());
-    }
-
-    /** x·s, safe under autograd. */
-    static NDArray times(NDArray x, float s) {
-        try (NDArray c = scalar(x, s)) {
-            return x.mul(c);
-        }
-    }
-
-    /** x·s in place, safe under autograd. */
+    /** x·s in place, safe under autograd (the scalar is made as {@link Scalars} makes it). */
     static NDArray timesInPlace(NDArray x, float s) {
-        try (NDArray c = scalar(x, s)) {
+        try (NDArray c = Scalars.of(x, s)) {
             return x.muli(c);
-        }
-    }
-
-    /** x^e, safe under autograd. */
-    static NDArray pow(NDArray x, float e) {
-        try (NDArray c = scalar(x, e)) {
-            return x.pow(c);
         }
     }
 

@@ -4,41 +4,30 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
+import io.github.align4j.loss.Scalars;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
- * What every layer of one forward pass shares: the batch and sequence sizes, the position offset
- * (non-zero when extending a KV cache), the rotary tables and the cached additive attention masks.
+ * What every layer of one forward pass shares, whatever the family: the batch and sequence sizes,
+ * the position offset (non-zero when extending a KV cache), the cache and the additive attention masks.
  */
 final class Pass {
     final NDManager manager;
     final long batch;
     final long length;
     final long offset;
-    final NDArray cos;
-    final NDArray sin;
-    final NDArray cosQ;
-    final NDArray sinQ;
+    /** Keys and values of earlier positions, extended in place; null for a full pass. */
     final KvCache cache;
     private final Masks masks;
 
-    Pass(NDManager manager, long batch, long length, long offset, Rope rope, Masks masks, KvCache cache) {
+    Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache) {
         this.manager = manager;
         this.batch = batch;
         this.length = length;
         this.offset = offset;
         this.masks = masks;
         this.cache = cache;
-        if (rope != null) {
-            NDArray[] t = rope.tables(offset, length, manager);
-            cos = t[0];
-            sin = t[1];
-            cosQ = t[2];
-            sinQ = t[3];
-        } else {
-            cos = sin = cosQ = sinQ = null;
-        }
     }
 
     /** Additive mask [T, offset+T]: 0 where query i may see key j, −∞ elsewhere; null if none is needed. */
@@ -81,7 +70,7 @@ final class Pass {
                         a[p * (int) cap + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
                     }
                 }
-                NDArray m = Ops.owned(manager.create(a, new Shape(cap, cap)));
+                NDArray m = Scalars.owned(manager.create(a, new Shape(cap, cap)));
                 NDScope.unregister(m);
                 tables.put(w, m);
                 capacity.put(w, cap);

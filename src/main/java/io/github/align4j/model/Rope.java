@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import io.github.align4j.loss.Scalars;
 
 /**
  * Rotary position embedding tables (Su et al. 2021) in Hugging Face's "rotate half" layout:
@@ -55,10 +56,21 @@ final class Rope {
     }
 
     /**
-     * {cos, sinSigned, cosQ, sinSignedQ}, each [T, D], for positions offset..offset+T−1: views into
-     * one table per model that grows (by doubling) to the longest sequence seen, owned by the caller.
+     * The rotary tables of one pass, each [T, D], for positions offset..offset+T−1 (Hugging Face's
+     * {@code position_embeddings}, computed once per pass and shared by every layer).
+     *
+     * @param cos cos(p·θ_i)
+     * @param sin sin(p·θ_i) with rotate_half's sign folded in
+     * @param cosQ cos scaled by 1/√D, for queries
+     * @param sinQ sin scaled by 1/√D, for queries
      */
-    synchronized NDArray[] tables(long offset, long length, NDManager callerManager) {
+    record Slice(NDArray cos, NDArray sin, NDArray cosQ, NDArray sinQ) {}
+
+    /**
+     * The tables for positions offset..offset+length−1: views into one table per model that grows
+     * (by doubling) to the longest sequence seen, owned by the caller's manager.
+     */
+    synchronized Slice slice(long offset, long length, NDManager callerManager) {
         if (full == null || capacity < offset + length) {
             if (full != null) {
                 for (NDArray a : full) {
@@ -74,7 +86,7 @@ final class Rope {
             out[i] = full[i].get(rows);
             out[i].attach(callerManager);
         }
-        return out;
+        return new Slice(out[0], out[1], out[2], out[3]);
     }
 
     private NDArray[] build(long offset, long length) {
@@ -100,8 +112,8 @@ final class Rope {
             sinQ[i] *= queryScale;
         }
         Shape shape = new Shape(length, d);
-        NDArray[] t = {Ops.owned(manager.create(cos, shape)), Ops.owned(manager.create(sin, shape)),
-            Ops.owned(manager.create(cosQ, shape)), Ops.owned(manager.create(sinQ, shape))};
+        NDArray[] t = {Scalars.owned(manager.create(cos, shape)), Scalars.owned(manager.create(sin, shape)),
+            Scalars.owned(manager.create(cosQ, shape)), Scalars.owned(manager.create(sinQ, shape))};
         for (NDArray a : t) {
             NDScope.unregister(a); // cached across steps: must outlive the caller's scope
         }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.github.align4j.loss.Scalars;
 
 /**
  * Sequence log-probabilities of completions, as TRL's DPOTrainer computes them for decoder-only
@@ -64,10 +65,10 @@ public final class SequenceScorer {
                 counts[i]++;
             }
         }
-        NDArray idArray = Ops.owned(manager.create(ids, new Shape(b, t)));
+        NDArray idArray = Scalars.owned(manager.create(ids, new Shape(b, t)));
         NDArray hidden = lm.hidden(idArray, null); // [B, T, E]
         NDArray flat = hidden.reshape(-1, hidden.getShape().get(2)); // [B·T, E]
-        NDArray rowIds = Ops.owned(manager.create(rows));
+        NDArray rowIds = Scalars.owned(manager.create(rows));
         NDArray picked = Ops.rows(rowIds, flat); // [M, E]
         Ops.free(idArray, hidden, flat, rowIds);
         NDArray logits = lm.head(picked); // [M, V]
@@ -78,10 +79,10 @@ public final class SequenceScorer {
             logits = wide;
         }
         NDArray logSoftmax = logits.logSoftmax(-1);
-        NDArray targetIds = Ops.owned(manager.create(targets, new Shape(m, 1)));
+        NDArray targetIds = Scalars.owned(manager.create(targets, new Shape(m, 1)));
         NDArray picks = logSoftmax.gather(targetIds, -1); // [M, 1]
         Ops.free(logSoftmax, targetIds);
-        NDArray seg = Ops.owned(manager.create(segment, new Shape(b, m)));
+        NDArray seg = Scalars.owned(manager.create(segment, new Shape(b, m)));
         NDArray summed = seg.matMul(picks); // [B, 1]
         NDArray logps = summed.reshape(b);
         NDArray frozen = logits.stopGradient();
@@ -89,6 +90,6 @@ public final class SequenceScorer {
         NDArray logitSummed = seg.matMul(meanLogit);
         NDArray logitSums = logitSummed.reshape(b);
         Ops.free(logits, picks, summed, frozen, meanLogit, logitSummed, seg);
-        return new Scores(logps, Ops.owned(manager.create(counts)), logitSums);
+        return new Scores(logps, Scalars.owned(manager.create(counts)), logitSums);
     }
 }

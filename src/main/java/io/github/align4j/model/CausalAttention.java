@@ -1,0 +1,50 @@
+package io.github.align4j.model;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * The part of attention every family shares, once q, k and v are made:
+ * <pre>
+ *   k, v = cache ++ (k, v)                       when a KV cache is extended
+ *   o    = softmax(q·kᵀ + mask) · v              q already scaled by 1/√D
+ * </pre>
+ * Queries that read the same key/value head are stacked along the time axis: q is
+ * [B, KV, rep·T, D] for k and v [B, KV, T, D] (rep = 1 without grouped heads), so keys and values
+ * are never copied rep times.
+ */
+final class CausalAttention {
+    private CausalAttention() {}
+
+    /**
+     * @param q [B, KV, rep·T, D], freed here
+     * @param k [B, KV, T, D], owned by the cache from here on when there is one, else freed here
+     * @param v like k
+     * @param layer the layer's index in the KV cache
+     * @param window sliding-window size, 0 for full causal attention
+     * @return o [B, KV, rep·T, D]
+     */
+    static NDArray attend(NDArray q, NDArray k, NDArray v, int layer, int window, Pass p) {
+        if (p.cache != null) {
+            k = p.cache.append(layer, k, true);
+            v = p.cache.append(layer, v, false);
+        }
+        NDArray kt = k.transpose(0, 1, 3, 2);
+        NDArray scores = q.matMul(kt); // [B, KV, rep·T, T_keys]
+        Ops.free(kt, q);
+        NDArray mask = p.mask(window); // [T, T_keys], the same for the rep heads stacked along time
+        if (mask != null) {
+            long[] s = scores.getShape().getShape();
+            NDArray byHead = scores.reshape(s[0], s[1], s[2] / p.length, p.length, s[3]); // a view of scores
+            byHead.addi(mask); // in place: the product's backward needs only its inputs
+            Ops.free(byHead, mask);
+        }
+        NDArray probs = scores.softmax(-1);
+        Ops.free(scores);
+        NDArray o = probs.matMul(v);
+        Ops.free(probs);
+        if (p.cache == null) {
+            Ops.free(k, v);
+        }
+        return o;
+    }
+}

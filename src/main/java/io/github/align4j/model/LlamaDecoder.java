@@ -1,0 +1,54 @@
+package io.github.align4j.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+
+/**
+ * Llama, Mistral and Qwen2 (transformers' {@code LlamaForCausalLM}):
+ * <pre>
+ *   x₀     = E[ids]                                model.embed_tokens.weight [V, E]
+ *   x_l+1  = layer_l(x_l, rope(positions))          model.layers.{l}.*
+ *   hidden = RMSNorm(x_L)                           model.norm.weight
+ *   logits = hidden·W_headᵀ                         lm_head.weight, or E when tied
+ * </pre>
+ * The rotary tables of a pass are sliced once and shared by every layer.
+ */
+final class LlamaDecoder extends Decoder {
+    private final Parameter embed;
+    private final LlamaDecoderLayer[] layers;
+    private final RmsNorm norm;
+    private final Parameter head;
+    private final Rope rope;
+
+    LlamaDecoder(ModelConfig c, Registry r, NDManager manager) {
+        super(c, r, manager);
+        embed = param("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize());
+        layers = new LlamaDecoderLayer[c.numLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            layers[i] = child("layer" + i, new LlamaDecoderLayer("model.layers." + i + ".", r, c, i));
+        }
+        norm = child("norm", new RmsNorm("model.norm.", r, c.hiddenSize(), c.normEps()));
+        head = headOrTied(embed);
+        rope = new Rope(c, manager);
+    }
+
+    @Override
+    NDArray forward(NDArray ids, Pass p) {
+        Rope.Slice rot = rope.slice(p.offset, p.length, p.manager);
+        NDArray x = Ops.rows(ids, w(embed)); // [B, T, E]
+        for (LlamaDecoderLayer layer : layers) {
+            NDArray next = layer.forward(x, p, rot);
+            Ops.free(x);
+            x = next;
+        }
+        NDArray out = norm.forward(x);
+        Ops.free(x);
+        return out;
+    }
+
+    @Override
+    Parameter head() {
+        return head;
+    }
+}
