@@ -1,51 +1,47 @@
 package io.github.align4j;
 
+import java.net.URISyntaxException;
+import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Finds the read-only {@code shared/} folder (real tokenizers, datasets) that CI places beside the
- * project root. Tests that need it fail with a clear message when it is missing: they never skip.
+ * Finds the real test data (tokenizers, datasets, chat templates) that the repository carries in
+ * {@code src/test/resources/data} (origins and licenses in its {@code SOURCES.md}). The only place
+ * tests locate those files: a bare clone needs nothing beside it. Tests fail, never skip, when a
+ * file is missing.
  */
 public final class TestData {
-    /** Environment variable that names the shared folder when it is not at {@code ../shared}. */
-    public static final String ENV = "ALIGN4J_SHARED";
+    private static final String MARKER = "/data/SOURCES.md";
 
     private TestData() {
     }
 
     /**
-     * The shared folder: {@code ../shared} relative to the working directory (the project root under
-     * Maven), else the folder named by {@code ALIGN4J_SHARED}.
+     * The folder that holds {@code data/} (the test class path's root, {@code target/test-classes}
+     * under Maven), so that {@code shared().resolve("data/tokenizers/gpt2")} names a tokenizer.
      *
-     * @throws IllegalStateException when neither exists
+     * @throws IllegalStateException when the test resources are not on the class path
      */
     public static Path shared() {
-        Path root = Path.of("").toAbsolutePath();
-        Path beside = root.getParent() == null ? null : root.getParent().resolve("shared");
-        if (beside != null && Files.isDirectory(beside)) {
-            return beside;
+        URL marker = TestData.class.getResource(MARKER);
+        if (marker == null || !"file".equals(marker.getProtocol())) {
+            throw new IllegalStateException("The test data " + MARKER + " is not on the test class path as a file ("
+                    + marker + "): run the tests through Maven, which copies src/test/resources/data there.");
         }
-        String env = System.getenv(ENV);
-        if (env != null && !env.isBlank()) {
-            Path p = Path.of(env).toAbsolutePath();
-            if (Files.isDirectory(p)) {
-                return p;
-            }
-            throw new IllegalStateException(ENV + "=" + env + " is not a folder. It must name the shared/ "
-                    + "folder (data/, notes/, bench/) that belongs beside the project root.");
+        try {
+            return Path.of(marker.toURI()).getParent().getParent();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException("cannot turn " + marker + " into a path", e);
         }
-        throw new IllegalStateException("The shared/ test data folder was not found: looked at " + beside
-                + " (../shared from the project root) and the environment variable " + ENV
-                + " is not set. Put shared/ beside the project or set " + ENV + "=/path/to/shared.");
     }
 
-    /** A path inside the shared folder, which must exist. */
+    /** A path inside the test data root, e.g. {@code "data/preference/llamafactory_dpo_en_demo.json"}; must exist. */
     public static Path shared(String relative) {
         Path p = shared().resolve(relative);
         if (!Files.exists(p)) {
-            throw new IllegalStateException(p + " does not exist: the shared/ folder at " + shared()
-                    + " lacks " + relative);
+            throw new IllegalStateException(p + " does not exist: src/test/resources lacks " + relative
+                    + " (see src/test/resources/data/SOURCES.md)");
         }
         return p;
     }

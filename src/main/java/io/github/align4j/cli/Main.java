@@ -46,7 +46,7 @@ public final class Main implements Runnable {
 
     /** A configured command line: error handlers and exit codes as documented in docs/cli.md. */
     public static CommandLine commandLine() {
-        Offline.ensure();
+        processDefaults();
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(new CliSupport.ErrorHandler());
         cl.setParameterExceptionHandler(new CliSupport.UsageErrorHandler());
@@ -55,7 +55,27 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        Offline.ensure(); // before any DJL class loads
+        processDefaults(); // before any DJL class loads
         System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line owns its JVM, so it sets what the library must not: DJL offline (nothing is
+     * downloaded; the natives come from the jar) and headless AWT for the report plots. Each only
+     * where the user has not chosen: {@code -Dai.djl.offline=false} (or the environment variable
+     * {@code DJL_OFFLINE=false}, which DJL reads first) lets DJL download, e.g. the CUDA natives of
+     * docs/cuda.md's third route. Telemetry stays off either way ({@link Offline}).
+     */
+    static void processDefaults() {
+        Offline.ensure();
+        setUnlessChosen("ai.djl.offline", "DJL_OFFLINE", "true");
+        setUnlessChosen("java.awt.headless", null, "true");
+    }
+
+    /** Sets a system property unless it, or the environment variable (may be null) that overrides it, is already set. */
+    static void setUnlessChosen(String property, String env, String value) {
+        if (System.getProperty(property) == null && (env == null || System.getenv(env) == null)) {
+            System.setProperty(property, value);
+        }
     }
 }

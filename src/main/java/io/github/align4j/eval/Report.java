@@ -1,8 +1,6 @@
 package io.github.align4j.eval;
 
 import io.github.align4j.Align4jException;
-import java.awt.BasicStroke;
-import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,13 +14,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.VectorGraphicsEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.XYSeries;
-import org.knowm.xchart.style.Styler;
-import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The files of a sweep: {@code results.csv} (one row per cell: algorithm, β, the other grid
@@ -31,6 +22,10 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * as in the blog's scan figures; mean judge reward against KL(policy‖reference), as in the DPO
  * paper's frontier figure; held-out preference accuracy against β) and {@code report.html}, which
  * holds the table, the plots and the exact configuration.
+ *
+ * <p>XChart and VectorGraphics2D are optional dependencies of the align4j artifact (the command
+ * line's jar bundles them). Without them on the class path the report is written without plots, and
+ * {@code report.html} and {@code results.md} say which two dependencies to add to get them.
  */
 public final class Report {
     private Report() {}
@@ -50,26 +45,36 @@ public final class Report {
      * @param headline a closing summary (may be null)
      */
     public static List<Path> write(Sweep.Result result, String title, String configText, String headline, Path dir) {
-        System.setProperty("java.awt.headless", "true");
+        return write(result, title, configText, headline, dir, plotsAvailable());
+    }
+
+    /** What the report says instead of plots when XChart is not on the class path. */
+    static final String NO_PLOTS = "Plots were not drawn: they need org.knowm.xchart:xchart:4.0.3 and "
+            + "de.erichseifert.vectorgraphics2d:VectorGraphics2D:0.13 on the class path (optional dependencies of "
+            + "align4j; the command line's jar has them).";
+
+    /** Whether XChart and VectorGraphics2D (optional dependencies) can be loaded. */
+    static boolean plotsAvailable() {
+        try {
+            Class.forName("org.knowm.xchart.XYChart", false, Report.class.getClassLoader());
+            Class.forName("de.erichseifert.vectorgraphics2d.VectorGraphics2D", false, Report.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
+    static List<Path> write(Sweep.Result result, String title, String configText, String headline, Path dir, boolean drawPlots) {
         List<Path> files = new ArrayList<>();
         try {
             Files.createDirectories(dir);
             files.add(writeText(dir.resolve("results.csv"), csv(result)));
-            files.add(writeText(dir.resolve("results.md"), markdown(result, title, headline)));
+            files.add(writeText(dir.resolve("results.md"), markdown(result, title, headline)
+                    + (drawPlots ? "" : "\n" + NO_PLOTS + "\n")));
             List<String[]> plots = new ArrayList<>(); // {file stem, caption}
-            String primary = result.primaryMetric();
-            plot(metricVsBeta(result, primary), dir, "metric_vs_beta", files);
-            plots.add(new String[] {"metric_vs_beta", label(primary) + " against β, one line per algorithm"
-                    + (primary.equals("win_rate") ? " (50% = no better than the SFT model)" : "")});
-            if (has(result, "kl") && has(result, "mean_reward")) {
-                plot(frontier(result), dir, "reward_vs_kl", files);
-                plots.add(new String[] {"reward_vs_kl", "mean judge reward against KL(policy‖reference) of each cell: "
-                        + "the reward–KL frontier (the DPO paper's figure 2, left)"});
-            }
-            if (!primary.equals("pref_accuracy") && has(result, "pref_accuracy")) {
-                plot(metricVsBeta(result, "pref_accuracy"), dir, "accuracy_vs_beta", files);
-                plots.add(new String[] {"accuracy_vs_beta", "held-out preference accuracy (implicit reward ranks the "
-                        + "judge's chosen completion first) against β"});
+            if (drawPlots) {
+                // Plots is the only class that refers to XChart: it is loaded only here.
+                Plots.write(result, dir, plots, files);
             }
             files.add(writeText(dir.resolve("report.html"), html(result, title, configText, headline, plots, dir)));
         } catch (IOException e) {
@@ -82,7 +87,7 @@ public final class Report {
         return LABELS.getOrDefault(metric, metric);
     }
 
-    private static boolean has(Sweep.Result r, String metric) {
+    static boolean has(Sweep.Result r, String metric) {
         return r.cells().stream().anyMatch(c -> Double.isFinite(c.metric(metric)));
     }
 
@@ -228,95 +233,6 @@ public final class Report {
         return sb.toString();
     }
 
-    // ---- plots -----------------------------------------------------------------------------------
-
-    private static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
-        new Color(0xff7f0e), new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f)};
-
-    private static XYChart chart(String title, String x, String y) {
-        XYChart c = new XYChartBuilder().width(720).height(480).title(title).xAxisTitle(x).yAxisTitle(y).build();
-        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
-        c.getStyler().setChartBackgroundColor(Color.WHITE);
-        c.getStyler().setPlotBackgroundColor(Color.WHITE);
-        c.getStyler().setPlotGridLinesColor(new Color(0xdddddd));
-        c.getStyler().setSeriesColors(PALETTE);
-        c.getStyler().setMarkerSize(7);
-        return c;
-    }
-
-    static XYChart metricVsBeta(Sweep.Result r, String metric) {
-        boolean log = betas(r).stream().allMatch(b -> b > 0) && betas(r).size() > 1
-                && betas(r).get(betas(r).size() - 1) / betas(r).get(0) >= 20;
-        XYChart c = chart(Character.toUpperCase(label(metric).charAt(0)) + label(metric).substring(1) + ", by β",
-                log ? "β (log scale)" : "β", label(metric));
-        c.getStyler().setXAxisLogarithmic(log);
-        double lo = Double.POSITIVE_INFINITY;
-        double hi = Double.NEGATIVE_INFINITY;
-        for (Map.Entry<String, Map<Double, Sweep.CellResult>> row : byRow(r).entrySet()) {
-            List<Double> xs = new ArrayList<>();
-            List<Double> ys = new ArrayList<>();
-            for (Map.Entry<Double, Sweep.CellResult> e : new java.util.TreeMap<>(row.getValue()).entrySet()) {
-                double v = e.getValue().metric(metric);
-                if (Double.isFinite(v) && Double.isFinite(e.getKey())) {
-                    xs.add(e.getKey());
-                    ys.add(v);
-                    lo = Math.min(lo, e.getKey());
-                    hi = Math.max(hi, e.getKey());
-                }
-            }
-            if (!xs.isEmpty()) {
-                XYSeries s = c.addSeries(row.getKey(), xs, ys);
-                s.setMarker(SeriesMarkers.CIRCLE);
-            }
-        }
-        if (metric.equals("win_rate") && Double.isFinite(lo)) {
-            XYSeries s = c.addSeries("SFT model (50%)", List.of(lo, hi), List.of(0.5, 0.5));
-            s.setMarker(SeriesMarkers.NONE);
-            s.setLineColor(Color.GRAY);
-            s.setLineStyle(new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
-        }
-        return c;
-    }
-
-    static XYChart frontier(Sweep.Result r) {
-        XYChart c = chart("Judge reward against KL to the reference", label("kl") + " per completion (nats)", label("mean_reward"));
-        c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
-        double sft = Double.NaN;
-        for (Map.Entry<String, Map<Double, Sweep.CellResult>> row : byRow(r).entrySet()) {
-            List<Double> xs = new ArrayList<>();
-            List<Double> ys = new ArrayList<>();
-            for (Sweep.CellResult cell : row.getValue().values()) {
-                double x = cell.metric("kl");
-                double y = cell.metric("mean_reward");
-                if (Double.isFinite(x) && Double.isFinite(y)) {
-                    xs.add(x);
-                    ys.add(y);
-                }
-                if (Double.isFinite(cell.metric("sft_mean_reward"))) {
-                    sft = cell.metric("sft_mean_reward");
-                }
-            }
-            if (!xs.isEmpty()) {
-                c.addSeries(row.getKey(), xs, ys).setMarker(SeriesMarkers.CIRCLE);
-            }
-        }
-        if (Double.isFinite(sft)) {
-            XYSeries s = c.addSeries("SFT model", List.of(0.0), List.of(sft));
-            s.setMarker(SeriesMarkers.DIAMOND);
-            s.setMarkerColor(Color.BLACK);
-        }
-        return c;
-    }
-
-    private static void plot(XYChart chart, Path dir, String stem, List<Path> files) throws IOException {
-        Path png = dir.resolve(stem + ".png");
-        Path svg = dir.resolve(stem + ".svg");
-        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
-        VectorGraphicsEncoder.saveVectorGraphic(chart, svg.toString(), VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
-        files.add(png);
-        files.add(svg);
-    }
-
     // ---- HTML ------------------------------------------------------------------------------------
 
     static String html(Sweep.Result r, String title, String configText, String headline, List<String[]> plots, Path dir)
@@ -351,6 +267,9 @@ public final class Report {
             sb.append("</tr>\n");
         });
         sb.append("</table>\n<h2>Plots</h2>\n");
+        if (plots.isEmpty()) {
+            sb.append("<p>").append(esc(NO_PLOTS)).append("</p>\n");
+        }
         for (String[] p : plots) {
             sb.append("<figure>").append(inlineSvg(dir.resolve(p[0] + ".svg"))).append("<figcaption>")
                     .append(esc(p[1])).append(" (<a href=\"").append(p[0]).append(".png\">PNG</a>, <a href=\"")

@@ -13,7 +13,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -42,18 +41,9 @@ class ChatTemplateTest {
 
     // ------------------------------------------------------------------------------ test data
 
-    /** The shared data folder: ../shared next to the checkout, else $ALIGN4J_SHARED. */
+    /** The test data root (src/test/resources, see {@link io.github.align4j.TestData}). */
     static Path shared() {
-        Path sibling = Path.of("").toAbsolutePath().getParent().resolve("shared");
-        if (Files.isDirectory(sibling.resolve("data"))) {
-            return sibling;
-        }
-        String env = System.getenv("ALIGN4J_SHARED");
-        if (env != null && !env.isBlank() && Files.isDirectory(Path.of(env).resolve("data"))) {
-            return Path.of(env);
-        }
-        return fail("shared test data not found: neither " + sibling + " nor $ALIGN4J_SHARED ("
-                + env + ") holds data/; run with ALIGN4J_SHARED=/path/to/shared");
+        return io.github.align4j.TestData.shared();
     }
 
     static JsonNode json(String relative) {

@@ -1,30 +1,18 @@
 package io.github.align4j.data;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import io.github.align4j.model.TextTokenizer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Shared test material: the read-only /work/shared folder and the tokenizers in it. */
+/** Test material: the real datasets and tokenizers in src/test/resources/data. */
 final class Fixtures {
     private static TextTokenizer phi3;
     private static TextTokenizer gpt2;
 
     private Fixtures() {}
 
-    /** {@code ../shared} next to the project, or {@code $ALIGN4J_SHARED}; fails loudly when neither exists. */
+    /** The test data root (src/test/resources, see {@link io.github.align4j.TestData}). */
     static Path shared() {
-        String env = System.getenv("ALIGN4J_SHARED");
-        if (env != null && !env.isBlank() && Files.isDirectory(Path.of(env, "data"))) {
-            return Path.of(env);
-        }
-        Path sibling = Path.of("").toAbsolutePath().getParent().resolve("shared");
-        if (Files.isDirectory(sibling.resolve("data"))) {
-            return sibling;
-        }
-        fail("The shared test data is missing: expected " + sibling + "/data or $ALIGN4J_SHARED/data");
-        return null;
+        return io.github.align4j.TestData.shared();
     }
 
     static Path preference(String file) {

@@ -1,0 +1,57 @@
+package com.example.consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a Java team gets from the align4j artifact alone (plus a natives block): DPO trains through
+ * the public API, DJL logs into this application's logback, and the JVM-wide settings the
+ * application chose are left as they were.
+ */
+class ConsumerTest {
+    @Test
+    void trainsDpoWithTheApplicationsOwnLoggingAndSettings(@TempDir Path tmp) throws Exception {
+        // The application's choice (surefire's systemPropertyVariables, i.e. -Dai.djl.offline=false).
+        assertEquals("false", System.getProperty("ai.djl.offline"));
+        // Its own SLF4J binding is the one in use: align4j brings none (no slf4j-nop).
+        assertInstanceOf(LoggerContext.class, LoggerFactory.getILoggerFactory());
+        // The command line's dependencies are not part of what this project received.
+        assertThrows(ClassNotFoundException.class, () -> Class.forName("picocli.CommandLine"));
+        assertThrows(ClassNotFoundException.class, () -> Class.forName("org.knowm.xchart.XYChart"));
+        assertThrows(ClassNotFoundException.class, () -> Class.forName("org.slf4j.nop.NOPLoggerFactory"));
+
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ListAppender<ILoggingEvent> seen = new ListAppender<>();
+        seen.start();
+        root.addAppender(seen);
+        Path run;
+        try {
+            run = TrainDpo.run(tmp);
+        } finally {
+            root.detachAppender(seen);
+        }
+
+        List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
+        assertEquals(3, metrics.stream().filter(l -> l.contains("\"loss\"")).count(), String.join("\n", metrics));
+        assertTrue(Files.isRegularFile(run.resolve("final/model.safetensors")), "final checkpoint");
+        // The settings the application chose are still its own.
+        assertEquals("false", System.getProperty("ai.djl.offline"));
+        // DJL's logging and the application's own reached its logback.
+        assertTrue(seen.list.stream().anyMatch(e -> e.getLoggerName().startsWith("ai.djl")),
+                "no ai.djl log event reached logback: " + seen.list);
+        assertTrue(seen.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("trained DPO into")));
+    }
+}
