@@ -12,21 +12,21 @@ import java.util.Map;
  * the rejected half's KL and vice versa: {@code 1 − σ(β(cl − KLr))} for the B chosen and
  * {@code 1 − σ(β(KLc − rl))} for the B rejected completions, 2B losses in all.
  *
- * <p>Option {@code kl_detach}: {@code false} (the default) is TRL 0.7's form, as the study ran
- * it: gradient flows through the KL estimates, so every chosen log-ratio also moves the rejected
- * losses (and vice versa) while its batch mean is positive. {@code true} detaches the KL
- * estimates (no gradient flows through them), as the KTO paper and TRL's later
- * {@code KTOTrainer} do. The default follows TRL 0.7, whose name this loss carries: a recipe
- * that says {@code kto_pair} trains what TRL trained under that name. The two part from the
- * first step where a batch's mean log-ratio is positive.
+ * <p>Option {@code kl_detach}: {@code true} (the default) detaches the KL estimates (no gradient
+ * flows through them), as the KTO paper and TRL's later {@code KTOTrainer} do, and as align4j
+ * always did: runs, resumes and the demo's published numbers stay reproducible. {@code false} is
+ * TRL 0.7's form, as the blog ran it: gradient flows through the KL estimates
+ * ({@code clamp(min=0)} of the batch mean), so every chosen log-ratio also moves the rejected
+ * losses while the mean is ≥ 0; {@code recipes/pref-align-scan/} sets it. The two forms have the
+ * same loss values and part in gradient from the first step where a batch's mean log-ratio is ≥ 0.
  */
 public final class KtoPair implements PairedLoss {
-    /** TRL 0.7.x's form: gradient through the KL terms. */
-    public static final boolean DEFAULT_KL_DETACH = false;
+    /** Detached KL terms, as the KTO paper (set false for TRL 0.7.x's form). */
+    public static final boolean DEFAULT_KL_DETACH = true;
 
     private final boolean klDetach;
 
-    /** TRL 0.7's form ({@code kl_detach=false}). */
+    /** Detached KL terms ({@code kl_detach=true}). */
     public KtoPair() {
         this(DEFAULT_KL_DETACH);
     }

@@ -53,7 +53,7 @@ class LossOptionsTest {
         assertEquals(0.1, ((Dpo) Losses.create("dpo", Map.of("label_smoothing", "0.1"))).labelSmoothing());
         assertTrue(((KtoPair) Losses.create("kto_pair", Map.of("kl_detach", "true"))).klDetach());
         assertFalse(((KtoPair) Losses.create("kto_pair", Map.of("kl_detach", false))).klDetach());
-        assertFalse(((KtoPair) Losses.create("kto_pair", Map.of())).klDetach(), "default: TRL 0.7's form");
+        assertTrue(((KtoPair) Losses.create("kto_pair", Map.of())).klDetach(), "default: detached, as before");
         String bad = assertThrows(Align4jException.class,
                 () -> Losses.create("kto_pair", Map.of("kl_detach", "maybe"))).getMessage();
         assertTrue(bad.contains("kl_detach") && bad.contains("true or false"), bad);
