@@ -16,7 +16,7 @@ import java.util.Map;
 /**
  * How the trainer uses the settings that {@code align4j train} applies before the trainer exists
  * (the loss, max_length, device), so that none is silently ignored in a library call: the loss
- * comes from the config unless one is given explicitly (then the config must not set one too),
+ * comes from the config unless one is given explicitly (then the config must not set another),
  * the data must fit max_length, and the policy must be on the configured device.
  */
 final class ConfigUse {
@@ -27,7 +27,7 @@ final class ConfigUse {
         if (explicit == null) {
             return cfg.loss();
         }
-        if (cfg.setsLoss()) {
+        if (cfg.setsLoss() && !same(cfg, explicit)) {
             List<String> set = new java.util.ArrayList<>();
             TrainConfig d = TrainConfig.defaults();
             for (String k : TrainConfig.LOSS_KEYS) {
@@ -41,6 +41,17 @@ final class ConfigUse {
                     + "give the options to the loss itself.");
         }
         return explicit;
+    }
+
+    /** Whether the config describes the explicit loss (same class, same options): then nothing is ignored. */
+    private static boolean same(TrainConfig cfg, PreferenceLoss explicit) {
+        try {
+            PreferenceLoss c = cfg.loss();
+            return c.getClass() == explicit.getClass() && c.name().equals(explicit.name())
+                    && c.options().equals(explicit.options());
+        } catch (Align4jException e) {
+            return false;
+        }
     }
 
     /** The config as the run records it: loss_type names the loss actually trained. */
