@@ -4,6 +4,8 @@ import io.github.align4j.eval.Sweep;
 import io.github.align4j.eval.SweepConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,10 +39,17 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "DIR", description = "Write here instead of output_dir.")
     Path output;
 
+    @Option(names = "--loss-option", paramLabel = "NAME=VALUE", description = "A loss option for every cell "
+            + "(repeatable), added to loss_kwargs, e.g. --loss-option kl_detach=false; a cell's loss gets the ones it reads.")
+    List<String> lossOptions = new ArrayList<>();
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         SweepConfig sc = SweepConfig.load(config);
+        if (!lossOptions.isEmpty()) {
+            sc = sc.withLossOptions(TrainCommand.lossOptions(lossOptions));
+        }
         if (output != null) {
             sc = sc.withOutputDir(output.toString());
         }

@@ -55,6 +55,10 @@ final class TrainCommand implements Callable<Integer> {
     String loss;
     @Option(names = "--loss-weights", paramLabel = "L=W,...", description = "A weighted sum of losses, e.g. dpo=1,sft=0.5 (RPO).")
     String lossWeights;
+    @Option(names = "--loss-option", paramLabel = "NAME=VALUE", description = "An option for the loss (repeatable), "
+            + "added to the recipe's loss_kwargs, e.g. --loss-option kl_detach=false or, for a custom loss, "
+            + "--loss-option length_alpha=0.2.")
+    List<String> lossOptions = new ArrayList<>();
     @Option(names = "--beta", paramLabel = "B", description = "β, the temperature of the implicit reward (default 0.1).")
     Double beta;
     @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate (default 5e-7).")
@@ -136,7 +140,13 @@ final class TrainCommand implements Callable<Integer> {
         if (config != null) {
             cfg = TrainConfig.fromYaml(config, cfg, ignored);
         }
-        cfg = cfg.with(flags(), "command line").validated();
+        cfg = cfg.with(flags(), "command line");
+        if (!lossOptions.isEmpty()) {
+            Map<String, Object> kw = new LinkedHashMap<>(cfg.lossKwargs());
+            kw.putAll(lossOptions(lossOptions));
+            cfg = cfg.with("loss_kwargs", kw, "--loss-option");
+        }
+        cfg = cfg.validated();
         for (String i : ignored) {
             out.println("note: recipe key ignored: " + i);
         }
@@ -192,7 +202,7 @@ final class TrainCommand implements Callable<Integer> {
             }
             out.flush();
             try (CausalLM policy = CausalLM.load(modelDir, CausalLM.Options.training().withDevice(device))) {
-                PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(cfg).policy(policy).loss(lossFn)
+                PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(cfg).policy(policy)
                         .output(out0).tokenizerDir(modelDir)
                         .cacheDir(cacheDir == null ? null : cacheDir.resolve("reference"));
                 if (!cfg.refModelPath().isEmpty()) {
@@ -294,22 +304,20 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     static PreferenceLoss loss(TrainConfig cfg) {
-        if (!cfg.lossWeights().isEmpty()) {
-            Map<String, Double> w = new LinkedHashMap<>();
-            for (String part : cfg.lossWeights().split(",")) {
-                String[] kv = part.split("=", 2);
-                if (kv.length != 2) {
-                    throw new Align4jException("--loss-weights: expected NAME=WEIGHT,..., got '" + part + "'");
-                }
-                try {
-                    w.put(kv[0].trim(), Double.parseDouble(kv[1].trim()));
-                } catch (NumberFormatException e) {
-                    throw new Align4jException("--loss-weights: '" + kv[1] + "' is not a number (in '" + part + "')");
-                }
+        return cfg.loss();
+    }
+
+    /** --loss-option NAME=VALUE, in order (a later one wins); the values are typed by TrainConfig. */
+    static Map<String, Object> lossOptions(List<String> given) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (String o : given) {
+            int eq = o.indexOf('=');
+            if (eq <= 0) {
+                throw new Align4jException("--loss-option: expected NAME=VALUE (e.g. kl_detach=false), got '" + o + "'");
             }
-            return Losses.weighted(w, cfg.lossOptions());
+            m.put(o.substring(0, eq).trim(), o.substring(eq + 1).trim());
         }
-        return Losses.create(cfg.lossType(), cfg.lossOptions());
+        return m;
     }
 
     static DataOptions dataOptions(TrainConfig cfg) {

@@ -261,36 +261,36 @@ public final class Sweep {
         return key;
     }
 
-    /** The trainer settings of one cell. */
+    /**
+     * The trainer settings of one cell. Loss options that the cell's loss does not read (KTO's
+     * weights in a DPO cell, {@code kl_detach} in an IPO cell) are left out, so the cell records
+     * and trains exactly what its loss uses; a value the loss reads but rejects is an error.
+     */
     public TrainConfig config(Cell cell) {
-        return base.with(cell.values(), "grid " + cell.id()).validated();
+        return forItsLoss(base.with(cell.values(), "grid " + cell.id()).validated());
     }
 
-    /** The loss of one cell; loss options the loss does not read (e.g. KTO weights in a DPO cell) are left out. */
+    /** The loss of one cell (see {@link #config}). */
     static PreferenceLoss loss(TrainConfig c) {
-        Map<String, Double> opts = c.lossOptions();
-        if (!c.lossWeights().isBlank()) {
-            Map<String, Double> w = new LinkedHashMap<>();
-            for (String part : c.lossWeights().split(",")) {
-                String[] kv = part.split("=", 2);
-                try {
-                    w.put(kv[0].trim(), kv.length == 2 ? Double.parseDouble(kv[1].trim()) : 1.0);
-                } catch (NumberFormatException e) {
-                    throw new Align4jException("loss_weights: '" + part + "' is not name=weight, e.g. dpo=1,sft=0.5");
-                }
-            }
-            return Losses.weighted(w, opts);
-        }
-        Map<String, Double> used = new LinkedHashMap<>();
-        for (Map.Entry<String, Double> e : opts.entrySet()) {
-            try {
-                Losses.create(c.lossType(), Map.of(e.getKey(), e.getValue()));
-                used.put(e.getKey(), e.getValue());
-            } catch (Align4jException ignored) {
-                // an option of another loss of the grid
+        return forItsLoss(c).loss();
+    }
+
+    /** c without the loss options none of its losses reads. */
+    static TrainConfig forItsLoss(TrainConfig c) {
+        List<String> specs = c.lossWeights().isBlank() ? List.of(c.lossType()) : List.copyOf(c.lossWeightsMap().keySet());
+        TrainConfig defaults = TrainConfig.defaults();
+        for (String k : c.lossOptions().keySet()) {
+            if (specs.stream().noneMatch(spec -> Losses.reads(spec, k))) {
+                c = c.with(k, defaults.get(k), "sweep");
             }
         }
-        return Losses.create(c.lossType(), used);
+        Map<String, Object> kwargs = new LinkedHashMap<>();
+        c.lossKwargs().forEach((k, v) -> {
+            if (specs.stream().anyMatch(spec -> Losses.reads(spec, k))) {
+                kwargs.put(k, v);
+            }
+        });
+        return kwargs.size() == c.lossKwargs().size() ? c : c.with("loss_kwargs", kwargs, "sweep");
     }
 
     /** Optimizer steps of one cell. */
@@ -354,12 +354,12 @@ public final class Sweep {
     private CellResult runCell(Cell cell, CausalLM reference, JudgeRun judgeRun, long steps) {
         long start = System.nanoTime();
         TrainConfig c = config(cell);
-        PreferenceLoss loss = loss(c);
+        PreferenceLoss loss = c.loss(); // the trainer builds the same from c
         Path dir = cellDir(cell);
         Map<String, Double> m = new LinkedHashMap<>();
         try (CausalLM policy = CausalLM.load(model, new CausalLM.Options(device, true, DataType.FLOAT32))) {
             PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(c).policy(policy).reference(reference)
-                    .loss(loss).output(dir).cacheDir(output.resolve("cache")).console(null)
+                    .output(dir).cacheDir(output.resolve("cache")).console(null)
                     .onStep((step, seconds, tokens) -> {
                         if (listener != null) {
                             listener.step(cell, step, steps);

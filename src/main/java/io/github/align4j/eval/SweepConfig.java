@@ -129,6 +129,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 throw new Align4jException(file + ": grid: loss_type '" + loss + "': " + e.getMessage(), e);
             }
         }
+        checkLossOptions(file, grid, base);
         if (base.outputDir().isBlank()) {
             throw new Align4jException(file + ": no output_dir. Add e.g. 'output_dir: runs/my-scan' (or pass --output).");
         }
@@ -144,6 +145,38 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         SweepConfig c = new SweepConfig(file, base, grid, ignored, rows, judge, samples, maxNew, temp, text);
         Sweep.expand(grid, base); // every cell's values and the ids are valid
         return c;
+    }
+
+    /**
+     * Loss options every cell shares must be read by some loss of the grid, and each cell's loss
+     * must accept the options it reads (label_smoothing 0.7 with dpo is an error, not ε = 0).
+     */
+    private static void checkLossOptions(Path file, Map<String, List<Object>> grid, TrainConfig base) {
+        List<Object> losses = grid.getOrDefault("loss_type", List.of(base.lossType()));
+        for (String k : base.allLossOptions().keySet()) {
+            boolean read = losses.stream().anyMatch(l -> Losses.reads(l.toString(), k))
+                    || grid.containsKey("loss_weights") || !base.lossWeights().isBlank();
+            if (!read) {
+                throw new Align4jException(file + ": loss option " + k + " is read by no loss of the sweep " + losses
+                        + "; remove it or add a loss that uses it");
+            }
+        }
+        for (Sweep.Cell cell : Sweep.expand(grid, base)) { // every cell's loss accepts the options it reads (label_smoothing 0.7 with dpo: no)
+            try {
+                Sweep.loss(base.with(cell.values(), "grid " + cell.id()).validated());
+            } catch (Align4jException e) {
+                throw new Align4jException(file + ": cell " + cell.id() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** A copy whose cells also get these loss options ({@code --loss-option k=v}), added to loss_kwargs. */
+    public SweepConfig withLossOptions(Map<String, ?> options) {
+        Map<String, Object> m = new LinkedHashMap<>(base.lossKwargs());
+        m.putAll(options);
+        TrainConfig b = base.with("loss_kwargs", m, "--loss-option");
+        checkLossOptions(file, grid, b);
+        return new SweepConfig(file, b, grid, ignored, trainRows, judge, judgeSamples, maxNewTokens, temperature, text);
     }
 
     /** A copy writing to another output folder. */

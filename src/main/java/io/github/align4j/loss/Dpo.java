@@ -25,6 +25,11 @@ public final class Dpo implements PairedLoss {
     }
 
     @Override
+    public java.util.Map<String, Object> options() {
+        return java.util.Map.of(Losses.LABEL_SMOOTHING, labelSmoothing);
+    }
+
+    @Override
     public String name() {
         return "dpo";
     }

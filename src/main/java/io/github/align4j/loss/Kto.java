@@ -44,6 +44,11 @@ public final class Kto implements UnpairedLoss {
     }
 
     @Override
+    public java.util.Map<String, Object> options() {
+        return java.util.Map.of(Losses.DESIRABLE_WEIGHT, desirableWeight, Losses.UNDESIRABLE_WEIGHT, undesirableWeight);
+    }
+
+    @Override
     public String name() {
         return "kto";
     }

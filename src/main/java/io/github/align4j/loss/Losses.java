@@ -16,10 +16,16 @@ import java.util.function.Function;
 /**
  * Creates losses by name. Options use TRL / alignment-handbook names: {@code label_smoothing}
  * (dpo, robust, simpo), {@code simpo_gamma} (simpo), {@code desirable_weight} and
- * {@code undesirable_weight} (kto). TRL's {@code sigmoid} is accepted as another name for
- * {@code dpo}. A custom loss is named by its fully qualified class name; it must implement
+ * {@code undesirable_weight} (kto), {@code kl_detach} (kto_pair). TRL's {@code sigmoid} is
+ * accepted as another name for {@code dpo}. A number may be given as a {@link Number} or as text;
+ * a boolean as a {@link Boolean} or {@code "true"}/{@code "false"}.
+ *
+ * <p>A custom loss is named by its fully qualified class name; it must implement
  * {@link PairedLoss} or {@link UnpairedLoss} and have a public constructor taking
- * {@code Map<String, Double>} (which receives the options) or a public no-arg constructor.
+ * {@code Map<String, Object>} (receives every option as given: numbers as {@link Double}, booleans
+ * as {@link Boolean}, other values as text) or {@code Map<String, Double>} (every option must then
+ * be a number), or else a public no-arg constructor (the loss then takes no options). A custom loss with a map constructor reads every option it is given; it should throw
+ * an {@link Align4jException} naming any key it does not know.
  */
 public final class Losses {
     public static final String LABEL_SMOOTHING = "label_smoothing";
@@ -27,33 +33,79 @@ public final class Losses {
     public static final String DESIRABLE_WEIGHT = "desirable_weight";
     public static final String UNDESIRABLE_WEIGHT = "undesirable_weight";
 
+    public static final String KL_DETACH = "kl_detach";
+
     /** How to make one loss: the options it reads ({@code null}: all, for custom classes). */
-    private record Factory(String name, Set<String> options, Function<Map<String, Double>, PreferenceLoss> make) {}
+    private record Factory(String name, Set<String> options, Function<Map<String, Object>, PreferenceLoss> make) {}
 
     private static final Map<String, Factory> BUILTINS = new LinkedHashMap<>();
     private static final Map<String, String> ALIASES = Map.of("sigmoid", "dpo");
 
     static {
-        add("dpo", o -> new Dpo(o.getOrDefault(LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
+        add("dpo", o -> new Dpo(number("dpo", o, LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
         add("ipo", o -> new Ipo());
-        add("kto_pair", o -> new KtoPair());
-        add("kto", o -> new Kto(o.getOrDefault(DESIRABLE_WEIGHT, 1.0), o.getOrDefault(UNDESIRABLE_WEIGHT, 1.0)),
+        add("kto_pair", o -> new KtoPair(bool("kto_pair", o, KL_DETACH, KtoPair.DEFAULT_KL_DETACH)), KL_DETACH);
+        add("kto", o -> new Kto(number("kto", o, DESIRABLE_WEIGHT, 1.0), number("kto", o, UNDESIRABLE_WEIGHT, 1.0)),
                 DESIRABLE_WEIGHT, UNDESIRABLE_WEIGHT);
         add("hinge", o -> new Hinge());
-        add("robust", o -> new Robust(o.getOrDefault(LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
+        add("robust", o -> new Robust(number("robust", o, LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
         add("sppo_hard", o -> new SppoHard());
         add("nca_pair", o -> new NcaPair());
         add("apo_zero", o -> new ApoZero());
         add("apo_down", o -> new ApoDown());
-        add("simpo", o -> new Simpo(o.getOrDefault(SIMPO_GAMMA, 0.5), o.getOrDefault(LABEL_SMOOTHING, 0.0)),
+        add("simpo", o -> new Simpo(number("simpo", o, SIMPO_GAMMA, 0.5), number("simpo", o, LABEL_SMOOTHING, 0.0)),
                 SIMPO_GAMMA, LABEL_SMOOTHING);
         add("sft", o -> new Sft());
     }
 
     private Losses() {}
 
-    private static void add(String name, Function<Map<String, Double>, PreferenceLoss> make, String... options) {
+    private static void add(String name, Function<Map<String, Object>, PreferenceLoss> make, String... options) {
         BUILTINS.put(name, new Factory(name, Set.of(options), make));
+    }
+
+    /** A number option: a {@link Number} or text that parses as one. */
+    static double number(String loss, Map<String, Object> o, String key, double dflt) {
+        Object v = o.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        if (v instanceof Number n) {
+            return n.doubleValue();
+        }
+        try {
+            return Double.parseDouble(v.toString().trim());
+        } catch (NumberFormatException e) {
+            throw new Align4jException("Option " + key + " of loss '" + loss + "' must be a number, got '" + v
+                    + "': set e.g. " + key + "=" + dflt + ".");
+        }
+    }
+
+    /** A boolean option: a {@link Boolean} or the text true / false. */
+    static boolean bool(String loss, Map<String, Object> o, String key, boolean dflt) {
+        Object v = o.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        if (v instanceof Boolean b) {
+            return b;
+        }
+        String t = v.toString().trim().toLowerCase(Locale.ROOT);
+        if (t.equals("true") || t.equals("false")) {
+            return Boolean.parseBoolean(t);
+        }
+        throw new Align4jException("Option " + key + " of loss '" + loss + "' must be true or false, got '" + v + "'.");
+    }
+
+    /**
+     * Whether a loss reads an option: a built-in reads only its own; a custom class with a map
+     * constructor reads every option; one with only a no-arg constructor none.
+     *
+     * @param spec a built-in name or a custom loss's fully qualified class name
+     */
+    public static boolean reads(String spec, String option) {
+        Set<String> o = factory(spec).options();
+        return o == null || o.contains(option);
     }
 
     /** The built-in loss names, in a fixed order. */
@@ -65,8 +117,8 @@ public final class Losses {
      * @param spec a built-in name (see {@link #builtins()}) or a custom loss's fully qualified class name
      * @param options options by TRL name; each must be one the loss reads ({@code null}: none)
      */
-    public static PreferenceLoss create(String spec, Map<String, Double> options) {
-        Map<String, Double> opts = options == null ? Map.of() : options;
+    public static PreferenceLoss create(String spec, Map<String, ?> options) {
+        Map<String, Object> opts = options == null ? Map.of() : new LinkedHashMap<>(options);
         Factory f = factory(spec);
         for (String key : opts.keySet()) {
             if (f.options() != null && !f.options().contains(key)) {
@@ -83,8 +135,8 @@ public final class Losses {
      * @param weights loss spec → weight (&gt; 0), in order
      * @param options options by TRL name; each goes to the parts that read it and must be read by one
      */
-    public static PreferenceLoss weighted(Map<String, Double> weights, Map<String, Double> options) {
-        Map<String, Double> opts = options == null ? Map.of() : options;
+    public static PreferenceLoss weighted(Map<String, Double> weights, Map<String, ?> options) {
+        Map<String, Object> opts = options == null ? Map.of() : new LinkedHashMap<>(options);
         if (weights == null || weights.isEmpty()) {
             throw new Align4jException("--loss-weights is empty: give at least one loss, e.g. dpo=1,sft=0.5.");
         }
@@ -92,7 +144,7 @@ public final class Losses {
         List<WeightedLoss.Term> terms = new ArrayList<>();
         for (Map.Entry<String, Double> e : weights.entrySet()) {
             Factory f = factory(e.getKey());
-            Map<String, Double> own = new LinkedHashMap<>();
+            Map<String, Object> own = new LinkedHashMap<>();
             opts.forEach((k, v) -> {
                 if (f.options() == null || f.options().contains(k)) {
                     own.put(k, v);
@@ -146,11 +198,47 @@ public final class Losses {
         Constructor<?> noArg = constructor(c);
         if (withOptions == null && noArg == null) {
             throw new Align4jException("Loss class " + className + " needs a public no-arg constructor or a public"
-                    + " constructor taking Map<String, Double> (the loss options).");
+                    + " constructor taking Map<String, Object> (the loss options).");
         }
         Set<String> options = withOptions != null ? null : Set.of();
+        boolean onlyNumbers = withOptions != null && takesDoubles(withOptions);
         return new Factory(className, options,
-                o -> withOptions != null ? instantiate(withOptions, Map.copyOf(o)) : instantiate(noArg));
+                o -> withOptions != null ? instantiate(withOptions, onlyNumbers ? doubles(className, o)
+                        : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(o))) : instantiate(noArg));
+    }
+
+    /** Whether a map constructor's values are declared as {@code Double} (or {@code Number}). */
+    private static boolean takesDoubles(Constructor<?> ctor) {
+        java.lang.reflect.Type t = ctor.getGenericParameterTypes()[0];
+        if (t instanceof java.lang.reflect.ParameterizedType p && p.getActualTypeArguments().length == 2) {
+            java.lang.reflect.Type v = p.getActualTypeArguments()[1];
+            return v == Double.class || v == Number.class;
+        }
+        return false;
+    }
+
+    /** Options for a {@code Map<String, Double>} constructor: every value must be a number. */
+    private static Map<String, Double> doubles(String className, Map<String, Object> o) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        o.forEach((k, v) -> {
+            Double d = null;
+            if (v instanceof Number n) {
+                d = n.doubleValue();
+            } else if (v != null) {
+                try {
+                    d = Double.parseDouble(v.toString().trim());
+                } catch (NumberFormatException e) {
+                    d = null;
+                }
+            }
+            if (d == null) {
+                throw new Align4jException("Option " + k + "='" + v + "' of loss " + className + " is not a number, and the"
+                        + " class takes Map<String, Double>: give a number, or give the class a public constructor taking"
+                        + " Map<String, Object> to receive other values.");
+            }
+            m.put(k, d);
+        });
+        return java.util.Collections.unmodifiableMap(m);
     }
 
     private static Constructor<?> constructor(Class<?> c, Class<?>... params) {

@@ -18,6 +18,15 @@ public sealed interface PreferenceLoss permits PairedLoss, UnpairedLoss {
         return getClass().getSimpleName();
     }
 
+    /**
+     * The options this loss was made with, by TRL name (e.g. {@code label_smoothing}), as
+     * {@code trainer_state.json} records them; empty by default. Override it in a loss of your own
+     * to have its options recorded.
+     */
+    default java.util.Map<String, Object> options() {
+        return java.util.Map.of();
+    }
+
     /** False for reference-free losses (SimPO, SFT): the trainer then loads no reference model. */
     default boolean needsReference() {
         return true;

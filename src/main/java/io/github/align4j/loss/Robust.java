@@ -26,6 +26,11 @@ public final class Robust implements PairedLoss {
     }
 
     @Override
+    public java.util.Map<String, Object> options() {
+        return java.util.Map.of(Losses.LABEL_SMOOTHING, labelSmoothing);
+    }
+
+    @Override
     public String name() {
         return "robust";
     }

@@ -43,6 +43,11 @@ public final class Simpo implements PairedLoss {
     }
 
     @Override
+    public java.util.Map<String, Object> options() {
+        return java.util.Map.of(Losses.SIMPO_GAMMA, gamma, Losses.LABEL_SMOOTHING, labelSmoothing);
+    }
+
+    @Override
     public String name() {
         return "simpo";
     }

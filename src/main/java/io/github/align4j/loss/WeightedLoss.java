@@ -83,6 +83,13 @@ public abstract sealed class WeightedLoss permits WeightedLoss.Paired, WeightedL
         return sb.toString();
     }
 
+    /** Every part's options, merged (a key two parts read holds the same value in both). */
+    public Map<String, Object> options() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        terms.forEach(t -> m.putAll(t.loss().options()));
+        return m;
+    }
+
     public boolean needsReference() {
         return terms.stream().anyMatch(t -> t.loss().needsReference());
     }

@@ -62,6 +62,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     private final TrainConfig cfg;
     private final CausalLM policy;
     private final PreferenceLoss loss;
+    private final Map<String, Object> lossRecord;
     private final List<TokenizedPair> trainPairs;
     private final List<TokenizedUnpaired> trainUnpaired;
     private final List<TokenizedPair> evalPairs;
@@ -85,9 +86,11 @@ public final class PreferenceTrainer implements AutoCloseable {
     private String dataSha;
 
     private PreferenceTrainer(Builder b) {
-        this.cfg = b.config.validated();
+        TrainConfig c = b.config.validated();
+        this.loss = ConfigUse.loss(c, b.loss); // the config's loss unless one is given (not both)
+        this.cfg = ConfigUse.recorded(c, loss, b.loss != null);
+        this.lossRecord = ConfigUse.describe(loss, c, b.loss != null);
         this.policy = b.policy;
-        this.loss = b.loss;
         this.trainPairs = b.trainPairs;
         this.trainUnpaired = b.trainUnpaired;
         this.evalPairs = b.evalPairs;
@@ -106,9 +109,12 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (resume && output == null) {
             throw new Align4jException("resume needs the output folder of the run to continue (Builder.output)");
         }
-        if (policy == null || loss == null) {
-            throw new Align4jException("PreferenceTrainer needs a policy and a loss");
+        if (policy == null) {
+            throw new Align4jException("PreferenceTrainer needs a policy");
         }
+        ConfigUse.checkDevice(cfg, policy);
+        ConfigUse.check(cfg, policy, b.trainPairs, b.trainUnpaired, "training");
+        ConfigUse.check(cfg, policy, b.evalPairs, b.evalUnpaired, "eval");
         if (!policy.trainable()) {
             throw new Align4jException("the policy must be loaded with CausalLM.Options.training()");
         }
@@ -425,6 +431,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         r.put("micro_batches_done", pos.microDone);
         r.put("examples", trainSize());
         r.put("data_sha256", dataFingerprint());
+        r.set("loss", json.valueToTree(lossRecord));
         var rng = r.putObject("rng");
         rng.put("generator", "java.util.Random(seed * 1000003 + epoch), one per epoch: the order of the examples");
         rng.put("seed", cfg.seed());
@@ -503,7 +510,8 @@ public final class PreferenceTrainer implements AutoCloseable {
             if (v == null || e.getKey().equals("output_dir")) {
                 continue;
             }
-            boolean same = e.getValue() instanceof Number n ? v.isNumber() && v.asDouble() == n.doubleValue()
+            boolean same = e.getValue() instanceof Map<?, ?> ? v.equals(Checkpoints.json().valueToTree(e.getValue()))
+                    : e.getValue() instanceof Number n ? v.isNumber() && v.asDouble() == n.doubleValue()
                     : v.asText().equals(String.valueOf(e.getValue()));
             if (!same) {
                 if (ORDER_KEYS.contains(e.getKey())) {
@@ -1146,6 +1154,11 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder reference(CausalLM r) { this.reference = r; return this; }
         /** A reference folder (default: the policy's own folder, loaded frozen). */
         public Builder referencePath(Path p) { this.referencePath = p; return this; }
+        /**
+         * The loss to train. Without it the loss comes from the config ({@code loss_type} or
+         * {@code loss_weights}, with its options and {@code loss_kwargs}); giving both a loss here and
+         * loss settings in the config is refused.
+         */
         public Builder loss(PreferenceLoss l) { this.loss = l; return this; }
         public Builder trainPairs(List<TokenizedPair> d) { this.trainPairs = d; return this; }
         public Builder trainUnpaired(List<TokenizedUnpaired> d) { this.trainUnpaired = d; return this; }

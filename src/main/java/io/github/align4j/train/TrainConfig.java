@@ -17,9 +17,11 @@ import java.util.Map;
 /**
  * A training run's settings under the alignment-handbook / TRL field names ({@code beta},
  * {@code loss_type}, {@code learning_rate}, {@code per_device_train_batch_size}, ...). Immutable:
- * {@link #with} returns a changed copy. Values come from defaults, then a YAML recipe, then
- * command-line flags; every value is validated when set, and an unknown key is an error that names
- * it and the nearest known key.
+ * build one with typed setters ({@code TrainConfig.builder().beta(0.1).learningRate(5e-7).build()}),
+ * or by key with {@link #with} (a changed copy), as YAML recipes ({@link #fromYaml}) and
+ * command-line flags do. Every value is validated when set, and an unknown key is an error that
+ * names it and the nearest known key. {@code PreferenceTrainer} uses every setting or refuses it
+ * with a message (see its builder).
  */
 public final class TrainConfig {
     /** A key's type and default. */
@@ -66,6 +68,7 @@ public final class TrainConfig {
         key("simpo_gamma", Double.class, 0.5, "SimPO target margin γ");
         key("desirable_weight", Double.class, 1.0, "KTO weight of desirable examples");
         key("undesirable_weight", Double.class, 1.0, "KTO weight of undesirable examples");
+        key("loss_kwargs", Map.class, Map.of(), "more loss options, e.g. {kl_detach: false}, handed to the loss (a custom loss gets them all)");
         key("learning_rate", Double.class, 5e-7, "peak learning rate (≥ 0)");
         key("lr_scheduler_type", String.class, "cosine", "cosine, linear or constant (after warmup)");
         key("warmup_ratio", Double.class, 0.0, "warmup as a fraction of the optimizer steps");
@@ -154,8 +157,8 @@ public final class TrainConfig {
     }
 
     /**
-     * Reads a YAML recipe (alignment-handbook style, flat keys). Keys listed in {@link #IGNORED}
-     * are accepted and returned in {@code ignored}.
+     * Reads a YAML recipe (alignment-handbook style, flat keys; {@code loss_kwargs} a mapping). Keys
+     * listed in {@link #IGNORED} are accepted and returned in {@code ignored}.
      */
     public static TrainConfig fromYaml(Path file, TrainConfig base, List<String> ignored) {
         return fromYaml(file, base, ignored, List.of());
@@ -166,107 +169,7 @@ public final class TrainConfig {
      * {@code grid:}): {@code otherKeys} are left to the caller. Errors name the file and line.
      */
     public static TrainConfig fromYaml(Path file, TrainConfig base, List<String> ignored, java.util.Collection<String> otherKeys) {
-        JsonNode root;
-        Map<String, Integer> lines = new LinkedHashMap<>();
-        try {
-            if (Files.size(file) > 10_000_000) {
-                throw new Align4jException(file + ": " + Files.size(file) + " bytes is far too large for a recipe "
-                        + "(a YAML mapping of a few dozen keys); check the path");
-            }
-            String text = Files.readString(file);
-            ObjectMapper yaml = new ObjectMapper(YAML);
-            root = yaml.readTree(text);
-            if (root != null && root.isObject()) {
-                keyLines(yaml, text, lines);
-            }
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new Align4jException(file + ": recipe not found");
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new Align4jException(file + ": not a text file (invalid UTF-8); a recipe is a YAML mapping of key: value");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            var loc = e.getLocation();
-            throw new Align4jException(file + (loc != null && loc.getLineNr() > 0 ? ":" + loc.getLineNr() : "")
-                    + ": not a valid YAML recipe: " + firstLine(e.getOriginalMessage()));
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof Align4jException a) {
-                throw a;
-            }
-            throw new Align4jException(file + ": not a valid YAML recipe: " + firstLine(String.valueOf(e.getMessage())));
-        } catch (StackOverflowError e) {
-            throw new Align4jException(file + ": not a valid YAML recipe: nested too deeply");
-        }
-        if (root == null || root.isNull() || root.isMissingNode()) {
-            return base;
-        }
-        if (!root.isObject()) {
-            throw new Align4jException(file + ": a recipe is a YAML mapping of key: value, but this file holds a "
-                    + root.getNodeType().name().toLowerCase(Locale.ROOT));
-        }
-        TrainConfig c = base;
-        var it = root.fields();
-        while (it.hasNext()) {
-            var e = it.next();
-            if (otherKeys.contains(e.getKey())) {
-                continue;
-            }
-            Integer line = lines.get(e.getKey());
-            String where = file + (line != null ? ":" + line : "");
-            if (IGNORED.containsKey(e.getKey())) {
-                if (ignored != null) {
-                    ignored.add(e.getKey() + " (" + IGNORED.get(e.getKey()) + ")");
-                }
-                continue;
-            }
-            JsonNode v = e.getValue();
-            if (v.isArray()) {
-                throw new Align4jException(where + ": key '" + e.getKey() + "' must be a single value, not a list");
-            }
-            Object value = v.isNull() ? null : v.isTextual() ? v.asText() : v.isBoolean() ? (Object) v.asBoolean()
-                    : v.isIntegralNumber() ? (v.canConvertToLong() ? (Object) v.asLong() : v.asText())
-                    : v.isNumber() ? (Object) v.asDouble()
-                    : v.isObject() ? mapString(v) : v.toString();
-            c = c.with(e.getKey(), value, where);
-        }
-        return c;
-    }
-
-    private static final YAMLFactory YAML = YAMLFactory.builder()
-            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .loaderOptions(yamlLimits())
-            .build();
-
-    /** SnakeYAML's limits, tightened: a recipe has no aliases to speak of and is small. */
-    private static org.yaml.snakeyaml.LoaderOptions yamlLimits() {
-        org.yaml.snakeyaml.LoaderOptions o = new org.yaml.snakeyaml.LoaderOptions();
-        o.setMaxAliasesForCollections(50);
-        o.setNestingDepthLimit(50);
-        o.setCodePointLimit(10_000_000);
-        return o;
-    }
-
-    /** The line of each top-level key, for messages that point at it. */
-    private static void keyLines(ObjectMapper yaml, String text, Map<String, Integer> lines) throws IOException {
-        try (com.fasterxml.jackson.core.JsonParser p = yaml.getFactory().createParser(text)) {
-            int depth = 0;
-            for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
-                switch (t) {
-                    case START_OBJECT, START_ARRAY -> depth++;
-                    case END_OBJECT, END_ARRAY -> depth--;
-                    case FIELD_NAME -> {
-                        if (depth == 1) {
-                            lines.putIfAbsent(p.currentName(), p.currentTokenLocation().getLineNr());
-                        }
-                    }
-                    default -> { }
-                }
-            }
-        }
-    }
-
-    private static String mapString(JsonNode v) {
-        List<String> parts = new ArrayList<>();
-        v.fields().forEachRemaining(e -> parts.add(e.getKey() + "=" + e.getValue().asText()));
-        return String.join(",", parts);
+        return RecipeYaml.read(file, base, ignored, otherKeys);
     }
 
     private static Object convert(Key k, Object value, String source) {
@@ -287,12 +190,19 @@ public final class TrainConfig {
                 } else {
                     v = Integer.parseInt(value.toString().trim());
                 }
+            } else if (k.type() == Map.class) {
+                v = options(value, where);
             } else if (k.type() == Boolean.class) {
                 String s = value.toString().trim().toLowerCase(Locale.ROOT);
                 if (!s.equals("true") && !s.equals("false")) {
                     throw new Align4jException(where + " must be true or false, got '" + value + "'");
                 }
                 v = Boolean.parseBoolean(s);
+            } else if (value instanceof Map<?, ?> m) { // loss_weights: {dpo: 1, sft: 0.5}
+                List<String> parts = new ArrayList<>();
+                m.forEach((a, b) -> parts.add(a + "=" + (b instanceof Double d && d == Math.rint(d) && !d.isInfinite()
+                        ? String.valueOf(d.longValue()) : String.valueOf(b))));
+                v = String.join(",", parts);
             } else {
                 v = value.toString();
             }
@@ -301,6 +211,74 @@ public final class TrainConfig {
         } catch (NumberFormatException | ArithmeticException e) {
             throw new Align4jException(where + " must be " + (k.type() == Integer.class ? "an integer" : "a number")
                     + ", got '" + value + "'");
+        }
+    }
+
+    /**
+     * loss_kwargs from a map or from text {@code k=v,k2=v2}: numbers become Double, true/false
+     * Boolean, anything else stays text.
+     */
+    private static Map<String, Object> options(Object value, String where) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        if (value instanceof Map<?, ?> given) {
+            for (Map.Entry<?, ?> e : given.entrySet()) {
+                m.put(optionKey(String.valueOf(e.getKey()), where), optionValue(e.getValue(), where + " option " + e.getKey()));
+            }
+        } else {
+            String text = value.toString().trim();
+            for (String part : text.isEmpty() ? new String[0] : text.split(",")) {
+                String[] kv = part.split("=", 2);
+                if (kv.length != 2) {
+                    throw new Align4jException(where + ": expected NAME=VALUE, got '" + part + "'");
+                }
+                m.put(optionKey(kv[0].trim(), where), optionValue(kv[1].trim(), where + " option " + kv[0].trim()));
+            }
+        }
+        for (String k : m.keySet()) {
+            if (KEYS.containsKey(k)) {
+                throw new Align4jException(where + ": '" + k + "' is a key of its own; set " + k + " directly, not in loss_kwargs");
+            }
+        }
+        return Collections.unmodifiableMap(m);
+    }
+
+    private static String optionKey(String k, String where) {
+        if (!k.matches("[A-Za-z_][A-Za-z0-9_.-]*")) {
+            throw new Align4jException(where + ": '" + k + "' is not an option name (letters, digits and _)");
+        }
+        return k;
+    }
+
+    /** One option value: a number (as Double), a boolean or text; nothing nested. */
+    static Object optionValue(Object v, String where) {
+        if (v == null) {
+            throw new Align4jException(where + " has no value");
+        }
+        if (v instanceof Boolean || v instanceof String s && !looksTyped(s)) {
+            return v;
+        }
+        if (v instanceof Number n) {
+            return n.doubleValue();
+        }
+        if (v instanceof String s) {
+            String t = s.trim().toLowerCase(Locale.ROOT);
+            if (t.equals("true") || t.equals("false")) {
+                return Boolean.parseBoolean(t);
+            }
+            return Double.parseDouble(s.trim());
+        }
+        throw new Align4jException(where + " must be a number, true/false or text, not " + v.getClass().getSimpleName());
+    }
+
+    private static boolean looksTyped(String s) {
+        String t = s.trim().toLowerCase(Locale.ROOT);
+        if (t.equals("true") || t.equals("false")) {
+            return true;
+        }
+        try {
+            return Double.isFinite(Double.parseDouble(t));
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 
@@ -400,7 +378,7 @@ public final class TrainConfig {
         return prev[b.length()];
     }
 
-    private static String firstLine(String s) {
+    static String firstLine(String s) {
         if (s == null) {
             return "";
         }
@@ -444,6 +422,13 @@ public final class TrainConfig {
     }
 
     public double beta() { return d("beta"); }
+    public double labelSmoothing() { return d("label_smoothing"); }
+    public double simpoGamma() { return d("simpo_gamma"); }
+    public double desirableWeight() { return d("desirable_weight"); }
+    public double undesirableWeight() { return d("undesirable_weight"); }
+    /** loss_kwargs: more options for the loss, as given (numbers as Double). */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> lossKwargs() { return (Map<String, Object>) values.get("loss_kwargs"); }
     public String lossType() { return s("loss_type"); }
     public String lossWeights() { return s("loss_weights"); }
     public double learningRate() { return d("learning_rate"); }
@@ -490,6 +475,156 @@ public final class TrainConfig {
             }
         }
         return m;
+    }
+
+    /**
+     * Everything handed to the loss: the options among label_smoothing, simpo_gamma,
+     * desirable_weight and undesirable_weight set away from their defaults, then loss_kwargs.
+     */
+    public Map<String, Object> allLossOptions() {
+        Map<String, Object> m = new LinkedHashMap<>(lossOptions());
+        m.putAll(lossKwargs());
+        return m;
+    }
+
+    /**
+     * loss_weights as loss → weight, in order; the one parser of {@code dpo=1,sft=0.5} for train,
+     * sweep and the library. Empty when not set.
+     */
+    public Map<String, Double> lossWeightsMap() {
+        Map<String, Double> w = new LinkedHashMap<>();
+        if (lossWeights().isBlank()) {
+            return w;
+        }
+        for (String part : lossWeights().split(",")) {
+            String[] kv = part.split("=", 2);
+            if (kv.length != 2 || kv[0].isBlank()) {
+                throw new Align4jException("loss_weights: expected NAME=WEIGHT,... (e.g. dpo=1,sft=0.5), got '" + part + "'");
+            }
+            double v;
+            try {
+                v = Double.parseDouble(kv[1].trim());
+            } catch (NumberFormatException e) {
+                throw new Align4jException("loss_weights: '" + kv[1].trim() + "' is not a number (in '" + part + "')");
+            }
+            if (w.put(kv[0].trim(), v) != null) {
+                throw new Align4jException("loss_weights: '" + kv[0].trim() + "' is given twice; give each loss once");
+            }
+        }
+        return w;
+    }
+
+    /**
+     * The loss these settings describe: {@code loss_weights} when set, else {@code loss_type}, with
+     * {@link #allLossOptions()}; an option the loss does not read is an error that names it.
+     */
+    public io.github.align4j.loss.PreferenceLoss loss() {
+        return lossWeights().isBlank()
+                ? io.github.align4j.loss.Losses.create(lossType(), allLossOptions())
+                : io.github.align4j.loss.Losses.weighted(lossWeightsMap(), allLossOptions());
+    }
+
+    /** True when a loss key (loss_type, loss_weights, loss options, loss_kwargs) is away from its default. */
+    public boolean setsLoss() {
+        for (String k : LOSS_KEYS) {
+            if (!values.get(k).equals(KEYS.get(k).dflt())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The keys that make the loss. */
+    public static final List<String> LOSS_KEYS = List.of("loss_type", "loss_weights", "label_smoothing", "simpo_gamma",
+            "desirable_weight", "undesirable_weight", "loss_kwargs");
+
+    /** A builder starting from the defaults. */
+    public static Builder builder() {
+        return new Builder(defaults());
+    }
+
+    /** A builder starting from these settings. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /**
+     * Typed settings: {@code TrainConfig.builder().beta(0.1).learningRate(5e-7).lossType("dpo").build()}.
+     * Every value is checked when set (an Align4jException names the key); {@link #build} runs the
+     * cross-key checks of {@link #validated}.
+     */
+    public static final class Builder {
+        private TrainConfig c;
+
+        private Builder(TrainConfig c) {
+            this.c = c;
+        }
+
+        /** Any key by its TRL / handbook name (strings are parsed to the key's type). */
+        public Builder set(String key, Object value) {
+            c = c.with(key, value, "TrainConfig.Builder.set");
+            return this;
+        }
+
+        private Builder put(String key, Object value) {
+            c = c.with(key, value, "TrainConfig.Builder (" + key + ")");
+            return this;
+        }
+
+        /** One loss option, added to loss_kwargs (a number, a boolean or text). */
+        public Builder lossOption(String name, Object value) {
+            Map<String, Object> m = new LinkedHashMap<>(c.lossKwargs());
+            m.put(name, value);
+            return put("loss_kwargs", m);
+        }
+
+        public Builder beta(double v) { return put("beta", v); }
+        public Builder lossType(String v) { return put("loss_type", v); }
+        public Builder lossWeights(String v) { return put("loss_weights", v); }
+        public Builder labelSmoothing(double v) { return put("label_smoothing", v); }
+        public Builder simpoGamma(double v) { return put("simpo_gamma", v); }
+        public Builder desirableWeight(double v) { return put("desirable_weight", v); }
+        public Builder undesirableWeight(double v) { return put("undesirable_weight", v); }
+        public Builder lossKwargs(Map<String, ?> v) { return put("loss_kwargs", v); }
+        public Builder learningRate(double v) { return put("learning_rate", v); }
+        public Builder lrSchedulerType(String v) { return put("lr_scheduler_type", v); }
+        public Builder warmupRatio(double v) { return put("warmup_ratio", v); }
+        public Builder warmupSteps(int v) { return put("warmup_steps", v); }
+        public Builder numTrainEpochs(double v) { return put("num_train_epochs", v); }
+        public Builder maxSteps(int v) { return put("max_steps", v); }
+        public Builder batchSize(int v) { return put("per_device_train_batch_size", v); }
+        public Builder evalBatchSize(int v) { return put("per_device_eval_batch_size", v); }
+        public Builder gradientAccumulationSteps(int v) { return put("gradient_accumulation_steps", v); }
+        public Builder maxLength(int v) { return put("max_length", v); }
+        public Builder maxPromptLength(int v) { return put("max_prompt_length", v); }
+        public Builder maxGradNorm(double v) { return put("max_grad_norm", v); }
+        public Builder weightDecay(double v) { return put("weight_decay", v); }
+        public Builder adamBeta1(double v) { return put("adam_beta1", v); }
+        public Builder adamBeta2(double v) { return put("adam_beta2", v); }
+        public Builder adamEpsilon(double v) { return put("adam_epsilon", v); }
+        public Builder seed(int v) { return put("seed", v); }
+        public Builder shuffle(boolean v) { return put("shuffle", v); }
+        public Builder groupByLength(boolean v) { return put("group_by_length", v); }
+        public Builder loggingSteps(int v) { return put("logging_steps", v); }
+        public Builder evalSteps(int v) { return put("eval_steps", v); }
+        public Builder saveSteps(int v) { return put("save_steps", v); }
+        public Builder saveTotalLimit(int v) { return put("save_total_limit", v); }
+        public Builder maxNonfiniteSteps(int v) { return put("max_nonfinite_steps", v); }
+        public Builder precomputeRef(boolean v) { return put("precompute_ref_log_probs", v); }
+        public Builder evalSplit(double v) { return put("eval_split", v); }
+        public Builder modelPath(String v) { return put("model_name_or_path", v); }
+        public Builder refModelPath(String v) { return put("ref_model", v); }
+        public Builder trainFile(String v) { return put("train_file", v); }
+        public Builder evalFile(String v) { return put("eval_file", v); }
+        public Builder outputDir(String v) { return put("output_dir", v); }
+        public Builder device(String v) { return put("device", v); }
+        public Builder chatTemplate(String v) { return put("chat_template", v); }
+        public Builder applyChatTemplate(boolean v) { return put("apply_chat_template", v); }
+
+        /** The settings, cross-checked ({@link #validated}). */
+        public TrainConfig build() {
+            return c.validated();
+        }
     }
 
     @Override

@@ -57,7 +57,7 @@ class LossGradientTest {
     @Test
     void ktoPairKlEstimatesAreDetached() {
         try (NDManager m = NDManager.newBaseManager()) {
-            PairedLogps p = backwardPaired(m, new KtoPair());
+            PairedLogps p = backwardPaired(m, new KtoPair(true));
             // With KLc = 0.75 and KLr = 0 constants, πc only enters 1 − σ(β(cl − KLr)):
             // dL/dπc_i = −β σ'(β cl_i)/(2B); πr only enters 1 − σ(β(KLc − rl)): dL/dπr_i = +β σ'(β(KLc − rl_i))/(2B).
             // Gradients through the KL estimates would add ±β Σ σ'(·)/(2B·B) to every entry.
