@@ -77,4 +77,81 @@ class SweepCommandTest {
         assertEquals(0, cl.execute("sweep", "--config", yaml.toString()));
         assertEquals(before, Files.getLastModifiedTime(o.resolve("cells/dpo-beta0.1/result.json")));
     }
+
+    /** eval: mt_bench scores each cell's final model with a judge on the loopback address; its score is the table. */
+    @Test
+    void mtBenchEntryScoresEveryCellAndIsTheTable(@TempDir Path dir) throws Exception {
+        Path model = SweepFixture.model(dir.resolve("model"));
+        ObjectMapper json = new ObjectMapper();
+        List<String> rows = new ArrayList<>();
+        Random r = new Random(5);
+        for (int i = 0; i < 16; i++) {
+            DemoCorpus.Prompt p = DemoCorpus.trainPrompts().get(r.nextInt(144));
+            rows.add(json.writeValueAsString(Map.of("prompt", p.text(), "chosen", "the " + p.product() + " is great .",
+                    "rejected", "the " + p.product() + " is awful .")));
+        }
+        Path data = dir.resolve("pairs.jsonl");
+        Files.write(data, rows);
+        // cells run one after another: requests 0-1 grade the first cell (turn 1: 8, turn 2: 6), 2-3 the second (3, 4)
+        try (JudgeServer s = new JudgeServer(q -> JudgeServer.Action.reply(q.user().contains("### User:")
+                ? (q.index() < 2 ? "Rating: [[6]]" : "Rating: [[4]]") : (q.index() < 2 ? "[[8]]" : "[[3]]")))) {
+            Path yaml = dir.resolve("sweep.yaml");
+            Files.writeString(yaml, String.join("\n",
+                    "model_name_or_path: " + model,
+                    "train_file: " + data,
+                    "output_dir: " + dir.resolve("out"),
+                    "max_steps: 1",
+                    "per_device_train_batch_size: 4",
+                    "device: cpu",
+                    "eval:",
+                    "  mt_bench:",
+                    "    judge_url: " + s.url(),
+                    "    judge_model: judge-x",
+                    "    max_new_tokens: 3",
+                    "    questions: [81]",
+                    "    judge_concurrency: 1",
+                    "grid:",
+                    "  loss_type: [dpo, ipo]",
+                    "  beta: [0.1]",
+                    ""));
+            StringWriter out = new StringWriter();
+            picocli.CommandLine cl = io.github.align4j.cli.Main.commandLine();
+            cl.setOut(new PrintWriter(out));
+            assertEquals(0, cl.execute("sweep", "--config", yaml.toString(), "--dry-run"), out.toString());
+            assertTrue(out.toString().contains("eval       MT-Bench (single grading) judged by judge-x at " + s.url()
+                    + ", questions [81], 3 new tokens per turn: 4 judge calls"), out.toString());
+            assertEquals(0, s.requests(), "a dry run asks nothing");
+            assertEquals(0, cl.execute("sweep", "--config", yaml.toString()), out.toString());
+            assertEquals(4, s.requests(), "1 question x 2 turns x 2 cells");
+            Path o = dir.resolve("out");
+            String md = Files.readString(o.resolve("results.md"));
+            assertTrue(md.contains("MT-Bench score per algorithm (rows) and β (columns)"), md);
+            assertTrue(md.contains("| dpo | **7** ★ |"), md); // (8 + 6) / 2
+            assertTrue(md.contains("| ipo | **3.5** ★ |"), md); // (3 + 4) / 2
+            List<String> csv = Files.readAllLines(o.resolve("results.csv"));
+            List<String> cols = List.of(csv.get(0).split(","));
+            int k = cols.indexOf("mt_bench");
+            assertEquals("7", csv.get(1).split(",")[k]);
+            assertEquals("3.5", csv.get(2).split(",")[k]);
+            assertEquals("8", csv.get(1).split(",")[cols.indexOf("mt_bench_turn1")]);
+            assertTrue(Files.isRegularFile(o.resolve("cells/dpo-beta0.1/mt_bench/results.json")));
+            // a rerun reuses the scores: no training, no judge call
+            assertEquals(0, cl.execute("sweep", "--config", yaml.toString()), out.toString());
+            assertEquals(4, s.requests());
+        }
+    }
+
+    @Test
+    void evalEntryErrorsNameTheKey(@TempDir Path dir) throws Exception {
+        Path yaml = dir.resolve("sweep.yaml");
+        Files.writeString(yaml, "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\neval:\n  mt_bench:\n"
+                + "    judge_url: http://127.0.0.1:1/v1\n    judge_model: j\n    api_key: sk-x\ngrid:\n  beta: [0.1]\n");
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class,
+                () -> SweepConfig.load(yaml));
+        assertTrue(e.getMessage().contains("eval: mt_bench: unknown key 'api_key'") && e.getMessage().contains("judge_api_key_env"),
+                e.getMessage());
+        Files.writeString(yaml, "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\nseeds: 0\ngrid:\n  beta: [0.1]\n");
+        e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class, () -> SweepConfig.load(yaml));
+        assertTrue(e.getMessage().contains("seeds: expected a whole number ≥ 1"), e.getMessage());
+    }
 }
