@@ -105,10 +105,10 @@ class DemoTest {
 
     @Test
     void overSeedsOnlyDifferencesEverySeedAgreesOnAreCalled() {
-        // dpo beats ipo on both seeds; kto's mean is above 50% but seed 2 is below
+        // dpo beats ipo on both seeds; kto beats dpo on seed 1 only; its mean is above 50% but seed 2 is below
         Sweep.Result r = new Sweep.Result(List.of(seeded("dpo", 0.1, 1, 0.70), seeded("dpo", 0.1, 2, 0.66),
-                seeded("ipo", 0.1, 1, 0.60), seeded("ipo", 0.1, 2, 0.62), seeded("kto", 0.1, 1, 0.64),
-                seeded("kto", 0.1, 2, 0.48)), "win_rate", null);
+                seeded("ipo", 0.1, 1, 0.60), seeded("ipo", 0.1, 2, 0.62), seeded("kto", 0.1, 1, 0.72),
+                seeded("kto", 0.1, 2, 0.40)), "win_rate", null);
         Demo.Headline h = Demo.headline(r);
         assertTrue(h.text().startsWith("Highest mean: dpo at β = 0.1, win rate 68.0% ± 2.8 [66.0, 70.0]"), h.text());
         assertTrue(h.text().contains("Not distinguishable from kto (β = 0.1): the seeds disagree."), h.text());

@@ -111,7 +111,7 @@ class ReportTest {
         Report.write(r, "t", "", null, dir);
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals("algorithm,beta,learning_rate,pref_accuracy,seconds,seed", csv.get(0));
-        assertEquals("dpo,0.1,0.001,0.5,1.0", csv.get(1));
+        assertEquals("dpo,0.1,0.001,0.5,1.0,0", csv.get(1));
         assertTrue(Files.readString(dir.resolve("results.md")).contains("| dpo learning_rate=0.001 | **50.0%** ★ |"));
     }
 }

@@ -100,7 +100,8 @@ class SweepCommandTest {
                     "model_name_or_path: " + model,
                     "train_file: " + data,
                     "output_dir: " + dir.resolve("out"),
-                    "max_steps: 1",
+                    "max_steps: 3",
+                    "learning_rate: 0.05",       // the two cells must answer differently, or the cache answers
                     "per_device_train_batch_size: 4",
                     "device: cpu",
                     "eval:",
