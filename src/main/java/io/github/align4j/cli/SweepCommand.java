@@ -43,9 +43,17 @@ final class SweepCommand implements Callable<Integer> {
             + "(repeatable), added to loss_kwargs, e.g. --loss-option kl_detach=false; a cell's loss gets the ones it reads.")
     List<String> lossOptions = new ArrayList<>();
 
+    @Option(names = "--seeds", paramLabel = "N",
+            description = "Runs per cell with seeds seed, seed+1, ... (default: the file's seeds, else 1); the report "
+                    + "shows mean ± sd and calls a best β only where every seed agrees.")
+    Integer seeds;
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        if (seeds != null && seeds < 1) {
+            throw new io.github.align4j.Align4jException("--seeds must be ≥ 1, got " + seeds);
+        }
         SweepConfig sc = SweepConfig.load(config);
         if (!lossOptions.isEmpty()) {
             sc = sc.withLossOptions(TrainCommand.lossOptions(lossOptions));
@@ -55,13 +63,16 @@ final class SweepCommand implements Callable<Integer> {
         }
         if (dryRun) {
             out.print(sc.plan());
+            if (seeds != null) {
+                out.println("  --seeds " + seeds + " replaces the file's seeds (" + sc.seeds() + ")");
+            }
             out.println("dry run: nothing was trained.");
             out.flush();
             return CliSupport.EXIT_OK;
         }
         out.print(sc.plan());
         out.flush();
-        Sweep.run(sc, System.err);
+        Sweep.run(sc, seeds == null ? 0 : seeds, System.err);
         return CliSupport.EXIT_OK;
     }
 }

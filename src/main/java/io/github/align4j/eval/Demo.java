@@ -72,10 +72,12 @@ public final class Demo {
      * @param learningRate preference-tuning peak learning rate
      * @param evalSamples completions per held-out prompt for the judge
      * @param evalPairSamples completions per held-out prompt to make held-out pairs
+     * @param seeds runs per cell, seeds {@code seed}, {@code seed + 1}, ... of training and judge
+     *     sampling (the SFT model and the preference data come from {@code seed} alone)
      */
     public record Options(Path output, List<String> losses, List<Double> betas, long seed, int threads, int hidden,
             int layers, int sftReviews, int sftSteps, int pairSamples, int steps, int batchSize, double learningRate,
-            int evalSamples, int evalPairSamples) {
+            int evalSamples, int evalPairSamples, int seeds) {
         public Options {
             losses = List.copyOf(losses);
             betas = List.copyOf(betas);
@@ -85,33 +87,44 @@ public final class Demo {
             if (pairSamples < 2 || pairSamples % 2 != 0 || evalPairSamples < 2 || evalPairSamples % 2 != 0) {
                 throw new Align4jException("samples per prompt for pairs must be even and ≥ 2");
             }
+            if (seeds < 1) {
+                throw new Align4jException("--seeds must be ≥ 1, got " + seeds);
+            }
         }
 
-        /** The full demo: 4 losses × 5 β; about 2 minutes on two idle cores, 5 on busy ones. */
+        /**
+         * The full demo: 4 losses × 5 β × 3 seeds (60 runs); about 3.5 minutes on two idle cores,
+         * 7 on busy ones (docs/study.md, Timings).
+         */
         public static Options full(Path output) {
             return new Options(output, List.of("dpo", "ipo", "kto_pair", "kto"), List.of(0.01, 0.1, 0.3, 0.6, 0.9), 1, 1,
-                    64, 2, 12, 1000, 16, 150, 16, 5e-4, 16, 4);
+                    64, 2, 12, 1000, 16, 150, 16, 5e-4, 16, 4, 3);
         }
 
-        /** {@code --quick}: 4 losses × 2 β, fewer steps and samples (the CI smoke test); about 30 seconds. */
+        /** {@code --quick}: 4 losses × 2 β × 3 seeds, fewer steps and samples (the CI smoke test); about a minute. */
         public static Options quick(Path output) {
             return new Options(output, List.of("dpo", "ipo", "kto_pair", "kto"), List.of(0.1, 0.6), 1, 1,
-                    64, 2, 8, 600, 8, 80, 16, 5e-4, 8, 4);
+                    64, 2, 8, 600, 8, 80, 16, 5e-4, 8, 4, 3);
         }
 
         public Options withGrid(List<String> l, List<Double> b) {
             return new Options(output, l, b, seed, threads, hidden, layers, sftReviews, sftSteps, pairSamples, steps,
-                    batchSize, learningRate, evalSamples, evalPairSamples);
+                    batchSize, learningRate, evalSamples, evalPairSamples, seeds);
         }
 
         public Options withSeed(long s) {
             return new Options(output, losses, betas, s, threads, hidden, layers, sftReviews, sftSteps, pairSamples, steps,
-                    batchSize, learningRate, evalSamples, evalPairSamples);
+                    batchSize, learningRate, evalSamples, evalPairSamples, seeds);
         }
 
         public Options withThreads(int t) {
             return new Options(output, losses, betas, seed, t, hidden, layers, sftReviews, sftSteps, pairSamples, steps,
-                    batchSize, learningRate, evalSamples, evalPairSamples);
+                    batchSize, learningRate, evalSamples, evalPairSamples, seeds);
+        }
+
+        public Options withSeeds(int n) {
+            return new Options(output, losses, betas, seed, threads, hidden, layers, sftReviews, sftSteps, pairSamples, steps,
+                    batchSize, learningRate, evalSamples, evalPairSamples, n);
         }
 
         /** The settings that decide the SFT model (a rerun with the same ones reuses it). */
@@ -161,8 +174,9 @@ public final class Demo {
         ReviewJudge.register();
         Path sftDir = o.output().resolve("sft");
         int cells = o.losses().size() * o.betas().size();
-        say(out, String.format(Locale.ROOT, "align4j demo: %s × β %s (%d cells) on a generated review-sentiment task, "
-                + "judged by a lexicon score; writing to %s", o.losses(), o.betas(), cells, o.output()));
+        say(out, String.format(Locale.ROOT, "align4j demo: %s × β %s (%d cells) × %d seed%s on a generated review-sentiment "
+                + "task, judged by a lexicon score; writing to %s", o.losses(), o.betas(), cells, o.seeds(),
+                o.seeds() == 1 ? "" : "s", o.output()));
 
         // 1. model + SFT
         say(out, "[1/5] SFT model");
@@ -199,10 +213,11 @@ public final class Demo {
             SamplingOptions sampling = new SamplingOptions(24, 1.0, 1.0, 0, o.seed() * 31 + 3, o.evalSamples());
             Sweep sweep = Sweep.builder().base(base).grid(grid).model(sftDir).trainPairs(train).evalPairs(eval)
                     .judge(judge, heldOut, sampling, tok).output(o.output()).listener(new ProgressListener(out, o))
-                    .build();
-            say(out, String.format(Locale.ROOT, "[3/5] grid: %d cells × %d steps of %d pairs (lr %.0e, cosine); "
-                    + "[4/5] each judged on %d held-out prompts × %d samples against the SFT model",
-                    sweep.cells().size(), o.steps(), o.batchSize(), o.learningRate(), heldOut.size(), o.evalSamples()));
+                    .seeds(o.seeds()).build();
+            say(out, String.format(Locale.ROOT, "[3/5] grid: %d cells × %d seeds (%d–%d: batch order, KTO's split, judge "
+                    + "sampling) × %d steps of %d pairs (lr %.0e, cosine); [4/5] each judged on %d held-out prompts × %d "
+                    + "samples against the SFT model", sweep.cells().size(), o.seeds(), o.seed(), o.seed() + o.seeds() - 1,
+                    o.steps(), o.batchSize(), o.learningRate(), heldOut.size(), o.evalSamples()));
             Sweep.Result result = sweep.run();
 
             // 5. report
@@ -210,10 +225,11 @@ public final class Demo {
             String config = configText(o, base, train.size(), eval.size(), heldOut.size(), sampling);
             List<Path> files = Report.write(result, "align4j demo: DPO, IPO, KTO β-scan on a review-sentiment task",
                     config, h.text(), o.output());
-            say(out, "[5/5] results: rows = algorithm, columns = β, ★ = best β of the row (win rate vs SFT, 95% CI)\n");
+            say(out, "[5/5] results: rows = algorithm, columns = β, ★ = best β of the row (win rate vs SFT; "
+                    + (o.seeds() > 1 ? "mean ± sd over " + o.seeds() + " seeds [min, max])\n" : "95% CI, one seed)\n"));
             say(out, Report.table(result));
             say(out, h.text());
-            say(out, "report: " + o.output().resolve("report.html") + "  (also results.csv, results.md, "
+            say(out, "report: " + o.output().resolve("report.html") + "  (also results.csv, results_summary.csv, results.md, "
                     + "metric_vs_beta.png/.svg, reward_vs_kl.png/.svg)");
             double seconds = (System.nanoTime() - start) / 1e9;
             say(out, String.format(Locale.ROOT, "done in %.0f s", seconds));
@@ -318,47 +334,65 @@ public final class Demo {
     record Headline(String text, boolean allBeat) {}
 
     static Headline headline(Sweep.Result r) {
-        Sweep.CellResult best = r.best();
-        StringBuilder sb = new StringBuilder();
-        boolean allBeat = true;
-        if (best == null || !Double.isFinite(best.metric("win_rate"))) {
+        CellSummary best = r.best();
+        if (best == null || !Double.isFinite(best.mean("win_rate"))) {
             return new Headline("no cell was judged", false);
         }
-        sb.append(String.format(Locale.ROOT, "Winner: %s at β = %s, win rate %.1f%% (95%% CI %.1f–%.1f%%) against the SFT "
-                + "model: %+.1f points over the SFT model's 50%%; mean judge reward %.3f vs %.3f for SFT, KL %.2f nats.%n",
-                best.cell().algorithm(), Sweep.format(best.cell().beta()), 100 * best.metric("win_rate"),
-                100 * best.metric("win_rate_low"), 100 * best.metric("win_rate_high"),
-                100 * (best.metric("win_rate") - 0.5), best.metric("mean_reward"), best.metric("sft_mean_reward"),
-                best.metric("kl")));
-        sb.append("Best β per algorithm (win rate against the SFT model, 95% CI):\n");
+        int seeds = r.seeds();
+        StringBuilder sb = new StringBuilder();
+        Map<String, CellSummary> bestPerRow = r.bestPerRow();
+        List<String> tiedWith = new ArrayList<>();
+        bestPerRow.forEach((row, c) -> {
+            if (!c.equals(best) && !best.beatsOnEverySeed(c, "win_rate")) {
+                tiedWith.add(row + " (β = " + Sweep.format(c.cell().beta()) + ")");
+            }
+        });
+        sb.append(String.format(Locale.ROOT, "Highest %s: %s at β = %s, win rate %s against the SFT model; mean judge reward "
+                + "%.3f vs %.3f for SFT, KL %.2f nats.%n", seeds > 1 ? "mean" : "cell", best.cell().algorithm(),
+                Sweep.format(best.cell().beta()), Report.shown(best, "win_rate"), best.mean("mean_reward"),
+                best.mean("sft_mean_reward"), best.mean("kl")));
+        if (bestPerRow.size() > 1) {
+            if (seeds < 2) {
+                sb.append("One seed: whether it beats the other algorithms' best cells is not tested (run --seeds 3).\n");
+            } else if (tiedWith.isEmpty()) {
+                sb.append("It beats every other algorithm's best cell on all ").append(seeds).append(" seeds.\n");
+            } else {
+                sb.append("Not distinguishable from ").append(String.join(", ", tiedWith))
+                        .append(": the seeds disagree.\n");
+            }
+        }
+        sb.append(Report.bestBetas(r)).append('\n');
+        sb.append("Against the SFT model (50%):\n");
+        boolean allBeat = true;
         List<String> losers = new ArrayList<>();
         List<String> unclear = new ArrayList<>();
-        for (Map.Entry<String, Sweep.CellResult> e : r.bestPerRow().entrySet()) {
-            Sweep.CellResult c = e.getValue();
-            double w = c.metric("win_rate");
+        for (Map.Entry<String, CellSummary> e : bestPerRow.entrySet()) {
+            CellSummary c = e.getValue();
+            double w = c.mean("win_rate");
             String verdict;
-            if (w > 0.5 && c.metric("win_rate_low") > 0.5) {
-                verdict = "beats SFT (interval above 50%)";
+            if (seeds > 1 && c.aboveOnEverySeed("win_rate", 0.5)) {
+                verdict = "beats SFT on every seed";
+            } else if (seeds == 1 && w > 0.5 && c.runs().get(0).metric("win_rate_low") > 0.5) {
+                verdict = "beats SFT (95% interval above 50%, one seed)";
             } else if (w > 0.5) {
-                verdict = "beats SFT on the point estimate; the interval includes 50%";
+                verdict = seeds > 1 ? "above 50% on the mean, not on every seed" : "above 50%; the interval includes 50%";
                 unclear.add(e.getKey());
             } else {
                 verdict = "does NOT beat the SFT model";
                 allBeat = false;
                 losers.add(e.getKey());
             }
-            sb.append(String.format(Locale.ROOT, "  %-10s β = %-5s %5.1f%% [%.1f, %.1f]  reward %.3f  KL %.2f  %s%n", e.getKey(),
-                    Sweep.format(c.cell().beta()), 100 * w, 100 * c.metric("win_rate_low"), 100 * c.metric("win_rate_high"),
-                    c.metric("mean_reward"), c.metric("kl"), verdict));
+            sb.append(String.format(Locale.ROOT, "  %-10s β = %-5s %s  reward %.3f  KL %.2f  %s%n", e.getKey(),
+                    Sweep.format(c.cell().beta()), Report.shown(c, "win_rate"), c.mean("mean_reward"), c.mean("kl"), verdict));
         }
         if (allBeat) {
-            sb.append("Every algorithm beats the SFT model at its best β (win rate above 50%)");
-            sb.append(unclear.isEmpty() ? ", each with its 95% interval above 50%."
-                    : "; for " + String.join(", ", unclear) + " the 95% interval includes 50%, so that win is not "
-                            + "significant at this sample size.");
+            sb.append("Every algorithm beats the SFT model at its best β (mean win rate above 50%)");
+            sb.append(unclear.isEmpty() ? (seeds > 1 ? ", on every seed." : ", each with its 95% interval above 50%.")
+                    : "; for " + String.join(", ", unclear) + (seeds > 1 ? " not on every seed, so that win is not established."
+                            : " the 95% interval includes 50%, so that win is not significant at this sample size."));
         } else {
             sb.append("Not every algorithm beats the SFT model at its best β: ").append(String.join(", ", losers))
-                    .append(" does not (win rate at or below 50%). This is reported as measured; the judge was not tuned.");
+                    .append(" does not (mean win rate at or below 50%). This is reported as measured; the judge was not tuned.");
         }
         return new Headline(sb.toString(), allBeat);
     }
@@ -368,9 +402,12 @@ public final class Demo {
         StringBuilder sb = new StringBuilder();
         sb.append("# align4j demo").append(o.equals(Options.quick(o.output())) ? " --quick"
                 : o.withGrid(Options.full(o.output()).losses(), Options.full(o.output()).betas())
-                        .equals(Options.full(o.output()).withSeed(o.seed()).withThreads(o.threads())) ? "" : " (custom sizes)")
+                        .equals(Options.full(o.output()).withSeed(o.seed()).withThreads(o.threads()).withSeeds(o.seeds()))
+                        ? "" : " (custom sizes)")
                 .append('\n');
-        sb.append("seed: ").append(o.seed()).append('\n');
+        sb.append("seed: ").append(o.seed()).append(" (SFT model, preference data); seeds per cell: ").append(o.seeds())
+                .append(" (").append(o.seed()).append("–").append(o.seed() + o.seeds() - 1)
+                .append(": batch order, KTO's split, judge sampling)\n");
         sb.append("model: llama, hidden ").append(o.hidden()).append(", layers ").append(o.layers()).append(", vocab ")
                 .append(DemoCorpus.vocabSize()).append(" (word-level tokenizer of the task)\n");
         sb.append("sft: ").append(o.sftReviews()).append(" reviews × ").append(DemoCorpus.trainPrompts().size())
@@ -409,7 +446,7 @@ public final class Demo {
                 bar = new Progress(out, total * perCell);
             }
             stepsSeen = 0;
-            bar.label(String.format(Locale.ROOT, "cell %d/%d %s", index + 1, total, cell.id()));
+            bar.label(String.format(Locale.ROOT, "run %d/%d %s", index + 1, total, cell.id()));
         }
 
         @Override
@@ -421,8 +458,8 @@ public final class Demo {
         @Override
         public void cellFinished(int index, int total, Sweep.CellResult r) {
             bar.skip(perCell - stepsSeen);
-            bar.println(String.format(Locale.ROOT, "  %-9s β=%-5s win %5.1f%% [%4.1f, %4.1f]  reward %6.3f  KL %6.2f  "
-                    + "pref acc %5.1f%%  %5.1f s%s", r.cell().algorithm(), Sweep.format(r.cell().beta()),
+            bar.println(String.format(Locale.ROOT, "  %-9s β=%-5s seed %d  win %5.1f%% [%4.1f, %4.1f]  reward %6.3f  KL %6.2f  "
+                    + "pref acc %5.1f%%  %5.1f s%s", r.cell().algorithm(), Sweep.format(r.cell().beta()), r.seed(),
                     100 * r.metric("win_rate"), 100 * r.metric("win_rate_low"), 100 * r.metric("win_rate_high"),
                     r.metric("mean_reward"), r.metric("kl"), 100 * r.metric("pref_accuracy"), r.seconds(),
                     r.reused() ? " (reused)" : ""));

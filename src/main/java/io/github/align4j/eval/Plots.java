@@ -68,22 +68,30 @@ final class Plots {
         c.getStyler().setXAxisLogarithmic(log);
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
-        for (Map.Entry<String, Map<Double, Sweep.CellResult>> row : byRow(r).entrySet()) {
+        boolean bars = r.seeds() > 1;
+        for (Map.Entry<String, Map<Double, CellSummary>> row : byRow(r).entrySet()) {
             List<Double> xs = new ArrayList<>();
             List<Double> ys = new ArrayList<>();
-            for (Map.Entry<Double, Sweep.CellResult> e : new java.util.TreeMap<>(row.getValue()).entrySet()) {
-                double v = e.getValue().metric(metric);
+            List<Double> err = new ArrayList<>();
+            for (Map.Entry<Double, CellSummary> e : new java.util.TreeMap<>(row.getValue()).entrySet()) {
+                double v = e.getValue().mean(metric);
                 if (Double.isFinite(v) && Double.isFinite(e.getKey())) {
                     xs.add(e.getKey());
                     ys.add(v);
+                    double sd = e.getValue().std(metric);
+                    err.add(Double.isFinite(sd) ? sd : 0.0);
                     lo = Math.min(lo, e.getKey());
                     hi = Math.max(hi, e.getKey());
                 }
             }
             if (!xs.isEmpty()) {
-                XYSeries s = c.addSeries(row.getKey(), xs, ys);
+                XYSeries s = bars ? c.addSeries(row.getKey(), xs, ys, err) : c.addSeries(row.getKey(), xs, ys);
                 s.setMarker(SeriesMarkers.CIRCLE);
             }
+        }
+        if (bars) {
+            c.setTitle(c.getTitle() + " (mean ± sd over " + r.seeds() + " seeds)");
+            c.getStyler().setErrorBarsColorSeriesColor(true);
         }
         if (metric.equals("win_rate") && Double.isFinite(lo)) {
             XYSeries s = c.addSeries("SFT model (50%)", List.of(lo, hi), List.of(0.5, 0.5));
@@ -95,21 +103,21 @@ final class Plots {
     }
 
     static XYChart frontier(Sweep.Result r) {
-        XYChart c = chart("Judge reward against KL to the reference", label("kl") + " per completion (nats)", label("mean_reward"));
+        XYChart c = chart("Judge reward against KL to the reference" + (r.seeds() > 1 ? " (means over seeds)" : ""), label("kl") + " per completion (nats)", label("mean_reward"));
         c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
         double sft = Double.NaN;
-        for (Map.Entry<String, Map<Double, Sweep.CellResult>> row : byRow(r).entrySet()) {
+        for (Map.Entry<String, Map<Double, CellSummary>> row : byRow(r).entrySet()) {
             List<Double> xs = new ArrayList<>();
             List<Double> ys = new ArrayList<>();
-            for (Sweep.CellResult cell : row.getValue().values()) {
-                double x = cell.metric("kl");
-                double y = cell.metric("mean_reward");
+            for (CellSummary cell : row.getValue().values()) {
+                double x = cell.mean("kl");
+                double y = cell.mean("mean_reward");
                 if (Double.isFinite(x) && Double.isFinite(y)) {
                     xs.add(x);
                     ys.add(y);
                 }
-                if (Double.isFinite(cell.metric("sft_mean_reward"))) {
-                    sft = cell.metric("sft_mean_reward");
+                if (Double.isFinite(cell.mean("sft_mean_reward"))) {
+                    sft = cell.mean("sft_mean_reward");
                 }
             }
             if (!xs.isEmpty()) {

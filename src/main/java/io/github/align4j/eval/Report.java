@@ -35,7 +35,8 @@ public final class Report {
             "win_rate", "win rate against the SFT model",
             "pref_accuracy", "held-out preference accuracy",
             "mean_reward", "mean judge reward",
-            "kl", "KL(policy || reference)");
+            "kl", "KL(policy || reference)",
+            "mt_bench", "MT-Bench score");
 
     /**
      * Writes every report file into dir and returns their paths.
@@ -69,6 +70,7 @@ public final class Report {
         try {
             Files.createDirectories(dir);
             files.add(writeText(dir.resolve("results.csv"), csv(result)));
+            files.add(writeText(dir.resolve("results_summary.csv"), summaryCsv(result)));
             files.add(writeText(dir.resolve("results.md"), markdown(result, title, headline)
                     + (drawPlots ? "" : "\n" + NO_PLOTS + "\n")));
             List<String[]> plots = new ArrayList<>(); // {file stem, caption}
@@ -119,7 +121,7 @@ public final class Report {
         StringBuilder sb = new StringBuilder("algorithm,beta");
         extra.forEach(k -> sb.append(',').append(k));
         metrics.forEach(k -> sb.append(',').append(k));
-        sb.append(",seconds\n");
+        sb.append(",seconds,seed\n");
         for (Sweep.CellResult c : r.cells()) {
             sb.append(csvField(c.cell().algorithm())).append(',').append(num(c.cell().beta()));
             for (String k : extra) {
@@ -129,7 +131,33 @@ public final class Report {
             for (String k : metrics) {
                 sb.append(',').append(num(c.metric(k)));
             }
-            sb.append(',').append(String.format(Locale.ROOT, "%.1f", c.seconds())).append('\n');
+            sb.append(',').append(String.format(Locale.ROOT, "%.1f", c.seconds())).append(',').append(c.seed()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** One row per cell over its seeds: seeds, then mean, sample sd, min and max of every metric. */
+    static String summaryCsv(Sweep.Result r) {
+        List<String> extra = extraFields(r);
+        List<String> metrics = metricNames(r);
+        StringBuilder sb = new StringBuilder("algorithm,beta");
+        extra.forEach(k -> sb.append(',').append(k));
+        sb.append(",seeds");
+        metrics.forEach(k -> sb.append(',').append(k).append("_mean,").append(k).append("_sd,").append(k).append("_min,")
+                .append(k).append("_max"));
+        sb.append('\n');
+        for (CellSummary c : r.summaries()) {
+            sb.append(csvField(c.cell().algorithm())).append(',').append(num(c.cell().beta()));
+            for (String k : extra) {
+                Object v = c.cell().values().get(k);
+                sb.append(',').append(v == null ? "" : csvField(Sweep.format(v)));
+            }
+            sb.append(',').append(c.runs().size());
+            for (String k : metrics) {
+                sb.append(',').append(num(c.mean(k))).append(',').append(num(c.std(k))).append(',').append(num(c.min(k)))
+                        .append(',').append(num(c.max(k)));
+            }
+            sb.append('\n');
         }
         return sb.toString();
     }
@@ -158,6 +186,66 @@ public final class Report {
         return String.format(Locale.ROOT, "%.4g", v);
     }
 
+    /**
+     * A cell over its seeds: with one seed as {@link #shown(Sweep.CellResult, String)}; with more,
+     * the mean ± sample sd and [min, max] over the seeds (win rates and accuracies in %).
+     */
+    static String shown(CellSummary c, String metric) {
+        if (c.runs().size() == 1) {
+            return shown(c.runs().get(0), metric);
+        }
+        double m = c.mean(metric);
+        if (!Double.isFinite(m)) {
+            return "–";
+        }
+        boolean pct = metric.equals("win_rate") || metric.equals("pref_accuracy");
+        double f = pct ? 100 : 1;
+        String unit = pct ? "%%" : "";
+        String fmt = pct ? "%.1f" : "%.3g";
+        return String.format(Locale.ROOT, fmt + unit + " ± " + fmt + " [" + fmt + ", " + fmt + "]", f * m, f * c.std(metric),
+                f * c.min(metric), f * c.max(metric));
+    }
+
+    /**
+     * Each row's best β by the mean over seeds, and whether that is a finding: a β is called best
+     * only when it is higher than every other β of its row on every seed; otherwise the β values it
+     * cannot be told apart from are named.
+     */
+    static String bestBetas(Sweep.Result r) {
+        String primary = r.primaryMetric();
+        int seeds = r.seeds();
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "Best β per algorithm by %s (%s):%n", label(primary),
+                seeds == 1 ? "one seed" : "mean ± sd over " + seeds + " seeds"));
+        Map<String, List<CellSummary>> rows = new LinkedHashMap<>();
+        r.summaries().forEach(c -> rows.computeIfAbsent(c.cell().row(), k -> new ArrayList<>()).add(c));
+        r.bestPerRow().forEach((row, best) -> {
+            sb.append(String.format(Locale.ROOT, "  %-12s β = %-5s %s", row, Sweep.format(best.cell().beta()), shown(best, primary)));
+            List<String> ties = new ArrayList<>();
+            for (CellSummary c : rows.get(row)) {
+                if (!c.equals(best) && !best.beatsOnEverySeed(c, primary)) {
+                    ties.add(Sweep.format(c.cell().beta()));
+                }
+            }
+            if (rows.get(row).size() == 1) {
+                sb.append('\n');
+            } else if (seeds < 2) {
+                sb.append("  (one seed: not tested against the other β values)\n");
+            } else if (ties.isEmpty()) {
+                sb.append("  higher than every other β on all ").append(seeds).append(" seeds\n");
+            } else {
+                sb.append("  not distinguishable from β = ").append(String.join(", ", ties))
+                        .append(" (the seeds disagree)\n");
+            }
+        });
+        if (seeds < 2) {
+            sb.append("One seed per cell: a single training trajectory, not a property of the algorithm; run with "
+                    + "--seeds 3 (or seeds: 3) before drawing conclusions.");
+        } else {
+            sb.append("A β is called best only when it beats every other β of its row on every seed (paired by seed).");
+        }
+        return sb.toString().stripTrailing();
+    }
+
     /** β values of the grid, ascending. */
     static List<Double> betas(Sweep.Result r) {
         Set<Double> s = new TreeSet<>();
@@ -165,10 +253,10 @@ public final class Report {
         return new ArrayList<>(s);
     }
 
-    /** rows → (β → cell). */
-    static Map<String, Map<Double, Sweep.CellResult>> byRow(Sweep.Result r) {
-        Map<String, Map<Double, Sweep.CellResult>> m = new LinkedHashMap<>();
-        for (Sweep.CellResult c : r.cells()) {
+    /** rows → (β → cell over its seeds). */
+    static Map<String, Map<Double, CellSummary>> byRow(Sweep.Result r) {
+        Map<String, Map<Double, CellSummary>> m = new LinkedHashMap<>();
+        for (CellSummary c : r.summaries()) {
             m.computeIfAbsent(c.cell().row(), k -> new LinkedHashMap<>()).put(c.cell().beta(), c);
         }
         return m;
@@ -178,7 +266,7 @@ public final class Report {
     static String table(Sweep.Result r) {
         String primary = r.primaryMetric();
         List<Double> betas = betas(r);
-        Map<String, Sweep.CellResult> best = r.bestPerRow();
+        Map<String, CellSummary> best = r.bestPerRow();
         StringBuilder sb = new StringBuilder("| algorithm |");
         betas.forEach(b -> sb.append(" β = ").append(Sweep.format(b)).append(" |"));
         sb.append("\n|---|");
@@ -187,9 +275,9 @@ public final class Report {
         byRow(r).forEach((row, cells) -> {
             sb.append("| ").append(row).append(" |");
             for (double b : betas) {
-                Sweep.CellResult c = cells.get(b);
+                CellSummary c = cells.get(b);
                 String v = c == null ? "" : shown(c, primary);
-                if (c != null && best.get(row) == c && Double.isFinite(c.metric(primary))) {
+                if (c != null && c.equals(best.get(row)) && Double.isFinite(c.mean(primary))) {
                     v = "**" + v + "** ★";
                 }
                 sb.append(' ').append(v).append(" |");
@@ -202,13 +290,13 @@ public final class Report {
     /** Every metric of every cell, one row per cell. */
     static String detailTable(Sweep.Result r) {
         List<String> metrics = metricNames(r);
-        StringBuilder sb = new StringBuilder("| cell |");
+        StringBuilder sb = new StringBuilder("| cell | seed |");
         metrics.forEach(m -> sb.append(' ').append(m).append(" |"));
-        sb.append(" seconds |\n|---|");
+        sb.append(" seconds |\n|---|---|");
         metrics.forEach(m -> sb.append("---|"));
         sb.append("---|\n");
         for (Sweep.CellResult c : r.cells()) {
-            sb.append("| ").append(c.cell().id()).append(" |");
+            sb.append("| ").append(c.cell().id()).append(" | ").append(c.seed()).append(" |");
             for (String m : metrics) {
                 double v = c.metric(m);
                 sb.append(' ').append(Double.isFinite(v) ? String.format(Locale.ROOT, "%.4g", v) : "–").append(" |");
@@ -221,16 +309,23 @@ public final class Report {
     static String markdown(Sweep.Result r, String title, String headline) {
         StringBuilder sb = new StringBuilder();
         sb.append("# ").append(title).append("\n\n");
-        sb.append(label(r.primaryMetric())).append(" per algorithm (rows) and β (columns); ★ marks each row's best β.");
-        if (r.primaryMetric().equals("win_rate")) {
-            sb.append(" Brackets: 95% Wilson interval.");
-        }
+        sb.append(label(r.primaryMetric())).append(" per algorithm (rows) and β (columns); ★ marks each row's best β")
+                .append(r.seeds() > 1 ? " by the mean" : "").append('.');
+        sb.append(intervalNote(r));
         sb.append("\n\n").append(table(r)).append('\n');
         if (headline != null && !headline.isBlank()) {
             sb.append(headline.strip()).append("\n\n");
         }
         sb.append("## All metrics\n\n").append(detailTable(r));
         return sb.toString();
+    }
+
+    /** What the numbers in a table cell are. */
+    static String intervalNote(Sweep.Result r) {
+        if (r.seeds() > 1) {
+            return " Cells: mean ± sample standard deviation over " + r.seeds() + " seeds, [min, max] of the seeds.";
+        }
+        return r.primaryMetric().equals("win_rate") ? " Brackets: 95% Wilson interval (one seed)." : " One seed.";
     }
 
     // ---- HTML ------------------------------------------------------------------------------------
@@ -250,17 +345,17 @@ public final class Report {
         }
         String primary = r.primaryMetric();
         sb.append("<h2>").append(esc(label(primary))).append(" by algorithm and β</h2>\n<p>The best β of each row is "
-                + "highlighted (★).").append(primary.equals("win_rate") ? " Brackets: 95% Wilson interval." : "")
+                + "highlighted (★).").append(esc(intervalNote(r)))
                 .append("</p>\n<table><tr><th>algorithm</th>");
         List<Double> betas = betas(r);
         betas.forEach(b -> sb.append("<th>β = ").append(Sweep.format(b)).append("</th>"));
         sb.append("</tr>\n");
-        Map<String, Sweep.CellResult> best = r.bestPerRow();
+        Map<String, CellSummary> best = r.bestPerRow();
         byRow(r).forEach((row, cells) -> {
             sb.append("<tr><td>").append(esc(row)).append("</td>");
             for (double b : betas) {
-                Sweep.CellResult c = cells.get(b);
-                boolean isBest = c != null && best.get(row) == c && Double.isFinite(c.metric(primary));
+                CellSummary c = cells.get(b);
+                boolean isBest = c != null && c.equals(best.get(row)) && Double.isFinite(c.mean(primary));
                 sb.append(isBest ? "<td class=\"best\">" : "<td>").append(c == null ? "" : esc(shown(c, primary)))
                         .append(isBest ? " ★" : "").append("</td>");
             }
@@ -275,19 +370,21 @@ public final class Report {
                     .append(esc(p[1])).append(" (<a href=\"").append(p[0]).append(".png\">PNG</a>, <a href=\"")
                     .append(p[0]).append(".svg\">SVG</a>)</figcaption></figure>\n");
         }
-        sb.append("<h2>All metrics</h2>\n<table><tr><th>cell</th>");
+        sb.append("<h2>All metrics</h2>\n<table><tr><th>cell</th><th>seed</th>");
         List<String> metrics = metricNames(r);
         metrics.forEach(m -> sb.append("<th>").append(esc(m)).append("</th>"));
         sb.append("<th>seconds</th></tr>\n");
         for (Sweep.CellResult c : r.cells()) {
-            sb.append("<tr><td>").append(esc(c.cell().id())).append("</td>");
+            sb.append("<tr><td>").append(esc(c.cell().id())).append("</td><td>").append(c.seed()).append("</td>");
             for (String m : metrics) {
                 double v = c.metric(m);
                 sb.append("<td>").append(Double.isFinite(v) ? String.format(Locale.ROOT, "%.4g", v) : "–").append("</td>");
             }
             sb.append(String.format(Locale.ROOT, "<td>%.1f%s</td></tr>%n", c.seconds(), c.reused() ? " (reused)" : ""));
         }
-        sb.append("</table>\n<p>Files: <a href=\"results.csv\">results.csv</a>, <a href=\"results.md\">results.md</a>; "
+        sb.append("</table>\n<p>Files: <a href=\"results.csv\">results.csv</a> (one row per cell and seed), "
+                + "<a href=\"results_summary.csv\">results_summary.csv</a> (mean, sd, min, max per cell), "
+                + "<a href=\"results.md\">results.md</a>; "
                 + "each cell's metrics.jsonl, result.json and final checkpoint are under cells/.</p>\n");
         sb.append("<h2>Configuration</h2>\n<pre>").append(esc(configText == null ? "" : configText)).append("</pre>\n");
         sb.append("</body></html>\n");

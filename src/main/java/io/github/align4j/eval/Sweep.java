@@ -114,33 +114,51 @@ public final class Sweep {
         }
     }
 
-    /** A cell's metrics (NaN where not measured). */
-    public record CellResult(Cell cell, Map<String, Double> metrics, double seconds, boolean reused) {
+    /** A cell's metrics for one seed (NaN where not measured). */
+    public record CellResult(Cell cell, Map<String, Double> metrics, double seconds, boolean reused, long seed) {
+        /** A result of the base seed 0. */
+        public CellResult(Cell cell, Map<String, Double> metrics, double seconds, boolean reused) {
+            this(cell, metrics, seconds, reused, 0);
+        }
+
         public double metric(String name) {
             Double v = metrics.get(name);
             return v == null ? Double.NaN : v;
         }
     }
 
-    /** Every cell's result, in grid order. */
+    /**
+     * Every run's result, in grid order with the seeds of a cell together ({@link #cells}), and the
+     * cells over their seeds ({@link #summaries}).
+     */
     public record Result(List<CellResult> cells, String primaryMetric, Path output) {
-        /** The best cell of each row (by the primary metric), keyed by row label in grid order. */
-        public Map<String, CellResult> bestPerRow() {
-            Map<String, CellResult> best = new LinkedHashMap<>();
-            for (CellResult c : cells) {
-                CellResult b = best.get(c.cell().row());
-                if (b == null || better(c.metric(primaryMetric), b.metric(primaryMetric))) {
+        /** One entry per grid cell: its seeds' results with mean, spread and range per metric. */
+        public List<CellSummary> summaries() {
+            return CellSummary.of(cells);
+        }
+
+        /** Seeds per cell (the most any cell has). */
+        public int seeds() {
+            return summaries().stream().mapToInt(s -> s.runs().size()).max().orElse(0);
+        }
+
+        /** The best cell of each row by the primary metric's mean over seeds, keyed by row label in grid order. */
+        public Map<String, CellSummary> bestPerRow() {
+            Map<String, CellSummary> best = new LinkedHashMap<>();
+            for (CellSummary c : summaries()) {
+                CellSummary b = best.get(c.cell().row());
+                if (b == null || better(c.mean(primaryMetric), b.mean(primaryMetric))) {
                     best.put(c.cell().row(), c);
                 }
             }
             return best;
         }
 
-        /** The best cell of the whole grid. */
-        public CellResult best() {
-            CellResult best = null;
-            for (CellResult c : cells) {
-                if (best == null || better(c.metric(primaryMetric), best.metric(primaryMetric))) {
+        /** The best cell of the whole grid by the primary metric's mean over seeds. */
+        public CellSummary best() {
+            CellSummary best = null;
+            for (CellSummary c : summaries()) {
+                if (best == null || better(c.mean(primaryMetric), best.mean(primaryMetric))) {
                     best = c;
                 }
             }
@@ -174,6 +192,8 @@ public final class Sweep {
     private final PrintStream console;
     private Listener listener;
     private final Device device;
+    private final int seeds;
+    private final SweepEval mtBench;
 
     private Sweep(Builder b) {
         if (b.model == null) {
@@ -201,6 +221,11 @@ public final class Sweep {
         this.console = b.console;
         this.listener = b.listener;
         this.device = Devices.resolve(base.device());
+        if (b.seeds < 1) {
+            throw new Align4jException("seeds must be ≥ 1, got " + b.seeds);
+        }
+        this.seeds = b.seeds;
+        this.mtBench = b.mtBench;
     }
 
     public static Builder builder() {
@@ -212,9 +237,19 @@ public final class Sweep {
         return cells;
     }
 
-    /** The name of the metric that picks the best cell: win_rate with a judge, else pref_accuracy. */
+    /** The name of the metric that picks the best cell: mt_bench with MT-Bench, win_rate with a judge, else pref_accuracy. */
     public String primaryMetric() {
-        return judge != null ? "win_rate" : "pref_accuracy";
+        return mtBench != null ? "mt_bench" : judge != null ? "win_rate" : "pref_accuracy";
+    }
+
+    /** Seeds per cell: the base config's seed, seed + 1, .... */
+    public int seeds() {
+        return seeds;
+    }
+
+    /** The seed of a cell's k-th run. */
+    long seed(int k) {
+        return (long) base.seed() + k;
     }
 
     /**
@@ -270,6 +305,11 @@ public final class Sweep {
         return forItsLoss(base.with(cell.values(), "grid " + cell.id()).validated());
     }
 
+    /** The trainer settings of one cell's run with this seed. */
+    TrainConfig config(Cell cell, long seed) {
+        return seed == base.seed() ? config(cell) : config(cell).with("seed", Math.toIntExact(seed), "seeds");
+    }
+
     /** The loss of one cell (see {@link #config}). */
     static PreferenceLoss loss(TrainConfig c) {
         return forItsLoss(c).loss();
@@ -305,9 +345,15 @@ public final class Sweep {
         return Math.max(1, (long) Math.ceil(c.numTrainEpochs() * micro / c.gradientAccumulationSteps()));
     }
 
-    /** Where a cell writes its metrics, checkpoint and result. */
+    /** Where a cell writes its metrics, checkpoint and result (the base seed's run). */
     public Path cellDir(Cell cell) {
-        return output.resolve("cells").resolve(cell.id());
+        return cellDir(cell, seed(0));
+    }
+
+    /** Where one seed's run of a cell writes: {@code cells/<id>/} with one seed, else {@code cells/<id>/seed-<seed>/}. */
+    public Path cellDir(Cell cell, long seed) {
+        Path d = output.resolve("cells").resolve(cell.id());
+        return seeds == 1 ? d : d.resolve("seed-" + seed);
     }
 
     /** Runs every cell not already finished, then returns all results in grid order. */
@@ -319,28 +365,40 @@ public final class Sweep {
         }
         List<CellResult> results = new ArrayList<>();
         CausalLM reference = null;
-        JudgeRun judgeRun = null;
+        Map<Integer, JudgeRun> judgeRuns = new LinkedHashMap<>(); // per seed: the reference's samples of that seed
+        int total = cells.size() * seeds;
         try {
-            for (int i = 0; i < cells.size(); i++) {
-                Cell cell = cells.get(i);
+            for (int ci = 0; ci < cells.size(); ci++) {
+                Cell cell = cells.get(ci);
                 long steps = steps(cell);
-                if (listener != null) {
-                    listener.cellStarted(i, cells.size(), cell, steps);
-                }
-                CellResult r = readResult(cell);
-                if (r == null) {
-                    if (reference == null) {
-                        reference = CausalLM.load(model, new CausalLM.Options(device, false, DataType.FLOAT32));
-                        if (judge != null) {
-                            judgeRun = new JudgeRun(reference, tokenizer, judgePrompts, judge, sampling);
-                        }
+                for (int k = 0; k < seeds; k++) {
+                    int i = ci * seeds + k;
+                    long seed = seed(k);
+                    if (listener != null) {
+                        listener.cellStarted(i, total, cell, steps);
                     }
-                    r = runCell(cell, reference, judgeRun, steps);
-                    writeResult(r);
-                }
-                results.add(r);
-                if (listener != null) {
-                    listener.cellFinished(i, cells.size(), r);
+                    CellResult r = readResult(cell, seed);
+                    if (r == null) {
+                        if (reference == null) {
+                            reference = CausalLM.load(model, new CausalLM.Options(device, false, DataType.FLOAT32));
+                        }
+                        JudgeRun judgeRun = null;
+                        if (judge != null) {
+                            final CausalLM ref = reference;
+                            final int offset = k;
+                            judgeRun = judgeRuns.computeIfAbsent(k, x -> new JudgeRun(ref, tokenizer, judgePrompts, judge,
+                                    sampling.withSeed(sampling.seed() + offset)));
+                        }
+                        r = runCell(cell, seed, reference, judgeRun, steps);
+                        writeResult(r);
+                    } else if (mtBench != null && !Double.isFinite(r.metric("mt_bench"))) {
+                        r = scoreOnly(r); // trained before the eval entry was added: score the saved model
+                        writeResult(r);
+                    }
+                    results.add(r);
+                    if (listener != null) {
+                        listener.cellFinished(i, total, r);
+                    }
                 }
             }
         } finally {
@@ -351,15 +409,16 @@ public final class Sweep {
         return new Result(List.copyOf(results), primaryMetric(), output);
     }
 
-    private CellResult runCell(Cell cell, CausalLM reference, JudgeRun judgeRun, long steps) {
+    private CellResult runCell(Cell cell, long seed, CausalLM reference, JudgeRun judgeRun, long steps) {
         long start = System.nanoTime();
-        TrainConfig c = config(cell);
+        TrainConfig c = config(cell, seed);
         PreferenceLoss loss = c.loss(); // the trainer builds the same from c
-        Path dir = cellDir(cell);
+        Path dir = cellDir(cell, seed);
         Map<String, Double> m = new LinkedHashMap<>();
+        Path finalModel;
         try (CausalLM policy = CausalLM.load(model, new CausalLM.Options(device, true, DataType.FLOAT32))) {
             PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(c).policy(policy).reference(reference)
-                    .output(dir).cacheDir(output.resolve("cache")).console(null)
+                    .output(dir).cacheDir(output.resolve("cache")).console(null).tokenizerDir(model)
                     .onStep((step, seconds, tokens) -> {
                         if (listener != null) {
                             listener.step(cell, step, steps);
@@ -377,6 +436,7 @@ public final class Sweep {
             try (PreferenceTrainer t = b.build()) {
                 tr = t.train();
             }
+            finalModel = tr.finalCheckpoint();
             Map<String, Object> ev = tr.lastEval() == null ? Map.of() : tr.lastEval();
             if (judgeRun != null) {
                 JudgeEval j = judgeRun.evaluate(policy);
@@ -393,7 +453,31 @@ public final class Sweep {
             m.put("train_loss", number(tr.lastTrain() == null ? null : tr.lastTrain().get("loss")));
             m.put("steps", (double) tr.steps());
         }
-        return new CellResult(cell, m, (System.nanoTime() - start) / 1e9, false);
+        if (mtBench != null) {
+            putMtBench(m, finalModel, dir, seed);
+        }
+        return new CellResult(cell, m, (System.nanoTime() - start) / 1e9, false, seed);
+    }
+
+    /** MT-Bench of a run's final model into its metrics: mt_bench (the mean rating) and the per-turn means. */
+    private void putMtBench(Map<String, Double> m, Path finalModel, Path dir, long seed) {
+        if (finalModel == null || !Files.isDirectory(finalModel)) {
+            throw new Align4jException(dir + ": no final checkpoint to score with MT-Bench; delete the folder to train "
+                    + "the cell again");
+        }
+        MtBench.Result r = mtBench.score(finalModel, dir.resolve("mt_bench"), output.resolve("cache")
+                .resolve("mt_bench_judge.jsonl"), device, seed, console == null ? null : console::println);
+        m.put("mt_bench", r.score());
+        m.put("mt_bench_turn1", r.scores().turn1());
+        m.put("mt_bench_turn2", r.scores().turn2());
+    }
+
+    private CellResult scoreOnly(CellResult r) {
+        long start = System.nanoTime();
+        Path dir = cellDir(r.cell(), r.seed());
+        Map<String, Double> m = new LinkedHashMap<>(r.metrics());
+        putMtBench(m, dir.resolve("final"), dir, r.seed());
+        return new CellResult(r.cell(), m, r.seconds() + (System.nanoTime() - start) / 1e9, false, r.seed());
     }
 
     private static double number(Object o) {
@@ -413,32 +497,35 @@ public final class Sweep {
 
     // ---- resumption ------------------------------------------------------------------------------
 
-    private Path resultFile(Cell cell) {
-        return cellDir(cell).resolve("result.json");
+    private Path resultFile(Cell cell, long seed) {
+        return cellDir(cell, seed).resolve("result.json");
     }
 
-    /** A finished cell's result, or null when the cell has not finished (or finished with other settings). */
-    CellResult readResult(Cell cell) {
-        Path f = resultFile(cell);
+    /** A finished run's result, or null when the run has not finished (or finished with other settings). */
+    CellResult readResult(Cell cell, long seed) {
+        Path f = resultFile(cell, seed);
         if (!Files.isRegularFile(f)) {
             return null;
         }
         try {
             JsonNode n = JSON.readTree(f.toFile());
-            if (!JSON.valueToTree(configMap(cell)).equals(n.get("config"))) {
+            if (!JSON.valueToTree(configMap(cell, seed)).equals(n.get("config"))) {
                 return null; // the cell's settings changed since: train it again
             }
             Map<String, Double> m = new LinkedHashMap<>();
             n.get("metrics").fields().forEachRemaining(e -> m.put(e.getKey(),
                     e.getValue().isNumber() ? e.getValue().asDouble() : Double.NaN));
-            return new CellResult(cell, m, n.path("seconds").asDouble(), true);
+            if (mtBench != null && !mtBench.toString().equals(n.path("mt_bench").asText())) {
+                m.remove("mt_bench"); // scored with other MT-Bench settings (or none): score again
+            }
+            return new CellResult(cell, m, n.path("seconds").asDouble(), true, seed);
         } catch (IOException | RuntimeException e) {
             return null; // damaged: train again
         }
     }
 
-    private Map<String, Object> configMap(Cell cell) {
-        Map<String, Object> m = new LinkedHashMap<>(config(cell).asMap());
+    private Map<String, Object> configMap(Cell cell, long seed) {
+        Map<String, Object> m = new LinkedHashMap<>(config(cell, seed).asMap());
         m.put("model", model.toAbsolutePath().normalize().toString());
         m.put("train_pairs", trainPairs.size());
         m.put("eval_pairs", evalPairs == null ? 0 : evalPairs.size());
@@ -455,7 +542,11 @@ public final class Sweep {
         n.put("algorithm", r.cell().algorithm());
         n.put("beta", r.cell().beta());
         n.set("cell", JSON.valueToTree(r.cell().values()));
-        n.set("config", JSON.valueToTree(configMap(r.cell())));
+        n.put("seed", r.seed());
+        n.set("config", JSON.valueToTree(configMap(r.cell(), r.seed())));
+        if (mtBench != null) {
+            n.put("mt_bench", mtBench.toString());
+        }
         ObjectNode m = n.putObject("metrics");
         r.metrics().forEach((k, v) -> {
             if (Double.isFinite(v)) {
@@ -465,7 +556,7 @@ public final class Sweep {
             }
         });
         n.put("seconds", r.seconds());
-        Path f = resultFile(r.cell());
+        Path f = resultFile(r.cell(), r.seed());
         try {
             Files.createDirectories(f.getParent());
             Path tmp = Files.createTempFile(f.getParent(), ".result", ".tmp");
@@ -497,6 +588,11 @@ public final class Sweep {
      * output_dir.
      */
     public static Result run(SweepConfig sc, PrintStream console) {
+        return run(sc, 0, console);
+    }
+
+    /** As {@link #run(SweepConfig, PrintStream)}, with {@code seeds} runs per cell (0: the file's {@code seeds}, else 1). */
+    public static Result run(SweepConfig sc, int seeds, PrintStream console) {
         TrainConfig base = sc.base();
         Path model = Path.of(base.modelPath());
         if (base.modelPath().isBlank() || !Files.isDirectory(model)) {
@@ -537,7 +633,7 @@ public final class Sweep {
                         + "grid, %.1f s)%n", train.pairs().size(), evalPairs.size(), train.layout(), (System.nanoTime() - t) / 1e9);
             }
             Builder b = builder().base(base).grid(sc.grid()).model(model).trainPairs(train.pairs()).evalPairs(evalPairs)
-                    .output(sc.outputDir()).console(console);
+                    .output(sc.outputDir()).console(console).seeds(seeds > 0 ? seeds : sc.seeds()).mtBench(sc.mtBench());
             if (sc.judge() != null) {
                 java.util.LinkedHashSet<String> prompts = new java.util.LinkedHashSet<>();
                 for (TokenizedPair p : evalPairs) {
@@ -565,12 +661,9 @@ public final class Sweep {
         }
     }
 
-    /** Best β of each row by the primary metric. */
+    /** Best β of each row by the primary metric's mean, called only where every seed agrees. */
     static String summary(Result r) {
-        StringBuilder sb = new StringBuilder("Best β per algorithm by " + Report.label(r.primaryMetric()) + ":\n");
-        r.bestPerRow().forEach((row, c) -> sb.append(String.format(Locale.ROOT, "  %-12s β = %-5s %s%n", row,
-                format(c.cell().beta()), Report.shown(c, r.primaryMetric()))));
-        return sb.toString().stripTrailing();
+        return Report.bestBetas(r);
     }
 
     /** One line per finished cell and a step progress bar. */
@@ -583,7 +676,7 @@ public final class Sweep {
             this.out = out;
             long total = 0;
             for (Cell c : sweep.cells()) {
-                total += sweep.steps(c);
+                total += sweep.steps(c) * sweep.seeds();
             }
             this.bar = new Progress(out, total);
             this.primary = sweep.primaryMetric();
@@ -591,7 +684,7 @@ public final class Sweep {
 
         @Override
         public void cellStarted(int index, int total, Cell cell, long steps) {
-            bar.label(String.format(Locale.ROOT, "cell %d/%d %s", index + 1, total, cell.id()));
+            bar.label(String.format(Locale.ROOT, "run %d/%d %s", index + 1, total, cell.id()));
         }
 
         @Override
@@ -604,7 +697,7 @@ public final class Sweep {
             if (r.reused()) {
                 bar.skip(r.metric("steps") > 0 ? (long) r.metric("steps") : 0);
             }
-            bar.println(String.format(Locale.ROOT, "  %-24s %s %s  %.1f s%s", r.cell().id(), primary,
+            bar.println(String.format(Locale.ROOT, "  %-24s seed %-4d %s %s  %.1f s%s", r.cell().id(), r.seed(), primary,
                     Report.shown(r, primary), r.seconds(), r.reused() ? " (reused)" : ""));
             if (index == total - 1) {
                 bar.finish();
@@ -626,6 +719,8 @@ public final class Sweep {
         private Path output;
         private PrintStream console;
         private Listener listener;
+        private int seeds = 1;
+        private SweepEval mtBench;
 
         /** Trainer settings shared by every cell. */
         public Builder base(TrainConfig c) { this.base = c; return this; }
@@ -658,6 +753,12 @@ public final class Sweep {
         public Builder console(PrintStream c) { this.console = c; return this; }
 
         public Builder listener(Listener l) { this.listener = l; return this; }
+
+        /** Runs per cell, with seeds base, base + 1, ... (training order, KTO's split, judge sampling); default 1. */
+        public Builder seeds(int n) { this.seeds = n; return this; }
+
+        /** Scores every run's final model with MT-Bench; its score becomes the primary metric. */
+        public Builder mtBench(SweepEval e) { this.mtBench = e; return this; }
 
         public Sweep build() {
             return new Sweep(this);

@@ -37,7 +37,10 @@ import java.util.Map;
  * <p>Sweep-only keys: {@code train_rows} (the training set's expected size, for the plan when the
  * data is not on this machine), {@code judge} (a name from {@link Judges}: each cell is then
  * judged on the held-out prompts against the starting model), {@code judge_samples} (completions
- * per prompt, default 4), {@code max_new_tokens} (default 128) and {@code temperature} (default 1).
+ * per prompt, default 4), {@code max_new_tokens} (default 128), {@code temperature} (default 1),
+ * {@code seeds} (runs per cell with seeds {@code seed}, {@code seed + 1}, ...; default 1) and
+ * {@code eval: {mt_bench: {...}}} (each run's final model scored with MT-Bench, the plotted
+ * metric; see {@link SweepEval}).
  * Handbook keys that mean nothing here ({@code bf16}, {@code gradient_checkpointing}, ...) are
  * accepted and listed as ignored.
  *
@@ -57,7 +60,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
 
     /** Keys of the sweep file that are not trainer fields. */
     static final List<String> SWEEP_KEYS = List.of("grid", "train_rows", "judge", "judge_samples", "max_new_tokens",
-            "temperature");
+            "temperature", "seeds", "eval");
 
     static {
         ReviewJudge.register(); // the built-in judges can be named in a sweep file
@@ -143,6 +146,8 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         double temp = root.path("temperature").asDouble(1.0);
         new SamplingOptions(maxNew, temp, 1.0, 0, 0, Math.max(1, samples)); // checks the values
         SweepConfig c = new SweepConfig(file, base, grid, ignored, rows, judge, samples, maxNew, temp, text);
+        c.seeds(); // checks seeds and eval
+        c.mtBench();
         Sweep.expand(grid, base); // every cell's values and the ids are valid
         return c;
     }
@@ -185,6 +190,32 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 maxNewTokens, temperature, text);
     }
 
+    /** Runs per cell (the file's {@code seeds}, default 1). */
+    public int seeds() {
+        JsonNode n = root().get("seeds");
+        if (n == null || n.isNull()) {
+            return 1;
+        }
+        if (!n.canConvertToInt() || n.asInt() < 1) {
+            throw new Align4jException(file + ": seeds: expected a whole number ≥ 1 (runs per cell), got " + n);
+        }
+        return n.asInt();
+    }
+
+    /** The {@code eval: {mt_bench: ...}} entry, or null. */
+    public SweepEval mtBench() {
+        return SweepEval.parse(file, root().get("eval"));
+    }
+
+    private JsonNode root() {
+        try {
+            JsonNode n = new ObjectMapper(new YAMLFactory()).readTree(text);
+            return n == null ? new ObjectMapper().createObjectNode() : n;
+        } catch (IOException e) {
+            throw new Align4jException(file + ": not valid YAML: " + firstLine(e.getMessage()));
+        }
+    }
+
     public Path outputDir() {
         return Path.of(base.outputDir());
     }
@@ -221,11 +252,20 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         sb.append("  judge      ").append(judge == null ? "none (held-out preference accuracy ranks the cells; judge "
                 + "the saved checkpoints with MT-Bench, see docs/study.md)" : judge + ", " + judgeSamples
                 + " samples per held-out prompt").append('\n');
+        TrainConfig b = base;
+        SweepEval mt = mtBench();
+        if (mt != null) {
+            sb.append("  eval       ").append(mt).append(": ").append(String.format(Locale.ROOT, "%,d judge calls",
+                    (long) mt.callsPerCell() * cells().size() * seeds())).append(" (questions × 2 turns × cells × seeds; "
+                    + "replies are cached); the table shows the MT-Bench score\n");
+        }
+        sb.append("  seeds      ").append(seeds()).append(seeds() == 1 ? " (one run per cell; seeds: 3 tells a finding from "
+                + "one trajectory)" : String.format(Locale.ROOT, " runs per cell, seeds %d–%d", base.seed(),
+                base.seed() + seeds() - 1)).append('\n');
         sb.append("  output     ").append(outputDir().toAbsolutePath().normalize()).append('\n');
         if (!ignored.isEmpty()) {
             sb.append("  ignored    ").append(String.join("; ", ignored)).append('\n');
         }
-        TrainConfig b = base;
         sb.append(String.format(Locale.ROOT, "  trainer    lr %s %s (warmup %s), %s epoch(s)%s, batch %d × %d accumulation, "
                 + "max_length %d, max_prompt_length %d, seed %d%n", Sweep.format(b.learningRate()), b.lrSchedulerType(),
                 b.warmupSteps() > 0 ? b.warmupSteps() + " steps" : Sweep.format(b.warmupRatio()),
@@ -241,8 +281,12 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             TrainConfig cc = base.with(c.values(), "grid").validated();
             long steps = steps(cc, rows);
             known &= steps > 0;
-            total += Math.max(0, steps);
-            boolean finished = Files.isRegularFile(outputDir().resolve("cells").resolve(c.id()).resolve("result.json"));
+            total += Math.max(0, steps) * seeds();
+            boolean finished = true;
+            for (int k = 0; k < seeds(); k++) {
+                Path d = outputDir().resolve("cells").resolve(c.id());
+                finished &= Files.isRegularFile((seeds() == 1 ? d : d.resolve("seed-" + (b.seed() + k))).resolve("result.json"));
+            }
             done += finished ? 1 : 0;
             sb.append(String.format(Locale.ROOT, "    %3d  %-28s %s  %s%n", i + 1, c.id(), steps > 0 ? steps + " steps"
                     : "steps unknown", finished ? "finished (will be reused)" : "to run"));

@@ -48,13 +48,13 @@ class ReportTest {
     void everyFileIsWrittenWithTheBestCellOfEachRowMarked(@TempDir Path dir) throws Exception {
         Sweep.Result r = result();
         List<Path> files = Report.write(r, "scan", "grid:\n  beta: [0.01, 0.1, 0.9]  # <exact>", "Winner: dpo", dir);
-        assertEquals(List.of("results.csv", "results.md", "metric_vs_beta.png", "metric_vs_beta.svg", "reward_vs_kl.png",
+        assertEquals(List.of("results.csv", "results_summary.csv", "results.md", "metric_vs_beta.png", "metric_vs_beta.svg", "reward_vs_kl.png",
                 "reward_vs_kl.svg", "accuracy_vs_beta.png", "accuracy_vs_beta.svg", "report.html"),
                 files.stream().map(p -> p.getFileName().toString()).toList());
 
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals("algorithm,beta,win_rate,win_rate_low,win_rate_high,mean_reward,sft_mean_reward,kl,pref_accuracy,"
-                + "eval_loss,seconds", csv.get(0));
+                + "eval_loss,seconds,seed", csv.get(0));
         assertEquals(7, csv.size());
         assertTrue(csv.get(2).startsWith("dpo,0.1,0.71,"), csv.get(2));
         assertTrue(csv.get(2).contains(",,1.5"), "NaN is an empty field: " + csv.get(2));
@@ -110,8 +110,8 @@ class ReportTest {
         Sweep.Result r = new Sweep.Result(List.of(c), "pref_accuracy", dir);
         Report.write(r, "t", "", null, dir);
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
-        assertEquals("algorithm,beta,learning_rate,pref_accuracy,seconds", csv.get(0));
-        assertEquals("dpo,0.1,0.001,0.5,1.0", csv.get(1));
+        assertEquals("algorithm,beta,learning_rate,pref_accuracy,seconds,seed", csv.get(0));
+        assertEquals("dpo,0.1,0.001,0.5,1.0,0", csv.get(1));
         assertTrue(Files.readString(dir.resolve("results.md")).contains("| dpo learning_rate=0.001 | **50.0%** ★ |"));
     }
 }

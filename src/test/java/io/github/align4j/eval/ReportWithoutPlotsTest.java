@@ -20,14 +20,14 @@ class ReportWithoutPlotsTest {
     @Test
     void withoutXChartTheReportSaysWhichDependenciesDrawThePlots(@TempDir Path dir) throws Exception {
         List<Path> files = Report.write(ReportTest.result(), "scan", "grid: {}", null, dir, false);
-        assertEquals(List.of("results.csv", "results.md", "report.html"),
+        assertEquals(List.of("results.csv", "results_summary.csv", "results.md", "report.html"),
                 files.stream().map(p -> p.getFileName().toString()).toList());
         String html = Files.readString(dir.resolve("report.html"));
         assertTrue(html.contains("org.knowm.xchart:xchart:4.0.3 and de.erichseifert.vectorgraphics2d:VectorGraphics2D:0.13"), html);
         assertFalse(html.contains("<svg"), html);
         assertTrue(Files.readString(dir.resolve("results.md")).contains(Report.NO_PLOTS));
         try (var listing = Files.list(dir)) {
-            assertEquals(3, listing.count(), "no PNG or SVG written");
+            assertEquals(4, listing.count(), "no PNG or SVG written");
         }
     }
 }

@@ -3,6 +3,7 @@ package io.github.align4j.eval;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.model.Offline;
 import java.io.PrintWriter;
@@ -76,5 +77,106 @@ class SweepCommandTest {
         var before = Files.getLastModifiedTime(o.resolve("cells/dpo-beta0.1/result.json"));
         assertEquals(0, cl.execute("sweep", "--config", yaml.toString()));
         assertEquals(before, Files.getLastModifiedTime(o.resolve("cells/dpo-beta0.1/result.json")));
+    }
+
+    /** eval: mt_bench scores each cell's final model with a judge on the loopback address; its score is the table. */
+    @Test
+    void mtBenchEntryScoresEveryCellAndIsTheTable(@TempDir Path dir) throws Exception {
+        Path model = SweepFixture.model(dir.resolve("model"));
+        ObjectMapper json = new ObjectMapper();
+        List<String> rows = new ArrayList<>();
+        Random r = new Random(5);
+        for (int i = 0; i < 16; i++) {
+            DemoCorpus.Prompt p = DemoCorpus.trainPrompts().get(r.nextInt(144));
+            rows.add(json.writeValueAsString(Map.of("prompt", p.text(), "chosen", "the " + p.product() + " is great .",
+                    "rejected", "the " + p.product() + " is awful .")));
+        }
+        Path data = dir.resolve("pairs.jsonl");
+        Files.write(data, rows);
+        // The judge rates each prompt by its text, so the expected scores follow from the judgment files
+        // whatever the tiny models answer (two cells that answer alike share the judge cache).
+        try (JudgeServer s = new JudgeServer(q -> JudgeServer.Action.reply("Rating: [[" + rating(q.user()) + "]]"))) {
+            Path yaml = dir.resolve("sweep.yaml");
+            Files.writeString(yaml, String.join("\n",
+                    "model_name_or_path: " + model,
+                    "train_file: " + data,
+                    "output_dir: " + dir.resolve("out"),
+                    "max_steps: 3",
+                    "learning_rate: 0.05",
+                    "per_device_train_batch_size: 4",
+                    "device: cpu",
+                    "eval:",
+                    "  mt_bench:",
+                    "    judge_url: " + s.url(),
+                    "    judge_model: judge-x",
+                    "    max_new_tokens: 3",
+                    "    questions: [81]",
+                    "    judge_concurrency: 1",
+                    "grid:",
+                    "  loss_type: [dpo, ipo]",
+                    "  beta: [0.1]",
+                    ""));
+            StringWriter out = new StringWriter();
+            picocli.CommandLine cl = io.github.align4j.cli.Main.commandLine();
+            cl.setOut(new PrintWriter(out));
+            assertEquals(0, cl.execute("sweep", "--config", yaml.toString(), "--dry-run"), out.toString());
+            assertTrue(out.toString().contains("eval       MT-Bench (single grading) judged by judge-x at " + s.url()
+                    + ", questions [81], 3 new tokens per turn: 4 judge calls"), out.toString());
+            assertEquals(0, s.requests(), "a dry run asks nothing");
+            assertEquals(0, cl.execute("sweep", "--config", yaml.toString()), out.toString());
+            Path o = dir.resolve("out");
+            String md = Files.readString(o.resolve("results.md"));
+            assertTrue(md.contains("MT-Bench score per algorithm (rows) and β (columns)"), md);
+            List<String> csv = Files.readAllLines(o.resolve("results.csv"));
+            List<String> cols = List.of(csv.get(0).split(","));
+            java.util.Set<String> prompts = new java.util.HashSet<>();
+            String[] cells = {"dpo-beta0.1", "ipo-beta0.1"};
+            for (int row = 0; row < cells.length; row++) {
+                List<JsonNode> judgments = new ArrayList<>();
+                try (var files = Files.list(o.resolve("cells/" + cells[row] + "/mt_bench/model_judgment"))) {
+                    for (Path f : files.toList()) {
+                        for (String line : Files.readAllLines(f)) {
+                            judgments.add(new ObjectMapper().readTree(line));
+                        }
+                    }
+                }
+                assertEquals(2, judgments.size(), "1 question x 2 turns in " + cells[row]);
+                double sum = 0;
+                for (JsonNode j : judgments) {
+                    String prompt = j.path("user_prompt").asText();
+                    assertEquals(rating(prompt), j.path("score").asDouble(), 0.0, "the judge's rating of this prompt");
+                    prompts.add(prompt);
+                    sum += rating(prompt);
+                }
+                String[] fields = csv.get(row + 1).split(",");
+                assertTrue(fields[0].equals(cells[row].substring(0, 3)), csv.get(row + 1));
+                assertEquals(sum / 2, Double.parseDouble(fields[cols.indexOf("mt_bench")]), 1e-9, csv.get(row + 1));
+            }
+            assertEquals(prompts.size(), s.requests(), "one judge call per distinct prompt: the cache answers repeats");
+            assertTrue(Files.isRegularFile(o.resolve("cells/dpo-beta0.1/mt_bench/results.json")));
+            // a rerun reuses the scores: no training, no judge call
+            int before = s.requests();
+            assertEquals(0, cl.execute("sweep", "--config", yaml.toString()), out.toString());
+            assertEquals(before, s.requests());
+        }
+    }
+
+    /** The scripted judge's rating of a prompt: 1 to 10, from its text. */
+    private static int rating(String userPrompt) {
+        return 1 + Math.floorMod(userPrompt.hashCode(), 10);
+    }
+
+    @Test
+    void evalEntryErrorsNameTheKey(@TempDir Path dir) throws Exception {
+        Path yaml = dir.resolve("sweep.yaml");
+        Files.writeString(yaml, "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\neval:\n  mt_bench:\n"
+                + "    judge_url: http://127.0.0.1:1/v1\n    judge_model: j\n    api_key: sk-x\ngrid:\n  beta: [0.1]\n");
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class,
+                () -> SweepConfig.load(yaml));
+        assertTrue(e.getMessage().contains("eval: mt_bench: unknown key 'api_key'") && e.getMessage().contains("judge_api_key_env"),
+                e.getMessage());
+        Files.writeString(yaml, "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\nseeds: 0\ngrid:\n  beta: [0.1]\n");
+        e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class, () -> SweepConfig.load(yaml));
+        assertTrue(e.getMessage().contains("seeds: expected a whole number ≥ 1"), e.getMessage());
     }
 }

@@ -85,16 +85,16 @@ class SweepTest {
             assertTrue(csv.get(0).startsWith("algorithm,beta,win_rate,win_rate_low,win_rate_high,mean_reward,"), csv.get(0));
             assertEquals(5, csv.size());
             String md = Files.readString(out.resolve("results.md"));
-            Map<String, Sweep.CellResult> best = r.bestPerRow();
+            Map<String, CellSummary> best = r.bestPerRow();
             assertEquals(2, best.size());
             for (String line : md.split("\n")) {
                 if (line.startsWith("| dpo |") || line.startsWith("| kto |")) {
                     assertEquals(1, line.split("★", -1).length - 1, "one best cell per row: " + line);
                     String row = line.substring(2, line.indexOf(" |", 2));
-                    Sweep.CellResult b = best.get(row);
+                    CellSummary b = best.get(row);
                     for (Sweep.CellResult c : r.cells()) {
                         if (c.cell().row().equals(row)) {
-                            assertTrue(c.metric("win_rate") <= b.metric("win_rate"));
+                            assertTrue(c.metric("win_rate") <= b.mean("win_rate"));
                         }
                     }
                     String[] cols = line.split("\\|");
