@@ -219,7 +219,7 @@ public final class PreferenceTrainer implements AutoCloseable {
             Kto.checkWeights(nd, trainUnpaired.size() - nd, k.desirableWeight(), k.undesirableWeight())
                     .ifPresent(w -> say("warning: " + w));
         }
-        try (OutputFolder.Lock lock = prepareOutput()) {
+        try (OutputLock lock = prepareOutput()) {
             return run(total, schedule);
         }
     }
@@ -347,28 +347,8 @@ public final class PreferenceTrainer implements AutoCloseable {
      * the way, tidies what an interrupted run left there, and checks that a fresh run does not mix
      * with an earlier run's checkpoints ({@link OutputFolder#open}).
      */
-    private OutputFolder.Lock prepareOutput() {
-        return output == null ? OutputFolder.Lock.NONE : OutputFolder.open(output, resume, overwrite, this::say);
-    }
-
-    private static void closeQuietly(java.nio.channels.FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (java.io.IOException ignored) {
-                // nothing to do
-            }
-        }
-    }
-
-    private static String describe(Exception e) {
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied (" + e.getMessage() + ")";
-        }
-        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
-            return f.getReason() + " (" + f.getFile() + ")";
-        }
-        return String.valueOf(e.getMessage());
+    private OutputLock prepareOutput() {
+        return output == null ? OutputLock.NONE : OutputFolder.open(output, resume, overwrite, this::say);
     }
 
     /**
@@ -602,17 +582,16 @@ public final class PreferenceTrainer implements AutoCloseable {
             completions[i] = p.chosen();
             completions[b + i] = p.rejected();
         }
-        w.lastRows = rowIds(rows, true);
         float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
         Seqs s = Seqs.of(prompts, completions);
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, s.seqs, s.starts);
+            SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, s.seqs(), s.starts());
             PairedLogps in = pairedLogps(mgr, sc, ref, b);
             LossOutput out = ((PairedLoss) loss).compute(in, cfg.beta());
             NDArray mean = out.losses().mean();
             gc.backward(Scalars.divide(mean, cfg.gradientAccumulationSteps()));
             float lossValue = mean.getFloat();
-            w.addPaired(lossValue, sc, ref, b, cfg.beta(), out.metrics(), s.tokens);
+            w.addPaired(lossValue, sc, ref, b, cfg.beta(), out.metrics(), s.tokens());
             return Float.isFinite(lossValue);
         }
     }
@@ -629,26 +608,25 @@ public final class PreferenceTrainer implements AutoCloseable {
             completions[i] = u.completion();
             desirable[i] = u.desirable() ? 1f : 0f;
         }
-        w.lastRows = rowIds(rows, false);
         NDArray klPolicy = null;
         NDArray klRef = null;
         if (ul.needsMismatchedPairs()) {
             int[][] shifted = mismatched(completions);
             Seqs ks = Seqs.of(prompts, shifted);
-            klPolicy = SequenceScorer.score(policy, mgr, ks.seqs, ks.starts).logps(); // outside the collector: no graph
+            klPolicy = SequenceScorer.score(policy, mgr, ks.seqs(), ks.starts()).logps(); // outside the collector: no graph
             klRef = ul.needsReference() ? mgr.create(referenceLogps(mgr, prompts, shifted)) : null;
         }
         float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
         Seqs s = Seqs.of(prompts, completions);
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, s.seqs, s.starts);
+            SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, s.seqs(), s.starts());
             UnpairedLogps in = new UnpairedLogps(sc.logps(), ref == null ? null : mgr.create(ref), sc.tokens(),
                     mgr.create(desirable), klPolicy, klRef);
             LossOutput out = ul.compute(in, cfg.beta());
             NDArray mean = out.losses().mean();
             gc.backward(Scalars.divide(mean, cfg.gradientAccumulationSteps()));
             float lossValue = mean.getFloat();
-            w.addUnpaired(lossValue, sc, ref, desirable, cfg.beta(), out.metrics(), s.tokens);
+            w.addUnpaired(lossValue, sc, ref, desirable, cfg.beta(), out.metrics(), s.tokens());
             return Float.isFinite(lossValue);
         }
     }
@@ -661,14 +639,6 @@ public final class PreferenceTrainer implements AutoCloseable {
             out[i] = completions[(i - 1 + b) % b];
         }
         return out;
-    }
-
-    private static String rowIds(int[] rows, boolean pairedData) {
-        StringBuilder sb = new StringBuilder();
-        for (int r : rows) {
-            sb.append(sb.length() == 0 ? "" : ",").append(r);
-        }
-        return sb.toString();
     }
 
     private PairedLogps pairedLogps(NDManager mgr, SequenceScorer.Scores sc, float[] ref, int b) {
@@ -724,7 +694,7 @@ public final class PreferenceTrainer implements AutoCloseable {
             int[][] cs = part.stream().map(x -> x[1]).toArray(int[][]::new);
             try (NDManager mgr = ref.manager().newSubManager(); NDScope scope = new NDScope()) {
                 Seqs q = Seqs.of(ps, cs);
-                float[] v = SequenceScorer.score(ref, mgr, q.seqs, q.starts).logps().toFloatArray();
+                float[] v = SequenceScorer.score(ref, mgr, q.seqs(), q.starts()).logps().toFloatArray();
                 for (int i = 0; i < v.length; i++) {
                     m.put(ReferenceCache.key(ps[i], cs[i]), v[i]);
                 }
@@ -796,7 +766,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
         try (NDManager m = reference.manager().newSubManager()) {
             Seqs s = Seqs.of(prompts, completions);
-            return SequenceScorer.score(reference, m, s.seqs, s.starts).logps().toFloatArray();
+            return SequenceScorer.score(reference, m, s.seqs(), s.starts()).logps().toFloatArray();
         }
     }
 
@@ -828,7 +798,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                 try (NDManager mgr = policy.manager().newSubManager(); NDScope scope = new NDScope()) {
                     float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
                     Seqs q = Seqs.of(prompts, completions);
-                    SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, q.seqs, q.starts);
+                    SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, q.seqs(), q.starts());
                     float lossValue = Float.NaN;
                     Map<String, NDArray> extra = Map.of();
                     if (loss instanceof PairedLoss pl) {
@@ -836,7 +806,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                         lossValue = out.losses().mean().getFloat();
                         extra = out.metrics();
                     }
-                    w.addPaired(lossValue, sc, ref, b, cfg.beta(), extra, q.tokens);
+                    w.addPaired(lossValue, sc, ref, b, cfg.beta(), extra, q.tokens());
                 }
             }
         }
@@ -855,7 +825,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                 try (NDManager mgr = policy.manager().newSubManager(); NDScope scope = new NDScope()) {
                     float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
                     Seqs q = Seqs.of(prompts, completions);
-                    SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, q.seqs, q.starts);
+                    SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, q.seqs(), q.starts());
                     float lossValue = Float.NaN;
                     Map<String, NDArray> extra = Map.of();
                     if (loss instanceof UnpairedLoss ul) {
@@ -864,7 +834,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                         if (ul.needsMismatchedPairs()) {
                             int[][] shifted = mismatched(completions);
                             Seqs ks = Seqs.of(prompts, shifted);
-                            klP = SequenceScorer.score(policy, mgr, ks.seqs, ks.starts).logps();
+                            klP = SequenceScorer.score(policy, mgr, ks.seqs(), ks.starts()).logps();
                             klR = ul.needsReference() ? mgr.create(referenceLogps(mgr, prompts, shifted)) : null;
                         }
                         LossOutput out = ul.compute(new UnpairedLogps(sc.logps(), ref == null ? null : mgr.create(ref),
@@ -872,7 +842,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                         lossValue = out.losses().mean().getFloat();
                         extra = out.metrics();
                     }
-                    w.addUnpaired(lossValue, sc, ref, desirable, cfg.beta(), extra, q.tokens);
+                    w.addUnpaired(lossValue, sc, ref, desirable, cfg.beta(), extra, q.tokens());
                 }
             }
         }
@@ -922,204 +892,6 @@ public final class PreferenceTrainer implements AutoCloseable {
             reference = null;
         }
     }
-
-    // ---- helpers -----------------------------------------------------------------------------------
-
-    /** Prompt + completion token sequences and where each completion starts. */
-    record Seqs(int[][] seqs, int[] starts, long tokens) {
-        static Seqs of(int[][] prompts, int[][] completions) {
-            int[][] s = new int[prompts.length][];
-            int[] st = new int[prompts.length];
-            long tok = 0;
-            for (int i = 0; i < s.length; i++) {
-                s[i] = new int[prompts[i].length + completions[i].length];
-                System.arraycopy(prompts[i], 0, s[i], 0, prompts[i].length);
-                System.arraycopy(completions[i], 0, s[i], prompts[i].length, completions[i].length);
-                st[i] = prompts[i].length;
-                tok += s[i].length;
-            }
-            return new Seqs(s, st, tok);
-        }
-    }
-
-    /** Running sums of the metrics between two log lines. */
-    static final class Window {
-        double loss;
-        long lossCount;
-        double rewardChosen;
-        double rewardRejected;
-        long chosenCount;
-        long rejectedCount;
-        double correct;
-        long pairCount;
-        double margin;
-        double logpChosen;
-        double logpRejected;
-        double logitChosen;
-        double logitRejected;
-        double tokensChosen;
-        double tokensRejected;
-        double gradNorm;
-        long steps;
-        long tokens;
-        long startNanos = System.nanoTime();
-        String lastRows = "";
-        final Map<String, double[]> extra = new LinkedHashMap<>();
-
-        void addPaired(float lossValue, SequenceScorer.Scores sc, float[] ref, int b, double beta,
-                Map<String, NDArray> metrics, long seqTokens) {
-            float[] lp = sc.logps().toFloatArray();
-            float[] ls = sc.logitSums().toFloatArray();
-            float[] tk = sc.tokens().toFloatArray();
-            addLoss(lossValue, metrics);
-            for (int i = 0; i < b; i++) {
-                double rc = beta * (lp[i] - (ref == null ? 0 : ref[i]));
-                double rr = beta * (lp[b + i] - (ref == null ? 0 : ref[b + i]));
-                rewardChosen += rc;
-                rewardRejected += rr;
-                margin += rc - rr;
-                correct += rc > rr ? 1 : 0;
-                logpChosen += lp[i];
-                logpRejected += lp[b + i];
-                logitChosen += ls[i];
-                logitRejected += ls[b + i];
-                tokensChosen += tk[i];
-                tokensRejected += tk[b + i];
-            }
-            chosenCount += b;
-            rejectedCount += b;
-            pairCount += b;
-            tokens += seqTokens;
-        }
-
-        void addUnpaired(float lossValue, SequenceScorer.Scores sc, float[] ref, float[] desirable, double beta,
-                Map<String, NDArray> metrics, long seqTokens) {
-            float[] lp = sc.logps().toFloatArray();
-            float[] ls = sc.logitSums().toFloatArray();
-            float[] tk = sc.tokens().toFloatArray();
-            addLoss(lossValue, metrics);
-            for (int i = 0; i < lp.length; i++) {
-                double r = beta * (lp[i] - (ref == null ? 0 : ref[i]));
-                if (desirable[i] > 0.5f) {
-                    rewardChosen += r;
-                    logpChosen += lp[i];
-                    logitChosen += ls[i];
-                    tokensChosen += tk[i];
-                    chosenCount++;
-                } else {
-                    rewardRejected += r;
-                    logpRejected += lp[i];
-                    logitRejected += ls[i];
-                    tokensRejected += tk[i];
-                    rejectedCount++;
-                }
-            }
-            tokens += seqTokens;
-        }
-
-        private void addLoss(float lossValue, Map<String, NDArray> metrics) {
-            if (!Float.isNaN(lossValue)) {
-                loss += lossValue;
-                lossCount++;
-            }
-            for (Map.Entry<String, NDArray> e : metrics.entrySet()) {
-                double[] acc = extra.computeIfAbsent(e.getKey(), k -> new double[2]);
-                acc[0] += e.getValue().getFloat();
-                acc[1]++;
-            }
-        }
-
-        /** The averaged record (TRL's keys) and a reset. */
-        Map<String, Object> flush(double lr, long step, double epoch, double elapsed) {
-            Map<String, Object> r = MetricsLog.record();
-            r.put("loss", lossCount == 0 ? Double.NaN : loss / lossCount);
-            double rc = chosenCount == 0 ? Double.NaN : rewardChosen / chosenCount;
-            double rr = rejectedCount == 0 ? Double.NaN : rewardRejected / rejectedCount;
-            r.put("rewards/chosen", rc);
-            r.put("rewards/rejected", rr);
-            if (pairCount > 0) {
-                r.put("rewards/accuracies", correct / pairCount);
-                r.put("rewards/margins", margin / pairCount);
-            } else {
-                r.put("rewards/margins", rc - rr);
-            }
-            r.put("logps/chosen", chosenCount == 0 ? Double.NaN : logpChosen / chosenCount);
-            r.put("logps/rejected", rejectedCount == 0 ? Double.NaN : logpRejected / rejectedCount);
-            r.put("logits/chosen", tokensChosen == 0 ? Double.NaN : logitChosen / tokensChosen);
-            r.put("logits/rejected", tokensRejected == 0 ? Double.NaN : logitRejected / tokensRejected);
-            extra.forEach((k, v) -> r.put(k, v[0] / v[1]));
-            if (step > 0) {
-                double seconds = (System.nanoTime() - startNanos) / 1e9;
-                r.put("learning_rate", lr);
-                r.put("grad_norm", steps == 0 ? Double.NaN : gradNorm / steps);
-                r.put("epoch", epoch);
-                r.put("step", step);
-                r.put("tokens_per_second", seconds > 0 ? tokens / seconds : 0.0);
-                r.put("elapsed_s", elapsed);
-            }
-            reset();
-            return r;
-        }
-
-        /** The running sums, for a checkpoint (timing excluded). */
-        Map<String, Object> save() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            double[] d = {loss, rewardChosen, rewardRejected, correct, margin, logpChosen, logpRejected, logitChosen,
-                logitRejected, tokensChosen, tokensRejected, gradNorm};
-            long[] l = {lossCount, chosenCount, rejectedCount, pairCount, steps, tokens};
-            m.put("sums", d);
-            m.put("counts", l);
-            Map<String, double[]> x = new LinkedHashMap<>();
-            extra.forEach((k, v) -> x.put(k, v.clone()));
-            m.put("extra", x);
-            return m;
-        }
-
-        /** Restores {@link #save()}'s sums (absent: empty). */
-        void load(com.fasterxml.jackson.databind.JsonNode n) {
-            reset();
-            if (n == null || !n.isObject()) {
-                return;
-            }
-            double[] d = new double[12];
-            long[] l = new long[6];
-            for (int i = 0; i < d.length; i++) {
-                d[i] = n.path("sums").path(i).asDouble();
-            }
-            for (int i = 0; i < l.length; i++) {
-                l[i] = n.path("counts").path(i).asLong();
-            }
-            loss = d[0];
-            rewardChosen = d[1];
-            rewardRejected = d[2];
-            correct = d[3];
-            margin = d[4];
-            logpChosen = d[5];
-            logpRejected = d[6];
-            logitChosen = d[7];
-            logitRejected = d[8];
-            tokensChosen = d[9];
-            tokensRejected = d[10];
-            gradNorm = d[11];
-            lossCount = l[0];
-            chosenCount = l[1];
-            rejectedCount = l[2];
-            pairCount = l[3];
-            steps = l[4];
-            tokens = l[5];
-            n.path("extra").fields().forEachRemaining(e ->
-                    extra.put(e.getKey(), new double[] {e.getValue().path(0).asDouble(), e.getValue().path(1).asDouble()}));
-        }
-
-        private void reset() {
-            loss = rewardChosen = rewardRejected = correct = margin = 0;
-            logpChosen = logpRejected = logitChosen = logitRejected = tokensChosen = tokensRejected = gradNorm = 0;
-            lossCount = chosenCount = rejectedCount = pairCount = steps = tokens = 0;
-            extra.clear();
-            startNanos = System.nanoTime();
-        }
-    }
-
     /** Builds a trainer. */
     public static final class Builder {
         private TrainConfig config = TrainConfig.defaults();
