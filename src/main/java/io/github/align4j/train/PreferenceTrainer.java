@@ -11,6 +11,8 @@ import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Offline;
 import java.io.PrintStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -40,11 +42,19 @@ import java.util.function.BiConsumer;
  * {@code gradient_accumulation_steps} micro-batches, are clipped to {@code max_grad_norm} by global
  * norm, and AdamW updates the policy with a warmup + cosine/linear/constant schedule. Every step
  * runs inside an {@link NDScope} so that native memory stays flat.
+ *
+ * <p>Progress reaches {@link TrainingListener}s ({@link Builder#listener}); messages go to SLF4J,
+ * and to {@link Builder#console} when one is set. <b>One training at a time per JVM:</b> DJL's
+ * PyTorch engine allows one open gradient collector per JVM, so {@link #train()} refuses with an
+ * {@link Align4jException} while another training (this class or {@link SftTrainer}) runs in any
+ * thread; the slot is released when {@code train()} returns or throws.
  */
 public final class PreferenceTrainer implements AutoCloseable {
     static {
         Offline.ensure();
     }
+
+    private static final Logger LOG = LoggerFactory.getLogger(PreferenceTrainer.class);
 
     private final TrainConfig cfg;
     private final CausalLM policy;
@@ -56,6 +66,8 @@ public final class PreferenceTrainer implements AutoCloseable {
     private final PrintStream console;
     private final Path cacheDir;
     private final StepListener onStep;
+    private final List<TrainingListener> userListeners;
+    private List<TrainingListener> listeners = List.of();
     private final Batching train;
     private final Reference reference;
     private final RunState state;
@@ -79,6 +91,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.console = b.console;
         this.cacheDir = b.cacheDir;
         this.onStep = b.onStep;
+        this.userListeners = List.copyOf(b.listeners);
         this.resume = b.resume;
         this.overwrite = b.overwrite;
         if (resume && Boolean.TRUE.equals(overwrite)) {
@@ -171,7 +184,8 @@ public final class PreferenceTrainer implements AutoCloseable {
             Kto.checkWeights(nd, u.size() - nd, k.desirableWeight(), k.undesirableWeight())
                     .ifPresent(w -> say("warning: " + w));
         }
-        try (OutputLock lock = prepareOutput()) {
+        try (TrainLoop.Exclusive one = TrainLoop.exclusive("a PreferenceTrainer (output " + output + ")");
+                OutputLock lock = prepareOutput()) {
             return run(total);
         }
     }
@@ -193,24 +207,32 @@ public final class PreferenceTrainer implements AutoCloseable {
             RunState.Restored r = state.restore(from, loop.params, loop.optimizer, pos, w, this::say);
             start = r.step();
             badSteps = r.badSteps();
-            log = MetricsLog.resumed(output, console, r.history(), r.elapsed(), start);
+            log = MetricsLog.resumed(output, r.history(), r.elapsed());
             say("resume: continuing from " + from.dir() + " at step " + start + " of " + total);
         } else {
-            log = new MetricsLog(output, console, false);
+            log = new MetricsLog(output, false);
         }
         Map<String, Object> lastTrain = RunState.lastRecord(log.history(), false);
         Map<String, Object> lastEval = RunState.lastRecord(log.history(), true);
+        List<TrainingListener> all = new ArrayList<>();
+        all.add(log);
+        if (console != null) {
+            all.add(new ConsoleProgress(console, start, lastTrain, lastEval));
+        }
+        all.addAll(userListeners);
+        listeners = all;
+        listeners.forEach(l -> l.onTrainBegin(this, total));
         long saved = from == null ? -1 : start;
         Batching.Scoring scoring = new Batching.Scoring(policy, loss, cfg.beta(), reference);
         try {
             if (start >= total && from != null && from.dir().getFileName().toString().equals(Checkpoints.FINAL)) {
                 say("resume: " + from.dir() + " is the end of this run (step " + start + " of " + total + "); nothing to train");
-                return new TrainResult(start, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), from.dir(), false);
+                return end(new TrainResult(start, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), from.dir(), false));
             }
             for (long step = start; step < total; step++) {
                 long stepStart = System.nanoTime();
-                long tokensBefore = w.tokens;
-                TrainLoop.Step st = loop.step(step, pos, (mgr, rows, divisor) -> train.train(scoring, mgr, rows, w, divisor));
+                Window sw = new Window();
+                TrainLoop.Step st = loop.step(step, pos, (mgr, rows, divisor) -> train.train(scoring, mgr, rows, sw, divisor));
                 if (st.updated()) {
                     badSteps = 0;
                 } else {
@@ -218,52 +240,70 @@ public final class PreferenceTrainer implements AutoCloseable {
                     nonFinite(step + 1, st.rows(), pos, w);
                 }
                 if (onStep != null) {
-                    onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, w.tokens - tokensBefore);
+                    onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, sw.tokens);
                 }
                 float gradNorm = st.gradNorm();
-                w.gradNorm += Float.isFinite(gradNorm) ? gradNorm : 0;
-                w.steps++;
+                sw.gradNorm += Float.isFinite(gradNorm) ? gradNorm : 0;
+                sw.steps++;
+                w.addAll(sw);
                 long done = step + 1;
                 double epochs = pos.epochs();
+                Map<String, Double> stepMetrics = numbers(sw.flush(st.learningRate(), done, epochs, log.elapsedSeconds()));
                 boolean logNow = done % cfg.loggingSteps() == 0 || done == total || done == 1;
                 if (logNow) {
                     lastTrain = w.flush(st.learningRate(), done, epochs, log.elapsedSeconds());
-                    log.log(lastTrain);
+                    emitLog(lastTrain);
                 }
                 if ((cfg.evalSteps() > 0 && done % cfg.evalSteps() == 0 && done != total) || (done == total && hasEval())) {
                     if (hasEval()) {
                         lastEval = new LinkedHashMap<>(evaluate());
                         lastEval.put("epoch", epochs);
                         lastEval.put("step", done);
-                        log.log(lastEval);
+                        emitLog(lastEval);
+                        Map<String, Double> ev = numbers(lastEval);
+                        listeners.forEach(l -> l.onEvaluate(done, ev));
                     }
                 }
                 if (cfg.saveSteps() > 0 && done % cfg.saveSteps() == 0 && done != total) {
                     saveCheckpoint("checkpoint-" + done, done, pos, w);
                     saved = done;
                 }
-                Map<String, Object> shown = new LinkedHashMap<>();
-                if (lastTrain != null) {
-                    shown.putAll(lastTrain);
-                }
-                if (lastEval != null) {
-                    shown.putAll(lastEval);
-                }
-                log.progress(done, total, shown, logNow);
+                listeners.forEach(l -> l.onStepEnd(done, stepMetrics));
                 if (stopRequest != null && done < total) {
                     Path at = output == null ? null
                             : saved == done ? output.resolve("checkpoint-" + done) : saveCheckpoint("checkpoint-" + done, done, pos, w);
                     say("stopped by " + stopRequest + " after step " + done + " of " + total
                             + (at == null ? " (no output folder: nothing saved)" : "; checkpoint: " + at));
-                    return new TrainResult(done, epochs, lastTrain, lastEval, List.copyOf(log.history()), at, true);
+                    return end(new TrainResult(done, epochs, lastTrain, lastEval, List.copyOf(log.history()), at, true));
                 }
             }
             long done = Math.max(start, total);
             Path fin = output != null ? saveCheckpoint(Checkpoints.FINAL, done, pos, w) : null;
-            return new TrainResult(done, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), fin, false);
+            return end(new TrainResult(done, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), fin, false));
         } finally {
             log.close();
+            listeners = List.of();
         }
+    }
+
+    private TrainResult end(TrainResult r) {
+        listeners.forEach(l -> l.onTrainEnd(r));
+        return r;
+    }
+
+    private void emitLog(Map<String, Object> record) {
+        listeners.forEach(l -> l.onLog(record));
+    }
+
+    /** The numeric entries of a record, as doubles. */
+    private static Map<String, Double> numbers(Map<String, Object> record) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        record.forEach((k, v) -> {
+            if (v instanceof Number n) {
+                m.put(k, n.doubleValue());
+            }
+        });
+        return java.util.Collections.unmodifiableMap(m);
     }
 
     /**
@@ -293,7 +333,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         rec.put("step", done);
         rec.put("skipped", "non-finite loss or gradient");
         rec.put("rows", rows);
-        log.log(rec);
+        emitLog(rec);
         if (badSteps >= cfg.maxNonfiniteSteps()) {
             Path at = saveCheckpoint("checkpoint-" + done, done, pos, w);
             throw new Align4jException(badSteps + " steps in a row (max_nonfinite_steps) had a non-finite loss or gradient, "
@@ -313,6 +353,11 @@ public final class PreferenceTrainer implements AutoCloseable {
     }
 
     private void say(String s) {
+        if (s.startsWith("warning: ")) {
+            LOG.warn(s.substring("warning: ".length()));
+        } else {
+            LOG.info(s);
+        }
         if (console != null) {
             console.println(s);
         }
@@ -399,6 +444,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (!name.equals(Checkpoints.FINAL)) {
             Checkpoints.prune(output, cfg.saveTotalLimit());
         }
+        listeners.forEach(l -> l.onCheckpoint(p));
         return p;
     }
 
@@ -425,8 +471,9 @@ public final class PreferenceTrainer implements AutoCloseable {
         private Path output;
         private Path tokenizerDir;
         private Path cacheDir;
-        private PrintStream console = System.err;
+        private PrintStream console;
         private StepListener onStep;
+        private final List<TrainingListener> listeners = new ArrayList<>();
         private boolean resume;
         private Boolean overwrite;
 
@@ -448,8 +495,18 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder tokenizerDir(Path t) { this.tokenizerDir = t; return this; }
         /** Where precomputed reference log-probs are cached (default ~/.cache/align4j/reference). */
         public Builder cacheDir(Path c) { this.cacheDir = c; return this; }
-        /** Progress and warnings (null: silent). */
+        /**
+         * Prints a progress line and the trainer's messages to this stream (the command line passes
+         * {@code System.err}). Default null: nothing is printed; messages go to SLF4J (logger
+         * {@code io.github.align4j.train.PreferenceTrainer}) either way.
+         */
         public Builder console(PrintStream c) { this.console = c; return this; }
+
+        /** Adds a {@link TrainingListener} (called in the order added, after metrics.jsonl and the console). */
+        public Builder listener(TrainingListener l) {
+            this.listeners.add(java.util.Objects.requireNonNull(l, "listener"));
+            return this;
+        }
 
         /** A callback after every optimizer step (benchmarks, progress in embedding applications). */
         public Builder onStep(StepListener l) { this.onStep = l; return this; }

@@ -74,7 +74,7 @@ public final class SftTrainer {
         double[] window = new double[2]; // NLL × tokens, tokens
         Position pos = new Position(epoch -> epochBatches(data, cfg, epoch));
         long start = System.nanoTime();
-        try (TrainLoop loop = new TrainLoop(model, cfg, total)) {
+        try (TrainLoop.Exclusive one = TrainLoop.exclusive("an SftTrainer"); TrainLoop loop = new TrainLoop(model, cfg, total)) {
             TrainLoop.Micro micro = (mgr, rows, divisor) -> {
                 int[][] seqs = new int[rows.length][];
                 int[] starts = new int[rows.length];

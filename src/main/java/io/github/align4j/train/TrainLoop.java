@@ -3,10 +3,12 @@ package io.github.align4j.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import io.github.align4j.Align4jException;
 import io.github.align4j.model.CausalLM;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The optimizer step both trainers share: micro-batches of gradient accumulation inside one
@@ -22,6 +24,41 @@ final class TrainLoop implements AutoCloseable {
 
     /** What a step did. */
     record Step(double learningRate, float gradNorm, boolean updated, List<int[]> rows) {}
+
+    /** The training running in this JVM, or null. */
+    private static final AtomicReference<Exclusive> RUNNING = new AtomicReference<>();
+
+    /** Held while a training runs; released on close. */
+    static final class Exclusive implements AutoCloseable {
+        private final String who;
+
+        private Exclusive(String who) {
+            this.who = who;
+        }
+
+        @Override
+        public void close() {
+            RUNNING.compareAndSet(this, null);
+        }
+    }
+
+    /**
+     * Claims the JVM's one training slot: DJL's PyTorch engine allows a single open gradient
+     * collector per JVM, so a second training at the same time would fail deep inside DJL.
+     *
+     * @throws Align4jException while another training runs in this JVM
+     */
+    static Exclusive exclusive(String what) {
+        Exclusive mine = new Exclusive(what + " on thread '" + Thread.currentThread().getName() + "'");
+        Exclusive other = RUNNING.compareAndExchange(null, mine);
+        if (other != null) {
+            throw new Align4jException("another training is running in this JVM: " + other.who
+                    + ". DJL's PyTorch engine allows one gradient collector per JVM, so align4j trains one model at a "
+                    + "time per JVM: wait for that training to finish (run trainings one after another), or train in "
+                    + "another process.");
+        }
+        return mine;
+    }
 
     private final CausalLM model;
     private final TrainConfig cfg;

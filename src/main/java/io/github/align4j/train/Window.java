@@ -91,6 +91,33 @@ final class Window {
         }
     }
 
+    /** Adds another window's sums to these (a step's metrics into the logging window). */
+    void addAll(Window o) {
+        loss += o.loss;
+        lossCount += o.lossCount;
+        rewardChosen += o.rewardChosen;
+        rewardRejected += o.rewardRejected;
+        chosenCount += o.chosenCount;
+        rejectedCount += o.rejectedCount;
+        correct += o.correct;
+        pairCount += o.pairCount;
+        margin += o.margin;
+        logpChosen += o.logpChosen;
+        logpRejected += o.logpRejected;
+        logitChosen += o.logitChosen;
+        logitRejected += o.logitRejected;
+        tokensChosen += o.tokensChosen;
+        tokensRejected += o.tokensRejected;
+        gradNorm += o.gradNorm;
+        steps += o.steps;
+        tokens += o.tokens;
+        o.extra.forEach((k, v) -> {
+            double[] acc = extra.computeIfAbsent(k, x -> new double[2]);
+            acc[0] += v[0];
+            acc[1] += v[1];
+        });
+    }
+
     /** The averaged record (TRL's keys) and a reset. */
     Map<String, Object> flush(double lr, long step, double epoch, double elapsed) {
         Map<String, Object> r = MetricsLog.record();
