@@ -95,15 +95,6 @@ final class AdamW {
         return v;
     }
 
-    /** Restores the state saved with a checkpoint. */
-    void restore(long steps, Map<String, float[]> first, Map<String, float[]> second) {
-        this.step = steps;
-        for (String k : m.keySet()) {
-            m.get(k).set(first.get(k));
-            v.get(k).set(second.get(k));
-        }
-    }
-
     /** Sets the updates done so far (bias correction) after the moments were copied in from a checkpoint. */
     void restoreSteps(long steps) {
         this.step = steps;

@@ -62,22 +62,6 @@ public final class Bench {
         public Options(Path model, int pairs, int prompt, int completion, int steps) {
             this(model, pairs, prompt, completion, steps, 2, false, null, true, "auto", null, 0);
         }
-
-        public Options withPrecomputeRef(boolean p) {
-            return new Options(model, pairs, prompt, completion, steps, warmup, p, data, groupByLength, device, cacheDir, seed);
-        }
-
-        public Options withData(List<TokenizedPair> d, boolean group) {
-            return new Options(model, pairs, prompt, completion, steps, warmup, precomputeRef, d, group, device, cacheDir, seed);
-        }
-
-        public Options withWarmup(int w) {
-            return new Options(model, pairs, prompt, completion, steps, w, precomputeRef, data, groupByLength, device, cacheDir, seed);
-        }
-
-        public Options withDevice(String d) {
-            return new Options(model, pairs, prompt, completion, steps, warmup, precomputeRef, data, groupByLength, d, cacheDir, seed);
-        }
     }
 
     /**

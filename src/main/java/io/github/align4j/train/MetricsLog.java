@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,28 +13,21 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
  * Where metrics go: {@code metrics.jsonl} in the output folder (one JSON object per line, TRL's
- * key names), the in-memory history, and a console progress line with ETA and headline metrics
- * (redrawn in place on a terminal, one line per log otherwise).
+ * key names) and the in-memory history that checkpoints record; a listener of the trainer.
  */
-final class MetricsLog implements AutoCloseable {
+final class MetricsLog implements AutoCloseable, TrainingListener {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Writer out;
     private Path file;
-    private final PrintStream console;
-    private final boolean tty;
     private final List<Map<String, Object>> history = new ArrayList<>();
     private final long started = System.nanoTime();
     private double elapsedBefore;
-    private long stepsBefore;
 
-    MetricsLog(Path dir, PrintStream console, boolean append) {
-        this.console = console;
-        this.tty = System.console() != null && console == System.err;
+    MetricsLog(Path dir, boolean append) {
         try {
             if (dir != null) {
                 Files.createDirectories(dir);
@@ -61,8 +53,7 @@ final class MetricsLog implements AutoCloseable {
      * and new records are appended to it. A {@code metrics.jsonl} that is a symbolic link is
      * refused, never followed.
      */
-    static MetricsLog resumed(Path dir, PrintStream console, List<Map<String, Object>> history, double elapsedBefore,
-            long stepsBefore) {
+    static MetricsLog resumed(Path dir, List<Map<String, Object>> history, double elapsedBefore) {
         if (dir != null) {
             Path file = dir.resolve(OutputFolder.METRICS);
             Path scratch = dir.resolve("." + OutputFolder.METRICS + ".tmp");
@@ -88,15 +79,15 @@ final class MetricsLog implements AutoCloseable {
                 throw new Align4jException(file + ": cannot rewrite the metrics for the resumed run: " + e.getMessage(), e);
             }
         }
-        MetricsLog log = new MetricsLog(dir, console, true);
+        MetricsLog log = new MetricsLog(dir, true);
         log.history.addAll(history);
         log.elapsedBefore = elapsedBefore;
-        log.stepsBefore = stepsBefore;
         return log;
     }
 
     /** Appends one record (keys in insertion order) and flushes it. */
-    void log(Map<String, Object> record) {
+    @Override
+    public void onLog(Map<String, Object> record) {
         history.add(record);
         if (out != null) {
             try {
@@ -109,44 +100,6 @@ final class MetricsLog implements AutoCloseable {
                         + "The checkpoints already written are intact; free space and continue with --resume.", e);
             }
         }
-    }
-
-    /** Redraws the progress line: step/total, ETA and the headline metrics. */
-    void progress(long step, long total, Map<String, Object> last, boolean logged) {
-        if (console == null) {
-            return;
-        }
-        double elapsed = (System.nanoTime() - started) / 1e9;
-        long here = step - stepsBefore; // steps this process took (a resumed run starts later)
-        double eta = here <= 0 ? 0 : elapsed / here * (total - step);
-        int width = 24;
-        int done = total == 0 ? width : (int) (width * step / total);
-        StringBuilder s = new StringBuilder();
-        s.append('[').append("=".repeat(done)).append(done < width ? ">" : "").append(" ".repeat(Math.max(0, width - done - 1)))
-                .append("] ").append(step).append('/').append(total).append(' ')
-                .append(clock(elapsed)).append(" < ").append(clock(eta));
-        if (last != null) {
-            for (String k : new String[] {"loss", "rewards/accuracies", "rewards/margins", "kl", "eval_rewards/accuracies"}) {
-                Object v = last.get(k);
-                if (v instanceof Number n) {
-                    s.append("  ").append(k).append(' ').append(String.format(Locale.ROOT, "%.4f", n.doubleValue()));
-                }
-            }
-        }
-        if (tty) {
-            console.print("\r" + s);
-            if (step == total) {
-                console.println();
-            }
-        } else if (logged || step == total) {
-            console.println(s);
-        }
-        console.flush();
-    }
-
-    private static String clock(double seconds) {
-        long s = Math.round(seconds);
-        return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
     }
 
     List<Map<String, Object>> history() {

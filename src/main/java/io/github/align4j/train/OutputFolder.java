@@ -253,35 +253,6 @@ final class OutputFolder {
 
     // ---- the lock ----------------------------------------------------------------------------------
 
-    /** Holds OUTPUT/.align4j.lock so that two runs never write one folder; released on close. */
-    static final class Lock implements AutoCloseable {
-        static final Lock NONE = new Lock(null, null);
-        private final FileChannel channel;
-        private final FileLock lock;
-
-        private Lock(FileChannel channel, FileLock lock) {
-            this.channel = channel;
-            this.lock = lock;
-        }
-
-        /**
-         * Releases the lock. The file stays: it records what align4j wrote, and deleting it would
-         * let a run that opened it just before lock a file no later run can see.
-         */
-        @Override
-        public void close() {
-            if (channel == null) {
-                return;
-            }
-            try {
-                lock.release();
-                channel.close();
-            } catch (IOException e) {
-                // the OS releases the lock when the process ends
-            }
-        }
-    }
-
     /**
      * Creates and locks the output folder, refuses it when something align4j did not write is in
      * its way, tidies what an interrupted run left there, and clears (overwrite) or checks (a fresh
@@ -289,7 +260,7 @@ final class OutputFolder {
      *
      * @param overwrite what a fresh run does with an earlier run: true/null replace it (null warns), false refuses
      */
-    static Lock open(Path output, boolean resume, Boolean overwrite, Consumer<String> say) {
+    static OutputLock open(Path output, boolean resume, Boolean overwrite, Consumer<String> say) {
         Path lockFile = output.resolve(LOCK);
         FileChannel ch = null;
         FileLock lock;
@@ -315,7 +286,7 @@ final class OutputFolder {
             throw new Align4jException(output + ": another align4j run is writing to this folder (it holds "
                     + LOCK + "); wait for it to finish or choose another folder");
         }
-        Lock held = new Lock(ch, lock);
+        OutputLock held = new OutputLock(ch, lock);
         try {
             Set<String> wrote = readRecord(ch, lockFile);
             List<String> blocking = inTheWay(output, wrote);

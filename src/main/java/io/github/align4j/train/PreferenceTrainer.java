@@ -1,35 +1,24 @@
 package io.github.align4j.train;
 
-import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.training.GradientCollector;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
 import io.github.align4j.loss.Kto;
-import io.github.align4j.loss.LossOutput;
-import io.github.align4j.loss.PairedLogps;
-import io.github.align4j.loss.PairedLoss;
 import io.github.align4j.loss.PreferenceLoss;
-import io.github.align4j.loss.Scalars;
-import io.github.align4j.loss.UnpairedLogps;
 import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Offline;
-import io.github.align4j.model.SequenceScorer;
 import java.io.PrintStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.function.Supplier;
+import java.util.function.BiConsumer;
 
 /**
  * Preference-tunes a policy against a frozen reference with any {@link PreferenceLoss}.
@@ -53,37 +42,42 @@ import java.util.function.Supplier;
  * {@code gradient_accumulation_steps} micro-batches, are clipped to {@code max_grad_norm} by global
  * norm, and AdamW updates the policy with a warmup + cosine/linear/constant schedule. Every step
  * runs inside an {@link NDScope} so that native memory stays flat.
+ *
+ * <p>Progress reaches {@link TrainingListener}s ({@link Builder#listener}); messages go to SLF4J,
+ * and to {@link Builder#console} when one is set. <b>One training at a time per JVM:</b> DJL's
+ * PyTorch engine allows one open gradient collector per JVM, so {@link #train()} refuses with an
+ * {@link Align4jException} while another training (this class or {@link SftTrainer}) runs in any
+ * thread; the slot is released when {@code train()} returns or throws.
  */
 public final class PreferenceTrainer implements AutoCloseable {
     static {
         Offline.ensure();
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(PreferenceTrainer.class);
+
     private final TrainConfig cfg;
     private final CausalLM policy;
     private final PreferenceLoss loss;
     private final Map<String, Object> lossRecord;
-    private final List<TokenizedPair> trainPairs;
-    private final List<TokenizedUnpaired> trainUnpaired;
     private final List<TokenizedPair> evalPairs;
     private final List<TokenizedUnpaired> evalUnpaired;
     private final Path output;
     private final Path tokenizerDir;
     private final PrintStream console;
-    private final Supplier<CausalLM> referenceLoader;
-    private final String referenceFingerprint;
     private final Path cacheDir;
     private final StepListener onStep;
-    private CausalLM reference;
-    private boolean ownsReference;
-    private Map<ReferenceCache.Key, Float> refCache;
-    private AdamW optimizer;
+    private final List<TrainingListener> userListeners;
+    private List<TrainingListener> listeners = List.of();
+    private final Batching train;
+    private final Reference reference;
+    private final RunState state;
+    private TrainLoop loop;
     private MetricsLog log;
     private int badSteps;
     private final boolean resume;
     private final Boolean overwrite;
     private volatile String stopRequest;
-    private String dataSha;
 
     private PreferenceTrainer(Builder b) {
         TrainConfig c = b.config.validated();
@@ -91,8 +85,8 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.cfg = ConfigUse.recorded(c, loss, b.loss != null);
         this.lossRecord = ConfigUse.describe(loss, c, b.loss != null);
         this.policy = b.policy;
-        this.trainPairs = b.trainPairs;
-        this.trainUnpaired = b.trainUnpaired;
+        List<TokenizedPair> trainPairs = b.trainPairs;
+        List<TokenizedUnpaired> trainUnpaired = b.trainUnpaired;
         this.evalPairs = b.evalPairs;
         this.evalUnpaired = b.evalUnpaired;
         this.output = b.output;
@@ -100,6 +94,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.console = b.console;
         this.cacheDir = b.cacheDir;
         this.onStep = b.onStep;
+        this.userListeners = List.copyOf(b.listeners);
         this.resume = b.resume;
         this.overwrite = b.overwrite;
         if (resume && Boolean.TRUE.equals(overwrite)) {
@@ -135,18 +130,10 @@ public final class PreferenceTrainer implements AutoCloseable {
                             ? "; convert pairs to unpaired examples for KTO (PreferenceData.toUnpaired) or choose a paired loss"
                             : "; choose an unpaired loss such as kto"));
         }
-        if (b.reference != null) {
-            reference = b.reference;
-            referenceLoader = () -> b.reference;
-            referenceFingerprint = b.reference.source() != null ? ReferenceCache.weightsFingerprint(b.reference.source()) : null;
-        } else {
-            Path src = b.referencePath != null ? b.referencePath : policy.source();
-            referenceFingerprint = src != null ? ReferenceCache.weightsFingerprint(src) : null;
-            referenceLoader = src != null
-                    ? () -> CausalLM.load(src, CausalLM.Options.inference().withDevice(policy.device()))
-                    : policy::frozenCopy; // fingerprint before training starts: the policy changes
-        }
-        if (cfg.precomputeRef() && referenceFingerprint == null) {
+        train = paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
+        state = new RunState(cfg, train, lossRecord);
+        reference = new Reference(b.reference, b.referencePath, policy);
+        if (cfg.precomputeRef() && reference.fingerprint() == null) {
             throw new Align4jException("precompute_ref_log_probs needs a reference loaded from a folder "
                     + "(the cache is keyed by its weights)");
         }
@@ -190,162 +177,139 @@ public final class PreferenceTrainer implements AutoCloseable {
         return stopRequest != null;
     }
 
-    private boolean paired() {
-        return trainPairs != null;
-    }
-
-    private int trainSize() {
-        return paired() ? trainPairs.size() : trainUnpaired.size();
-    }
-
-    private int lengthOf(int i) {
-        if (paired()) {
-            TokenizedPair p = trainPairs.get(i);
-            return p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
-        }
-        TokenizedUnpaired u = trainUnpaired.get(i);
-        return u.prompt().length + u.completion().length;
-    }
-
     /** Optimizer steps the run will take. */
     public long totalSteps() {
-        if (cfg.maxSteps() > 0) {
-            return cfg.maxSteps();
-        }
-        long microPerEpoch = (trainSize() + cfg.batchSize() - 1) / cfg.batchSize();
-        return Math.max(1, (long) Math.ceil(cfg.numTrainEpochs() * microPerEpoch / cfg.gradientAccumulationSteps()));
+        return TrainLoop.totalSteps(train.size(), cfg);
     }
 
     /** Runs the whole training loop and writes {@code OUTPUT/final/}. */
     public TrainResult train() {
         long total = totalSteps();
-        Schedule schedule = Schedule.of(cfg, total);
-        if (loss instanceof Kto k && trainUnpaired != null) {
-            long nd = trainUnpaired.stream().filter(TokenizedUnpaired::desirable).count();
-            Kto.checkWeights(nd, trainUnpaired.size() - nd, k.desirableWeight(), k.undesirableWeight())
+        if (loss instanceof Kto k && train instanceof UnpairedBatches u) {
+            long nd = u.desirableCount();
+            Kto.checkWeights(nd, u.size() - nd, k.desirableWeight(), k.undesirableWeight())
                     .ifPresent(w -> say("warning: " + w));
         }
-        try (OutputFolder.Lock lock = prepareOutput()) {
-            return run(total, schedule);
+        try (TrainLoop.Exclusive one = TrainLoop.exclusive("a PreferenceTrainer (output " + output + ")");
+                OutputLock lock = prepareOutput()) {
+            return run(total);
         }
     }
 
-    private TrainResult run(long total, Schedule schedule) {
+    private TrainResult run(long total) {
         Checkpoints.Found from = resume ? Checkpoints.latest(output, this::say) : null;
         if (resume && from == null) {
             say("resume: no complete checkpoint in " + output + "; starting from the beginning");
         }
         prepareReference();
-        Map<String, NDArray> params = policy.parameters();
-        optimizer = new AdamW(params, cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay());
-        Window w = new Window();
-        Position pos = new Position();
-        long start = from == null ? 0 : restore(from, params, pos, w, total);
-        if (from == null) {
-            log = new MetricsLog(output, console, false);
+        if (loop != null) {
+            loop.close();
         }
-        pos.batches = epochBatches(pos.epoch);
-        Map<String, Object> lastTrain = lastRecord(log.history(), false);
-        Map<String, Object> lastEval = lastRecord(log.history(), true);
-        long microPerEpoch = pos.batches.size();
+        loop = new TrainLoop(policy, cfg, total);
+        Window w = new Window();
+        Position pos = new Position(this::epochBatches);
+        long start = 0;
+        if (from != null) {
+            RunState.Restored r = state.restore(from, loop.params, loop.optimizer, pos, w, this::say);
+            start = r.step();
+            badSteps = r.badSteps();
+            log = MetricsLog.resumed(output, r.history(), r.elapsed());
+            say("resume: continuing from " + from.dir() + " at step " + start + " of " + total);
+        } else {
+            log = new MetricsLog(output, false);
+        }
+        Map<String, Object> lastTrain = RunState.lastRecord(log.history(), false);
+        Map<String, Object> lastEval = RunState.lastRecord(log.history(), true);
+        List<TrainingListener> all = new ArrayList<>();
+        all.add(log);
+        if (console != null) {
+            all.add(new ConsoleProgress(console, start, lastTrain, lastEval));
+        }
+        all.addAll(userListeners);
+        listeners = all;
+        listeners.forEach(l -> l.onTrainBegin(this, total));
         long saved = from == null ? -1 : start;
+        Batching.Scoring scoring = new Batching.Scoring(policy, loss, cfg.beta(), reference);
         try {
             if (start >= total && from != null && from.dir().getFileName().toString().equals(Checkpoints.FINAL)) {
                 say("resume: " + from.dir() + " is the end of this run (step " + start + " of " + total + "); nothing to train");
-                return new TrainResult(start, (double) pos.microDone / microPerEpoch, lastTrain, lastEval,
-                        List.copyOf(log.history()), from.dir(), false);
+                return end(new TrainResult(start, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), from.dir(), false));
             }
             for (long step = start; step < total; step++) {
                 long stepStart = System.nanoTime();
-                long tokensBefore = w.tokens;
-                double lr = schedule.at(step);
-                boolean finite = true;
-                float gradNorm;
-                List<int[]> stepRows = new ArrayList<>();
-                try (NDManager mgr = policy.manager().newSubManager(); NDScope scope = new NDScope()) {
-                    for (int k = 0; k < cfg.gradientAccumulationSteps(); k++) {
-                        int[] rows = pos.nextBatch();
-                        stepRows.add(rows);
-                        finite &= paired() ? trainPairedMicro(mgr, rows, w) : trainUnpairedMicro(mgr, rows, w);
-                    }
-                    gradNorm = Gradients.norm(params);
-                }
-                finite &= Float.isFinite(gradNorm);
-                if (finite) {
+                Window sw = new Window();
+                TrainLoop.Step st = loop.step(step, pos, (mgr, rows, divisor) -> train.train(scoring, mgr, rows, sw, divisor));
+                if (st.updated()) {
                     badSteps = 0;
-                    optimizer.step(lr, Gradients.clipScale(gradNorm, cfg.maxGradNorm())); // clipping folded into the update: no pass over the gradients
                 } else {
                     badSteps++;
-                    nonFinite(step + 1, stepRows, pos, w);
+                    nonFinite(step + 1, st.rows(), pos, w);
                 }
-                Gradients.zero(params);
                 if (onStep != null) {
-                    onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, w.tokens - tokensBefore);
+                    onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, sw.tokens);
                 }
-                w.gradNorm += Float.isFinite(gradNorm) ? gradNorm : 0;
-                w.steps++;
+                float gradNorm = st.gradNorm();
+                sw.gradNorm += Float.isFinite(gradNorm) ? gradNorm : 0;
+                sw.steps++;
+                w.addAll(sw);
                 long done = step + 1;
-                double epochs = (double) pos.microDone / microPerEpoch;
+                double epochs = pos.epochs();
+                Map<String, Double> stepMetrics = numbers(sw.flush(st.learningRate(), done, epochs, log.elapsedSeconds()));
                 boolean logNow = done % cfg.loggingSteps() == 0 || done == total || done == 1;
                 if (logNow) {
-                    lastTrain = w.flush(lr, done, epochs, log.elapsedSeconds());
-                    log.log(lastTrain);
+                    lastTrain = w.flush(st.learningRate(), done, epochs, log.elapsedSeconds());
+                    emitLog(lastTrain);
                 }
                 if ((cfg.evalSteps() > 0 && done % cfg.evalSteps() == 0 && done != total) || (done == total && hasEval())) {
                     if (hasEval()) {
                         lastEval = new LinkedHashMap<>(evaluate());
                         lastEval.put("epoch", epochs);
                         lastEval.put("step", done);
-                        log.log(lastEval);
+                        emitLog(lastEval);
+                        Map<String, Double> ev = numbers(lastEval);
+                        listeners.forEach(l -> l.onEvaluate(done, ev));
                     }
                 }
                 if (cfg.saveSteps() > 0 && done % cfg.saveSteps() == 0 && done != total) {
                     saveCheckpoint("checkpoint-" + done, done, pos, w);
                     saved = done;
                 }
-                Map<String, Object> shown = new LinkedHashMap<>();
-                if (lastTrain != null) {
-                    shown.putAll(lastTrain);
-                }
-                if (lastEval != null) {
-                    shown.putAll(lastEval);
-                }
-                log.progress(done, total, shown, logNow);
+                listeners.forEach(l -> l.onStepEnd(done, stepMetrics));
                 if (stopRequest != null && done < total) {
                     Path at = output == null ? null
                             : saved == done ? output.resolve("checkpoint-" + done) : saveCheckpoint("checkpoint-" + done, done, pos, w);
                     say("stopped by " + stopRequest + " after step " + done + " of " + total
                             + (at == null ? " (no output folder: nothing saved)" : "; checkpoint: " + at));
-                    return new TrainResult(done, epochs, lastTrain, lastEval, List.copyOf(log.history()), at, true);
+                    return end(new TrainResult(done, epochs, lastTrain, lastEval, List.copyOf(log.history()), at, true));
                 }
             }
             long done = Math.max(start, total);
             Path fin = output != null ? saveCheckpoint(Checkpoints.FINAL, done, pos, w) : null;
-            return new TrainResult(done, (double) pos.microDone / microPerEpoch, lastTrain, lastEval,
-                    List.copyOf(log.history()), fin, false);
+            return end(new TrainResult(done, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), fin, false));
         } finally {
             log.close();
+            listeners = List.of();
         }
     }
 
-    // ---- reliability: the output folder, non-finite steps, resume -----------------------------------
+    private TrainResult end(TrainResult r) {
+        listeners.forEach(l -> l.onTrainEnd(r));
+        return r;
+    }
 
-    /** Where the data order stands: the epoch, its micro-batches and the next one to train. */
-    private final class Position {
-        int epoch;
-        int next;
-        long microDone;
-        List<int[]> batches;
+    private void emitLog(Map<String, Object> record) {
+        listeners.forEach(l -> l.onLog(record));
+    }
 
-        int[] nextBatch() {
-            if (next == batches.size()) {
-                epoch++;
-                batches = epochBatches(epoch);
-                next = 0;
+    /** The numeric entries of a record, as doubles. */
+    private static Map<String, Double> numbers(Map<String, Object> record) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        record.forEach((k, v) -> {
+            if (v instanceof Number n) {
+                m.put(k, n.doubleValue());
             }
-            microDone++;
-            return batches.get(next++);
-        }
+        });
+        return java.util.Collections.unmodifiableMap(m);
     }
 
     /**
@@ -353,28 +317,8 @@ public final class PreferenceTrainer implements AutoCloseable {
      * the way, tidies what an interrupted run left there, and checks that a fresh run does not mix
      * with an earlier run's checkpoints ({@link OutputFolder#open}).
      */
-    private OutputFolder.Lock prepareOutput() {
-        return output == null ? OutputFolder.Lock.NONE : OutputFolder.open(output, resume, overwrite, this::say);
-    }
-
-    private static void closeQuietly(java.nio.channels.FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (java.io.IOException ignored) {
-                // nothing to do
-            }
-        }
-    }
-
-    private static String describe(Exception e) {
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied (" + e.getMessage() + ")";
-        }
-        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
-            return f.getReason() + " (" + f.getFile() + ")";
-        }
-        return String.valueOf(e.getMessage());
+    private OutputLock prepareOutput() {
+        return output == null ? OutputLock.NONE : OutputFolder.open(output, resume, overwrite, this::say);
     }
 
     /**
@@ -386,7 +330,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         List<Long> rows = new ArrayList<>();
         for (int[] b : stepRows) {
             for (int i : b) {
-                rows.add(paired() ? trainPairs.get(i).row() : trainUnpaired.get(i).row());
+                rows.add(train.row(i));
             }
         }
         say("warning: step " + done + ": non-finite loss or gradient; update skipped (data rows " + rows
@@ -395,7 +339,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         rec.put("step", done);
         rec.put("skipped", "non-finite loss or gradient");
         rec.put("rows", rows);
-        log.log(rec);
+        emitLog(rec);
         if (badSteps >= cfg.maxNonfiniteSteps()) {
             Path at = saveCheckpoint("checkpoint-" + done, done, pos, w);
             throw new Align4jException(badSteps + " steps in a row (max_nonfinite_steps) had a non-finite loss or gradient, "
@@ -405,186 +349,9 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
     }
 
-    /** The last training (or eval) record of a history. */
-    private static Map<String, Object> lastRecord(List<Map<String, Object>> history, boolean eval) {
-        for (int i = history.size() - 1; i >= 0; i--) {
-            Map<String, Object> m = history.get(i);
-            if (eval ? m.keySet().stream().anyMatch(k -> k.startsWith("eval_")) : m.containsKey("learning_rate")) {
-                return m;
-            }
-        }
-        return null;
-    }
-
-    /** Settings that fix the data order: a resumed run must keep them. */
-    private static final List<String> ORDER_KEYS = List.of("per_device_train_batch_size", "gradient_accumulation_steps",
-            "seed", "shuffle", "group_by_length");
-
-    /** What a resume needs besides weights and moments, stored as "align4j" in trainer_state.json. */
-    private com.fasterxml.jackson.databind.node.ObjectNode resumeState(long done, Position pos, Window w) {
-        var json = Checkpoints.json();
-        var r = json.createObjectNode();
-        r.put("version", 1);
-        r.put("total_steps", totalSteps());
-        r.put("epoch", pos.epoch);
-        r.put("next_batch", pos.next);
-        r.put("micro_batches_done", pos.microDone);
-        r.put("examples", trainSize());
-        r.put("data_sha256", dataFingerprint());
-        r.set("loss", json.valueToTree(lossRecord));
-        var rng = r.putObject("rng");
-        rng.put("generator", "java.util.Random(seed * 1000003 + epoch), one per epoch: the order of the examples");
-        rng.put("seed", cfg.seed());
-        rng.put("epoch", pos.epoch);
-        r.put("nonfinite_in_a_row", badSteps);
-        r.put("elapsed_s", log.elapsedSeconds());
-        r.set("window", json.valueToTree(w.save()));
-        return r;
-    }
-
-    /** SHA-256 of the tokenized training examples in order: a resume must see the same data. */
-    private String dataFingerprint() {
-        if (dataSha == null) {
-            java.security.MessageDigest md;
-            try {
-                md = java.security.MessageDigest.getInstance("SHA-256");
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
-            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(1 << 16);
-            for (int i = 0; i < trainSize(); i++) {
-                if (paired()) {
-                    TokenizedPair p = trainPairs.get(i);
-                    feed(md, buf, p.prompt());
-                    feed(md, buf, p.chosen());
-                    feed(md, buf, p.rejected());
-                } else {
-                    TokenizedUnpaired u = trainUnpaired.get(i);
-                    feed(md, buf, u.prompt());
-                    feed(md, buf, u.completion());
-                    feed(md, buf, new int[] {u.desirable() ? 1 : 0});
-                }
-            }
-            buf.flip();
-            md.update(buf);
-            dataSha = java.util.HexFormat.of().formatHex(md.digest());
-        }
-        return dataSha;
-    }
-
-    private static void feed(java.security.MessageDigest md, java.nio.ByteBuffer buf, int[] a) {
-        for (int i = -1; i < a.length; i++) {
-            if (buf.remaining() < 4) {
-                buf.flip();
-                md.update(buf);
-                buf.clear();
-            }
-            buf.putInt(i < 0 ? a.length : a[i]);
-        }
-    }
-
-    /**
-     * Restores everything from a verified checkpoint: weights (exact F32), AdamW moments and step,
-     * data position, the non-finite counter, the metrics history and the open logging window.
-     *
-     * @return the optimizer steps already done
-     */
-    private long restore(Checkpoints.Found from, Map<String, NDArray> params, Position pos, Window w, long total) {
-        var st = from.state();
-        var a = st.path("align4j");
-        Path dir = from.dir();
-        if (!a.isObject()) {
-            throw new Align4jException(dir + ": this checkpoint has no resume state (it was written by an older align4j). "
-                    + "Start a new run in a new folder with --model " + dir + ".");
-        }
-        if (a.path("examples").asLong(-1) != trainSize() || !a.path("data_sha256").asText().equals(dataFingerprint())) {
-            throw new Align4jException(dir + ": the checkpoint was trained on other data (" + a.path("examples").asLong(-1)
-                    + " examples; now " + trainSize() + (a.path("examples").asLong(-1) == trainSize() ? " with other tokens" : "")
-                    + "). Resume with the same data files, data options and seed, or start a new run in a new folder "
-                    + "with --model " + dir + ".");
-        }
-        var savedCfg = st.path("config");
-        List<String> changed = new ArrayList<>();
-        for (Map.Entry<String, Object> e : cfg.asMap().entrySet()) {
-            var v = savedCfg.get(e.getKey());
-            if (v == null || e.getKey().equals("output_dir")) {
-                continue;
-            }
-            boolean same = e.getValue() instanceof Map<?, ?> ? v.equals(Checkpoints.json().valueToTree(e.getValue()))
-                    : e.getValue() instanceof Number n ? v.isNumber() && v.asDouble() == n.doubleValue()
-                    : v.asText().equals(String.valueOf(e.getValue()));
-            if (!same) {
-                if (ORDER_KEYS.contains(e.getKey())) {
-                    throw new Align4jException(dir + ": " + e.getKey() + " was " + v.asText() + " in the checkpoint's run and is "
-                            + e.getValue() + " now; it decides the order of the data, so a resumed run must keep it. "
-                            + "Resume with " + e.getKey() + " " + v.asText() + ".");
-                }
-                changed.add(e.getKey() + " " + v.asText() + " → " + e.getValue());
-            }
-        }
-        if (!changed.isEmpty()) {
-            say("warning: resuming with changed settings: " + String.join(", ", changed));
-        }
-        long step = from.step();
-        // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
-        // at a time from the memory-mapped files: no second copy of the model on the heap
-        Path master = dir.resolve(Checkpoints.MASTER);
-        Checkpoints.copyInto(java.nio.file.Files.isRegularFile(master) ? master : dir, "", params, "the model");
-        Path opt = dir.resolve(Checkpoints.OPTIMIZER);
-        if (!java.nio.file.Files.isRegularFile(opt)) {
-            throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");
-        }
-        Checkpoints.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
-        Checkpoints.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments");
-        optimizer.restoreSteps(st.path("optimizer_step").asLong());
-        pos.epoch = a.path("epoch").asInt();
-        pos.next = a.path("next_batch").asInt();
-        pos.microDone = a.path("micro_batches_done").asLong();
-        badSteps = a.path("nonfinite_in_a_row").asInt();
-        if (badSteps >= cfg.maxNonfiniteSteps()) {
-            badSteps = 0; // the run stopped there; the user chose to go on
-        }
-        w.load(a.path("window"));
-        List<Map<String, Object>> history = new ArrayList<>();
-        for (var rec : st.path("log_history")) {
-            Map<String, Object> m = MetricsLog.record();
-            rec.fields().forEachRemaining(f -> m.put(f.getKey(), jsonValue(f.getValue())));
-            history.add(m);
-        }
-        log = MetricsLog.resumed(output, console, history, a.path("elapsed_s").asDouble(0), step);
-        say("resume: continuing from " + dir + " at step " + step + " of " + total);
-        return step;
-    }
-
-    private static Object jsonValue(com.fasterxml.jackson.databind.JsonNode v) {
-        if (v.isIntegralNumber()) {
-            return v.asLong();
-        }
-        if (v.isNumber()) {
-            return v.asDouble();
-        }
-        if (v.isBoolean()) {
-            return v.asBoolean();
-        }
-        if (v.isTextual()) {
-            String t = v.asText();
-            return switch (t) {
-                case "NaN" -> Double.NaN;
-                case "Infinity" -> Double.POSITIVE_INFINITY;
-                case "-Infinity" -> Double.NEGATIVE_INFINITY;
-                default -> t;
-            };
-        }
-        if (v.isArray()) {
-            List<Object> l = new ArrayList<>();
-            v.forEach(x -> l.add(jsonValue(x)));
-            return l;
-        }
-        return v.isNull() ? null : v.toString();
-    }
-
     private List<int[]> epochBatches(int epoch) {
-        return Batches.epoch(trainSize(), cfg.batchSize(), cfg.seed(), epoch, cfg.shuffle(), cfg.groupByLength(), this::lengthOf);
+        return Batches.epoch(train.size(), cfg.batchSize(), cfg.seed(), epoch, cfg.shuffle(), cfg.groupByLength(),
+                train::lengthOf);
     }
 
     private boolean hasEval() {
@@ -592,219 +359,39 @@ public final class PreferenceTrainer implements AutoCloseable {
     }
 
     private void say(String s) {
+        if (s.startsWith("warning: ")) {
+            LOG.warn(s.substring("warning: ".length()));
+        } else {
+            LOG.info(s);
+        }
         if (console != null) {
             console.println(s);
         }
     }
 
-    // ---- one micro-batch --------------------------------------------------------------------------
-
-    private boolean trainPairedMicro(NDManager mgr, int[] rows, Window w) {
-        int b = rows.length;
-        int[][] prompts = new int[2 * b][];
-        int[][] completions = new int[2 * b][];
-        for (int i = 0; i < b; i++) {
-            TokenizedPair p = trainPairs.get(rows[i]);
-            prompts[i] = p.prompt();
-            prompts[b + i] = p.prompt();
-            completions[i] = p.chosen();
-            completions[b + i] = p.rejected();
-        }
-        w.lastRows = rowIds(rows, true);
-        float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
-        Seqs s = Seqs.of(prompts, completions);
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, s.seqs, s.starts);
-            PairedLogps in = pairedLogps(mgr, sc, ref, b);
-            LossOutput out = ((PairedLoss) loss).compute(in, cfg.beta());
-            NDArray mean = out.losses().mean();
-            gc.backward(Scalars.divide(mean, cfg.gradientAccumulationSteps()));
-            float lossValue = mean.getFloat();
-            w.addPaired(lossValue, sc, ref, b, cfg.beta(), out.metrics(), s.tokens);
-            return Float.isFinite(lossValue);
-        }
-    }
-
-    private boolean trainUnpairedMicro(NDManager mgr, int[] rows, Window w) {
-        int b = rows.length;
-        UnpairedLoss ul = (UnpairedLoss) loss;
-        int[][] prompts = new int[b][];
-        int[][] completions = new int[b][];
-        float[] desirable = new float[b];
-        for (int i = 0; i < b; i++) {
-            TokenizedUnpaired u = trainUnpaired.get(rows[i]);
-            prompts[i] = u.prompt();
-            completions[i] = u.completion();
-            desirable[i] = u.desirable() ? 1f : 0f;
-        }
-        w.lastRows = rowIds(rows, false);
-        NDArray klPolicy = null;
-        NDArray klRef = null;
-        if (ul.needsMismatchedPairs()) {
-            int[][] shifted = mismatched(completions);
-            Seqs ks = Seqs.of(prompts, shifted);
-            klPolicy = SequenceScorer.score(policy, mgr, ks.seqs, ks.starts).logps(); // outside the collector: no graph
-            klRef = ul.needsReference() ? mgr.create(referenceLogps(mgr, prompts, shifted)) : null;
-        }
-        float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
-        Seqs s = Seqs.of(prompts, completions);
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, s.seqs, s.starts);
-            UnpairedLogps in = new UnpairedLogps(sc.logps(), ref == null ? null : mgr.create(ref), sc.tokens(),
-                    mgr.create(desirable), klPolicy, klRef);
-            LossOutput out = ul.compute(in, cfg.beta());
-            NDArray mean = out.losses().mean();
-            gc.backward(Scalars.divide(mean, cfg.gradientAccumulationSteps()));
-            float lossValue = mean.getFloat();
-            w.addUnpaired(lossValue, sc, ref, desirable, cfg.beta(), out.metrics(), s.tokens);
-            return Float.isFinite(lossValue);
-        }
-    }
-
-    /** Example i's prompt with the completion of example i−1 (mod B): KTO's KL estimate. */
-    static int[][] mismatched(int[][] completions) {
-        int b = completions.length;
-        int[][] out = new int[b][];
-        for (int i = 0; i < b; i++) {
-            out[i] = completions[(i - 1 + b) % b];
-        }
-        return out;
-    }
-
-    private static String rowIds(int[] rows, boolean pairedData) {
-        StringBuilder sb = new StringBuilder();
-        for (int r : rows) {
-            sb.append(sb.length() == 0 ? "" : ",").append(r);
-        }
-        return sb.toString();
-    }
-
-    private PairedLogps pairedLogps(NDManager mgr, SequenceScorer.Scores sc, float[] ref, int b) {
-        NDIndex first = new NDIndex("0:{}", b);
-        NDIndex second = new NDIndex("{}:", b);
-        NDArray rc = null;
-        NDArray rr = null;
-        if (ref != null) {
-            NDArray r = mgr.create(ref);
-            rc = r.get(first);
-            rr = r.get(second);
-        }
-        return new PairedLogps(sc.logps().get(first), sc.logps().get(second), rc, rr,
-                sc.tokens().get(first), sc.tokens().get(second));
-    }
-
     // ---- the reference -----------------------------------------------------------------------------
 
     private void prepareReference() {
-        if (!loss.needsReference()) {
-            return;
+        if (loss.needsReference()) {
+            reference.prepare(cfg.precomputeRef(), cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say);
         }
-        if (!cfg.precomputeRef()) {
-            if (reference == null) {
-                reference = referenceLoader.get();
-                ownsReference = true;
-            }
-            return;
-        }
-        Set<ReferenceCache.Key> needed = new LinkedHashSet<>();
-        List<int[][]> work = new ArrayList<>(); // {prompt, completion}
-        forEachReferenceRequest((p, c) -> {
-            if (needed.add(ReferenceCache.key(p, c))) {
-                work.add(new int[][] {p, c});
-            }
-        });
-        Path dir = cacheDir != null ? cacheDir : defaultCacheDir();
-        Path file = dir.resolve("ref-" + referenceFingerprint + "-" + ReferenceCache.requestsFingerprint(needed) + ".bin");
-        Map<ReferenceCache.Key, Float> cached = ReferenceCache.read(file);
-        if (cached != null && cached.keySet().containsAll(needed)) {
-            refCache = cached;
-            say("reference log-probs: " + needed.size() + " sequences from " + file + " (reference model not loaded)");
-            return;
-        }
-        say("reference log-probs: scoring " + work.size() + " sequences once, cached in " + file);
-        CausalLM ref = reference != null ? reference : referenceLoader.get();
-        Map<ReferenceCache.Key, Float> m = new HashMap<>();
-        int bs = Math.max(1, cfg.evalBatchSize() * 2);
-        work.sort((x, y) -> Integer.compare(x[0].length + x[1].length, y[0].length + y[1].length));
-        for (int s = 0; s < work.size(); s += bs) {
-            List<int[][]> part = work.subList(s, Math.min(work.size(), s + bs));
-            int[][] ps = part.stream().map(x -> x[0]).toArray(int[][]::new);
-            int[][] cs = part.stream().map(x -> x[1]).toArray(int[][]::new);
-            try (NDManager mgr = ref.manager().newSubManager(); NDScope scope = new NDScope()) {
-                Seqs q = Seqs.of(ps, cs);
-                float[] v = SequenceScorer.score(ref, mgr, q.seqs, q.starts).logps().toFloatArray();
-                for (int i = 0; i < v.length; i++) {
-                    m.put(ReferenceCache.key(ps[i], cs[i]), v[i]);
-                }
-            }
-        }
-        if (ref != reference) {
-            ref.close();
-        }
-        ReferenceCache.write(file, m);
-        refCache = m;
-    }
-
-    static Path defaultCacheDir() {
-        String p = System.getProperty("align4j.cache");
-        return p != null ? Path.of(p).resolve("reference")
-                : Path.of(System.getProperty("user.home"), ".cache", "align4j", "reference");
     }
 
     /** Every (prompt, completion) the reference will be asked for: training (all epochs' KL pairs too) and eval. */
-    private void forEachReferenceRequest(java.util.function.BiConsumer<int[], int[]> f) {
-        if (paired()) {
-            trainPairs.forEach(p -> {
-                f.accept(p.prompt(), p.chosen());
-                f.accept(p.prompt(), p.rejected());
-            });
-        } else {
-            trainUnpaired.forEach(u -> f.accept(u.prompt(), u.completion()));
-            if (loss instanceof UnpairedLoss ul && ul.needsMismatchedPairs()) {
-                long micro = totalSteps() * cfg.gradientAccumulationSteps();
-                int epoch = 0;
-                List<int[]> batches = epochBatches(0);
-                int next = 0;
-                for (long i = 0; i < micro; i++) {
-                    if (next == batches.size()) {
-                        batches = epochBatches(++epoch);
-                        next = 0;
-                    }
-                    int[] rows = batches.get(next++);
-                    for (int j = 0; j < rows.length; j++) {
-                        int prev = rows[(j - 1 + rows.length) % rows.length];
-                        f.accept(trainUnpaired.get(rows[j]).prompt(), trainUnpaired.get(prev).completion());
-                    }
-                }
+    private void forEachReferenceRequest(BiConsumer<int[], int[]> f) {
+        train.referenceRequests(f);
+        if (train instanceof UnpairedBatches u && loss instanceof UnpairedLoss ul && ul.needsMismatchedPairs()) {
+            long micro = totalSteps() * cfg.gradientAccumulationSteps();
+            Position pos = new Position(this::epochBatches);
+            for (long i = 0; i < micro; i++) {
+                u.klRequests(pos.nextBatch(), f);
             }
         }
         if (evalPairs != null) {
-            evalPairs.forEach(p -> {
-                f.accept(p.prompt(), p.chosen());
-                f.accept(p.prompt(), p.rejected());
-            });
+            new PairedBatches(evalPairs).referenceRequests(f);
         }
         if (evalUnpaired != null) {
-            evalUnpaired.forEach(u -> f.accept(u.prompt(), u.completion()));
-        }
-    }
-
-    /** Reference log-probs of these sequences, from the cache or a no-graph forward of the reference. */
-    private float[] referenceLogps(NDManager mgr, int[][] prompts, int[][] completions) {
-        float[] out = new float[prompts.length];
-        if (refCache != null) {
-            for (int i = 0; i < out.length; i++) {
-                Float v = refCache.get(ReferenceCache.key(prompts[i], completions[i]));
-                if (v == null) {
-                    throw new IllegalStateException("reference cache misses a sequence that was planned");
-                }
-                out[i] = v;
-            }
-            return out;
-        }
-        try (NDManager m = reference.manager().newSubManager()) {
-            Seqs s = Seqs.of(prompts, completions);
-            return SequenceScorer.score(reference, m, s.seqs, s.starts).logps().toFloatArray();
+            new UnpairedBatches(evalUnpaired).referenceRequests(f);
         }
     }
 
@@ -816,71 +403,18 @@ public final class PreferenceTrainer implements AutoCloseable {
      * logps/* and logits/*. Paired eval data gives reward accuracy for every loss, KTO included.
      */
     public Map<String, Double> evaluate() {
-        if (loss.needsReference() && reference == null && refCache == null) {
+        if (loss.needsReference() && !reference.ready()) {
             prepareReference();
         }
         Window w = new Window();
+        Batching.Scoring scoring = new Batching.Scoring(policy, loss, cfg.beta(), reference);
         int bs = cfg.evalBatchSize();
-        if (evalPairs != null) {
-            for (int s = 0; s < evalPairs.size(); s += bs) {
-                int b = Math.min(bs, evalPairs.size() - s);
-                int[][] prompts = new int[2 * b][];
-                int[][] completions = new int[2 * b][];
-                for (int i = 0; i < b; i++) {
-                    TokenizedPair p = evalPairs.get(s + i);
-                    prompts[i] = p.prompt();
-                    prompts[b + i] = p.prompt();
-                    completions[i] = p.chosen();
-                    completions[b + i] = p.rejected();
-                }
+        for (Batching data : new Batching[] {evalPairs == null ? null : new PairedBatches(evalPairs),
+            evalUnpaired == null ? null : new UnpairedBatches(evalUnpaired)}) {
+            for (int s = 0; data != null && s < data.size(); s += bs) {
+                int[] rows = Batching.range(s, Math.min(bs, data.size() - s));
                 try (NDManager mgr = policy.manager().newSubManager(); NDScope scope = new NDScope()) {
-                    float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
-                    Seqs q = Seqs.of(prompts, completions);
-                    SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, q.seqs, q.starts);
-                    float lossValue = Float.NaN;
-                    Map<String, NDArray> extra = Map.of();
-                    if (loss instanceof PairedLoss pl) {
-                        LossOutput out = pl.compute(pairedLogps(mgr, sc, ref, b), cfg.beta());
-                        lossValue = out.losses().mean().getFloat();
-                        extra = out.metrics();
-                    }
-                    w.addPaired(lossValue, sc, ref, b, cfg.beta(), extra, q.tokens);
-                }
-            }
-        }
-        if (evalUnpaired != null) {
-            for (int s = 0; s < evalUnpaired.size(); s += bs) {
-                int b = Math.min(bs, evalUnpaired.size() - s);
-                int[][] prompts = new int[b][];
-                int[][] completions = new int[b][];
-                float[] desirable = new float[b];
-                for (int i = 0; i < b; i++) {
-                    TokenizedUnpaired u = evalUnpaired.get(s + i);
-                    prompts[i] = u.prompt();
-                    completions[i] = u.completion();
-                    desirable[i] = u.desirable() ? 1 : 0;
-                }
-                try (NDManager mgr = policy.manager().newSubManager(); NDScope scope = new NDScope()) {
-                    float[] ref = loss.needsReference() ? referenceLogps(mgr, prompts, completions) : null;
-                    Seqs q = Seqs.of(prompts, completions);
-                    SequenceScorer.Scores sc = SequenceScorer.score(policy, mgr, q.seqs, q.starts);
-                    float lossValue = Float.NaN;
-                    Map<String, NDArray> extra = Map.of();
-                    if (loss instanceof UnpairedLoss ul) {
-                        NDArray klP = null;
-                        NDArray klR = null;
-                        if (ul.needsMismatchedPairs()) {
-                            int[][] shifted = mismatched(completions);
-                            Seqs ks = Seqs.of(prompts, shifted);
-                            klP = SequenceScorer.score(policy, mgr, ks.seqs, ks.starts).logps();
-                            klR = ul.needsReference() ? mgr.create(referenceLogps(mgr, prompts, shifted)) : null;
-                        }
-                        LossOutput out = ul.compute(new UnpairedLogps(sc.logps(), ref == null ? null : mgr.create(ref),
-                                sc.tokens(), mgr.create(desirable), klP, klR), cfg.beta());
-                        lossValue = out.losses().mean().getFloat();
-                        extra = out.metrics();
-                    }
-                    w.addUnpaired(lossValue, sc, ref, desirable, cfg.beta(), extra, q.tokens);
+                    data.evaluate(scoring, mgr, rows, w);
                 }
             }
         }
@@ -895,7 +429,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         return out;
     }
 
-    // ---- gradients and checkpoints -----------------------------------------------------------------
+    // ---- checkpoints -------------------------------------------------------------------------------
 
     /**
      * Writes a checkpoint to {@code OUTPUT/name} through a temporary folder, then prunes old ones
@@ -911,221 +445,22 @@ public final class PreferenceTrainer implements AutoCloseable {
                     + "infinity) at step " + done + ", so no " + name + " was saved; the checkpoints already in " + output
                     + " are the last with finite weights. Check the model's weights and the training settings.");
         }
-        Path p = Checkpoints.save(output, name, policy, tokenizerDir, optimizer, cfg, log.history(), done,
-                resumeState(done, pos, w));
+        Path p = Checkpoints.save(output, name, policy, tokenizerDir, loop.optimizer, cfg, log.history(), done,
+                state.save(totalSteps(), pos, w, badSteps, log.elapsedSeconds()));
         if (!name.equals(Checkpoints.FINAL)) {
             Checkpoints.prune(output, cfg.saveTotalLimit());
         }
+        listeners.forEach(l -> l.onCheckpoint(p));
         return p;
     }
 
     @Override
     public void close() {
-        if (optimizer != null) {
-            optimizer.close();
-            optimizer = null;
+        if (loop != null) {
+            loop.close();
+            loop = null;
         }
-        if (ownsReference && reference != null && reference != policy) {
-            reference.close();
-            reference = null;
-        }
-    }
-
-    // ---- helpers -----------------------------------------------------------------------------------
-
-    /** Prompt + completion token sequences and where each completion starts. */
-    record Seqs(int[][] seqs, int[] starts, long tokens) {
-        static Seqs of(int[][] prompts, int[][] completions) {
-            int[][] s = new int[prompts.length][];
-            int[] st = new int[prompts.length];
-            long tok = 0;
-            for (int i = 0; i < s.length; i++) {
-                s[i] = new int[prompts[i].length + completions[i].length];
-                System.arraycopy(prompts[i], 0, s[i], 0, prompts[i].length);
-                System.arraycopy(completions[i], 0, s[i], prompts[i].length, completions[i].length);
-                st[i] = prompts[i].length;
-                tok += s[i].length;
-            }
-            return new Seqs(s, st, tok);
-        }
-    }
-
-    /** Running sums of the metrics between two log lines. */
-    static final class Window {
-        double loss;
-        long lossCount;
-        double rewardChosen;
-        double rewardRejected;
-        long chosenCount;
-        long rejectedCount;
-        double correct;
-        long pairCount;
-        double margin;
-        double logpChosen;
-        double logpRejected;
-        double logitChosen;
-        double logitRejected;
-        double tokensChosen;
-        double tokensRejected;
-        double gradNorm;
-        long steps;
-        long tokens;
-        long startNanos = System.nanoTime();
-        String lastRows = "";
-        final Map<String, double[]> extra = new LinkedHashMap<>();
-
-        void addPaired(float lossValue, SequenceScorer.Scores sc, float[] ref, int b, double beta,
-                Map<String, NDArray> metrics, long seqTokens) {
-            float[] lp = sc.logps().toFloatArray();
-            float[] ls = sc.logitSums().toFloatArray();
-            float[] tk = sc.tokens().toFloatArray();
-            addLoss(lossValue, metrics);
-            for (int i = 0; i < b; i++) {
-                double rc = beta * (lp[i] - (ref == null ? 0 : ref[i]));
-                double rr = beta * (lp[b + i] - (ref == null ? 0 : ref[b + i]));
-                rewardChosen += rc;
-                rewardRejected += rr;
-                margin += rc - rr;
-                correct += rc > rr ? 1 : 0;
-                logpChosen += lp[i];
-                logpRejected += lp[b + i];
-                logitChosen += ls[i];
-                logitRejected += ls[b + i];
-                tokensChosen += tk[i];
-                tokensRejected += tk[b + i];
-            }
-            chosenCount += b;
-            rejectedCount += b;
-            pairCount += b;
-            tokens += seqTokens;
-        }
-
-        void addUnpaired(float lossValue, SequenceScorer.Scores sc, float[] ref, float[] desirable, double beta,
-                Map<String, NDArray> metrics, long seqTokens) {
-            float[] lp = sc.logps().toFloatArray();
-            float[] ls = sc.logitSums().toFloatArray();
-            float[] tk = sc.tokens().toFloatArray();
-            addLoss(lossValue, metrics);
-            for (int i = 0; i < lp.length; i++) {
-                double r = beta * (lp[i] - (ref == null ? 0 : ref[i]));
-                if (desirable[i] > 0.5f) {
-                    rewardChosen += r;
-                    logpChosen += lp[i];
-                    logitChosen += ls[i];
-                    tokensChosen += tk[i];
-                    chosenCount++;
-                } else {
-                    rewardRejected += r;
-                    logpRejected += lp[i];
-                    logitRejected += ls[i];
-                    tokensRejected += tk[i];
-                    rejectedCount++;
-                }
-            }
-            tokens += seqTokens;
-        }
-
-        private void addLoss(float lossValue, Map<String, NDArray> metrics) {
-            if (!Float.isNaN(lossValue)) {
-                loss += lossValue;
-                lossCount++;
-            }
-            for (Map.Entry<String, NDArray> e : metrics.entrySet()) {
-                double[] acc = extra.computeIfAbsent(e.getKey(), k -> new double[2]);
-                acc[0] += e.getValue().getFloat();
-                acc[1]++;
-            }
-        }
-
-        /** The averaged record (TRL's keys) and a reset. */
-        Map<String, Object> flush(double lr, long step, double epoch, double elapsed) {
-            Map<String, Object> r = MetricsLog.record();
-            r.put("loss", lossCount == 0 ? Double.NaN : loss / lossCount);
-            double rc = chosenCount == 0 ? Double.NaN : rewardChosen / chosenCount;
-            double rr = rejectedCount == 0 ? Double.NaN : rewardRejected / rejectedCount;
-            r.put("rewards/chosen", rc);
-            r.put("rewards/rejected", rr);
-            if (pairCount > 0) {
-                r.put("rewards/accuracies", correct / pairCount);
-                r.put("rewards/margins", margin / pairCount);
-            } else {
-                r.put("rewards/margins", rc - rr);
-            }
-            r.put("logps/chosen", chosenCount == 0 ? Double.NaN : logpChosen / chosenCount);
-            r.put("logps/rejected", rejectedCount == 0 ? Double.NaN : logpRejected / rejectedCount);
-            r.put("logits/chosen", tokensChosen == 0 ? Double.NaN : logitChosen / tokensChosen);
-            r.put("logits/rejected", tokensRejected == 0 ? Double.NaN : logitRejected / tokensRejected);
-            extra.forEach((k, v) -> r.put(k, v[0] / v[1]));
-            if (step > 0) {
-                double seconds = (System.nanoTime() - startNanos) / 1e9;
-                r.put("learning_rate", lr);
-                r.put("grad_norm", steps == 0 ? Double.NaN : gradNorm / steps);
-                r.put("epoch", epoch);
-                r.put("step", step);
-                r.put("tokens_per_second", seconds > 0 ? tokens / seconds : 0.0);
-                r.put("elapsed_s", elapsed);
-            }
-            reset();
-            return r;
-        }
-
-        /** The running sums, for a checkpoint (timing excluded). */
-        Map<String, Object> save() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            double[] d = {loss, rewardChosen, rewardRejected, correct, margin, logpChosen, logpRejected, logitChosen,
-                logitRejected, tokensChosen, tokensRejected, gradNorm};
-            long[] l = {lossCount, chosenCount, rejectedCount, pairCount, steps, tokens};
-            m.put("sums", d);
-            m.put("counts", l);
-            Map<String, double[]> x = new LinkedHashMap<>();
-            extra.forEach((k, v) -> x.put(k, v.clone()));
-            m.put("extra", x);
-            return m;
-        }
-
-        /** Restores {@link #save()}'s sums (absent: empty). */
-        void load(com.fasterxml.jackson.databind.JsonNode n) {
-            reset();
-            if (n == null || !n.isObject()) {
-                return;
-            }
-            double[] d = new double[12];
-            long[] l = new long[6];
-            for (int i = 0; i < d.length; i++) {
-                d[i] = n.path("sums").path(i).asDouble();
-            }
-            for (int i = 0; i < l.length; i++) {
-                l[i] = n.path("counts").path(i).asLong();
-            }
-            loss = d[0];
-            rewardChosen = d[1];
-            rewardRejected = d[2];
-            correct = d[3];
-            margin = d[4];
-            logpChosen = d[5];
-            logpRejected = d[6];
-            logitChosen = d[7];
-            logitRejected = d[8];
-            tokensChosen = d[9];
-            tokensRejected = d[10];
-            gradNorm = d[11];
-            lossCount = l[0];
-            chosenCount = l[1];
-            rejectedCount = l[2];
-            pairCount = l[3];
-            steps = l[4];
-            tokens = l[5];
-            n.path("extra").fields().forEachRemaining(e ->
-                    extra.put(e.getKey(), new double[] {e.getValue().path(0).asDouble(), e.getValue().path(1).asDouble()}));
-        }
-
-        private void reset() {
-            loss = rewardChosen = rewardRejected = correct = margin = 0;
-            logpChosen = logpRejected = logitChosen = logitRejected = tokensChosen = tokensRejected = gradNorm = 0;
-            lossCount = chosenCount = rejectedCount = pairCount = steps = tokens = 0;
-            extra.clear();
-            startNanos = System.nanoTime();
-        }
+        reference.close();
     }
 
     /** Builds a trainer. */
@@ -1142,8 +477,9 @@ public final class PreferenceTrainer implements AutoCloseable {
         private Path output;
         private Path tokenizerDir;
         private Path cacheDir;
-        private PrintStream console = System.err;
+        private PrintStream console;
         private StepListener onStep;
+        private final List<TrainingListener> listeners = new ArrayList<>();
         private boolean resume;
         private Boolean overwrite;
 
@@ -1170,8 +506,18 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder tokenizerDir(Path t) { this.tokenizerDir = t; return this; }
         /** Where precomputed reference log-probs are cached (default ~/.cache/align4j/reference). */
         public Builder cacheDir(Path c) { this.cacheDir = c; return this; }
-        /** Progress and warnings (null: silent). */
+        /**
+         * Prints a progress line and the trainer's messages to this stream (the command line passes
+         * {@code System.err}). Default null: nothing is printed; messages go to SLF4J (logger
+         * {@code io.github.align4j.train.PreferenceTrainer}) either way.
+         */
         public Builder console(PrintStream c) { this.console = c; return this; }
+
+        /** Adds a {@link TrainingListener} (called in the order added, after metrics.jsonl and the console). */
+        public Builder listener(TrainingListener l) {
+            this.listeners.add(java.util.Objects.requireNonNull(l, "listener"));
+            return this;
+        }
 
         /** A callback after every optimizer step (benchmarks, progress in embedding applications). */
         public Builder onStep(StepListener l) { this.onStep = l; return this; }

@@ -2,8 +2,6 @@ package io.github.align4j.train;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
 import io.github.align4j.Align4jException;
 import io.github.align4j.loss.Scalars;
@@ -14,7 +12,6 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * Supervised fine-tuning (next-token NLL over completion tokens only, or over all tokens when
@@ -73,81 +70,54 @@ public final class SftTrainer {
             throw new Align4jException("the SFT data is empty");
         }
         long total = totalSteps(data.size(), cfg);
-        Schedule schedule = Schedule.of(cfg, total);
-        Map<String, NDArray> params = model.parameters();
-        AdamW opt = new AdamW(params, cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay());
         List<Double> logged = new ArrayList<>();
-        double windowNll = 0;
-        double windowTokens = 0;
-        int epoch = 0;
-        List<int[]> batches = epochBatches(data, cfg, epoch);
-        int next = 0;
+        double[] window = new double[2]; // NLL × tokens, tokens
+        Position pos = new Position(epoch -> epochBatches(data, cfg, epoch));
         long start = System.nanoTime();
-        try {
-            for (long step = 0; step < total; step++) {
-                double lr = schedule.at(step);
-                float norm;
-                boolean finite = true;
-                try (NDManager mgr = model.manager().newSubManager(); NDScope scope = new NDScope()) {
-                    for (int k = 0; k < cfg.gradientAccumulationSteps(); k++) {
-                        if (next == batches.size()) {
-                            batches = epochBatches(data, cfg, ++epoch);
-                            next = 0;
-                        }
-                        int[] rows = batches.get(next++);
-                        int[][] seqs = new int[rows.length][];
-                        int[] starts = new int[rows.length];
-                        for (int i = 0; i < rows.length; i++) {
-                            seqs[i] = data.get(rows[i]).ids();
-                            starts[i] = data.get(rows[i]).completionStart();
-                        }
-                        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                            SequenceScorer.Scores sc = SequenceScorer.score(model, mgr, seqs, starts);
-                            NDArray tokens = sc.tokens().sum();
-                            NDArray loss = sc.logps().sum().neg().div(tokens);
-                            gc.backward(Scalars.divide(loss, cfg.gradientAccumulationSteps()));
-                            double t = tokens.getFloat();
-                            double l = loss.getFloat();
-                            finite &= Double.isFinite(l);
-                            windowNll += l * t;
-                            windowTokens += t;
-                        }
-                    }
-                    norm = Gradients.norm(params);
+        try (TrainLoop.Exclusive one = TrainLoop.exclusive("an SftTrainer"); TrainLoop loop = new TrainLoop(model, cfg, total)) {
+            TrainLoop.Micro micro = (mgr, rows, divisor) -> {
+                int[][] seqs = new int[rows.length][];
+                int[] starts = new int[rows.length];
+                for (int i = 0; i < rows.length; i++) {
+                    seqs[i] = data.get(rows[i]).ids();
+                    starts[i] = data.get(rows[i]).completionStart();
                 }
-                if (finite && Float.isFinite(norm)) {
-                    opt.step(lr, Gradients.clipScale(norm, cfg.maxGradNorm()));
-                } else if (console != null) {
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    SequenceScorer.Scores sc = SequenceScorer.score(model, mgr, seqs, starts);
+                    NDArray tokens = sc.tokens().sum();
+                    NDArray loss = sc.logps().sum().neg().div(tokens);
+                    gc.backward(Scalars.divide(loss, divisor));
+                    double t = tokens.getFloat();
+                    double l = loss.getFloat();
+                    window[0] += l * t;
+                    window[1] += t;
+                    return Double.isFinite(l);
+                }
+            };
+            for (long step = 0; step < total; step++) {
+                TrainLoop.Step st = loop.step(step, pos, micro);
+                if (!st.updated() && console != null) {
                     console.println("warning: SFT step " + (step + 1) + ": non-finite loss or gradient; update skipped");
                 }
-                Gradients.zero(params);
                 long done = step + 1;
                 if (done % cfg.loggingSteps() == 0 || done == total) {
-                    double mean = windowTokens == 0 ? Double.NaN : windowNll / windowTokens;
+                    double mean = window[1] == 0 ? Double.NaN : window[0] / window[1];
                     logged.add(mean);
                     if (console != null) {
                         console.println(String.format(Locale.ROOT, "sft step %d/%d  loss %.4f  lr %.3g  grad_norm %.3f  %.1fs",
-                                done, total, mean, lr, norm, (System.nanoTime() - start) / 1e9));
+                                done, total, mean, st.learningRate(), st.gradNorm(), (System.nanoTime() - start) / 1e9));
                     }
-                    windowNll = 0;
-                    windowTokens = 0;
+                    window[0] = 0;
+                    window[1] = 0;
                 }
             }
-        } finally {
-            // the moments live on the model's manager: free them, or every call would leave 2 arrays per weight
-            opt.firstMoments().values().forEach(NDArray::close);
-            opt.secondMoments().values().forEach(NDArray::close);
         }
         return logged;
     }
 
     /** Optimizer steps of a run over n examples. */
     static long totalSteps(int n, TrainConfig cfg) {
-        if (cfg.maxSteps() > 0) {
-            return cfg.maxSteps();
-        }
-        long microPerEpoch = (n + cfg.batchSize() - 1) / cfg.batchSize();
-        return Math.max(1, (long) Math.ceil(cfg.numTrainEpochs() * microPerEpoch / cfg.gradientAccumulationSteps()));
+        return TrainLoop.totalSteps(n, cfg);
     }
 
     private static List<int[]> epochBatches(List<Example> data, TrainConfig cfg, int epoch) {

@@ -195,9 +195,9 @@ class OutputFolderTest {
         assertTrue(Checkpoints.verify(out.resolve("checkpoint-1"), false).contains("symbolic link"));
         assertFalse(Checkpoints.candidates(out).contains(out.resolve("checkpoint-2")));
         Align4jException m = assertThrows(Align4jException.class,
-                () -> MetricsLog.resumed(out, null, List.of(Map.of("step", 1)), 0, 1));
+                () -> MetricsLog.resumed(out, List.of(Map.of("step", 1)), 0));
         assertTrue(m.getMessage().contains("symbolic link"), m.getMessage());
-        m = assertThrows(Align4jException.class, () -> new MetricsLog(out, null, false).close());
+        m = assertThrows(Align4jException.class, () -> new MetricsLog(out, false).close());
         assertTrue(m.getMessage().contains("symbolic link"), m.getMessage());
         assertUntouched(before, out);
         assertEquals(outsideBefore, snapshot(outside));
@@ -234,8 +234,8 @@ class OutputFolderTest {
         Files.delete(out.resolve("metrics.jsonl"));
         OutputFolder.open(out, false, false, s -> {}).close(); // the run's record: it will write metrics.jsonl
         assertTrue(Files.readString(out.resolve(".align4j.lock")).contains("\"metrics.jsonl\""));
-        try (MetricsLog log = new MetricsLog(out, null, false)) {
-            log.log(Map.of("step", 1));
+        try (MetricsLog log = new MetricsLog(out, false)) {
+            log.onLog(Map.of("step", 1));
         }
         List<String> said = new ArrayList<>();
         OutputFolder.open(out, false, true, said::add).close();
@@ -243,8 +243,8 @@ class OutputFolderTest {
         assertFalse(Files.exists(out.resolve("metrics.jsonl")));
 
         // a resume rewrites it through an align4j scratch folder, which is gone afterwards
-        try (MetricsLog log = MetricsLog.resumed(out, null, List.of(Map.of("step", 1)), 0, 1)) {
-            log.log(Map.of("step", 2));
+        try (MetricsLog log = MetricsLog.resumed(out, List.of(Map.of("step", 1)), 0)) {
+            log.onLog(Map.of("step", 2));
         }
         assertEquals(List.of("{\"step\":1}", "{\"step\":2}"), Files.readAllLines(out.resolve("metrics.jsonl")));
         assertFalse(Files.exists(out.resolve(".metrics.jsonl.tmp")));

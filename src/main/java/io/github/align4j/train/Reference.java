@@ -1,0 +1,147 @@
+package io.github.align4j.train;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import io.github.align4j.model.CausalLM;
+import io.github.align4j.model.SequenceScorer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The frozen reference's log-probabilities: a model given by the caller, loaded from a folder
+ * (default: the policy's), or a frozen copy of the policy; scored per micro-batch outside the
+ * gradient collector, or once for every planned sequence into an on-disk cache keyed by the
+ * reference's weights ({@code precompute_ref_log_probs}).
+ */
+final class Reference implements AutoCloseable {
+    private final Supplier<CausalLM> loader;
+    private final String fingerprint;
+    private final CausalLM policy;
+    private CausalLM model;
+    private boolean owned;
+    private Map<ReferenceCache.Key, Float> cache;
+
+    /**
+     * @param given a loaded reference the caller keeps (or null)
+     * @param path the folder to load it from (null: the policy's own folder, or a frozen copy)
+     */
+    Reference(CausalLM given, Path path, CausalLM policy) {
+        this.policy = policy;
+        if (given != null) {
+            model = given;
+            loader = () -> given;
+            fingerprint = given.source() != null ? ReferenceCache.weightsFingerprint(given.source()) : null;
+        } else {
+            Path src = path != null ? path : policy.source();
+            fingerprint = src != null ? ReferenceCache.weightsFingerprint(src) : null;
+            loader = src != null
+                    ? () -> CausalLM.load(src, CausalLM.Options.inference().withDevice(policy.device()))
+                    : policy::frozenCopy; // fingerprint before training starts: the policy changes
+        }
+    }
+
+    /** The weights' fingerprint, or null when the reference does not come from a folder. */
+    String fingerprint() {
+        return fingerprint;
+    }
+
+    /** Whether {@link #logps} can answer without {@link #prepare} (a model is loaded or the cache read). */
+    boolean ready() {
+        return model != null || cache != null;
+    }
+
+    /**
+     * Loads the reference, or (precompute) reads the cache or scores every request once and
+     * writes it.
+     *
+     * @param requests calls its argument with every (prompt, completion) the run will ask for
+     */
+    void prepare(boolean precompute, Path cacheDir, int evalBatchSize, Consumer<BiConsumer<int[], int[]>> requests,
+            Consumer<String> say) {
+        if (!precompute) {
+            if (model == null) {
+                model = loader.get();
+                owned = true;
+            }
+            return;
+        }
+        Set<ReferenceCache.Key> needed = new LinkedHashSet<>();
+        List<int[][]> work = new ArrayList<>(); // {prompt, completion}
+        requests.accept((p, c) -> {
+            if (needed.add(ReferenceCache.key(p, c))) {
+                work.add(new int[][] {p, c});
+            }
+        });
+        Path dir = cacheDir != null ? cacheDir : defaultCacheDir();
+        Path file = dir.resolve("ref-" + fingerprint + "-" + ReferenceCache.requestsFingerprint(needed) + ".bin");
+        Map<ReferenceCache.Key, Float> cached = ReferenceCache.read(file);
+        if (cached != null && cached.keySet().containsAll(needed)) {
+            cache = cached;
+            say.accept("reference log-probs: " + needed.size() + " sequences from " + file + " (reference model not loaded)");
+            return;
+        }
+        say.accept("reference log-probs: scoring " + work.size() + " sequences once, cached in " + file);
+        CausalLM ref = model != null ? model : loader.get();
+        Map<ReferenceCache.Key, Float> m = new HashMap<>();
+        int bs = Math.max(1, evalBatchSize * 2);
+        work.sort((x, y) -> Integer.compare(x[0].length + x[1].length, y[0].length + y[1].length));
+        for (int s = 0; s < work.size(); s += bs) {
+            List<int[][]> part = work.subList(s, Math.min(work.size(), s + bs));
+            int[][] ps = part.stream().map(x -> x[0]).toArray(int[][]::new);
+            int[][] cs = part.stream().map(x -> x[1]).toArray(int[][]::new);
+            try (NDManager mgr = ref.manager().newSubManager(); NDScope scope = new NDScope()) {
+                Seqs q = Seqs.of(ps, cs);
+                float[] v = SequenceScorer.score(ref, mgr, q.seqs(), q.starts()).logps().toFloatArray();
+                for (int i = 0; i < v.length; i++) {
+                    m.put(ReferenceCache.key(ps[i], cs[i]), v[i]);
+                }
+            }
+        }
+        if (ref != model) {
+            ref.close();
+        }
+        ReferenceCache.write(file, m);
+        cache = m;
+    }
+
+    static Path defaultCacheDir() {
+        String p = System.getProperty("align4j.cache");
+        return p != null ? Path.of(p).resolve("reference")
+                : Path.of(System.getProperty("user.home"), ".cache", "align4j", "reference");
+    }
+
+    /** Reference log-probs of these sequences, from the cache or a no-graph forward of the reference. */
+    float[] logps(int[][] prompts, int[][] completions) {
+        float[] out = new float[prompts.length];
+        if (cache != null) {
+            for (int i = 0; i < out.length; i++) {
+                Float v = cache.get(ReferenceCache.key(prompts[i], completions[i]));
+                if (v == null) {
+                    throw new IllegalStateException("reference cache misses a sequence that was planned");
+                }
+                out[i] = v;
+            }
+            return out;
+        }
+        try (NDManager m = model.manager().newSubManager()) {
+            Seqs s = Seqs.of(prompts, completions);
+            return SequenceScorer.score(model, m, s.seqs(), s.starts()).logps().toFloatArray();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (owned && model != null && model != policy) {
+            model.close();
+            model = null;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+package io.github.align4j.train;
+
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.Align4jException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * What a resume needs besides weights and moments, stored as "align4j" in trainer_state.json: the
+ * data position, the data's fingerprint, the random order's seed, the non-finite counter, the
+ * open logging window and the elapsed time; and its restoring from a checkpoint.
+ */
+final class RunState {
+    /** Settings that fix the data order: a resumed run must keep them. */
+    private static final List<String> ORDER_KEYS = List.of("per_device_train_batch_size", "gradient_accumulation_steps",
+            "seed", "shuffle", "group_by_length");
+
+    private final TrainConfig cfg;
+    private final Batching data;
+    private final Map<String, Object> lossRecord;
+    private String dataSha;
+
+    RunState(TrainConfig cfg, Batching data, Map<String, Object> lossRecord) {
+        this.cfg = cfg;
+        this.data = data;
+        this.lossRecord = lossRecord;
+    }
+
+    /** What a checkpoint's trainer_state.json records under "align4j". */
+    ObjectNode save(long totalSteps, Position pos, Window w, int badSteps, double elapsed) {
+        var json = Checkpoints.json();
+        var r = json.createObjectNode();
+        r.put("version", 1);
+        r.put("total_steps", totalSteps);
+        r.put("epoch", pos.epoch);
+        r.put("next_batch", pos.next);
+        r.put("micro_batches_done", pos.microDone);
+        r.put("examples", data.size());
+        r.put("data_sha256", dataFingerprint());
+        r.set("loss", json.valueToTree(lossRecord));
+        var rng = r.putObject("rng");
+        rng.put("generator", "java.util.Random(seed * 1000003 + epoch), one per epoch: the order of the examples");
+        rng.put("seed", cfg.seed());
+        rng.put("epoch", pos.epoch);
+        r.put("nonfinite_in_a_row", badSteps);
+        r.put("elapsed_s", elapsed);
+        r.set("window", json.valueToTree(w.save()));
+        return r;
+    }
+
+    /** SHA-256 of the tokenized training examples in order: a resume must see the same data. */
+    String dataFingerprint() {
+        if (dataSha == null) {
+            MessageDigest md;
+            try {
+                md = MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+            ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+            data.fingerprint(a -> feed(md, buf, a));
+            buf.flip();
+            md.update(buf);
+            dataSha = HexFormat.of().formatHex(md.digest());
+        }
+        return dataSha;
+    }
+
+    private static void feed(MessageDigest md, ByteBuffer buf, int[] a) {
+        for (int i = -1; i < a.length; i++) {
+            if (buf.remaining() < 4) {
+                buf.flip();
+                md.update(buf);
+                buf.clear();
+            }
+            buf.putInt(i < 0 ? a.length : a[i]);
+        }
+    }
+
+    /** What {@link #restore} read besides what it copied into place. */
+    record Restored(long step, int badSteps, List<Map<String, Object>> history, double elapsed) {}
+
+    /**
+     * Restores everything from a verified checkpoint: weights (exact F32), AdamW moments and step,
+     * data position and the open logging window; returns the step, the non-finite counter and the
+     * metrics history.
+     */
+    Restored restore(Checkpoints.Found from, Map<String, NDArray> params, AdamW optimizer, Position pos, Window w,
+            Consumer<String> say) {
+        var st = from.state();
+        var a = st.path("align4j");
+        Path dir = from.dir();
+        if (!a.isObject()) {
+            throw new Align4jException(dir + ": this checkpoint has no resume state (it was written by an older align4j). "
+                    + "Start a new run in a new folder with --model " + dir + ".");
+        }
+        if (a.path("examples").asLong(-1) != data.size() || !a.path("data_sha256").asText().equals(dataFingerprint())) {
+            throw new Align4jException(dir + ": the checkpoint was trained on other data (" + a.path("examples").asLong(-1)
+                    + " examples; now " + data.size() + (a.path("examples").asLong(-1) == data.size() ? " with other tokens" : "")
+                    + "). Resume with the same data files, data options and seed, or start a new run in a new folder "
+                    + "with --model " + dir + ".");
+        }
+        var savedCfg = st.path("config");
+        List<String> changed = new ArrayList<>();
+        for (Map.Entry<String, Object> e : cfg.asMap().entrySet()) {
+            var v = savedCfg.get(e.getKey());
+            if (v == null || e.getKey().equals("output_dir")) {
+                continue;
+            }
+            boolean same = e.getValue() instanceof Map<?, ?> ? v.equals(Checkpoints.json().valueToTree(e.getValue()))
+                    : e.getValue() instanceof Number n ? v.isNumber() && v.asDouble() == n.doubleValue()
+                    : v.asText().equals(String.valueOf(e.getValue()));
+            if (!same) {
+                if (ORDER_KEYS.contains(e.getKey())) {
+                    throw new Align4jException(dir + ": " + e.getKey() + " was " + v.asText() + " in the checkpoint's run and is "
+                            + e.getValue() + " now; it decides the order of the data, so a resumed run must keep it. "
+                            + "Resume with " + e.getKey() + " " + v.asText() + ".");
+                }
+                changed.add(e.getKey() + " " + v.asText() + " → " + e.getValue());
+            }
+        }
+        if (!changed.isEmpty()) {
+            say.accept("warning: resuming with changed settings: " + String.join(", ", changed));
+        }
+        long step = from.step();
+        // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
+        // at a time from the memory-mapped files: no second copy of the model on the heap
+        Path master = dir.resolve(Checkpoints.MASTER);
+        Checkpoints.copyInto(Files.isRegularFile(master) ? master : dir, "", params, "the model");
+        Path opt = dir.resolve(Checkpoints.OPTIMIZER);
+        if (!Files.isRegularFile(opt)) {
+            throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");
+        }
+        Checkpoints.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
+        Checkpoints.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments");
+        optimizer.restoreSteps(st.path("optimizer_step").asLong());
+        pos.epoch = a.path("epoch").asInt();
+        pos.next = a.path("next_batch").asInt();
+        pos.microDone = a.path("micro_batches_done").asLong();
+        pos.seek();
+        int badSteps = a.path("nonfinite_in_a_row").asInt();
+        if (badSteps >= cfg.maxNonfiniteSteps()) {
+            badSteps = 0; // the run stopped there; the user chose to go on
+        }
+        w.load(a.path("window"));
+        List<Map<String, Object>> history = new ArrayList<>();
+        for (var rec : st.path("log_history")) {
+            Map<String, Object> m = MetricsLog.record();
+            rec.fields().forEachRemaining(f -> m.put(f.getKey(), jsonValue(f.getValue())));
+            history.add(m);
+        }
+        return new Restored(step, badSteps, history, a.path("elapsed_s").asDouble(0));
+    }
+
+    private static Object jsonValue(JsonNode v) {
+        if (v.isIntegralNumber()) {
+            return v.asLong();
+        }
+        if (v.isNumber()) {
+            return v.asDouble();
+        }
+        if (v.isBoolean()) {
+            return v.asBoolean();
+        }
+        if (v.isTextual()) {
+            String t = v.asText();
+            return switch (t) {
+                case "NaN" -> Double.NaN;
+                case "Infinity" -> Double.POSITIVE_INFINITY;
+                case "-Infinity" -> Double.NEGATIVE_INFINITY;
+                default -> t;
+            };
+        }
+        if (v.isArray()) {
+            List<Object> l = new ArrayList<>();
+            v.forEach(x -> l.add(jsonValue(x)));
+            return l;
+        }
+        return v.isNull() ? null : v.toString();
+    }
+
+    /** The last training (or eval) record of a history. */
+    static Map<String, Object> lastRecord(List<Map<String, Object>> history, boolean eval) {
+        for (int i = history.size() - 1; i >= 0; i--) {
+            Map<String, Object> m = history.get(i);
+            if (eval ? m.keySet().stream().anyMatch(k -> k.startsWith("eval_")) : m.containsKey("learning_rate")) {
+                return m;
+            }
+        }
+        return null;
+    }
+}
