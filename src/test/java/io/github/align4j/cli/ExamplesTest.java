@@ -83,7 +83,8 @@ class ExamplesTest {
         }
         List<String> lines = commands.toString().lines().filter(l -> !l.isBlank() && !l.startsWith("#")).toList();
         assertEquals(2, lines.size(), "exactly two set-up commands: " + lines);
-        assertEquals("mvn -B -DskipTests package && java -jar target/align4j.jar logprobs --example", lines.get(1));
+        assertEquals("mvn -B -DskipTests package && java -jar target/align4j.jar demo", lines.get(1),
+                "the second command runs the main job, the study demo, on its embedded default");
         String ci = Files.readString(Path.of(".ci/run"));
         assertTrue(ci.lines().anyMatch(l -> l.trim().equals(lines.get(0))), ".ci/run must run '" + lines.get(0) + "'");
         String wf = Files.readString(Path.of(".github/workflows/ci.yml"));
