@@ -9,7 +9,6 @@ import io.github.align4j.eval.MtBench.Scores;
 import io.github.align4j.eval.MtBench.Wins;
 import io.github.align4j.eval.MtBenchData.Answers;
 import io.github.align4j.eval.MtBenchData.Question;
-import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,13 +21,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.CategoryChart;
-import org.knowm.xchart.CategoryChartBuilder;
-import org.knowm.xchart.VectorGraphicsEncoder;
-import org.knowm.xchart.style.Styler;
 
-/** MT-Bench's judging step and its files: judgments (FastChat's layout), results.json/.md/.csv and the category plot. */
+/** MT-Bench's judging step and its files: judgments (FastChat's layout), results.json/.md/.csv and (through {@link Plots}) the category plot. */
 final class MtBenchReport {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -143,7 +137,9 @@ final class MtBenchReport {
         files.add(writeText(o.output.resolve("results.json"), json(r, client.options())));
         files.add(writeText(o.output.resolve("results.md"), markdown(r)));
         files.add(writeText(o.output.resolve("results.csv"), csv(r)));
-        plot(r, o.output, files);
+        if (Report.plotsAvailable()) { // XChart is optional: without it, the scores are in results.md/.csv
+            Plots.mtBenchByCategory(r, o.output, files);
+        }
         return new Result(r.mode(), r.modelId(), r.baselineId(), r.judgeModel(), r.questions(), r.scores(),
                 r.categoryScores(), r.wins(), r.turn1Wins(), r.turn2Wins(), r.categoryWins(), r.usage(), List.copyOf(files));
     }
@@ -318,56 +314,6 @@ final class MtBenchReport {
         } else {
             n.putNull(k);
         }
-    }
-
-    // ---- plot --------------------------------------------------------------------------------
-
-    static void plot(Result r, Path dir, List<Path> files) {
-        List<String> xs = new ArrayList<>();
-        List<Double> ys = new ArrayList<>();
-        if (r.mode() == Mode.SINGLE) {
-            r.categoryScores().forEach((c, s) -> {
-                if (Double.isFinite(s.mean())) {
-                    xs.add(c);
-                    ys.add(s.mean());
-                }
-            });
-        } else {
-            r.categoryWins().forEach((c, w) -> {
-                if (Double.isFinite(w.adjustedWinRate())) {
-                    xs.add(c);
-                    ys.add(w.adjustedWinRate());
-                }
-            });
-        }
-        if (xs.isEmpty()) {
-            return;
-        }
-        System.setProperty("java.awt.headless", "true");
-        boolean single = r.mode() == Mode.SINGLE;
-        CategoryChart c = new CategoryChartBuilder().width(720).height(480)
-                .title("MT-Bench by category: " + r.modelId() + (single ? "" : " vs " + r.baselineId()))
-                .xAxisTitle("category").yAxisTitle(single ? "mean score (1–10), judge " + r.judgeModel()
-                        : "win rate (ties ½), judge " + r.judgeModel()).build();
-        c.getStyler().setLegendVisible(false);
-        c.getStyler().setChartBackgroundColor(Color.WHITE);
-        c.getStyler().setPlotBackgroundColor(Color.WHITE);
-        c.getStyler().setPlotGridLinesColor(new Color(0xdddddd));
-        c.getStyler().setSeriesColors(new Color[] {new Color(0x1f77b4)});
-        c.getStyler().setYAxisMin(0.0);
-        c.getStyler().setYAxisMax(single ? 10.0 : 1.0);
-        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
-        c.addSeries(r.modelId(), xs, ys);
-        Path png = dir.resolve("scores_by_category.png");
-        Path svg = dir.resolve("scores_by_category.svg");
-        try {
-            BitmapEncoder.saveBitmap(c, png.toString(), BitmapEncoder.BitmapFormat.PNG);
-            VectorGraphicsEncoder.saveVectorGraphic(c, svg.toString(), VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
-        } catch (IOException e) {
-            throw new Align4jException(dir + ": cannot write the plot: " + e.getMessage(), e);
-        }
-        files.add(png);
-        files.add(svg);
     }
 
     /** Writes to a temporary file beside {@code file}, then moves it into place. */

@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.VectorGraphicsEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -137,6 +139,54 @@ final class Plots {
         Path svg = dir.resolve(stem + ".svg");
         BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
         VectorGraphicsEncoder.saveVectorGraphic(chart, svg.toString(), VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
+        files.add(png);
+        files.add(svg);
+    }
+
+    /** MT-Bench's mean score (single) or win rate (pairwise) per category, as a bar chart. */
+    static void mtBenchByCategory(MtBench.Result r, Path dir, List<Path> files) {
+        List<String> xs = new ArrayList<>();
+        List<Double> ys = new ArrayList<>();
+        if (r.mode() == MtBench.Mode.SINGLE) {
+            r.categoryScores().forEach((c, s) -> {
+                if (Double.isFinite(s.mean())) {
+                    xs.add(c);
+                    ys.add(s.mean());
+                }
+            });
+        } else {
+            r.categoryWins().forEach((c, w) -> {
+                if (Double.isFinite(w.adjustedWinRate())) {
+                    xs.add(c);
+                    ys.add(w.adjustedWinRate());
+                }
+            });
+        }
+        if (xs.isEmpty()) {
+            return;
+        }
+        boolean single = r.mode() == MtBench.Mode.SINGLE;
+        CategoryChart c = new CategoryChartBuilder().width(720).height(480)
+                .title("MT-Bench by category: " + r.modelId() + (single ? "" : " vs " + r.baselineId()))
+                .xAxisTitle("category").yAxisTitle(single ? "mean score (1–10), judge " + r.judgeModel()
+                        : "win rate (ties ½), judge " + r.judgeModel()).build();
+        c.getStyler().setLegendVisible(false);
+        c.getStyler().setChartBackgroundColor(Color.WHITE);
+        c.getStyler().setPlotBackgroundColor(Color.WHITE);
+        c.getStyler().setPlotGridLinesColor(new Color(0xdddddd));
+        c.getStyler().setSeriesColors(new Color[] {new Color(0x1f77b4)});
+        c.getStyler().setYAxisMin(0.0);
+        c.getStyler().setYAxisMax(single ? 10.0 : 1.0);
+        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        c.addSeries(r.modelId(), xs, ys);
+        Path png = dir.resolve("scores_by_category.png");
+        Path svg = dir.resolve("scores_by_category.svg");
+        try {
+            BitmapEncoder.saveBitmap(c, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+            VectorGraphicsEncoder.saveVectorGraphic(c, svg.toString(), VectorGraphicsEncoder.VectorGraphicsFormat.SVG);
+        } catch (IOException e) {
+            throw new io.github.align4j.Align4jException(dir + ": cannot write the plot: " + e.getMessage(), e);
+        }
         files.add(png);
         files.add(svg);
     }
