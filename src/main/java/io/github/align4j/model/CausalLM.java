@@ -156,10 +156,10 @@ public final class CausalLM implements AutoCloseable {
                 a = owned;
             }
             if (!o.device().equals(manager.getDevice())) {
-                a = a.toDevice(o.device(), false);
+                a = replace(a, a.toDevice(o.device(), false));
             }
             if (o.dataType() != DataType.FLOAT32) {
-                a = a.toType(o.dataType(), false);
+                a = replace(a, a.toType(o.dataType(), false)); // the fp32 copy must not outlive the fp16 one
             }
             a.setName(name);
             e.getValue().setArray(a);
@@ -172,6 +172,14 @@ public final class CausalLM implements AutoCloseable {
                 p.getArray().setRequiresGradient(true);
             }
         }
+    }
+
+    /** {@code next}, closing {@code prev} when the conversion made a new array. */
+    private static NDArray replace(NDArray prev, NDArray next) {
+        if (next != prev) {
+            prev.close();
+        }
+        return next;
     }
 
     /**
