@@ -113,8 +113,9 @@ public final class PreferenceData {
         String[] template = template(options, tokenizer);
         String fp = TokenCache.fingerprint(files, tokenizer, template == null ? null : template[0], options, format,
                 eos);
-        Path cacheFile = TokenCache.file(options.effectiveCacheDir(), fp);
-        TokenCache.Content cached = TokenCache.read(cacheFile, fp);
+        Path cacheDir = options.effectiveCacheDir();
+        Path cacheFile = cacheDir == null ? null : TokenCache.file(cacheDir, fp);
+        TokenCache.Content cached = cacheFile == null ? null : TokenCache.read(cacheFile, fp);
         String source = template == null ? null : template[1];
         if (cached != null) {
             return new PreferenceData(cached.layout(), cached.paired(), cached.chat(), cached.examples(),
@@ -124,7 +125,9 @@ public final class PreferenceData {
         l.run();
         TokenCache.Content content = new TokenCache.Content(l.layout, Layouts.paired(l.layout), l.usedChat.get(),
                 l.stats(), l.examples);
-        TokenCache.write(cacheFile, fp, content);
+        if (cacheFile != null) {
+            TokenCache.write(cacheFile, fp, content);
+        }
         return new PreferenceData(l.layout, content.paired(), content.chat(), l.examples, content.stats(), fp, files,
                 false, new TokenizerHandle(tokenizer), options, source);
     }
