@@ -2,7 +2,7 @@ package io.github.align4j.data.template;
 
 /**
  * Stops a jinjava render (or parse) at the first fatal error and carries the message out to
- * {@link ChatTemplate}, which turns it into an {@code Align4jException}.
+ * {@link io.github.align4j.data.ChatTemplate}, which turns it into an {@code Align4jException}.
  *
  * <p>It is an {@link Error} on purpose: jinjava catches {@code Exception} in its tag and expression
  * nodes, records it and carries on rendering, while jinja2 stops at the first error (in particular
