@@ -127,9 +127,7 @@ final class BenchCommand implements Callable<Integer> {
         CliSupport.existingDir(tokDir, "--tokenizer", "a folder with tokenizer.json (and tokenizer_config.json)");
         try (TextTokenizer tok = TextTokenizer.load(tokDir, ModelConfig.load(model).eosTokenId())) {
             DataOptions opts = DataOptions.defaults().withMaxLength(maxLength).withMaxPromptLength(maxPromptLength);
-            if (cacheDir != null) {
-                opts = opts.withCacheDir(cacheDir.resolve("tokenized"));
-            }
+            opts = opts.withCacheDir(cacheDir != null ? cacheDir.resolve("tokenized") : DataOptions.defaultCacheDir());
             PreferenceData d = PreferenceData.load(data, opts, tok);
             if (!d.paired()) {
                 throw new Align4jException(data + ": bench times DPO steps and needs paired data (prompt, chosen, "

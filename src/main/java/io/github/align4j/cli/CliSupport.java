@@ -183,8 +183,7 @@ final class CliSupport {
     }
 
     static String firstLine(String s) {
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
+        return io.github.align4j.internal.Texts.firstLine(s);
     }
 
     /** An existing folder given to {@code option}, or a message saying what was expected there. */

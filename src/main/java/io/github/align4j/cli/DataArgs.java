@@ -51,6 +51,6 @@ final class DataArgs {
     DataOptions toOptions() {
         return new DataOptions("auto".equals(format) ? null : format, DataOptions.parseColumns(columns), maxLength,
                 maxPromptLength, applyChatTemplate, chatTemplate, skipBadRows, null,
-                DataOptions.parseBytes(maxLineBytes, "--max-line-bytes")).withCacheRoot(cacheDir);
+                DataOptions.parseBytes(maxLineBytes, "--max-line-bytes")).withCacheRoot(cacheDir != null ? cacheDir : DataOptions.cacheRoot());
     }
 }

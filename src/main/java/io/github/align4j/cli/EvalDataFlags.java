@@ -40,6 +40,6 @@ final class EvalDataFlags {
         if (chatTemplate != null) {
             o = o.withChatTemplateFile(chatTemplate);
         }
-        return o.withCacheRoot(cacheDir).withMaxLineBytes(DataOptions.parseBytes(maxLineBytes, "--max-line-bytes"));
+        return o.withCacheRoot(cacheDir != null ? cacheDir : DataOptions.cacheRoot()).withMaxLineBytes(DataOptions.parseBytes(maxLineBytes, "--max-line-bytes"));
     }
 }

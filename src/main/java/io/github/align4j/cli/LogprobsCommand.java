@@ -24,8 +24,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
+import io.github.align4j.model.TinyTokenizer;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine;
@@ -324,7 +326,7 @@ final class LogprobsCommand implements Callable<Integer> {
             Path tokDir = TinyTokenizer.writeTo(tmp.resolve("tokenizer"));
             stdout.println("# in a temporary folder, deleted at the end: " + tmp);
             stdout.println("# $ align4j init --model-type llama --out tiny-llama      (with the built-in tokenizer)");
-            InitCommand.Created created = InitCommand.create("llama", JSON.createObjectNode(), "--model-type llama", tokDir,
+            CausalLM.Written created = CausalLM.init("llama", Map.of(), "--model-type llama", tokDir,
                     tmp.resolve("tiny-llama"), 0);
             ModelConfig cfg = created.config();
             stdout.println("# " + created.summary() + " to tiny-llama");

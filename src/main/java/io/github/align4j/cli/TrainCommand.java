@@ -340,7 +340,7 @@ final class TrainCommand implements Callable<Integer> {
         if (maxLineBytes != null) {
             o = o.withMaxLineBytes(DataOptions.parseBytes(maxLineBytes, "--max-line-bytes"));
         }
-        return o.withCacheRoot(cacheDir);
+        return o.withCacheRoot(cacheDir != null ? cacheDir : DataOptions.cacheRoot());
     }
 
     private static void report(PrintWriter out, String what, PreferenceData d) {

@@ -22,7 +22,10 @@ import java.util.Map;
  * @param chatTemplateFile a Jinja chat template (or a tokenizer_config.json holding
  *     {@code chat_template}) used instead of the tokenizer's; null: the tokenizer's
  * @param skipBadRows skip and count malformed rows instead of stopping at the first
- * @param cacheDir where tokenized datasets are cached; null: {@link #defaultCacheDir()}
+ * @param cacheDir where tokenized datasets are cached; null: no cache on disk, unless the system
+ *     property {@code align4j.cache} names a cache root (then its {@code tokenized} folder). A
+ *     library never writes into the home folder by itself; the command line passes
+ *     {@link #defaultCacheDir()} ({@code ~/.cache/align4j/tokenized}) when given no {@code --cache-dir}
  * @param maxLineBytes the longest row, in bytes, a file may hold: a JSON Lines line, a CSV record,
  *     one element of a JSON array, one Parquet row as JSON (default {@link #DEFAULT_MAX_LINE_BYTES},
  *     64 MiB; at most {@link #MAX_LINE_BYTES_LIMIT}). A longer row is a bad row, found without
@@ -60,7 +63,7 @@ public record DataOptions(String format, Map<String, String> columns, int maxLen
     }
 
     /**
-     * align4j's cache root: the system property {@code align4j.cache} when set, else
+     * The command line's cache root: the system property {@code align4j.cache} when set, else
      * {@code ~/.cache/align4j}. Tokenized data lives in its {@code tokenized} folder
      * ({@link #tokenizedCacheDir(Path)}), reference log-probabilities in {@code reference}.
      */
@@ -86,7 +89,7 @@ public record DataOptions(String format, Map<String, String> columns, int maxLen
         return tokenizedCacheDir(cacheRoot());
     }
 
-    /** {@link #withCacheDir(Path)} of {@link #tokenizedCacheDir(Path) root/tokenized}; null: the default. */
+    /** {@link #withCacheDir(Path)} of {@link #tokenizedCacheDir(Path) root/tokenized}; null: no cache dir (see {@link #effectiveCacheDir()}). */
     public DataOptions withCacheRoot(Path root) {
         return withCacheDir(root == null ? null : tokenizedCacheDir(root));
     }
@@ -125,9 +128,17 @@ public record DataOptions(String format, Map<String, String> columns, int maxLen
         }
     }
 
-    /** The cache folder in effect: {@link #cacheDir()} or {@link #defaultCacheDir()}. */
+    /**
+     * The cache folder in effect: {@link #cacheDir()}; else {@code align4j.cache}'s
+     * {@code tokenized} folder when that system property is set; else null (tokenize in memory,
+     * write nothing).
+     */
     public Path effectiveCacheDir() {
-        return cacheDir != null ? cacheDir : defaultCacheDir();
+        if (cacheDir != null) {
+            return cacheDir;
+        }
+        String root = System.getProperty("align4j.cache");
+        return root != null && !root.isBlank() ? tokenizedCacheDir(Path.of(root)) : null;
     }
 
     /**

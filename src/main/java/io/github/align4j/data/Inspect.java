@@ -34,14 +34,17 @@ public final class Inspect {
      */
     public static String text(PreferenceData d, int limit, boolean markTokens) {
         StringBuilder sb = new StringBuilder();
-        DataStats s = d.stats();
         sb.append("Dataset: ");
         List<Path> files = d.files();
         sb.append(files.size() == 1 ? files.get(0).toString() : files.size() + " files: " + files).append('\n');
         sb.append("Layout: ").append(d.layout()).append(d.paired() ? " (pairs)" : " (unpaired)");
         sb.append(d.chat() ? ", chat template from " + d.templateSource() : ", plain text (no chat template)").append('\n');
         sb.append("Fingerprint: ").append(d.fingerprint()).append(d.fromCache() ? " (from cache)" : "").append('\n');
-        TextTokenizer tok = d.tokenizer();
+        return d.tokenizer().apply(tok -> text(d, limit, markTokens, tok, sb));
+    }
+
+    private static String text(PreferenceData d, int limit, boolean markTokens, TextTokenizer tok, StringBuilder sb) {
+        DataStats s = d.stats();
         int eos = tok.eosId();
         String eosText = tok.decode(new int[] {eos}, false);
         List<Example> ex = d.examples();

@@ -67,13 +67,13 @@ public final class PreferenceData {
     private final String fingerprint;
     private final List<Path> files;
     private final boolean fromCache;
-    private final TextTokenizer tokenizer;
+    private final TokenizerHandle tokenizer;
     private final DataOptions options;
     private final String templateSource;
     private final boolean chat;
 
     private PreferenceData(String layout, boolean paired, boolean chat, List<Example> examples, DataStats stats,
-            String fingerprint, List<Path> files, boolean fromCache, TextTokenizer tokenizer, DataOptions options,
+            String fingerprint, List<Path> files, boolean fromCache, TokenizerHandle tokenizer, DataOptions options,
             String templateSource) {
         this.layout = layout;
         this.paired = paired;
@@ -113,20 +113,23 @@ public final class PreferenceData {
         String[] template = template(options, tokenizer);
         String fp = TokenCache.fingerprint(files, tokenizer, template == null ? null : template[0], options, format,
                 eos);
-        Path cacheFile = TokenCache.file(options.effectiveCacheDir(), fp);
-        TokenCache.Content cached = TokenCache.read(cacheFile, fp);
+        Path cacheDir = options.effectiveCacheDir();
+        Path cacheFile = cacheDir == null ? null : TokenCache.file(cacheDir, fp);
+        TokenCache.Content cached = cacheFile == null ? null : TokenCache.read(cacheFile, fp);
         String source = template == null ? null : template[1];
         if (cached != null) {
             return new PreferenceData(cached.layout(), cached.paired(), cached.chat(), cached.examples(),
-                    cached.stats(), fp, files, true, tokenizer, options, source);
+                    cached.stats(), fp, files, true, new TokenizerHandle(tokenizer), options, source);
         }
         Loader l = new Loader(pathOrGlob, files, options, format, tokenizer, eos, template);
         l.run();
         TokenCache.Content content = new TokenCache.Content(l.layout, Layouts.paired(l.layout), l.usedChat.get(),
                 l.stats(), l.examples);
-        TokenCache.write(cacheFile, fp, content);
+        if (cacheFile != null) {
+            TokenCache.write(cacheFile, fp, content);
+        }
         return new PreferenceData(l.layout, content.paired(), content.chat(), l.examples, content.stats(), fp, files,
-                false, tokenizer, options, source);
+                false, new TokenizerHandle(tokenizer), options, source);
     }
 
     private static String tokenizerConfig(TextTokenizer t) {
@@ -268,7 +271,7 @@ public final class PreferenceData {
         return examples;
     }
 
-    TextTokenizer tokenizer() {
+    TokenizerHandle tokenizer() {
         return tokenizer;
     }
 
@@ -293,9 +296,12 @@ public final class PreferenceData {
         int n = examples.size();
         Example[] good = new Example[n];
         Example[] bad = new Example[n];
-        IntStream.range(0, n).parallel().forEach(i -> {
-            good[i] = unpair(examples.get(i), true);
-            bad[i] = unpair(examples.get(i), false);
+        tokenizer.apply(tok -> { // re-tokenizes truncated pairs; works after the caller closed its tokenizer
+            IntStream.range(0, n).parallel().forEach(i -> {
+                good[i] = unpair(examples.get(i), true, tok);
+                bad[i] = unpair(examples.get(i), false, tok);
+            });
+            return null;
         });
         Random rng = new Random(seed);
         List<Example> g = new ArrayList<>(List.of(good));
@@ -316,7 +322,7 @@ public final class PreferenceData {
                 derive("unpaired", Long.toString(seed)), files, fromCache, tokenizer, options, templateSource);
     }
 
-    private Example unpair(Example e, boolean desirable) {
+    private Example unpair(Example e, boolean desirable, TextTokenizer tokenizer) {
         RenderedExample t = e.text();
         String completion = desirable ? t.chosen() : t.rejected();
         int[] ids = desirable ? e.chosen() : e.rejected();

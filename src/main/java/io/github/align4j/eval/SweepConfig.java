@@ -1,5 +1,6 @@
 package io.github.align4j.eval;
 
+import io.github.align4j.internal.Texts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -85,7 +86,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         try {
             root = new ObjectMapper(new YAMLFactory()).readTree(text);
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid YAML: " + firstLine(e.getMessage()));
+            throw new Align4jException(file + ": not valid YAML: " + Texts.firstLine(e.getMessage()));
         }
         if (root == null || !root.isObject()) {
             throw new Align4jException(file + ": a sweep config is a YAML mapping of trainer fields plus 'grid:'");
@@ -212,7 +213,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             JsonNode n = new ObjectMapper(new YAMLFactory()).readTree(text);
             return n == null ? new ObjectMapper().createObjectNode() : n;
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid YAML: " + firstLine(e.getMessage()));
+            throw new Align4jException(file + ": not valid YAML: " + Texts.firstLine(e.getMessage()));
         }
     }
 
@@ -359,11 +360,4 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         }
     }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
-    }
 }

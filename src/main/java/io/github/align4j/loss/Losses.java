@@ -1,5 +1,6 @@
 package io.github.align4j.loss;
 
+import io.github.align4j.internal.Texts;
 import io.github.align4j.Align4jException;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
@@ -280,32 +281,12 @@ public final class Losses {
         String best = null;
         int bestDistance = Integer.MAX_VALUE;
         for (String candidate : builtins()) {
-            int d = distance(name.toLowerCase(Locale.ROOT), candidate);
+            int d = Texts.distance(name.toLowerCase(Locale.ROOT), candidate);
             if (d < bestDistance) {
                 best = candidate;
                 bestDistance = d;
             }
         }
         return "; did you mean '" + best + "'?";
-    }
-
-    /** Levenshtein distance. */
-    static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1];
-        int[] cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-                cur[j] = Math.min(sub, Math.min(prev[j], cur[j - 1]) + 1);
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
     }
 }

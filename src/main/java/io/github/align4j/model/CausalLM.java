@@ -156,10 +156,10 @@ public final class CausalLM implements AutoCloseable {
                 a = owned;
             }
             if (!o.device().equals(manager.getDevice())) {
-                a = a.toDevice(o.device(), false);
+                a = replace(a, a.toDevice(o.device(), false));
             }
             if (o.dataType() != DataType.FLOAT32) {
-                a = a.toType(o.dataType(), false);
+                a = replace(a, a.toType(o.dataType(), false)); // the fp32 copy must not outlive the fp16 one
             }
             a.setName(name);
             e.getValue().setArray(a);
@@ -172,6 +172,14 @@ public final class CausalLM implements AutoCloseable {
                 p.getArray().setRequiresGradient(true);
             }
         }
+    }
+
+    /** {@code next}, closing {@code prev} when the conversion made a new array. */
+    private static NDArray replace(NDArray prev, NDArray next) {
+        if (next != prev) {
+            prev.close();
+        }
+        return next;
     }
 
     /**
@@ -209,6 +217,61 @@ public final class CausalLM implements AutoCloseable {
             e.getValue().setArray(a);
         }
         return lm;
+    }
+
+    /**
+     * Writes a randomly initialised Hugging Face checkpoint (config.json, model.safetensors as
+     * float32, tokenizer files) into {@code outDir}, as {@code align4j init} does: weights
+     * normal(0, 0.02), norm weights 1, biases 0.
+     *
+     * <p>config.json keys missing from {@code config} get the defaults of a tiny model (hidden
+     * size 64, 2 layers; the list is in docs/cli.md); {@code vocab_size} defaults to the
+     * tokenizer's size and the bos/eos ids come from its tokenizer_config.json. {@code outDir} is
+     * created if needed; like {@link #save(Path)}, files of a checkpoint's names already there are
+     * replaced, so give a new folder to keep an earlier model.
+     *
+     * <pre>{@code
+     * CausalLM.Written w = CausalLM.init("llama", Map.of("hidden_size", 32, "num_hidden_layers", 1),
+     *         null, Path.of("tiny-llama"), 0);
+     * }</pre>
+     *
+     * @param modelType llama, mistral, qwen2 or gpt2; null to take {@code model_type} from {@code config}
+     * @param config config.json keys (JSON-like values: numbers, strings, booleans, lists, maps, null)
+     * @param tokenizerDir a folder with tokenizer.json (and tokenizer_config.json), copied into
+     *     {@code outDir}; null for the tiny built-in tokenizer ({@link TinyTokenizer}: 794 tokens, ChatML)
+     * @param seed the random seed: the same seed and config give the same weights
+     * @throws Align4jException for an unknown type, a bad config value (naming the key) or a
+     *     tokenizer folder without tokenizer.json
+     */
+    public static Written init(String modelType, Map<String, ?> config, Path tokenizerDir, Path outDir, long seed) {
+        return init(modelType, config, "config", tokenizerDir, outDir, seed);
+    }
+
+    /**
+     * {@link #init(String, Map, Path, Path, long)} with {@code configSource} naming where the keys
+     * came from (a file name) in error messages.
+     */
+    public static Written init(String modelType, Map<String, ?> config, String configSource, Path tokenizerDir,
+            Path outDir, long seed) {
+        com.fasterxml.jackson.databind.JsonNode n = JSON.valueToTree(config == null ? Map.of() : config);
+        return RandomModel.create(modelType, (ObjectNode) n, configSource, tokenizerDir, outDir, seed);
+    }
+
+    /**
+     * A checkpoint {@link #init(String, Map, Path, Path, long)} wrote.
+     *
+     * @param dir the folder
+     * @param config its config.json
+     * @param parameterCount the number of weights
+     */
+    public record Written(Path dir, ModelConfig config, long parameterCount) {
+        /** One line: "wrote a random llama model (…parameters: vocab, hidden, layers, heads)". */
+        public String summary() {
+            return String.format(java.util.Locale.ROOT,
+                    "wrote a random %s model (%,d parameters: vocab %d, hidden %d, %d layers, %d heads)",
+                    config.modelType(), parameterCount, config.vocabSize(), config.hiddenSize(), config.numLayers(),
+                    config.numHeads());
+        }
     }
 
     /** Refuses, before allocating, a config whose tensors could not be held or saved. */

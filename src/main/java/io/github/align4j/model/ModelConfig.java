@@ -1,5 +1,6 @@
 package io.github.align4j.model;
 
+import io.github.align4j.internal.Texts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -107,7 +108,7 @@ public record ModelConfig(
         try {
             n = MAPPER.readTree(file.toFile());
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid JSON: " + firstLine(e.getMessage()), e);
+            throw new Align4jException(file + ": not valid JSON: " + Texts.firstLine(e.getMessage()), e);
         }
         if (n == null || !n.isObject()) {
             throw new Align4jException(file + ": expected a JSON object");
@@ -243,14 +244,6 @@ public record ModelConfig(
                 heads, heads, e / heads, 0, null, eps, r.bool("tie_word_embeddings", true),
                 true, true, true, 0, 0, r.positiveOr("n_positions", 1024, MAX_POSITIONS),
                 r.intOrNull("bos_token_id"), r.intOrNull("eos_token_id"), n);
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
     }
 
     /** Typed access to config keys with messages that name the key. */

@@ -30,6 +30,7 @@ public final class TextTokenizer implements AutoCloseable {
     private final Integer bosId;
     private final Integer eosId;
     private final Integer padId;
+    private volatile boolean closed;
 
     private TextTokenizer(HuggingFaceTokenizer tokenizer, Path dir, Map<String, String> specialTokens,
             String chatTemplate, Integer bosId, Integer eosId, Integer padId) {
@@ -195,8 +196,14 @@ public final class TextTokenizer implements AutoCloseable {
         return dir;
     }
 
+    /** True after {@link #close()}: the native tokenizer is gone and must not be used. */
+    public boolean isClosed() {
+        return closed;
+    }
+
     @Override
     public void close() {
+        closed = true;
         tokenizer.close();
     }
 }

@@ -1,5 +1,6 @@
 package io.github.align4j.train;
 
+import io.github.align4j.internal.Texts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -350,7 +351,7 @@ public final class TrainConfig {
         String best = null;
         int bestD = Integer.MAX_VALUE;
         for (String k : KEYS.keySet()) {
-            int d = distance(name, k);
+            int d = Texts.distance(name, k);
             if (d < bestD) {
                 bestD = d;
                 best = k;
@@ -359,31 +360,8 @@ public final class TrainConfig {
         return best != null && bestD <= Math.max(3, name.length() / 3) ? " (did you mean '" + best + "'?)" : "";
     }
 
-    static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1];
-        int[] cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
-    }
-
     static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
+        return Texts.firstLine(s);
     }
 
     /** Cross-key checks, run before any model loads. */

@@ -45,6 +45,21 @@ class CacheTest {
     }
 
     @Test
+    void aLibraryCallWithNoCacheDirWritesNoCache() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("align4j.cache") == null);
+        Path f = write(dir.resolve("d.jsonl"), ROWS);
+        PreferenceData first = PreferenceData.load(f.toString(), DataOptions.defaults(), Fixtures.gpt2());
+        PreferenceData second = PreferenceData.load(f.toString(), DataOptions.defaults(), Fixtures.gpt2());
+        assertFalse(first.fromCache());
+        assertFalse(second.fromCache(), "nothing was cached, so nothing is found");
+        assertEquals(first.fingerprint(), second.fingerprint());
+        assertEquals(first.size(), second.size());
+        try (var s = java.nio.file.Files.list(dir)) {
+            assertEquals(java.util.List.of(f), s.toList(), "only the data file is in its folder");
+        }
+    }
+
+    @Test
     void secondLoadHitsAndChangesMiss() throws IOException {
         Path f = write(dir.resolve("d.jsonl"), ROWS);
         Path cache = dir.resolve("cache");
@@ -131,8 +146,9 @@ class CacheTest {
             assertEquals(dir.resolve("tokenized"), DataOptions.defaults().effectiveCacheDir());
             assertEquals(dir.resolve("x"), DataOptions.defaults().withCacheDir(dir.resolve("x")).effectiveCacheDir());
             System.clearProperty("align4j.cache");
+            assertEquals(null, DataOptions.defaults().effectiveCacheDir(), "a library call writes no cache by default");
             assertEquals(Path.of(System.getProperty("user.home"), ".cache", "align4j", "tokenized"),
-                    DataOptions.defaults().effectiveCacheDir());
+                    DataOptions.defaultCacheDir(), "the command line's default");
         } finally {
             if (old == null) {
                 System.clearProperty("align4j.cache");

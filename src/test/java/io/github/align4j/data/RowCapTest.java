@@ -301,7 +301,7 @@ class RowCapTest {
     void tokenizedCacheLivesUnderTheRoot() {
         Path root = dir.resolve("root");
         assertEquals(root.resolve("tokenized"), DataOptions.defaults().withCacheRoot(root).effectiveCacheDir());
-        assertEquals(DataOptions.defaultCacheDir(), DataOptions.defaults().withCacheRoot(null).effectiveCacheDir());
+        assertEquals(DataOptions.defaults().effectiveCacheDir(), DataOptions.defaults().withCacheRoot(null).effectiveCacheDir());
         assertEquals(DataOptions.cacheRoot().resolve("tokenized"), DataOptions.defaultCacheDir());
     }
 }

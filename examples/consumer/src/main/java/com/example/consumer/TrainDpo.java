@@ -1,17 +1,14 @@
 package com.example.consumer;
 
 import ai.djl.Device;
-import ai.djl.ndarray.types.DataType;
 import io.github.align4j.data.DataOptions;
 import io.github.align4j.data.PreferenceData;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;
 import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,25 +66,9 @@ public final class TrainDpo {
     }
 
     /** A random 1-layer Llama with the tokenizer that align4j's jar carries (794 tokens, ChatML). */
-    static Path tinyModel(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) {
-            try (InputStream in = CausalLM.class.getResourceAsStream("/io/github/align4j/tiny/" + f)) {
-                if (in == null) {
-                    throw new IllegalStateException(f + " is not in the align4j jar");
-                }
-                Files.copy(in, dir.resolve(f));
-            }
-        }
-        Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\", \"architectures\": [\"LlamaForCausalLM\"],"
-                + " \"vocab_size\": 794, \"hidden_size\": 32, \"intermediate_size\": 64, \"num_hidden_layers\": 1,"
-                + " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"max_position_embeddings\": 256,"
-                + " \"rms_norm_eps\": 1e-6, \"rope_theta\": 10000.0, \"tie_word_embeddings\": false,"
-                + " \"eos_token_id\": 791}");
-        ModelConfig config = ModelConfig.load(dir);
-        try (CausalLM lm = CausalLM.init(config, 1, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32))) {
-            lm.save(dir, dir, 5_000_000_000L);
-        }
+    static Path tinyModel(Path dir) {
+        CausalLM.init("llama", Map.of("hidden_size", 32, "intermediate_size", 64, "num_hidden_layers", 1,
+                "num_attention_heads", 4, "num_key_value_heads", 2, "max_position_embeddings", 256), null, dir, 1);
         return dir;
     }
 }

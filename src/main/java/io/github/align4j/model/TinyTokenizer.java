@@ -1,4 +1,4 @@
-package io.github.align4j.cli;
+package io.github.align4j.model;
 
 import io.github.align4j.Align4jException;
 import java.io.IOException;
@@ -14,14 +14,11 @@ import java.util.List;
  * 535 merges learned from an English text written for the project, and {@code <|endoftext|>} (EOS,
  * padding), {@code <|im_start|>}, {@code <|im_end|>}) and a ChatML chat template. Any text can be
  * encoded (bytes are the fallback). It is made by {@code TinyTokenizerBuilder} in the tests.
- *
- * <p>TODO(lead): move to the {@code model} package (e.g. {@code model.TinyTokenizer}) so that the
- * library and tests can use it without the CLI; it lives here because the CLI helper may not edit
- * {@code model}.
+ * {@link CausalLM#init(String, java.util.Map, Path, Path, long)} uses it when given no tokenizer.
  */
 public final class TinyTokenizer {
     /** Where the files are on the class path. */
-    static final String RESOURCE_DIR = "/io/github/align4j/tiny/";
+    public static final String RESOURCE_DIR = "/io/github/align4j/tiny/";
 
     /** The files that make up the tokenizer. */
     public static final List<String> FILES = List.of("tokenizer.json", "tokenizer_config.json");
