@@ -340,9 +340,7 @@ public final class Sweep {
             return c.maxSteps();
         }
         boolean unpaired = loss(c).dataKind() == PreferenceLoss.DataKind.UNPAIRED;
-        long n = unpaired ? 2L * trainPairs.size() : trainPairs.size();
-        long micro = (n + c.batchSize() - 1) / c.batchSize();
-        return Math.max(1, (long) Math.ceil(c.numTrainEpochs() * micro / c.gradientAccumulationSteps()));
+        return PreferenceTrainer.totalSteps(unpaired ? 2L * trainPairs.size() : trainPairs.size(), c);
     }
 
     /** Where a cell writes its metrics, checkpoint and result (the base seed's run). */

@@ -328,8 +328,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             return -1;
         }
         long n = Sweep.loss(c).dataKind() == io.github.align4j.loss.PreferenceLoss.DataKind.UNPAIRED ? 2 * rows : rows;
-        long micro = (n + c.batchSize() - 1) / c.batchSize();
-        return Math.max(1, (long) Math.ceil(c.numTrainEpochs() * micro / c.gradientAccumulationSteps()));
+        return io.github.align4j.train.PreferenceTrainer.totalSteps(n, c);
     }
 
     private static String describeModel(Path dir) {

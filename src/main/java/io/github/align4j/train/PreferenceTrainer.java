@@ -67,6 +67,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     private final PrintStream console;
     private final Path cacheDir;
     private final StepListener onStep;
+    private final java.util.function.BiConsumer<Long, List<int[]>> stepRows;
     private final List<TrainingListener> userListeners;
     private List<TrainingListener> listeners = List.of();
     private final Batching train;
@@ -94,6 +95,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.console = b.console;
         this.cacheDir = b.cacheDir;
         this.onStep = b.onStep;
+        this.stepRows = b.stepRows;
         this.userListeners = List.copyOf(b.listeners);
         this.resume = b.resume;
         this.overwrite = b.overwrite;
@@ -182,6 +184,16 @@ public final class PreferenceTrainer implements AutoCloseable {
         return TrainLoop.totalSteps(train.size(), cfg);
     }
 
+    /**
+     * Optimizer steps of a run over {@code examples} training examples (pairs, or unpaired examples
+     * for KTO): {@code max_steps} when set, else ⌈num_train_epochs × ⌈micro-batches per epoch /
+     * gradient_accumulation_steps⌉⌉, as transformers computes it. Every epoch ends with its own
+     * (possibly shorter) step, so no step mixes rows of two epochs.
+     */
+    public static long totalSteps(long examples, TrainConfig cfg) {
+        return TrainLoop.totalSteps(examples, cfg);
+    }
+
     /** Runs the whole training loop and writes {@code OUTPUT/final/}. */
     public TrainResult train() {
         long total = totalSteps();
@@ -244,6 +256,9 @@ public final class PreferenceTrainer implements AutoCloseable {
                 } else {
                     badSteps++;
                     nonFinite(step + 1, st.rows(), pos, w);
+                }
+                if (stepRows != null) {
+                    stepRows.accept(step + 1, st.rows());
                 }
                 if (onStep != null) {
                     onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, sw.tokens);
@@ -381,10 +396,11 @@ public final class PreferenceTrainer implements AutoCloseable {
     private void forEachReferenceRequest(BiConsumer<int[], int[]> f) {
         train.referenceRequests(f);
         if (train instanceof UnpairedBatches u && loss instanceof UnpairedLoss ul && ul.needsMismatchedPairs()) {
-            long micro = totalSteps() * cfg.gradientAccumulationSteps();
-            Position pos = new Position(this::epochBatches);
-            for (long i = 0; i < micro; i++) {
-                u.klRequests(pos.nextBatch(), f);
+            Position pos = new Position(this::epochBatches); // the training's own walk through the data
+            for (long step = 0, total = totalSteps(); step < total; step++) {
+                for (int[] rows : TrainLoop.nextStep(pos, cfg.gradientAccumulationSteps())) {
+                    u.klRequests(rows, f);
+                }
             }
         }
         if (evalPairs != null) {
@@ -479,6 +495,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private Path cacheDir;
         private PrintStream console;
         private StepListener onStep;
+        private java.util.function.BiConsumer<Long, List<int[]>> stepRows;
         private final List<TrainingListener> listeners = new ArrayList<>();
         private boolean resume;
         private Boolean overwrite;
@@ -521,6 +538,9 @@ public final class PreferenceTrainer implements AutoCloseable {
 
         /** A callback after every optimizer step (benchmarks, progress in embedding applications). */
         public Builder onStep(StepListener l) { this.onStep = l; return this; }
+
+        /** Tests: the micro-batches (example indices) of every optimizer step, after the step. */
+        Builder stepRows(java.util.function.BiConsumer<Long, List<int[]>> l) { this.stepRows = l; return this; }
 
         /**
          * Continue the run in the output folder from its newest complete checkpoint (weights, AdamW

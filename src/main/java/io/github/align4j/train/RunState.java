@@ -25,6 +25,12 @@ final class RunState {
     private static final List<String> ORDER_KEYS = List.of("per_device_train_batch_size", "gradient_accumulation_steps",
             "seed", "shuffle", "group_by_length");
 
+    /**
+     * 2: an epoch ends with a shorter step, and the logging window holds per-step losses and (for
+     * pairs) per-micro-batch means. 1 carried gradient accumulation across an epoch's end.
+     */
+    static final int VERSION = 2;
+
     private final TrainConfig cfg;
     private final Batching data;
     private final Map<String, Object> lossRecord;
@@ -40,7 +46,7 @@ final class RunState {
     ObjectNode save(long totalSteps, Position pos, Window w, int badSteps, double elapsed) {
         var json = Checkpoints.json();
         var r = json.createObjectNode();
-        r.put("version", 1);
+        r.put("version", VERSION);
         r.put("total_steps", totalSteps);
         r.put("epoch", pos.epoch);
         r.put("next_batch", pos.next);
@@ -109,6 +115,14 @@ final class RunState {
                     + " examples; now " + data.size() + (a.path("examples").asLong(-1) == data.size() ? " with other tokens" : "")
                     + "). Resume with the same data files, data options and seed, or start a new run in a new folder "
                     + "with --model " + dir + ".");
+        }
+        int accumulation = cfg.gradientAccumulationSteps();
+        if (a.path("version").asInt(1) < 2 && pos.microPerEpoch() % accumulation != 0) {
+            throw new Align4jException(dir + ": this checkpoint was written by an older align4j whose optimizer steps "
+                    + "carried gradient accumulation across the end of an epoch; this version ends every epoch with a "
+                    + "shorter step (" + pos.microPerEpoch() + " micro-batches an epoch, gradient_accumulation_steps "
+                    + accumulation + "), so the run cannot continue exactly. Finish it with the align4j that started it, "
+                    + "or start a new run in a new folder with --model " + dir + ".");
         }
         var savedCfg = st.path("config");
         List<String> changed = new ArrayList<>();

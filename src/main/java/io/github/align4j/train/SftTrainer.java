@@ -19,7 +19,8 @@ import java.util.Locale;
  * CPU.
  *
  * <p>The loss of a micro-batch is the mean NLL per target token over the whole micro-batch (TRL's
- * SFTTrainer), divided by {@code gradient_accumulation_steps}; gradients are clipped to
+ * SFTTrainer), divided by the micro-batches of its optimizer step ({@code gradient_accumulation_steps},
+ * fewer in an epoch's last step); gradients are clipped to
  * {@code max_grad_norm} by global norm and AdamW (no decay on biases and norms) steps with the
  * warmup + cosine/linear/constant schedule. The usual first step of SFT before DPO, and the way
  * to give a random model something to align in tests and demos.

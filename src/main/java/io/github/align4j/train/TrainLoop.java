@@ -11,7 +11,8 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The optimizer step both trainers share: micro-batches of gradient accumulation inside one
+ * The optimizer step both trainers share: micro-batches of gradient accumulation (fewer at the end
+ * of an epoch, see {@link Position}) inside one
  * {@link NDScope} (native memory stays flat), the gradients' global norm, an AdamW update with the
  * clipping folded in (skipped when the loss or the norm is not finite), and zeroed gradients.
  */
@@ -74,13 +75,22 @@ final class TrainLoop implements AutoCloseable {
         this.optimizer = new AdamW(params, cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay());
     }
 
-    /** Optimizer steps of a run over n examples. */
-    static long totalSteps(int n, TrainConfig cfg) {
-        if (cfg.maxSteps() > 0) {
-            return cfg.maxSteps();
+    /** Optimizer steps of a run over n examples ({@link Position#totalSteps}). */
+    static long totalSteps(long n, TrainConfig cfg) {
+        return Position.totalSteps(n, cfg.batchSize(), cfg.gradientAccumulationSteps(), cfg.numTrainEpochs(), cfg.maxSteps());
+    }
+
+    /**
+     * The micro-batches of the next optimizer step, taken from pos: {@code gradient_accumulation_steps}
+     * of them, or what is left of the epoch (a shorter last step; never rows of two epochs).
+     */
+    static List<int[]> nextStep(Position pos, int accumulation) {
+        int k = pos.stepSize(accumulation);
+        List<int[]> rows = new ArrayList<>(k);
+        for (int i = 0; i < k; i++) {
+            rows.add(pos.nextBatch());
         }
-        long microPerEpoch = (n + cfg.batchSize() - 1) / cfg.batchSize();
-        return Math.max(1, (long) Math.ceil(cfg.numTrainEpochs() * microPerEpoch / cfg.gradientAccumulationSteps()));
+        return rows;
     }
 
     /** Runs optimizer step {@code step} (0-based) over the next micro-batches of pos. */
@@ -88,12 +98,12 @@ final class TrainLoop implements AutoCloseable {
         double lr = schedule.at(step);
         boolean finite = true;
         float gradNorm;
-        List<int[]> rows = new ArrayList<>();
+        List<int[]> rows = nextStep(pos, cfg.gradientAccumulationSteps());
         try (NDManager mgr = model.manager().newSubManager(); NDScope scope = new NDScope()) {
-            for (int k = 0; k < cfg.gradientAccumulationSteps(); k++) {
-                int[] r = pos.nextBatch();
-                rows.add(r);
-                finite &= micro.run(mgr, r, cfg.gradientAccumulationSteps());
+            for (int[] r : rows) {
+                // each micro-batch's mean loss over the micro-batches this step really has (a short
+                // last step of an epoch too): transformers' current_gradient_accumulation_steps
+                finite &= micro.run(mgr, r, rows.size());
             }
             gradNorm = Gradients.norm(params);
         }

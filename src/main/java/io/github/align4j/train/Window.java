@@ -5,7 +5,25 @@ import io.github.align4j.model.SequenceScorer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Running sums of the metrics between two log lines. */
+/**
+ * Running sums of the metrics between two log lines, averaged as TRL logs them.
+ *
+ * <ul>
+ *   <li>Pairs (TRL's DPOTrainer, whose {@code log} averages the per-micro-batch means it stored):
+ *       {@code rewards/*}, {@code logps/*} and {@code logits/*} are the mean over the window's
+ *       micro-batches of each micro-batch's mean, so a short micro-batch weighs as much as a full
+ *       one. Here the sums hold micro-batch means and the counts micro-batches.
+ *   <li>Unpaired examples (TRL's current KTOTrainer, which logs summed values over counted
+ *       examples): {@code rewards/chosen}, {@code logps/chosen}, … are per-example means over the
+ *       whole window, {@code rewards/margins} their difference. Here the sums and counts are per
+ *       example. (A window that mixes both, an evaluation given pairs and unpaired examples, adds
+ *       each paired micro-batch's means as one example.)
+ *   <li>{@code loss}: transformers' mean over the window's optimizer steps of each step's mean
+ *       micro-batch loss ({@link #addAll} adds a step's mean as one value); within a step and in
+ *       an evaluation, the mean over micro-batches. Loss metrics ({@code kl}, …): the mean over
+ *       micro-batches.
+ * </ul>
+ */
 final class Window {
     double loss;
     long lossCount;
@@ -34,23 +52,46 @@ final class Window {
         float[] ls = sc.logitSums().toFloatArray();
         float[] tk = sc.tokens().toFloatArray();
         addLoss(lossValue, metrics);
+        double rcSum = 0;
+        double rrSum = 0;
+        double right = 0;
+        double lpc = 0;
+        double lpr = 0;
+        double lsc = 0;
+        double lsr = 0;
+        double tkc = 0;
+        double tkr = 0;
         for (int i = 0; i < b; i++) {
             double rc = beta * (lp[i] - (ref == null ? 0 : ref[i]));
             double rr = beta * (lp[b + i] - (ref == null ? 0 : ref[b + i]));
-            rewardChosen += rc;
-            rewardRejected += rr;
-            margin += rc - rr;
-            correct += rc > rr ? 1 : 0;
-            logpChosen += lp[i];
-            logpRejected += lp[b + i];
-            logitChosen += ls[i];
-            logitRejected += ls[b + i];
-            tokensChosen += tk[i];
-            tokensRejected += tk[b + i];
+            rcSum += rc;
+            rrSum += rr;
+            right += rc > rr ? 1 : 0;
+            lpc += lp[i];
+            lpr += lp[b + i];
+            lsc += ls[i];
+            lsr += ls[b + i];
+            tkc += tk[i];
+            tkr += tk[b + i];
         }
-        chosenCount += b;
-        rejectedCount += b;
-        pairCount += b;
+        // this micro-batch's means, each counted once (TRL's DPOTrainer averages micro-batch means)
+        rewardChosen += rcSum / b;
+        rewardRejected += rrSum / b;
+        margin += (rcSum - rrSum) / b;
+        correct += right / b;
+        logpChosen += lpc / b;
+        logpRejected += lpr / b;
+        if (tkc > 0) {
+            logitChosen += lsc / tkc;
+            tokensChosen++;
+        }
+        if (tkr > 0) {
+            logitRejected += lsr / tkr;
+            tokensRejected++;
+        }
+        chosenCount++;
+        rejectedCount++;
+        pairCount++;
         tokens += seqTokens;
     }
 
@@ -91,10 +132,15 @@ final class Window {
         }
     }
 
-    /** Adds another window's sums to these (a step's metrics into the logging window). */
+    /**
+     * Adds a step's window to this logging window: its loss as one value (the step's mean over its
+     * micro-batches, as transformers logs the mean of the steps' losses), every other sum as is.
+     */
     void addAll(Window o) {
-        loss += o.loss;
-        lossCount += o.lossCount;
+        if (o.lossCount > 0) {
+            loss += o.loss / o.lossCount;
+            lossCount++;
+        }
         rewardChosen += o.rewardChosen;
         rewardRejected += o.rewardRejected;
         chosenCount += o.chosenCount;

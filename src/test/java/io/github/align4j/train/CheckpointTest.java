@@ -103,7 +103,10 @@ class CheckpointTest {
         assertEquals(2, st.get("optimizer_step").asInt());
         assertEquals(2, st.get("log_history").size());
         JsonNode a = st.get("align4j");
-        assertEquals(4, a.get("micro_batches_done").asInt()); // 2 steps × 2 micro-batches
+        // 12 pairs in batches of 4 are 3 micro-batches an epoch: step 1 takes 2, step 2 the epoch's last one
+        assertEquals(3, a.get("micro_batches_done").asInt());
+        assertEquals(1, a.get("epoch").asInt() + (a.get("next_batch").asInt() == 3 ? 1 : 0), "epoch 1 is done");
+        assertEquals(RunState.VERSION, a.get("version").asInt());
         assertEquals(12, a.get("examples").asInt());
         assertEquals(3, a.get("rng").get("seed").asInt());
 
