@@ -3,11 +3,11 @@ package com.example.consumer;
 import ai.djl.Device;
 import io.github.align4j.data.DataOptions;
 import io.github.align4j.data.PreferenceData;
-import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.TextTokenizer;
 import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
+import io.github.align4j.train.TrainingListener;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,8 +19,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An application's use of align4j: make a tiny random Llama, write eight preference pairs, and tune
- * it with DPO for three steps through the public API. Compiled against DJL 0.36 (CPU block) and
+ * An application's use of align4j: make a tiny random Llama, write eight preference pairs and a YAML
+ * recipe, and tune it for three steps with the application's own loss ({@link MarginDpoLoss}, its
+ * option from the recipe) through the public API, receiving metrics in a listener. Compiled against DJL 0.36 (CPU block) and
  * against DJL 0.33 (CUDA block, {@code mvn -Pcuda compile}) by .ci/run.
  */
 public final class TrainDpo {
@@ -33,8 +34,14 @@ public final class TrainDpo {
         run(Path.of(args[0]));
     }
 
-    /** Trains into {@code work/run} and returns that folder. */
-    public static Path run(Path work) throws IOException {
+    /** What a run hands back: its folder and the metrics each step reported to the listener. */
+    public record Run(Path output, List<Map<String, Double>> steps) {}
+
+    /**
+     * Trains into {@code work/run} from a YAML recipe (the application's own loss, with its option from
+     * {@code loss_kwargs:}), receiving every step's metrics in a listener.
+     */
+    public static Run run(Path work) throws IOException {
         Path model = tinyModel(work.resolve("model"));
         Path pairs = work.resolve("pairs.jsonl");
         List<String> rows = new ArrayList<>();
@@ -43,26 +50,44 @@ public final class TrainDpo {
                     + " \"rejected\": \" No" + ".".repeat(i % 3 + 1) + "\"}");
         }
         Files.write(pairs, rows, StandardCharsets.UTF_8);
+        Path recipe = work.resolve("recipe.yaml");
+        Files.writeString(recipe, String.join("\n",
+                "loss_type: " + MarginDpoLoss.class.getName(),
+                "loss_kwargs:",
+                "  target_margin: 0.5",
+                "beta: 0.1",
+                "learning_rate: 1.0e-3",
+                "max_steps: 3",
+                "per_device_train_batch_size: 4",
+                "logging_steps: 1",
+                "seed: 7",
+                ""));
 
-        TrainConfig cfg = TrainConfig.defaults().with(Map.of("beta", 0.1, "learning_rate", 1e-3, "max_steps", 3,
-                "per_device_train_batch_size", 4, "logging_steps", 1, "seed", 7), "TrainDpo");
+        TrainConfig cfg = TrainConfig.fromYaml(recipe, TrainConfig.defaults(), new ArrayList<>());
         Path out = work.resolve("run");
+        List<Map<String, Double>> steps = new ArrayList<>();
         try (TextTokenizer tok = TextTokenizer.load(model, null);
                 CausalLM policy = CausalLM.load(model, CausalLM.Options.training().withDevice(Device.cpu()))) {
             PreferenceData data = PreferenceData.load(pairs.toString(),
                     DataOptions.defaults().withCacheDir(work.resolve("cache")), tok);
             try (PreferenceTrainer trainer = PreferenceTrainer.builder()
-                    .config(cfg)
+                    .config(cfg)                           // the loss comes from the recipe
                     .policy(policy)                        // reference: a frozen copy of the same folder
-                    .loss(Losses.create("dpo", Map.of()))
                     .trainPairs(data.pairs())
                     .output(out)
+                    .listener(new TrainingListener() {
+                        @Override
+                        public void onStepEnd(long step, Map<String, Double> metrics) {
+                            steps.add(Map.copyOf(metrics));
+                            LOG.info("step {}: loss {}", step, metrics.get("loss"));
+                        }
+                    })
                     .build()) {
                 trainer.train();
             }
         }
-        LOG.info("trained DPO into {}", out);
-        return out;
+        LOG.info("trained {} into {}", cfg.lossType(), out);
+        return new Run(out, steps);
     }
 
     /** A random 1-layer Llama with the tokenizer that align4j's jar carries (794 tokens, ChatML). */

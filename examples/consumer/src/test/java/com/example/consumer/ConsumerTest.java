@@ -17,8 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /**
- * What a Java team gets from the align4j artifact alone (plus a natives block): DPO trains through
- * the public API, DJL logs into this application's logback, and the JVM-wide settings the
+ * What a Java team gets from the align4j artifact alone (plus a natives block): a YAML recipe trains
+ * the application's own loss with its option through the public API, a listener receives the
+ * metrics, DJL and align4j log into this application's logback, and the JVM-wide settings the
  * application chose are left as they were.
  */
 class ConsumerTest {
@@ -37,21 +38,30 @@ class ConsumerTest {
         ListAppender<ILoggingEvent> seen = new ListAppender<>();
         seen.start();
         root.addAppender(seen);
-        Path run;
+        TrainDpo.Run result;
         try {
-            run = TrainDpo.run(tmp);
+            result = TrainDpo.run(tmp);
         } finally {
             root.detachAppender(seen);
         }
+        Path run = result.output();
 
         List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
         assertEquals(3, metrics.stream().filter(l -> l.contains("\"loss\"")).count(), String.join("\n", metrics));
+        // The listener saw every step; at step 1 the policy is the reference (d = 0), so the loss is
+        // softplus(β·m) = ln(1 + e^0.05) with the recipe's target_margin m = 0.5 and β = 0.1.
+        assertEquals(3, result.steps().size());
+        assertEquals(Math.log1p(Math.exp(0.05)), result.steps().get(0).get("loss"), 1e-5);
+        assertTrue(result.steps().get(2).get("loss") < result.steps().get(0).get("loss"), "the loss falls: " + result.steps());
+        // trainer_state.json records the loss actually trained, with its option.
+        String state = Files.readString(run.resolve("final/trainer_state.json"));
+        assertTrue(state.contains("com.example.consumer.MarginDpoLoss") && state.contains("target_margin"), state);
         assertTrue(Files.isRegularFile(run.resolve("final/model.safetensors")), "final checkpoint");
         // The settings the application chose are still its own.
         assertEquals("false", System.getProperty("ai.djl.offline"));
         // DJL's logging and the application's own reached its logback.
         assertTrue(seen.list.stream().anyMatch(e -> e.getLoggerName().startsWith("ai.djl")),
                 "no ai.djl log event reached logback: " + seen.list);
-        assertTrue(seen.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("trained DPO into")));
+        assertTrue(seen.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("trained com.example.consumer.MarginDpoLoss into")));
     }
 }
