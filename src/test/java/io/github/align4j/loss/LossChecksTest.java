@@ -26,6 +26,7 @@ class LossChecksTest {
         }
         LossChecks.check(new Dpo(0.2), 0.5);
         LossChecks.check(new ScaledDpo(Map.of("scale", 3.0)));
+        LossChecks.check(new com.example.SoftHingeLoss()); // docs/training.md's example
     }
 
     /** DPO as a user might write it: right values, but DJL's mul(Number) leaves freed Java memory in the graph. */
