@@ -8,8 +8,12 @@ package io.github.align4j.loss;
  * (prompt, completion, good/bad) data; the trainer refuses a loss whose kind does not match the
  * dataset. Built-in losses use exactly the same API.
  *
- * <p>Scale by a Java number with {@link Scalars} ({@code Scalars.times(x, beta)}), never with DJL's
- * {@code x.mul(beta)}: the latter is unsafe under autograd (see {@link Scalars}).
+ * <p>Scale by a Java number with {@link Scalars} ({@code Scalars.times(x, beta)}), not with DJL's
+ * {@code x.mul(beta)}: the latter leaves freed Java memory in the autograd graph (see {@link Scalars}).
+ * align4j's trainer keeps that memory alive until backward, so such a loss still trains correctly
+ * there, but it gives wrong gradients anywhere else. Run {@link LossChecks#check(PreferenceLoss)}
+ * on your loss in a unit test: it catches this, non-finite values and gradients, a wrong output
+ * shape and a graph cut from the policy.
  */
 public sealed interface PreferenceLoss permits PairedLoss, UnpairedLoss {
 

@@ -13,6 +13,8 @@ import ai.djl.ndarray.types.Shape;
  * These helpers make the scalar in libtorch-owned memory instead. {@code add} and {@code sub} with a number are
  * safe as they are (their backward needs no operand). The same holds for arrays you build from Java data with
  * {@code manager.create(float[])}: keep them open until the step ends, or pass them through {@link #owned}.
+ * align4j's trainer keeps such memory alive from forward to backward, but other code does not;
+ * {@link LossChecks} detects a loss that depends on it.
  */
 public final class Scalars {
     private Scalars() {}

@@ -78,7 +78,10 @@ final class PairedBatches implements Batching {
         int[][][] in2 = inputs(rows);
         float[] ref = s.loss().needsReference() ? s.reference().logps(in2[0], in2[1]) : null;
         Seqs q = Seqs.of(in2[0], in2[1]);
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        // KeepAlive: a custom loss's x.mul(beta) builds its scalar over Java memory that a GC could free before
+        // backward reads it; the scope holds that memory until backward is done (see KeepAlive).
+        try (KeepAlive keep = KeepAlive.open();
+                GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             SequenceScorer.Scores sc = SequenceScorer.score(s.policy(), mgr, q.seqs(), q.starts());
             PairedLogps in = logps(mgr, sc, ref, b);
             LossOutput out = ((PairedLoss) s.loss()).compute(in, s.beta());

@@ -114,7 +114,10 @@ final class UnpairedBatches implements Batching {
         NDArray[] kl = kl(s, mgr, ul, in);
         float[] ref = ul.needsReference() ? s.reference().logps(in.prompts(), in.completions()) : null;
         Seqs q = Seqs.of(in.prompts(), in.completions());
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        // KeepAlive: a custom loss's x.mul(beta) builds its scalar over Java memory that a GC could free before
+        // backward reads it; the scope holds that memory until backward is done (see KeepAlive).
+        try (KeepAlive keep = KeepAlive.open();
+                GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             SequenceScorer.Scores sc = SequenceScorer.score(s.policy(), mgr, q.seqs(), q.starts());
             UnpairedLogps lp = new UnpairedLogps(sc.logps(), ref == null ? null : mgr.create(ref), sc.tokens(),
                     mgr.create(in.desirable()), kl[0], kl[1]);
