@@ -204,7 +204,7 @@ final class TrainCommand implements Callable<Integer> {
             try (CausalLM policy = CausalLM.load(modelDir, CausalLM.Options.training().withDevice(device))) {
                 PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(cfg).policy(policy)
                         .output(out0).tokenizerDir(modelDir).console(System.err)
-                        .cacheDir(cacheDir == null ? null : cacheDir.resolve("reference"));
+                        .cacheDir((cacheDir != null ? cacheDir : DataOptions.cacheRoot()).resolve("reference"));
                 if (!cfg.refModelPath().isEmpty()) {
                     b.referencePath(Path.of(cfg.refModelPath()));
                 }

@@ -521,7 +521,11 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder output(Path o) { this.output = o; return this; }
         /** Tokenizer files copied into every checkpoint (default: the policy's folder). */
         public Builder tokenizerDir(Path t) { this.tokenizerDir = t; return this; }
-        /** Where precomputed reference log-probs are cached (default ~/.cache/align4j/reference). */
+        /**
+         * Where precomputed reference log-probs are cached (default: {@code -Dalign4j.cache}'s
+         * {@code reference/} if set, else none: they are computed once per run and kept in memory; the
+         * command line passes {@code ~/.cache/align4j/reference}).
+         */
         public Builder cacheDir(Path c) { this.cacheDir = c; return this; }
         /**
          * Prints a progress line and the trainer's messages to this stream (the command line passes

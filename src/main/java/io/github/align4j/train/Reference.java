@@ -81,14 +81,16 @@ final class Reference implements AutoCloseable {
             }
         });
         Path dir = cacheDir != null ? cacheDir : defaultCacheDir();
-        Path file = dir.resolve("ref-" + fingerprint + "-" + ReferenceCache.requestsFingerprint(needed) + ".bin");
-        Map<ReferenceCache.Key, Float> cached = ReferenceCache.read(file);
+        Path file = dir == null ? null
+                : dir.resolve("ref-" + fingerprint + "-" + ReferenceCache.requestsFingerprint(needed) + ".bin");
+        Map<ReferenceCache.Key, Float> cached = file == null ? null : ReferenceCache.read(file);
         if (cached != null && cached.keySet().containsAll(needed)) {
             cache = cached;
             say.accept("reference log-probs: " + needed.size() + " sequences from " + file + " (reference model not loaded)");
             return;
         }
-        say.accept("reference log-probs: scoring " + work.size() + " sequences once, cached in " + file);
+        say.accept("reference log-probs: scoring " + work.size() + " sequences once, "
+                + (file == null ? "kept in memory (no cache folder given)" : "cached in " + file));
         CausalLM ref = model != null ? model : loader.get();
         Map<ReferenceCache.Key, Float> m = new HashMap<>();
         int bs = Math.max(1, evalBatchSize * 2);
@@ -108,14 +110,19 @@ final class Reference implements AutoCloseable {
         if (ref != model) {
             ref.close();
         }
-        ReferenceCache.write(file, m);
+        if (file != null) {
+            ReferenceCache.write(file, m);
+        }
         cache = m;
     }
 
+    /**
+     * The cache folder when the caller named none: {@code -Dalign4j.cache}'s {@code reference/}, or null
+     * (a library call writes nothing to the home folder: the log-probs stay in memory for the run).
+     */
     static Path defaultCacheDir() {
         String p = System.getProperty("align4j.cache");
-        return p != null ? Path.of(p).resolve("reference")
-                : Path.of(System.getProperty("user.home"), ".cache", "align4j", "reference");
+        return p != null ? Path.of(p).resolve("reference") : null;
     }
 
     /** Reference log-probs of these sequences, from the cache or a no-graph forward of the reference. */

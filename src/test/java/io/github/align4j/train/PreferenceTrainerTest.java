@@ -141,6 +141,33 @@ class PreferenceTrainerTest {
         assertTrue(consoles[2].contains("reference model not loaded"), consoles[2]);
     }
 
+    /** Without a cache folder, precomputed reference log-probs stay in memory: same losses, no file written. */
+    @Test
+    void precomputedReferenceWithoutACacheFolderWritesNothing(@TempDir Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("align4j.cache") == null);
+        Path model = SyntheticTask.model(dir.resolve("model"), 5);
+        List<TokenizedPair> train = SyntheticTask.pairs(48, 1);
+        double[][] losses = new double[2][];
+        String console = null;
+        for (int run = 0; run < 2; run++) {
+            ByteArrayOutputStream buf = new ByteArrayOutputStream();
+            TrainConfig cfg = config(Map.of("max_steps", 5, "logging_steps", 1, "precompute_ref_log_probs", run > 0));
+            try (CausalLM policy = CausalLM.load(model, TRAIN);
+                    PreferenceTrainer t = PreferenceTrainer.builder().config(cfg).policy(policy)
+                            .loss(Losses.create("dpo", Map.of())).trainPairs(train)
+                            .console(new PrintStream(buf, true, StandardCharsets.UTF_8)).build()) {
+                losses[run] = t.train().history().stream().filter(m -> m.containsKey("learning_rate"))
+                        .mapToDouble(m -> ((Number) m.get("loss")).doubleValue()).toArray();
+            }
+            console = buf.toString(StandardCharsets.UTF_8);
+        }
+        assertArrayEquals(losses[0], losses[1], 1e-5);
+        assertTrue(console.contains("kept in memory (no cache folder given)"), console);
+        try (var files = java.nio.file.Files.walk(dir)) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().startsWith("ref-")), "no reference cache file");
+        }
+    }
+
     /**
      * Live native arrays stay flat over many steps (every step runs in a scope). Both runs see every
      * sequence length, so the bounded rotary/mask caches are full in both.
