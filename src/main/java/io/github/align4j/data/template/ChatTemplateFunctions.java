@@ -102,6 +102,28 @@ final class ChatTemplateFunctions {
     }
 
     /**
+     * Python's binding of a filter's positional and keyword arguments to its parameter names: at most
+     * names.length positional ones, keywords by name, the rest null.
+     */
+    static Object[] bind(String fn, String[] names, Object[] args, Map<String, Object> kwargs) {
+        Object[] values = new Object[names.length];
+        if (args != null) {
+            if (args.length > names.length) {
+                throw new PyError(fn + "() takes at most " + names.length + " arguments (" + args.length + " given)");
+            }
+            System.arraycopy(args, 0, values, 0, args.length);
+        }
+        for (Map.Entry<String, Object> e : kwargs.entrySet()) {
+            int at = java.util.List.of(names).indexOf(e.getKey());
+            if (at < 0) {
+                throw new PyError(fn + "() got an unexpected keyword argument '" + e.getKey() + "'");
+            }
+            values[at] = e.getValue();
+        }
+        return values;
+    }
+
+    /**
      * transformers' tojson: {@code json.dumps(x, ensure_ascii=False, indent=None, separators=None,
      * sort_keys=False)}, so non-ASCII text stays as it is and the separators are {@code ", "} and
      * {@code ": "}.
@@ -121,21 +143,8 @@ final class ChatTemplateFunctions {
 
         @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
-            Object[] values = new Object[NAMES.length];
-            if (args != null) {
-                if (args.length > NAMES.length) {
-                    throw new PyError("tojson() takes at most 4 arguments (" + args.length + " given)");
-                }
-                System.arraycopy(args, 0, values, 0, args.length);
-            }
-            for (Map.Entry<String, Object> e : kwargs.entrySet()) {
-                int at = java.util.List.of(NAMES).indexOf(e.getKey());
-                if (at < 0) {
-                    throw new PyError("tojson() got an unexpected keyword argument '" + e.getKey() + "'");
-                }
-                values[at] = e.getValue();
-            }
-            boolean ensureAscii = truthy(values[0]);
+            Object[] values = bind("tojson", NAMES, args, kwargs);
+            boolean ensureAscii = PyTruth.of(values[0]);
             String indent = null;
             if (values[1] instanceof Number n) {
                 indent = " ".repeat((int) Math.max(0, n.longValue()));
@@ -152,24 +161,9 @@ final class ChatTemplateFunctions {
                 }
                 separators = c.stream().map(Object::toString).toArray(String[]::new);
             }
-            return PyObjects.json(var, ensureAscii, indent, separators, truthy(values[3]));
+            return PyObjects.json(var, ensureAscii, indent, separators, PyTruth.of(values[3]));
         }
 
-        private static boolean truthy(Object v) {
-            if (v == null) {
-                return false;
-            }
-            if (v instanceof Boolean b) {
-                return b;
-            }
-            if (v instanceof Number n) {
-                return n.doubleValue() != 0;
-            }
-            if (v instanceof String s) {
-                return !s.isEmpty();
-            }
-            return true;
-        }
     }
 
     /** jinja2's trim(value, chars=None): Python's str.strip. */
@@ -208,20 +202,7 @@ final class ChatTemplateFunctions {
 
         @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
-            Object[] values = new Object[NAMES.length];
-            if (args != null) {
-                if (args.length > NAMES.length) {
-                    throw new PyError("sort() takes at most 3 arguments (" + args.length + " given)");
-                }
-                System.arraycopy(args, 0, values, 0, args.length);
-            }
-            for (Map.Entry<String, Object> e : kwargs.entrySet()) {
-                int at = java.util.List.of(NAMES).indexOf(e.getKey());
-                if (at < 0) {
-                    throw new PyError("sort() got an unexpected keyword argument '" + e.getKey() + "'");
-                }
-                values[at] = e.getValue();
-            }
+            Object[] values = bind("sort", NAMES, args, kwargs);
             boolean reverse = PyTruth.of(values[0]);
             boolean caseSensitive = PyTruth.of(values[1]);
             String attribute = values[2] == null ? null : PyObjects.str(values[2]);
