@@ -416,7 +416,8 @@ public final class Sweep {
         Path finalModel;
         try (CausalLM policy = CausalLM.load(model, new CausalLM.Options(device, true, DataType.FLOAT32))) {
             PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(c).policy(policy).reference(reference)
-                    .output(dir).cacheDir(output.resolve("cache")).console(null).tokenizerDir(model)
+                    .output(dir).overwrite(true) // an unfinished cell is trained again from the start
+                    .cacheDir(output.resolve("cache")).console(null).tokenizerDir(model)
                     .onStep((step, seconds, tokens) -> {
                         if (listener != null) {
                             listener.step(cell, step, steps);

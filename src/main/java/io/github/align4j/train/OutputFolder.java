@@ -258,7 +258,7 @@ final class OutputFolder {
      * its way, tidies what an interrupted run left there, and clears (overwrite) or checks (a fresh
      * run) an earlier run's files.
      *
-     * @param overwrite what a fresh run does with an earlier run: true/null replace it (null warns), false refuses
+     * @param overwrite what a fresh run does with an earlier run: true replaces it, false or null (not set) refuses
      */
     static OutputLock open(Path output, boolean resume, Boolean overwrite, Consumer<String> say) {
         Path lockFile = output.resolve(LOCK);
@@ -298,13 +298,12 @@ final class OutputFolder {
                         + "another output folder.");
             }
             cleanTemporaries(output);
-            if (!resume && !Boolean.FALSE.equals(overwrite)) {
+            if (!resume && Boolean.TRUE.equals(overwrite)) {
                 List<Path> gone = clearEarlierRun(output, wrote);
                 if (!gone.isEmpty()) {
-                    say.accept((overwrite == null ? "warning: " : "") + "overwrite: removed the earlier run's "
+                    say.accept("overwrite: removed the earlier run's "
                             + gone.stream().map(q -> q.getFileName().toString()).collect(Collectors.joining(", "))
-                            + " from " + output + (overwrite == null ? " (Builder.overwrite(false) refuses instead; "
-                                    + "Builder.resume(true) continues that run)" : ""));
+                            + " from " + output);
                 }
             } else if (!resume) {
                 List<Path> earlier = Checkpoints.candidates(output);

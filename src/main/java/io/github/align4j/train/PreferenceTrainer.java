@@ -555,9 +555,8 @@ public final class PreferenceTrainer implements AutoCloseable {
 
         /**
          * What a fresh run (not {@link #resume}) does with an earlier run's checkpoints and metrics in
-         * the output folder: true replaces them (other files stay); false refuses the folder, as
-         * {@code align4j train} does without {@code --overwrite}. Not set: they are replaced with a
-         * warning that names them.
+         * the output folder: true replaces them (other files stay); false, the default, refuses the
+         * folder with a message, as {@code align4j train} does without {@code --overwrite}.
          */
         public Builder overwrite(boolean o) { this.overwrite = o; return this; }
 

@@ -252,17 +252,17 @@ class ResumeTest {
         JsonNode st = new ObjectMapper().readTree(out.resolve("final/trainer_state.json").toFile());
         assertEquals(1, st.get("global_step").asInt());
 
-        // the Java API's default (neither resume nor overwrite): the earlier run is replaced, with a warning
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        // the Java API's default (neither resume nor overwrite) is the command line's: the earlier run is
+        // refused with a message, and nothing in the folder changes
+        byte[] before = Files.readAllBytes(out.resolve("final/trainer_state.json"));
         try (CausalLM policy = CausalLM.load(model, TRAIN);
                 PreferenceTrainer t = PreferenceTrainer.builder().config(config(2, Map.of())).policy(policy)
-                        .loss(Losses.create("dpo", Map.of())).trainPairs(data).output(out)
-                        .console(new PrintStream(buf, true, StandardCharsets.UTF_8)).build()) {
-            t.train();
+                        .loss(Losses.create("dpo", Map.of())).trainPairs(data).output(out).console(null).build()) {
+            Align4jException e = assertThrows(Align4jException.class, t::train);
+            assertTrue(e.getMessage().contains("already holds checkpoints of an earlier run (final)")
+                    && e.getMessage().contains("Builder.overwrite(true)"), e.getMessage());
         }
-        String console = buf.toString(StandardCharsets.UTF_8);
-        assertTrue(console.contains("warning: overwrite: removed the earlier run's final, metrics.jsonl from " + out), console);
-        assertEquals(2, new ObjectMapper().readTree(out.resolve("final/trainer_state.json").toFile()).get("global_step").asInt());
+        assertArrayEquals(before, Files.readAllBytes(out.resolve("final/trainer_state.json")));
         assertEquals("mine", Files.readString(out.resolve("notes.txt")));
     }
 
