@@ -5,11 +5,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Properties;
 import java.util.stream.Stream;
 import picocli.CommandLine;
@@ -236,47 +233,15 @@ final class CliSupport {
         if (parent == null || !Files.isDirectory(parent)) {
             throw new Align4jException(option + " " + file + ": the folder " + parent + " does not exist; create it first.");
         }
-        Path tmp = null;
         try {
-            // not Files.createTempFile: its files are private (0600); this one gets the usual permissions
-            tmp = parent.resolve("." + abs.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
-            try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp,
-                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
-                writer.write(out);
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
+            io.github.align4j.internal.FileTrees.writeAtomically(abs, writer::write);
         } catch (IOException e) {
             throw new Align4jException(option + " " + file + ": cannot write: " + e, e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            }
         }
     }
 
     /** Deletes a folder tree (for temporary folders this process made). */
     static void deleteTree(Path dir) {
-        if (dir == null || !Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
-        }
+        io.github.align4j.internal.FileTrees.deleteTree(dir);
     }
 }

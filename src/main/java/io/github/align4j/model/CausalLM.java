@@ -15,7 +15,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -423,14 +422,7 @@ public final class CausalLM implements AutoCloseable {
             "added_tokens.json");
 
     static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        // not Files.createTempFile: its files are private (0600), and a saved model is meant to be shared
-        Path tmp = file.resolveSibling("." + file.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
-        try {
-            Files.write(tmp, bytes, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        io.github.align4j.internal.FileTrees.writeAtomically(file, out -> out.write(bytes));
     }
 
     /**

@@ -354,16 +354,6 @@ public final class Bench {
     }
 
     private static void deleteTree(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    // best effort: a temporary folder
-                }
-            });
-        } catch (IOException e) {
-            // best effort
-        }
+        io.github.align4j.internal.FileTrees.deleteTree(dir);
     }
 }
