@@ -37,24 +37,31 @@ public final class TrainDpo {
     /** What a run hands back: its folder and the metrics each step reported to the listener. */
     public record Run(Path output, List<Map<String, Double>> steps) {}
 
-    /**
-     * Trains into {@code work/run} from a YAML recipe (the application's own loss, with its option from
-     * {@code loss_kwargs:}), receiving every step's metrics in a listener.
-     */
-    public static Run run(Path work) throws IOException {
+    /** Trains DPO, then the application's own loss, each from its recipe; returns both runs. */
+    public static List<Run> run(Path work) throws IOException {
         Path model = tinyModel(work.resolve("model"));
-        Path pairs = work.resolve("pairs.jsonl");
+        return List.of(run(work, model, "dpo", "dpo", ""),
+                run(work, model, "own", MarginDpoLoss.class.getName(),
+                        "loss_kwargs:\n  target_margin: 0.5\nprecompute_ref_log_probs: true"));
+    }
+
+    /**
+     * Trains into {@code work/<name>} from a YAML recipe (a built-in loss by its TRL name, or the
+     * application's own by class name with its option from {@code loss_kwargs:}), receiving every
+     * step's metrics in a listener.
+     */
+    static Run run(Path work, Path model, String name, String lossType, String lossKwargs) throws IOException {
+        Path pairs = work.resolve(name + "-pairs.jsonl");
         List<String> rows = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             rows.add("{\"prompt\": \"Question " + i + ": is the sky blue?\\nAnswer:\", \"chosen\": \" Yes, it is blue.\","
                     + " \"rejected\": \" No" + ".".repeat(i % 3 + 1) + "\"}");
         }
         Files.write(pairs, rows, StandardCharsets.UTF_8);
-        Path recipe = work.resolve("recipe.yaml");
+        Path recipe = work.resolve(name + ".yaml");
         Files.writeString(recipe, String.join("\n",
-                "loss_type: " + MarginDpoLoss.class.getName(),
-                "loss_kwargs:",
-                "  target_margin: 0.5",
+                "loss_type: " + lossType,
+                lossKwargs,
                 "beta: 0.1",
                 "learning_rate: 1.0e-3",
                 "max_steps: 3",
@@ -64,7 +71,7 @@ public final class TrainDpo {
                 ""));
 
         TrainConfig cfg = TrainConfig.fromYaml(recipe, TrainConfig.defaults(), new ArrayList<>());
-        Path out = work.resolve("run");
+        Path out = work.resolve(name);
         List<Map<String, Double>> steps = new ArrayList<>();
         try (TextTokenizer tok = TextTokenizer.load(model, null);
                 CausalLM policy = CausalLM.load(model, CausalLM.Options.training().withDevice(Device.cpu()))) {

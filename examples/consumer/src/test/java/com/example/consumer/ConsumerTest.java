@@ -38,12 +38,16 @@ class ConsumerTest {
         ListAppender<ILoggingEvent> seen = new ListAppender<>();
         seen.start();
         root.addAppender(seen);
-        TrainDpo.Run result;
+        List<TrainDpo.Run> runs;
         try {
-            result = TrainDpo.run(tmp);
+            runs = TrainDpo.run(tmp);
         } finally {
             root.detachAppender(seen);
         }
+        // DPO from its recipe: at step 1 the policy is the reference, so the loss is ln 2.
+        assertEquals(Math.log(2), runs.get(0).steps().get(0).get("loss"), 1e-5);
+        assertTrue(Files.isRegularFile(runs.get(0).output().resolve("final/model.safetensors")));
+        TrainDpo.Run result = runs.get(1);
         Path run = result.output();
 
         List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
@@ -63,5 +67,10 @@ class ConsumerTest {
         assertTrue(seen.list.stream().anyMatch(e -> e.getLoggerName().startsWith("ai.djl")),
                 "no ai.djl log event reached logback: " + seen.list);
         assertTrue(seen.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("trained com.example.consumer.MarginDpoLoss into")));
+        // align4j's own messages go through SLF4J too, never to the console (the second recipe
+        // precomputes the reference log-probs, which the trainer reports).
+        assertTrue(seen.list.stream().anyMatch(e -> e.getLoggerName().startsWith("io.github.align4j")
+                && e.getFormattedMessage().startsWith("reference log-probs")),
+                "no io.github.align4j log event reached logback: " + seen.list);
     }
 }
