@@ -49,7 +49,7 @@ class TrainCommandTest {
         return m;
     }
 
-    /** Five steps on every real dataset in ../shared/data/preference (KTO on the unpaired one). */
+    /** Five steps on every real dataset in src/test/resources/data/preference (origins in its SOURCES.md) (KTO on the unpaired one). */
     @ParameterizedTest
     @CsvSource({
         "hh-rlhf_harmless-base_test.jsonl.gz, dpo, ''",
