@@ -50,6 +50,8 @@ public final class CausalLM implements AutoCloseable {
     private final SafeTensors.DType storedType;
     private final Path source;
     private SafeTensors.Checkpoint mapped; // kept open while arrays alias it
+    private Adapters adapters; // LoRA, or null
+    private Path adapterSource; // the folder the adapter was loaded from, or null
 
     /**
      * How to load a model.
@@ -306,6 +308,187 @@ public final class CausalLM implements AutoCloseable {
         return lm;
     }
 
+
+    // ---- LoRA adapters ----------------------------------------------------------------------------
+
+    /**
+     * Adds new LoRA adapters (PEFT's initialisation: A Kaiming-uniform, B zero, so the model still
+     * equals its base) to the projections {@code config} targets, and makes them the only trainable
+     * weights. The base must be frozen (loaded with {@code trainable=false}); it may be float16.
+     *
+     * <pre>{@code
+     * CausalLM policy = CausalLM.load(base, new CausalLM.Options(device, false, DataType.FLOAT16))
+     *         .addAdapters(LoraConfig.defaults().withTargetModules(List.of("all-linear")), 42);
+     * }</pre>
+     *
+     * @return this model
+     * @throws Align4jException when the model is trainable or has adapters, or a target matches no projection
+     */
+    public CausalLM addAdapters(LoraConfig config, long seed) {
+        requireBaseForAdapters();
+        adapters = PeftAdapter.create(config, PeftAdapter.select(linears, config.targetModules(), ModelFamily.of(this.config),
+                "lora_target_modules"), manager, seed, true);
+        decoder.adapters = adapters;
+        return this;
+    }
+
+    /**
+     * Loads a PEFT LoRA adapter folder ({@code adapter_config.json}, {@code adapter_model.safetensors})
+     * onto this base model.
+     *
+     * @param trainable whether the adapter keeps training (resume) or is only applied
+     * @return this model
+     * @throws Align4jException naming the file and key or tensor when the adapter does not fit this base
+     */
+    public CausalLM loadAdapter(Path dir, boolean trainable) {
+        requireBaseForAdapters();
+        LoraConfig c = PeftAdapter.readConfig(dir);
+        adapters = PeftAdapter.load(dir, c, PeftAdapter.select(linears, c.targetModules(), ModelFamily.of(config),
+                dir.resolve(PeftAdapter.CONFIG).toString()), manager, trainable);
+        decoder.adapters = adapters;
+        adapterSource = dir;
+        return this;
+    }
+
+    /**
+     * Replaces the adapter's weights with those of a folder {@link #saveAdapter} wrote for the same
+     * settings (a trainer resuming from a checkpoint).
+     */
+    public void restoreAdapter(Path dir) {
+        if (adapters == null) {
+            throw new IllegalStateException("no adapters to restore into");
+        }
+        LoraConfig c = PeftAdapter.readConfig(dir);
+        if (c.r() != adapters.config.r() || c.alpha() != adapters.config.alpha()) {
+            throw new Align4jException(dir + ": the adapter has r=" + c.r() + ", lora_alpha=" + c.alpha() + " but this run "
+                    + "has r=" + adapters.config.r() + ", lora_alpha=" + adapters.config.alpha());
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            Adapters read = PeftAdapter.load(dir, adapters.config, PeftAdapter.select(linears,
+                    adapters.config.targetModules(), ModelFamily.of(config), "lora_target_modules"), tmp, false);
+            if (!read.byModule.keySet().equals(adapters.byModule.keySet())) {
+                throw new Align4jException(dir + ": the adapter targets other modules than this run");
+            }
+            for (Map.Entry<String, Adapters.Lora> e : adapters.byModule.entrySet()) {
+                Adapters.Lora from = read.byModule.get(e.getKey());
+                e.getValue().a().getArray().set(from.a().getArray().toByteBuffer());
+                e.getValue().b().getArray().set(from.b().getArray().toByteBuffer());
+            }
+            // the temporary load re-pointed the projections at its arrays: point them back
+            for (Adapters.Lora l : adapters.byModule.values()) {
+                linears.get(l.module()).attach(adapters, l);
+            }
+        }
+    }
+
+    private void requireBaseForAdapters() {
+        if (adapters != null) {
+            throw new Align4jException("this model already has LoRA adapters");
+        }
+        if (trainable) {
+            throw new Align4jException("LoRA trains adapters on a frozen base: load the base with trainable=false "
+                    + "(e.g. new CausalLM.Options(device, false, DataType.FLOAT16))");
+        }
+    }
+
+    /** The LoRA settings, or null when the model has no adapters. */
+    public LoraConfig adapterConfig() {
+        return adapters == null ? null : adapters.config;
+    }
+
+    /** The folder the adapter was loaded from ({@link #loadAdapter}), or null. */
+    public Path adapterSource() {
+        return adapterSource;
+    }
+
+    /** The adapted projections' module names, e.g. {@code model.layers.0.self_attn.q_proj}. */
+    public List<String> adaptedModules() {
+        return adapters == null ? List.of() : List.copyOf(adapters.byModule.keySet());
+    }
+
+    /**
+     * Switches the adapters off until the returned handle is closed, as PEFT's
+     * {@code with model.disable_adapter():}: the model computes exactly its base. A DPO trainer
+     * scores the reference this way, with no second copy of the model.
+     */
+    public AdaptersOff adaptersDisabled() {
+        Adapters a = adapters;
+        if (a == null) {
+            return () -> { };
+        }
+        boolean was = a.enabled;
+        a.enabled = false;
+        return () -> a.enabled = was;
+    }
+
+    /** A handle that switches the adapters back on when closed. */
+    @FunctionalInterface
+    public interface AdaptersOff extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * The weights an optimizer updates: the adapters' A and B under PEFT's names when the model has
+     * trainable adapters, else every weight of a trainable model, else none.
+     */
+    public Map<String, NDArray> trainableParameters() {
+        Map<String, NDArray> m = new LinkedHashMap<>();
+        if (adapters != null) {
+            for (Adapters.Lora l : adapters.byModule.values()) {
+                if (l.a().getArray().hasGradient()) {
+                    m.put(l.a().getName(), l.a().getArray());
+                    m.put(l.b().getName(), l.b().getArray());
+                }
+            }
+            return m;
+        }
+        return trainable ? parameters() : m;
+    }
+
+    /** Whether an optimizer has weights to update ({@link #trainableParameters()} is not empty). */
+    public boolean hasTrainableWeights() {
+        return !trainableParameters().isEmpty();
+    }
+
+    /**
+     * Sets the key LoRA dropout masks are drawn from, until it is set again: a trainer sets one per
+     * micro-batch (from its seed, step and micro-batch), so masks do not depend on what ran before
+     * (a resumed run draws the uninterrupted run's masks). Dropout applies only in passes that
+     * build a gradient graph.
+     */
+    public void setDropoutKey(long key) {
+        if (adapters != null) {
+            adapters.key(key);
+        }
+    }
+
+    /**
+     * Writes the adapter as PEFT's {@code save_pretrained} does: {@code adapter_config.json} (with
+     * {@code base_model_name_or_path} the base's folder) and {@code adapter_model.safetensors}
+     * (float32), each through a temporary file.
+     */
+    public void saveAdapter(Path dir) {
+        if (adapters == null) {
+            throw new IllegalStateException("this model has no adapters to save");
+        }
+        PeftAdapter.save(adapters, dir, source == null ? null : source.toString(),
+                linears.values().stream().anyMatch(Linear::fanInFanOut));
+    }
+
+    /**
+     * Writes a full Hugging Face checkpoint with the adapters folded in, {@code W + scaling·B·A}
+     * (transposed for GPT-2's Conv1D), as PEFT's {@code merge_and_unload} + {@code save_pretrained}.
+     * Weights are merged in float32 one tensor at a time and written as {@code dtype} (F32, F16 or
+     * BF16; null: the base's stored type).
+     */
+    public void saveMerged(Path dir, Path tokenizerDir, SafeTensors.DType dtype) {
+        if (adapters == null) {
+            throw new IllegalStateException("this model has no adapters to merge");
+        }
+        saveWith(dir, tokenizerDir, 5_000_000_000L, dtype == null ? storedType : dtype, PeftAdapter.byWeightName(adapters));
+    }
+
     /** The configuration read from config.json. */
     public ModelConfig config() {
         return config;
@@ -378,24 +561,42 @@ public final class CausalLM implements AutoCloseable {
      * {@code tokenizerDir} (null: from the source folder).
      */
     public void save(Path dir, Path tokenizerDir, long maxShardBytes) {
+        saveWith(dir, tokenizerDir, maxShardBytes, storedType, Map.of());
+    }
+
+    private void saveWith(Path dir, Path tokenizerDir, long maxShardBytes, SafeTensors.DType type,
+            Map<String, Adapters.Lora> merge) {
         try {
             Files.createDirectories(dir);
-            SafeTensors.DType out = storedType == SafeTensors.DType.BF16 ? SafeTensors.DType.BF16 : SafeTensors.DType.F32;
+            SafeTensors.DType out = type == SafeTensors.DType.BF16 || type == SafeTensors.DType.F16 ? type : SafeTensors.DType.F32;
             List<SafeTensors.Entry> entries = new ArrayList<>();
             for (Map.Entry<String, Parameter> e : params.entrySet()) {
                 if (config.tieWordEmbeddings() && e.getKey().equals("lm_head.weight")) {
                     continue;
                 }
                 NDArray a = e.getValue().getArray();
+                Adapters.Lora lora = merge.get(e.getKey());
                 entries.add(new SafeTensors.Entry(e.getKey(), a.getShape().getShape(), () -> {
-                    NDArray f = a.getDataType() == DataType.FLOAT32 && !a.getDevice().isGpu()
-                            ? a : a.toDevice(Device.cpu(), true).toType(DataType.FLOAT32, false);
-                    return f.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                    try (NDManager tmp = manager.newSubManager()) {
+                        NDArray f = lora != null ? PeftAdapter.merged(linears.get(lora.module()), lora, adapters.scaling, tmp)
+                                : a.getDataType() == DataType.FLOAT32 && !a.getDevice().isGpu() ? a
+                                : tmpCopy(a, tmp);
+                        if (f.getDevice().isGpu()) {
+                            f = f.toDevice(Device.cpu(), true);
+                        }
+                        ByteBuffer src = f.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                        if (f == a) {
+                            return src;
+                        }
+                        ByteBuffer copy = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+                        copy.put(src.duplicate()).flip();
+                        return copy; // the arrays of tmp close now: hand over bytes the writer owns
+                    }
                 }));
             }
             SafeTensors.write(dir, entries, out, maxShardBytes);
             ObjectNode cfg = config.json().deepCopy();
-            cfg.put("torch_dtype", out == SafeTensors.DType.BF16 ? "bfloat16" : "float32");
+            cfg.put("torch_dtype", out == SafeTensors.DType.BF16 ? "bfloat16" : out == SafeTensors.DType.F16 ? "float16" : "float32");
             writeAtomically(dir.resolve("config.json"), JSON.writeValueAsBytes(cfg));
             Path tok = tokenizerDir != null ? tokenizerDir : source;
             if (tok != null && !tok.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
@@ -409,6 +610,12 @@ public final class CausalLM implements AutoCloseable {
         } catch (IOException e) {
             throw new Align4jException(dir + ": cannot write the model: " + e.getMessage(), e);
         }
+    }
+
+    private static NDArray tmpCopy(NDArray a, NDManager tmp) {
+        NDArray c = a.toDevice(Device.cpu(), true).toType(DataType.FLOAT32, true);
+        c.attach(tmp);
+        return c;
     }
 
     /** {@link #save(Path, Path, long)} with the source's tokenizer and 5 GB shards, as transformers does. */

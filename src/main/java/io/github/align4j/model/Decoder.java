@@ -16,6 +16,8 @@ import ai.djl.nn.Parameter;
 abstract class Decoder extends Layer {
     final ModelConfig config;
     private final Pass.Masks masks;
+    /** The LoRA adapters, or null; set by {@link CausalLM} when adapters are added or loaded. */
+    Adapters adapters;
 
     Decoder(ModelConfig c, Registry r, NDManager manager) {
         super("", r);
@@ -35,7 +37,20 @@ abstract class Decoder extends Layer {
         long b = ids.getShape().get(0);
         long t = ids.getShape().get(1);
         long offset = cache == null ? 0 : cache.length;
-        NDArray out = forward(ids, new Pass(ids.getManager(), b, t, offset, masks, cache));
+        Adapters a = adapters;
+        boolean training = ai.djl.pytorch.jni.JniUtils.isGradMode();
+        Pass p = new Pass(ids.getManager(), b, t, offset, masks, cache, training, a == null ? 0 : a.nextPass());
+        if (a != null) {
+            a.pass = p;
+        }
+        NDArray out;
+        try {
+            out = forward(ids, p);
+        } finally {
+            if (a != null) {
+                a.pass = null;
+            }
+        }
         if (cache != null) {
             cache.length += t;
         }

@@ -14,6 +14,11 @@ final class Gpt2Family implements ModelFamily {
     }
 
     @Override
+    public List<String> defaultLoraTargets() {
+        return List.of("c_attn");
+    }
+
+    @Override
     public Decoder build(ModelConfig c, Layer.Registry r, NDManager manager) {
         return new Gpt2Decoder(c, r, manager);
     }

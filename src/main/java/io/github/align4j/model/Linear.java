@@ -19,6 +19,8 @@ final class Linear {
     private final boolean fanInFanOut;
     private final long in;
     private final long out;
+    private Adapters adapters; // null: no LoRA on this projection
+    private Adapters.Lora lora;
 
     /** Sizes of a torch.nn.Linear: {@code name.weight} [out, in] and, if {@code bias}, {@code name.bias} [out]. */
     record Spec(String name, long out, long in, boolean bias) {}
@@ -32,16 +34,49 @@ final class Linear {
         this.out = out;
     }
 
-    /** [..., in] → [..., out]. */
+    /**
+     * [..., in] → [..., out]: the base projection, plus {@code scaling · B·A·dropout(x)} when a LoRA
+     * adapter is attached and the model's adapters are on. Frozen weights held in another precision
+     * than x (float16 weights, float32 activations on the CPU) are converted for this product only.
+     */
     NDArray forward(NDArray x) {
-        NDArray b = bias == null ? null : bias.getArray();
-        if (!fanInFanOut) {
-            return Ops.linear(x, weight.getArray(), b);
-        }
-        NDArray wt = weight.getArray().transpose(); // [in, out] → linear's [out, in], a view: one fused addmm
+        NDArray w = Ops.as(weight.getArray(), x);
+        NDArray b = bias == null ? null : Ops.as(bias.getArray(), x);
+        NDArray wt = fanInFanOut ? w.transpose() : w; // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
         NDArray y = Ops.linear(x, wt, b);
-        Ops.free(wt);
+        Ops.free(wt == w ? null : wt, w == weight.getArray() ? null : w, bias == null || b == bias.getArray() ? null : b);
+        if (lora != null && adapters.enabled) {
+            y.addi(update(x)); // in place: addmm's backward does not need its output
+        }
         return y;
+    }
+
+    /** scaling · dropout(x)·Aᵀ·Bᵀ, computed in the adapter's precision and returned in x's. */
+    private NDArray update(NDArray x) {
+        NDArray a = lora.a().getArray();
+        NDArray wide = x.getDataType() == a.getDataType() ? x : x.toType(a.getDataType(), false);
+        NDArray dropped = adapters.dropout(wide, lora.index());
+        NDArray ax = Ops.linear(dropped, a, null); // [..., r]
+        NDArray bax = Ops.linear(ax, lora.b().getArray(), null); // [..., out]
+        Ops.free(dropped == wide ? null : dropped, wide == x ? null : wide, ax);
+        Ops.timesInPlace(bax, (float) adapters.scaling); // in place: mm's backward does not need its output
+        if (bax.getDataType() != x.getDataType()) {
+            NDArray narrow = bax.toType(x.getDataType(), false);
+            Ops.free(bax);
+            bax = narrow;
+        }
+        return bax;
+    }
+
+    /** Attaches a LoRA adapter (the model's {@link Adapters} hold its A and B). */
+    void attach(Adapters a, Adapters.Lora l) {
+        this.adapters = a;
+        this.lora = l;
+    }
+
+    /** The attached adapter, or null. */
+    Adapters.Lora lora() {
+        return lora;
     }
 
     /** The Hugging Face module name, without {@code .weight}. */
@@ -64,6 +99,11 @@ final class Linear {
 
     Parameter weight() {
         return weight;
+    }
+
+    /** The bias, or null. */
+    Parameter bias() {
+        return bias;
     }
 
     boolean hasBias() {

@@ -1,6 +1,7 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDManager;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -11,6 +12,11 @@ final class LlamaFamily implements ModelFamily {
     @Override
     public Set<String> modelTypes() {
         return Set.of("llama", "mistral", "qwen2");
+    }
+
+    @Override
+    public List<String> defaultLoraTargets() {
+        return List.of("q_proj", "v_proj");
     }
 
     @Override

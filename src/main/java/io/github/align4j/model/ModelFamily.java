@@ -25,6 +25,9 @@ interface ModelFamily {
         return List.of(name);
     }
 
+    /** PEFT's default {@code target_modules} for this family (its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
+    List<String> defaultLoraTargets();
+
     /** The family of a parsed config (its {@code model_type} was checked when it was parsed). */
     static ModelFamily of(ModelConfig c) {
         for (ModelFamily f : ALL) {

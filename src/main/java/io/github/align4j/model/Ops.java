@@ -18,6 +18,14 @@ final class Ops {
         return (b == null ? Linear.linear(x, w) : Linear.linear(x, w, b)).singletonOrThrow();
     }
 
+    /**
+     * {@code w} in {@code like}'s precision: w itself when they match, else a converted copy (the
+     * caller frees it). Frozen float16 weights meet float32 activations this way, one tensor at a time.
+     */
+    static NDArray as(NDArray w, NDArray like) {
+        return w.getDataType() == like.getDataType() ? w : w.toType(like.getDataType(), false);
+    }
+
     /** x·s in place, safe under autograd (the scalar is made as {@link Scalars} makes it). */
     static NDArray timesInPlace(NDArray x, float s) {
         try (NDArray c = Scalars.of(x, s)) {

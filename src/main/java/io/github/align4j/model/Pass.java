@@ -19,10 +19,19 @@ final class Pass {
     final long offset;
     /** Keys and values of earlier positions, extended in place; null for a full pass. */
     final KvCache cache;
+    /** Whether this pass trains (grad mode was on when it began): LoRA dropout applies only then. */
+    final boolean training;
+    /**
+     * This pass's number since the model's dropout key was set: with the key and a module's index it
+     * seeds that module's dropout mask, so a recomputation of a layer must reuse its Pass.
+     */
+    final long id;
     private final Masks masks;
 
-    Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache) {
+    Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache, boolean training, long id) {
         this.manager = manager;
+        this.training = training;
+        this.id = id;
         this.batch = batch;
         this.length = length;
         this.offset = offset;

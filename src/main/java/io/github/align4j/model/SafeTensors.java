@@ -35,7 +35,7 @@ import java.util.function.Supplier;
 public final class SafeTensors {
     private SafeTensors() {}
 
-    /** The element types align4j reads. It writes F32 and BF16. */
+    /** The element types align4j reads. It writes F32, F16 and BF16. */
     public enum DType {
         F32(4), F16(2), BF16(2), I64(8);
 
@@ -332,5 +332,13 @@ public final class SafeTensors {
      */
     public static void write(Path dir, List<Entry> entries, DType dtype, long maxShardBytes) {
         SafeTensorsWriter.write(dir, entries, dtype, maxShardBytes);
+    }
+
+    /**
+     * Writes entries into one file (e.g. PEFT's {@code adapter_model.safetensors}): a temporary file
+     * beside it first, then an atomic move.
+     */
+    public static void writeFile(Path file, List<Entry> entries, DType dtype) {
+        SafeTensorsWriter.writeSingle(file, entries, dtype);
     }
 }

@@ -35,8 +35,8 @@ final class SafeTensorsWriter {
     private SafeTensorsWriter() {}
 
     static void write(Path dir, List<Entry> entries, DType dtype, long maxShardBytes) {
-        if (dtype != DType.F32 && dtype != DType.BF16) {
-            throw new IllegalArgumentException("safetensors are written as F32 or BF16, not " + dtype);
+        if (dtype == DType.I64) {
+            throw new IllegalArgumentException("safetensors are written as F32, F16 or BF16, not " + dtype);
         }
         if (maxShardBytes <= 0) {
             throw new IllegalArgumentException("maxShardBytes must be positive: " + maxShardBytes);
@@ -92,6 +92,42 @@ final class SafeTensorsWriter {
         } catch (IOException e) {
             throw new Align4jException(dir + ": cannot write the checkpoint: " + e
                     + ". Check free disk space and permissions.", e);
+        } finally {
+            for (Path t : temps) {
+                try {
+                    Files.deleteIfExists(t);
+                } catch (IOException ignored) {
+                    // best effort: a leftover temp file is harmless and visibly named
+                }
+            }
+        }
+    }
+
+    /** One file, {@code file}, written to a temporary name beside it and moved into place. */
+    static void writeSingle(Path file, List<Entry> entries, DType dtype) {
+        if (dtype == DType.I64) {
+            throw new IllegalArgumentException("safetensors are written as F32, F16 or BF16, not " + dtype);
+        }
+        long[] bytes = new long[entries.size()];
+        Set<String> names = new HashSet<>();
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; i < bytes.length; i++) {
+            Entry e = entries.get(i);
+            if (e.name().equals("__metadata__") || !names.add(e.name())) {
+                throw new IllegalArgumentException("tensor name '" + e.name() + "' is reserved or repeated");
+            }
+            bytes[i] = elements(e) * dtype.bytes;
+            all.add(i);
+        }
+        List<Path> temps = new ArrayList<>();
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+            Path tmp = temp(dir, file.getFileName().toString(), temps);
+            writeFile(tmp, entries, all, bytes, dtype);
+            move(tmp, file);
+        } catch (IOException e) {
+            throw new Align4jException(file + ": cannot write: " + e + ". Check free disk space and permissions.", e);
         } finally {
             for (Path t : temps) {
                 try {
@@ -164,7 +200,7 @@ final class SafeTensorsWriter {
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             writeAll(ch, head.flip());
-            ByteBuffer out = dtype == DType.BF16 ? ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN) : null;
+            ByteBuffer out = dtype != DType.F32 ? ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN) : null;
             for (int i : which) {
                 Entry e = entries.get(i);
                 ByteBuffer src = e.f32Data().get();
@@ -184,7 +220,8 @@ final class SafeTensorsWriter {
                     } else {
                         out.clear();
                         while (out.hasRemaining() && src.hasRemaining()) {
-                            out.putShort(bf16(src.getFloat()));
+                            float f = src.getFloat();
+                            out.putShort(dtype == DType.BF16 ? bf16(f) : f16(f));
                         }
                         writeAll(ch, out.flip());
                     }
@@ -201,6 +238,44 @@ final class SafeTensorsWriter {
             return (short) ((bits >>> 16) | 0x0040);
         }
         return (short) ((bits + 0x7FFF + ((bits >> 16) & 1)) >>> 16);
+    }
+
+    /**
+     * F32 to IEEE half bits, rounding to nearest even (as torch's {@code .half()}): values beyond
+     * ±65504 become infinity, tiny ones subnormal or zero; NaN stays NaN.
+     */
+    static short f16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 16) & 0x8000;
+        int exp = (bits >>> 23) & 0xff;
+        int mant = bits & 0x7fffff;
+        if (exp == 0xff) { // infinity or NaN
+            return (short) (sign | 0x7c00 | (mant != 0 ? 0x200 | (mant >>> 13) : 0));
+        }
+        int e = exp - 127 + 15;
+        if (e >= 0x1f) {
+            return (short) (sign | 0x7c00);
+        }
+        if (e <= 0) { // subnormal half (or zero): shift the full mantissa, round to nearest even
+            if (e < -10) {
+                return (short) sign;
+            }
+            int m = mant | 0x800000;
+            int shift = 14 - e;
+            int half = m >>> shift;
+            int rest = m & ((1 << shift) - 1);
+            int mid = 1 << (shift - 1);
+            if (rest > mid || (rest == mid && (half & 1) == 1)) {
+                half++;
+            }
+            return (short) (sign | half);
+        }
+        int half = (e << 10) | (mant >>> 13);
+        int rest = mant & 0x1fff;
+        if (rest > 0x1000 || (rest == 0x1000 && (half & 1) == 1)) {
+            half++; // may carry into the exponent, up to infinity: correct rounding
+        }
+        return (short) (sign | half);
     }
 
     private static void writeAll(FileChannel ch, ByteBuffer b) throws IOException {

@@ -34,8 +34,7 @@ public final class TrainConfig {
     static final Map<String, String> IGNORED = Map.ofEntries(
             Map.entry("bf16", "precision follows --dtype / the device"),
             Map.entry("fp16", "precision follows --dtype / the device"),
-            Map.entry("gradient_checkpointing", "not implemented; memory is managed per step"),
-            Map.entry("gradient_checkpointing_kwargs", "not implemented"),
+            Map.entry("gradient_checkpointing_kwargs", "recomputation is always layer by layer (use_reentrant means nothing here)"),
             Map.entry("push_to_hub", "align4j never uploads"),
             Map.entry("hub_model_id", "align4j never uploads"),
             Map.entry("hub_strategy", "align4j never uploads"),
@@ -49,7 +48,6 @@ public final class TrainConfig {
             Map.entry("evaluation_strategy", "set eval_steps"),
             Map.entry("save_strategy", "set save_steps"),
             Map.entry("logging_strategy", "set logging_steps"),
-            Map.entry("torch_dtype", "weights load as float32 (float16 on a GPU with --dtype)"),
             Map.entry("use_flash_attention_2", "attention is plain batched matrix products"),
             Map.entry("attn_implementation", "attention is plain batched matrix products"),
             Map.entry("preprocessing_num_workers", "tokenization uses all cores"),
@@ -104,6 +102,19 @@ public final class TrainConfig {
         key("output_dir", String.class, "", "where metrics and checkpoints go");
         key("device", String.class, "auto", "cpu, gpu or auto");
         key("chat_template", String.class, "", "a file with a Jinja chat template (default: the tokenizer's)");
+        key("use_peft", Boolean.class, false, "train LoRA adapters on a frozen base; the reference is the base with the adapters off");
+        key("lora_r", Integer.class, 16, "LoRA rank r (≥ 1)");
+        key("lora_alpha", Double.class, 32.0, "LoRA alpha: the update is scaled by alpha/r (alpha/√r with use_rslora)");
+        key("lora_dropout", Double.class, 0.05, "dropout on the adapters' input while training, in [0, 1)");
+        key("lora_target_modules", String.class, "",
+                "projections to adapt, e.g. q_proj,v_proj, or all-linear (default: PEFT's for the family: q_proj,v_proj; GPT-2 c_attn)");
+        key("use_rslora", Boolean.class, false, "rank-stabilised scaling alpha/√r");
+        key("torch_dtype", String.class, "float32",
+                "frozen weights (LoRA base, reference, logprobs): float32, float16, auto (the checkpoint's: half stays half), bfloat16 (held as float16)");
+        key("gradient_checkpointing", Boolean.class, false,
+                "keep only each decoder layer's input in the forward pass and recompute the layer in the backward pass");
+        key("load_in_4bit", Boolean.class, false, "not available (bitsandbytes is CUDA/Python only): use torch_dtype float16 with use_peft");
+        key("load_in_8bit", Boolean.class, false, "not available (bitsandbytes is CUDA/Python only): use torch_dtype float16 with use_peft");
         key("apply_chat_template", Boolean.class, false, "wrap plain-text rows in the chat template");
     }
 
@@ -199,6 +210,10 @@ public final class TrainConfig {
                     throw new Align4jException(where + " must be true or false, got '" + value + "'");
                 }
                 v = Boolean.parseBoolean(s);
+            } else if (value instanceof java.util.Collection<?> list) { // lora_target_modules: [q_proj, v_proj]
+                List<String> parts = new ArrayList<>();
+                list.forEach(x -> parts.add(String.valueOf(x).trim()));
+                v = String.join(",", parts);
             } else if (value instanceof Map<?, ?> m) { // loss_weights: {dpo: 1, sft: 0.5}
                 List<String> parts = new ArrayList<>();
                 m.forEach((a, b) -> parts.add(a + "=" + (b instanceof Double d && d == Math.rint(d) && !d.isInfinite()
@@ -337,6 +352,25 @@ public final class TrainConfig {
             case "device":
                 require(List.of("cpu", "gpu", "auto", "cuda").contains(v), where, "must be cpu, gpu or auto");
                 break;
+            case "lora_r":
+                require((Integer) v >= 1, where, "must be ≥ 1");
+                break;
+            case "lora_alpha":
+                require((Double) v > 0, where, "must be > 0");
+                break;
+            case "lora_dropout":
+                require((Double) v >= 0 && (Double) v < 1, where, "must be in [0, 1)");
+                break;
+            case "torch_dtype":
+                require(List.of("float32", "float16", "auto", "bfloat16").contains(v), where,
+                        "must be float32, float16, auto or bfloat16, got '" + v + "'");
+                break;
+            case "load_in_4bit":
+            case "load_in_8bit":
+                require(!(Boolean) v, where, "is not available: 4- and 8-bit quantization (bitsandbytes) exists only for "
+                        + "CUDA in Python. Hold the frozen base in half precision instead: torch_dtype: float16 with "
+                        + "use_peft: true (LoRA), or --torch-dtype float16 --use-peft; drop the bnb_4bit_* keys");
+                break;
             default:
         }
     }
@@ -443,6 +477,30 @@ public final class TrainConfig {
     public String device() { return s("device"); }
     public String chatTemplate() { return s("chat_template"); }
     public boolean applyChatTemplate() { return (Boolean) values.get("apply_chat_template"); }
+    public boolean usePeft() { return (Boolean) values.get("use_peft"); }
+    public int loraR() { return i("lora_r"); }
+    public double loraAlpha() { return d("lora_alpha"); }
+    public double loraDropout() { return d("lora_dropout"); }
+    /** lora_target_modules as a list (empty: the family's default). */
+    public List<String> loraTargetModules() {
+        List<String> out = new ArrayList<>();
+        for (String t : s("lora_target_modules").split(",")) {
+            if (!t.isBlank()) {
+                out.add(t.trim());
+            }
+        }
+        return out;
+    }
+    public boolean useRslora() { return (Boolean) values.get("use_rslora"); }
+    /** torch_dtype as given: float32, float16, auto or bfloat16. */
+    public String torchDtype() { return s("torch_dtype"); }
+    public boolean gradientCheckpointing() { return (Boolean) values.get("gradient_checkpointing"); }
+
+    /** The LoRA settings of use_peft and the lora_* keys, or null when use_peft is false. */
+    public io.github.align4j.model.LoraConfig lora() {
+        return usePeft() ? new io.github.align4j.model.LoraConfig(loraR(), loraAlpha(), loraDropout(), loraTargetModules(),
+                useRslora()) : null;
+    }
 
     /** The loss options (label_smoothing, simpo_gamma, desirable/undesirable weights) set away from their defaults. */
     public Map<String, Double> lossOptions() {
@@ -598,6 +656,14 @@ public final class TrainConfig {
         public Builder device(String v) { return put("device", v); }
         public Builder chatTemplate(String v) { return put("chat_template", v); }
         public Builder applyChatTemplate(boolean v) { return put("apply_chat_template", v); }
+        public Builder usePeft(boolean v) { return put("use_peft", v); }
+        public Builder loraR(int v) { return put("lora_r", v); }
+        public Builder loraAlpha(double v) { return put("lora_alpha", v); }
+        public Builder loraDropout(double v) { return put("lora_dropout", v); }
+        public Builder loraTargetModules(List<String> v) { return put("lora_target_modules", String.join(",", v)); }
+        public Builder useRslora(boolean v) { return put("use_rslora", v); }
+        public Builder torchDtype(String v) { return put("torch_dtype", v); }
+        public Builder gradientCheckpointing(boolean v) { return put("gradient_checkpointing", v); }
 
         /** The settings, cross-checked ({@link #validated}). */
         public TrainConfig build() {
