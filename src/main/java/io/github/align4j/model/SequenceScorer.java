@@ -45,7 +45,7 @@ public final class SequenceScorer {
             m += sequences[i].length - Math.max(completionStart[i], 1);
         }
         SequenceLimits.checkLength(lm.config(), t, "a sequence to score", "truncate the data (max_length)");
-        SequenceLimits.checkMemory(lm, b, t, lm.trainable() && ai.djl.pytorch.jni.JniUtils.isGradMode(),
+        SequenceLimits.checkMemory(lm, b, t, lm.hasTrainableWeights() && ai.djl.pytorch.jni.JniUtils.isGradMode(),
                 "lower the batch size or max_length");
         long[] ids = new long[b * t];
         long[] rows = new long[m]; // flat index (i·T + pos−1) of the hidden state that predicts each completion token

@@ -108,6 +108,41 @@ class LoraTrainerTest {
         ResumeTest.assertSameWeights(whole, resumed);
     }
 
+    /**
+     * precompute_ref_log_probs with adapters: the reference (adapters off) is scored once, before
+     * training, and gives the live reference's loss. The adapter starts away from zero so that the
+     * first loss depends on the reference (later steps amplify float noise through AdamW).
+     */
+    @Test
+    void precomputedReferenceIsTheBase(@TempDir Path dir) throws Exception {
+        Path model = SyntheticTask.model(dir.resolve("model"), 5);
+        double live = losses(model, dir.resolve("live"), false).get(0);
+        double pre = losses(model, dir.resolve("pre"), true).get(0);
+        assertEquals(live, pre, 1e-5);
+        assertTrue(Math.abs(live - Math.log(2)) > 1e-3, "the policy differs from the reference: " + live);
+    }
+
+    private static List<Double> losses(Path model, Path out, boolean precompute) {
+        TrainConfig cfg = config(4, Map.of("precompute_ref_log_probs", precompute));
+        try (CausalLM policy = CausalLM.load(model, FROZEN).addAdapters(LORA.withDropout(0), 3);
+                PreferenceTrainer t = PreferenceTrainer.builder().config(cfg).policy(policy)
+                        .loss(Losses.create("dpo", Map.of())).trainPairs(SyntheticTask.pairs(32, 1))
+                        .cacheDir(out.resolve("cache")).output(out.resolve("run")).build()) {
+            java.util.Random r = new java.util.Random(4);
+            policy.trainableParameters().forEach((k, v) -> {
+                if (k.endsWith("lora_B.weight")) {
+                    float[] b = new float[(int) v.size()];
+                    for (int i = 0; i < b.length; i++) {
+                        b[i] = (float) (r.nextGaussian() * 0.05);
+                    }
+                    v.set(b);
+                }
+            });
+            return t.train().history().stream().filter(m -> m.containsKey("loss"))
+                    .map(m -> ((Number) m.get("loss")).doubleValue()).collect(Collectors.toList());
+        }
+    }
+
     private static Map<String, float[]> run(Path model, Path out, TrainConfig cfg, LoraConfig lora, boolean resume, long stopAt) {
         try (CausalLM policy = CausalLM.load(model, FROZEN).addAdapters(lora, 3)) {
             PreferenceTrainer[] self = new PreferenceTrainer[1];
