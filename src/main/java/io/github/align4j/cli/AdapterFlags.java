@@ -27,12 +27,18 @@ final class AdapterFlags {
         return new CausalLM.Options(device, false, t);
     }
 
-    /** Loads {@code model} frozen in --torch-dtype, with --adapter applied when given. */
-    CausalLM load(Path model, Device device) {
+    /** Fails early on a bad --torch-dtype or a missing --adapter folder. */
+    void check() {
+        TorchDtype.check(torchDtype, "--torch-dtype");
         if (adapter != null) {
             CliSupport.existingDir(adapter, "--adapter", "a PEFT LoRA adapter folder with adapter_config.json and "
                     + "adapter_model.safetensors");
         }
+    }
+
+    /** Loads {@code model} frozen in --torch-dtype, with --adapter applied when given. */
+    CausalLM load(Path model, Device device) {
+        check();
         return load(model, adapter, options(model, device));
     }
 

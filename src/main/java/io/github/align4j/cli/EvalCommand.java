@@ -130,6 +130,7 @@ final class EvalCommand implements Callable<Integer> {
             }
         }
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
+        adapterFlags.check();
         if (refModel != null) {
             CliSupport.existingDir(refModel, "--ref-model", "a Hugging Face model folder with config.json and model.safetensors");
         }

@@ -71,6 +71,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SamplingOptions o = sampling.options();
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
+        adapterFlags.check();
         ModelConfig config = ModelConfig.load(model);
         Device dev = Devices.resolve(device);
         PrintWriter out = spec.commandLine().getOut();

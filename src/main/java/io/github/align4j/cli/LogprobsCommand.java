@@ -129,6 +129,7 @@ final class LogprobsCommand implements Callable<Integer> {
     Summary run(Path modelDir, String dataFile, String outFile, PrintWriter stdout) {
         long start = System.nanoTime();
         CliSupport.existingDir(modelDir, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
+        adapterFlags.check();
         ModelConfig config = ModelConfig.load(modelDir);
         Device dev = Devices.resolve(device);
         try (TextTokenizer tok = TextTokenizer.load(modelDir, config.eosTokenId())) {
