@@ -391,6 +391,11 @@ public final class CausalLM implements AutoCloseable {
         }
     }
 
+    /** The adapters, or null (tests and the package). */
+    Adapters adapters() {
+        return adapters;
+    }
+
     /** The LoRA settings, or null when the model has no adapters. */
     public LoraConfig adapterConfig() {
         return adapters == null ? null : adapters.config;

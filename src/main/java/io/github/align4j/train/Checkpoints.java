@@ -93,10 +93,14 @@ final class Checkpoints {
                         + "Move it out of the folder yourself");
             }
             OutputFolder.createScratch(tmp);
-            policy.save(tmp, tokenizerDir, 5_000_000_000L);
-            boolean narrow;
-            try (SafeTensors.Checkpoint c = SafeTensors.open(tmp)) {
-                narrow = c.dominantDType() != SafeTensors.DType.F32;
+            boolean narrow = false;
+            if (policy.adapterConfig() != null) { // LoRA: the adapter as PEFT saves it (float32), not the frozen base
+                policy.saveAdapter(tmp);
+            } else {
+                policy.save(tmp, tokenizerDir, 5_000_000_000L);
+                try (SafeTensors.Checkpoint c = SafeTensors.open(tmp)) {
+                    narrow = c.dominantDType() != SafeTensors.DType.F32;
+                }
             }
             if (narrow) { // resume from the exact F32 weights, not their BF16 rounding
                 List<SafeTensors.Entry> entries = new ArrayList<>();

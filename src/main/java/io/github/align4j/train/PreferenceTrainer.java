@@ -112,8 +112,9 @@ public final class PreferenceTrainer implements AutoCloseable {
         ConfigUse.checkDevice(cfg, policy);
         ConfigUse.check(cfg, policy, b.trainPairs, b.trainUnpaired, "training");
         ConfigUse.check(cfg, policy, b.evalPairs, b.evalUnpaired, "eval");
-        if (!policy.trainable()) {
-            throw new Align4jException("the policy must be loaded with CausalLM.Options.training()");
+        if (!policy.hasTrainableWeights()) {
+            throw new Align4jException("the policy has nothing to train: load it with CausalLM.Options.training(), or "
+                    + "load a frozen base and add LoRA adapters (CausalLM.addAdapters)");
         }
         boolean paired = trainPairs != null;
         if (paired == (trainUnpaired != null)) {
@@ -134,7 +135,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
         train = paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
         state = new RunState(cfg, train, lossRecord);
-        reference = new Reference(b.reference, b.referencePath, policy);
+        reference = new Reference(b.reference, b.referencePath, policy, b.referenceType);
         if (cfg.precomputeRef() && reference.fingerprint() == null) {
             throw new Align4jException("precompute_ref_log_probs needs a reference loaded from a folder "
                     + "(the cache is keyed by its weights)");
@@ -485,6 +486,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private CausalLM policy;
         private CausalLM reference;
         private Path referencePath;
+        private ai.djl.ndarray.types.DataType referenceType = ai.djl.ndarray.types.DataType.FLOAT32;
         private PreferenceLoss loss;
         private List<TokenizedPair> trainPairs;
         private List<TokenizedUnpaired> trainUnpaired;
@@ -505,8 +507,16 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder policy(CausalLM p) { this.policy = p; return this; }
         /** A reference already loaded (frozen); the caller keeps ownership. */
         public Builder reference(CausalLM r) { this.reference = r; return this; }
-        /** A reference folder (default: the policy's own folder, loaded frozen). */
+        /**
+         * A reference folder. Default: for a policy with LoRA adapters, the policy itself with its
+         * adapters off (no second model in memory); else the policy's own folder, loaded frozen.
+         */
         public Builder referencePath(Path p) { this.referencePath = p; return this; }
+        /**
+         * The precision a reference loaded from a folder is held in: FLOAT32 (default) or FLOAT16
+         * (half the memory; on the CPU it computes in float32 all the same).
+         */
+        public Builder referenceType(ai.djl.ndarray.types.DataType t) { this.referenceType = t; return this; }
         /**
          * The loss to train. Without it the loss comes from the config ({@code loss_type} or
          * {@code loss_weights}, with its options and {@code loss_kwargs}); giving both a loss here and

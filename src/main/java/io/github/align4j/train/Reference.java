@@ -17,14 +17,17 @@ import java.util.function.Supplier;
 
 /**
  * The frozen reference's log-probabilities: a model given by the caller, loaded from a folder
- * (default: the policy's), or a frozen copy of the policy; scored per micro-batch outside the
- * gradient collector, or once for every planned sequence into an on-disk cache keyed by the
- * reference's weights ({@code precompute_ref_log_probs}).
+ * (default: the policy's), a frozen copy of the policy, or, for a policy with LoRA adapters, the
+ * policy itself with its adapters off (TRL + PEFT's default: no second model in memory); scored per
+ * micro-batch outside the gradient collector, or once for every planned sequence into an on-disk
+ * cache keyed by the reference's weights ({@code precompute_ref_log_probs}).
  */
 final class Reference implements AutoCloseable {
     private final Supplier<CausalLM> loader;
     private final String fingerprint;
     private final CausalLM policy;
+    /** True when the reference is the policy with its adapters off. */
+    private final boolean adaptersOff;
     private CausalLM model;
     private boolean owned;
     private Map<ReferenceCache.Key, Float> cache;
@@ -33,9 +36,14 @@ final class Reference implements AutoCloseable {
      * @param given a loaded reference the caller keeps (or null)
      * @param path the folder to load it from (null: the policy's own folder, or a frozen copy)
      */
-    Reference(CausalLM given, Path path, CausalLM policy) {
+    Reference(CausalLM given, Path path, CausalLM policy, ai.djl.ndarray.types.DataType type) {
         this.policy = policy;
-        if (given != null) {
+        this.adaptersOff = given == null && path == null && policy.adapterConfig() != null;
+        if (adaptersOff) {
+            // the base's weights are the reference's: key a cache by the base folder (or by nothing for a fresh init)
+            fingerprint = policy.source() != null ? ReferenceCache.weightsFingerprint(policy.source()) : null;
+            loader = () -> policy;
+        } else if (given != null) {
             model = given;
             loader = () -> given;
             fingerprint = given.source() != null ? ReferenceCache.weightsFingerprint(given.source()) : null;
@@ -43,9 +51,14 @@ final class Reference implements AutoCloseable {
             Path src = path != null ? path : policy.source();
             fingerprint = src != null ? ReferenceCache.weightsFingerprint(src) : null;
             loader = src != null
-                    ? () -> CausalLM.load(src, CausalLM.Options.inference().withDevice(policy.device()))
+                    ? () -> CausalLM.load(src, new CausalLM.Options(policy.device(), false, type))
                     : policy::frozenCopy; // fingerprint before training starts: the policy changes
         }
+    }
+
+    /** Whether the reference is the policy with its LoRA adapters switched off. */
+    boolean adaptersOff() {
+        return adaptersOff;
     }
 
     /** The weights' fingerprint, or null when the reference does not come from a folder. */
@@ -99,7 +112,8 @@ final class Reference implements AutoCloseable {
             List<int[][]> part = work.subList(s, Math.min(work.size(), s + bs));
             int[][] ps = part.stream().map(x -> x[0]).toArray(int[][]::new);
             int[][] cs = part.stream().map(x -> x[1]).toArray(int[][]::new);
-            try (NDManager mgr = ref.manager().newSubManager(); NDScope scope = new NDScope()) {
+            try (NDManager mgr = ref.manager().newSubManager(); NDScope scope = new NDScope();
+                    CausalLM.AdaptersOff off = adaptersOff ? ref.adaptersDisabled() : null) {
                 Seqs q = Seqs.of(ps, cs);
                 float[] v = SequenceScorer.score(ref, mgr, q.seqs(), q.starts()).logps().toFloatArray();
                 for (int i = 0; i < v.length; i++) {
@@ -107,7 +121,7 @@ final class Reference implements AutoCloseable {
                 }
             }
         }
-        if (ref != model) {
+        if (ref != model && ref != policy) {
             ref.close();
         }
         if (file != null) {
@@ -138,7 +152,8 @@ final class Reference implements AutoCloseable {
             }
             return out;
         }
-        try (NDManager m = model.manager().newSubManager()) {
+        try (NDManager m = model.manager().newSubManager();
+                CausalLM.AdaptersOff off = adaptersOff ? model.adaptersDisabled() : null) {
             Seqs s = Seqs.of(prompts, completions);
             return SequenceScorer.score(model, m, s.seqs(), s.starts()).logps().toFloatArray();
         }

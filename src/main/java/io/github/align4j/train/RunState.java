@@ -150,7 +150,15 @@ final class RunState {
         // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
         // at a time from the memory-mapped files: no second copy of the model on the heap
         Path master = dir.resolve(Checkpoints.MASTER);
-        Checkpoints.copyInto(Files.isRegularFile(master) ? master : dir, "", params, "the model");
+        Path adapter = dir.resolve("adapter_model.safetensors");
+        boolean lora = params.keySet().stream().anyMatch(k -> k.endsWith(".lora_A.weight"));
+        if (lora != Files.isRegularFile(adapter)) {
+            throw new Align4jException(dir + (lora ? " holds no adapter_model.safetensors but this run trains LoRA adapters"
+                    : " holds a LoRA adapter but this run trains all weights") + "; resume with the settings of that run "
+                    + "(use_peft and the lora_* keys)");
+        }
+        Checkpoints.copyInto(lora ? adapter : Files.isRegularFile(master) ? master : dir, "", params,
+                lora ? "the LoRA adapter" : "the model");
         Path opt = dir.resolve(Checkpoints.OPTIMIZER);
         if (!Files.isRegularFile(opt)) {
             throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");

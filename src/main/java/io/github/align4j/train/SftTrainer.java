@@ -64,7 +64,7 @@ public final class SftTrainer {
      */
     public static List<Double> train(CausalLM model, List<Example> data, TrainConfig cfg, PrintStream console) {
         cfg.validated();
-        if (!model.trainable()) {
+        if (!model.hasTrainableWeights()) {
             throw new Align4jException("SFT needs a model loaded with CausalLM.Options.training()");
         }
         if (data.isEmpty()) {

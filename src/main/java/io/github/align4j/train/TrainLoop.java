@@ -71,7 +71,7 @@ final class TrainLoop implements AutoCloseable {
         this.model = model;
         this.cfg = cfg;
         this.schedule = Schedule.of(cfg, totalSteps);
-        this.params = model.parameters();
+        this.params = model.trainableParameters(); // LoRA: the adapters only; the frozen base gets no gradient or state
         this.optimizer = new AdamW(params, cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay());
     }
 
@@ -100,10 +100,12 @@ final class TrainLoop implements AutoCloseable {
         float gradNorm;
         List<int[]> rows = nextStep(pos, cfg.gradientAccumulationSteps());
         try (NDManager mgr = model.manager().newSubManager(); NDScope scope = new NDScope()) {
-            for (int[] r : rows) {
+            for (int i = 0; i < rows.size(); i++) {
+                // LoRA dropout masks drawn from (seed, step, micro-batch) alone: a resumed run draws the same
+                model.setDropoutKey(cfg.seed() * 1_000_003L + step * 1_009L + i);
                 // each micro-batch's mean loss over the micro-batches this step really has (a short
                 // last step of an epoch too): transformers' current_gradient_accumulation_steps
-                finite &= micro.run(mgr, r, rows.size());
+                finite &= micro.run(mgr, rows.get(i), rows.size());
             }
             gradNorm = Gradients.norm(params);
         }
