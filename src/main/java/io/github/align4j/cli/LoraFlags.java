@@ -78,6 +78,15 @@ final class LoraFlags {
         return t;
     }
 
+    /**
+     * The precision a reference loaded from a folder (--ref-model, or the policy's folder in full
+     * fine-tuning) is held in: torch_dtype, resolved against that folder.
+     */
+    static DataType referenceType(TrainConfig cfg, Path modelDir) {
+        Path dir = cfg.refModelPath().isEmpty() ? modelDir : Path.of(cfg.refModelPath());
+        return TorchDtype.resolve(cfg.torchDtype(), dir, "torch_dtype (--torch-dtype)");
+    }
+
     /** Loads the policy: every weight trainable, or (use_peft) a frozen base in torch_dtype with new adapters. */
     static CausalLM loadPolicy(TrainConfig cfg, Path modelDir, Device device, PrintWriter out) {
         DataType t = policyType(cfg, modelDir);

@@ -212,6 +212,7 @@ final class TrainCommand implements Callable<Integer> {
                 if (!cfg.refModelPath().isEmpty()) {
                     b.referencePath(Path.of(cfg.refModelPath()));
                 }
+                b.referenceType(LoraFlags.referenceType(cfg, modelDir)); // frozen weights: held in torch_dtype
                 if (train.paired()) {
                     b.trainPairs(train.pairs());
                 } else {

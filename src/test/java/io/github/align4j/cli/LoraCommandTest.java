@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
+import io.github.align4j.TestData;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.TextTokenizer;
@@ -249,5 +250,69 @@ class LoraCommandTest {
         assertTrue(r.out().contains("weights: LoRA r=8, lora_alpha=16 (scaling 5.65685, rslora), dropout 0.05, targets "
                 + "q_proj,v_proj; frozen base in float32"), r.out());
         assertTrue(r.out().contains("gradient_checkpointing: true"), r.out());
+    }
+
+    /**
+     * train --use-peft end to end on real data: step 0 is the base (loss ln 2), checkpoints and final/
+     * hold PEFT adapter files (no full weights), and the trained adapter scores through logprobs,
+     * eval and merge.
+     */
+    @Test
+    void trainUsePeftOnRealDataThenScoreAndMerge() throws Exception {
+        Path base = tmp.resolve("base");
+        CausalLM.init("llama", Map.of("hidden_size", 32, "num_hidden_layers", 1, "num_attention_heads", 4,
+                "num_key_value_heads", 2, "intermediate_size", 64), null, base, 3);
+        Path data = TestData.shared("data/preference/llamafactory_dpo_en_demo.json");
+        Path run = tmp.resolve("run");
+        Cli.Result r = Cli.run("train", "--model", base.toString(), "--data", data.toString(), "--output", run.toString(),
+                "--use-peft", "--lora-r", "4", "--lora-alpha", "8", "--lora-target-modules", "all-linear",
+                "--gradient-checkpointing=false", "--loss", "dpo", "--beta", "0.1", "--lr", "1e-2", "--batch-size", "2",
+                "--max-steps", "4", "--save-steps", "2", "--logging-steps", "1", "--seed", "1", "--max-length", "128",
+                "--max-prompt-length", "64", "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("LoRA r=4 alpha=8 dropout=0.05 on 7 projections (float32 base): "), r.out());
+        List<JsonNode> m = TrainCommandTest.metrics(run);
+        assertEquals(4, m.size());
+        assertEquals(Math.log(2), m.get(0).get("loss").asDouble(), 1e-6, "B is zero at step 0: the policy is its reference");
+        for (Path d : List.of(run.resolve("checkpoint-2"), run.resolve("final"))) {
+            assertTrue(Files.isRegularFile(d.resolve("adapter_config.json")), d.toString());
+            assertTrue(Files.isRegularFile(d.resolve("adapter_model.safetensors")), d.toString());
+            assertFalse(Files.exists(d.resolve("model.safetensors")), "a LoRA run saves no full weights: " + d);
+        }
+        JsonNode cfg = JSON.readTree(run.resolve("final/adapter_config.json").toFile());
+        assertEquals("LORA", cfg.get("peft_type").asText());
+        assertEquals(4, cfg.get("r").asInt());
+
+        Path pairs = data();
+        Path adapter = run.resolve("final");
+        List<JsonNode> plain = logprobs(pairs, "--model", base.toString());
+        List<JsonNode> adapted = logprobs(pairs, "--model", base.toString(), "--adapter", adapter.toString());
+        assertTrue(Math.abs(plain.get(0).get("chosen_logps").asDouble() - adapted.get(0).get("chosen_logps").asDouble()) > 1e-4,
+                "the trained adapter changes the scores");
+        Path merged = tmp.resolve("merged");
+        assertEquals(0, Cli.run("merge", "--model", base.toString(), "--adapter", adapter.toString(), "--out",
+                merged.toString()).exit());
+        List<JsonNode> mm = logprobs(pairs, "--model", merged.toString());
+        for (int i = 0; i < ROWS.length; i++) {
+            LogprobsCommandTest.close(adapted.get(i).get("chosen_logps").asDouble(), mm.get(i).get("chosen_logps").asDouble(),
+                    "merged row " + i);
+        }
+        Cli.Result e1 = Cli.run("eval", "--model", base.toString(), "--adapter", adapter.toString(), "--ref-model",
+                base.toString(), "--data", pairs.toString(), "--json", "--device", "cpu");
+        Cli.Result e2 = Cli.run("eval", "--model", merged.toString(), "--ref-model", base.toString(), "--data",
+                pairs.toString(), "--json", "--device", "cpu");
+        assertEquals(0, e1.exit(), e1.toString());
+        assertEquals(0, e2.exit(), e2.toString());
+        JsonNode j1 = JSON.readTree(e1.out());
+        JsonNode j2 = JSON.readTree(e2.out());
+        assertEquals(adapter.toString(), j1.get("adapter").asText());
+        assertEquals(j2.get("accuracy").asDouble(), j1.get("accuracy").asDouble());
+        LogprobsCommandTest.close(j2.get("mean_margin").asDouble(), j1.get("mean_margin").asDouble(), "eval mean margin");
+        Cli.Result g1 = Cli.run("generate", "--model", base.toString(), "--adapter", adapter.toString(), "--prompt", "Hello",
+                "--temperature", "0", "--max-new-tokens", "8", "--device", "cpu");
+        Cli.Result g2 = Cli.run("generate", "--model", merged.toString(), "--prompt", "Hello", "--temperature", "0",
+                "--max-new-tokens", "8", "--device", "cpu");
+        assertEquals(0, g1.exit(), g1.toString());
+        assertEquals(g2.out(), g1.out(), "greedy completions of base + adapter and of the merged model");
     }
 }
