@@ -1,7 +1,6 @@
 package io.github.align4j.cli;
 
 import ai.djl.Device;
-import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
@@ -49,13 +48,16 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "The tuned model's folder.")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "The tuned model's folder (with --adapter: the adapter's base).")
     Path model;
 
     @Option(names = "--ref-model", paramLabel = "DIR",
             description = "The reference model's folder (usually the SFT model DPO started from). Without it, rewards "
                     + "are beta * log pi (no reference).")
     Path refModel;
+
+    @Mixin
+    AdapterFlags adapterFlags = new AdapterFlags();
 
     @Option(names = "--data", required = true, paramLabel = "FILE",
             description = "Held-out preference pairs in any layout the trainer reads (JSONL, JSON, CSV, Parquet; a glob); "
@@ -128,18 +130,21 @@ final class EvalCommand implements Callable<Integer> {
             }
         }
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
+        adapterFlags.check();
         if (refModel != null) {
             CliSupport.existingDir(refModel, "--ref-model", "a Hugging Face model folder with config.json and model.safetensors");
         }
         ModelConfig config = ModelConfig.load(model);
         Device dev = Devices.resolve(device);
-        CausalLM.Options opts = new CausalLM.Options(dev, false, DataType.FLOAT32);
         PrintWriter out = spec.commandLine().getOut();
         long start = System.nanoTime();
         ObjectNode r = JSON.createObjectNode();
+        if (adapterFlags.adapter != null) {
+            r.put("adapter", adapterFlags.adapter.toString());
+        }
         try (TextTokenizer tok = TextTokenizer.load(model, config.eosTokenId());
-                CausalLM lm = CausalLM.load(model, opts);
-                CausalLM ref = refModel == null ? null : CausalLM.load(refModel, opts)) {
+                CausalLM lm = adapterFlags.load(model, dev);
+                CausalLM ref = refModel == null ? null : CausalLM.load(refModel, adapterFlags.options(refModel, dev))) {
             if (ref != null && ref.config().vocabSize() != config.vocabSize()) {
                 throw new Align4jException("--ref-model " + refModel + ": vocab_size " + ref.config().vocabSize()
                         + " differs from the model's " + config.vocabSize() + "; the reference must share the tokenizer");

@@ -1,7 +1,6 @@
 package io.github.align4j.cli;
 
 import ai.djl.Device;
-import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.eval.Generator;
@@ -53,6 +52,9 @@ final class GenerateCommand implements Callable<Integer> {
     Input input;
 
     @Mixin
+    AdapterFlags adapterFlags = new AdapterFlags();
+
+    @Mixin
     SamplingFlags sampling;
 
     @Mixin
@@ -69,6 +71,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SamplingOptions o = sampling.options();
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
+        adapterFlags.check();
         ModelConfig config = ModelConfig.load(model);
         Device dev = Devices.resolve(device);
         PrintWriter out = spec.commandLine().getOut();
@@ -77,7 +80,7 @@ final class GenerateCommand implements Callable<Integer> {
         long tokens = 0;
         int promptCount = 0;
         try (TextTokenizer tok = TextTokenizer.load(model, config.eosTokenId());
-                CausalLM lm = CausalLM.load(model, new CausalLM.Options(dev, false, DataType.FLOAT32))) {
+                CausalLM lm = adapterFlags.load(model, dev)) {
             Generator g = new Generator(lm, tok);
             PromptRows.Prompts ps = input.data != null ? PromptRows.load(input.data, "--data", tok, dataFlags.options(0, 0))
                     : new PromptRows.Prompts(List.of(input.prompt), false);

@@ -2,7 +2,6 @@ package io.github.align4j.cli;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
@@ -77,6 +76,9 @@ final class LogprobsCommand implements Callable<Integer> {
     String device;
 
     @Mixin
+    AdapterFlags adapterFlags = new AdapterFlags();
+
+    @Mixin
     DataArgs dataArgs = new DataArgs();
 
     @Option(names = "--example",
@@ -127,6 +129,7 @@ final class LogprobsCommand implements Callable<Integer> {
     Summary run(Path modelDir, String dataFile, String outFile, PrintWriter stdout) {
         long start = System.nanoTime();
         CliSupport.existingDir(modelDir, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
+        adapterFlags.check();
         ModelConfig config = ModelConfig.load(modelDir);
         Device dev = Devices.resolve(device);
         try (TextTokenizer tok = TextTokenizer.load(modelDir, config.eosTokenId())) {
@@ -136,7 +139,7 @@ final class LogprobsCommand implements Callable<Integer> {
                 SequenceLimits.checkLength(config, rows.length(i), dataFile + ": row " + rows.row[i] + " (0-based)",
                         "pass --max-length " + config.maxPositions() + " (or less) to truncate it");
             }
-            try (CausalLM lm = CausalLM.load(modelDir, new CausalLM.Options(dev, false, DataType.FLOAT32))) {
+            try (CausalLM lm = adapterFlags.load(modelDir, dev)) {
                 Scored scored = score(lm, rows, batchSize);
                 long lines = data.stats().rowsRead();
                 if (outFile.equals("-")) {

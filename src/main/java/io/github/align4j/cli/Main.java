@@ -25,6 +25,7 @@ import picocli.CommandLine.ScopeType;
             LoadStatsCommand.class,
             GenerateCommand.class,
             EvalCommand.class,
+            MergeCommand.class,
             MtBenchCommand.class,
             SweepCommand.class,
             DemoCommand.class,

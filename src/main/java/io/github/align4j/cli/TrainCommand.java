@@ -25,6 +25,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -45,6 +46,8 @@ final class TrainCommand implements Callable<Integer> {
     String model;
     @Option(names = "--ref-model", paramLabel = "DIR", description = "The frozen reference (default: a frozen copy of --model).")
     String refModel;
+    @Mixin
+    LoraFlags lora = new LoraFlags();
     @Option(names = "--data", paramLabel = "FILE", description = "Training data: JSONL, JSON, CSV or Parquet, a folder or a glob; any layout `align4j inspect` detects.")
     String data;
     @Option(names = "--eval-data", paramLabel = "FILE", description = "Held-out data (default: --eval-split of --data, if set).")
@@ -172,6 +175,7 @@ final class TrainCommand implements Callable<Integer> {
         if (!cfg.refModelPath().isEmpty()) {
             checkModelFolder(Path.of(cfg.refModelPath()), "--ref-model");
         }
+        LoraFlags.policyType(cfg, modelDir); // a refused precision stops the run before the data is read
         checkOutput(out0);
         checkFiles(cfg);
         PreferenceLoss lossFn = loss(cfg);
@@ -201,13 +205,14 @@ final class TrainCommand implements Callable<Integer> {
                         + lossFn.name() + "' needs pairs. Use --loss kto, or paired data.");
             }
             out.flush();
-            try (CausalLM policy = CausalLM.load(modelDir, CausalLM.Options.training().withDevice(device))) {
+            try (CausalLM policy = LoraFlags.loadPolicy(cfg, modelDir, device, out)) {
                 PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(cfg).policy(policy)
                         .output(out0).tokenizerDir(modelDir).console(System.err)
                         .cacheDir((cacheDir != null ? cacheDir : DataOptions.cacheRoot()).resolve("reference"));
                 if (!cfg.refModelPath().isEmpty()) {
                     b.referencePath(Path.of(cfg.refModelPath()));
                 }
+                b.referenceType(LoraFlags.referenceType(cfg, modelDir)); // frozen weights: held in torch_dtype
                 if (train.paired()) {
                     b.trainPairs(train.pairs());
                 } else {
@@ -287,6 +292,7 @@ final class TrainCommand implements Callable<Integer> {
         put(m, "max_nonfinite_steps", maxNonfiniteSteps);
         put(m, "output_dir", output);
         put(m, "device", device);
+        lora.putInto(m);
         put(m, "chat_template", chatTemplate == null ? null : chatTemplate.toString());
         if (precomputeRef) {
             m.put("precompute_ref_log_probs", true);
@@ -372,6 +378,10 @@ final class TrainCommand implements Callable<Integer> {
                     + "(config.json, model.safetensors, tokenizer.json).");
         }
         if (!Files.isRegularFile(dir.resolve("config.json"))) {
+            if (Files.isRegularFile(dir.resolve("adapter_config.json"))) {
+                throw new Align4jException(flag + " " + dir + ": a LoRA adapter, not a model. Merge it into its base first "
+                        + "(align4j merge --model BASE --adapter " + dir + " --out MERGED) and give the merged folder");
+            }
             throw new Align4jException(flag + " " + dir + ": no config.json in this folder");
         }
     }
@@ -438,12 +448,18 @@ final class TrainCommand implements Callable<Integer> {
 
     private int dryRun(PrintWriter out, TrainConfig cfg, Path modelDir, Path outDir) {
         loss(cfg);
+        if (!cfg.usePeft() && (!cfg.torchDtype().equals("auto") || Files.isRegularFile(modelDir.resolve("config.json")))) {
+            LoraFlags.policyType(cfg, modelDir);
+        }
         out.println("plan (dry run, nothing is trained):");
         out.println("  model:  " + modelDir + (Files.isRegularFile(modelDir.resolve("config.json")) ? ""
                 : "  (folder not found: expected on the training machine)"));
         out.println("  data:   " + cfg.trainFile() + (cfg.evalFile().isEmpty() ? "" : "; eval " + cfg.evalFile()));
         out.println("  loss:   " + (cfg.lossWeights().isEmpty() ? cfg.lossType() : cfg.lossWeights()) + ", β=" + cfg.beta());
         out.println("  output: " + outDir);
+        for (String l : LoraFlags.plan(cfg)) {
+            out.println("  " + l);
+        }
         cfg.asMap().forEach((k, v) -> out.println("  " + k + ": " + v));
         return CliSupport.EXIT_OK;
     }

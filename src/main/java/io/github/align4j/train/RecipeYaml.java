@@ -7,6 +7,7 @@ import io.github.align4j.Align4jException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -73,6 +74,17 @@ final class RecipeYaml {
                 continue;
             }
             JsonNode v = e.getValue();
+            if (v.isArray() && e.getKey().equals("lora_target_modules")) { // TRL's recipes write it as a YAML list
+                List<String> names = new ArrayList<>();
+                for (JsonNode x : v) {
+                    if (!x.isValueNode() || x.isNull()) {
+                        throw new Align4jException(where + ": key 'lora_target_modules' must list module names, got " + x);
+                    }
+                    names.add(x.asText());
+                }
+                c = c.with(e.getKey(), names, where);
+                continue;
+            }
             if (v.isArray()) {
                 throw new Align4jException(where + ": key '" + e.getKey() + "' must be a single value, not a list");
             }

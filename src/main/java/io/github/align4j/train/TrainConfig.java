@@ -56,6 +56,8 @@ public final class TrainConfig {
             Map.entry("run_name", "not applicable"),
             Map.entry("dataset_splits", "use train_file / eval_file"),
             Map.entry("dataset_mixer", "use train_file / eval_file"),
+            Map.entry("bnb_4bit_quant_type", "4-bit quantization is not available (load_in_4bit); use torch_dtype float16"),
+            Map.entry("use_bnb_nested_quant", "4-bit quantization is not available (load_in_4bit); use torch_dtype float16"),
             Map.entry("model_revision", "models load from local folders"),
             Map.entry("trust_remote_code", "models load from local folders"));
 
