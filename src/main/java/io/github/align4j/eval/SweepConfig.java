@@ -42,7 +42,7 @@ import java.util.Map;
  * {@code seeds} (runs per cell with seeds {@code seed}, {@code seed + 1}, ...; default 1) and
  * {@code eval: {mt_bench: {...}}} (each run's final model scored with MT-Bench, the plotted
  * metric; see {@link SweepEval}).
- * Handbook keys that mean nothing here ({@code bf16}, {@code gradient_checkpointing}, ...) are
+ * Handbook keys that mean nothing here ({@code bf16}, {@code report_to}, ...) are
  * accepted and listed as ignored.
  *
  * @param file the YAML file

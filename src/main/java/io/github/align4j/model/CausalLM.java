@@ -52,6 +52,7 @@ public final class CausalLM implements AutoCloseable {
     private SafeTensors.Checkpoint mapped; // kept open while arrays alias it
     private Adapters adapters; // LoRA, or null
     private Path adapterSource; // the folder the adapter was loaded from, or null
+    private boolean checkpointing; // gradient checkpointing: recompute the layers in backward
 
     /**
      * How to load a model.
@@ -541,7 +542,49 @@ public final class CausalLM implements AutoCloseable {
      * @param cache keys and values of earlier positions, or null
      */
     public NDArray hidden(NDArray ids, KvCache cache) {
-        return decoder.hidden(ids, cache);
+        return decoder.hidden(ids, cache, checkpointing && layersTrain());
+    }
+
+    /** Whether the decoder layers have weights that take gradients (a trainable model, or trainable adapters on). */
+    private boolean layersTrain() {
+        if (adapters == null) {
+            return trainable;
+        }
+        return adapters.enabled && adapters.byModule.values().stream().anyMatch(l -> l.a().getArray().hasGradient());
+    }
+
+    /**
+     * Turns gradient checkpointing (activation recomputation, transformers' {@code gradient_checkpointing})
+     * on or off. On, a pass that builds a gradient graph keeps only each decoder layer's input, and
+     * {@link #backward} recomputes the layers one at a time: activation memory of one layer instead of
+     * all of them, for one more forward of every layer. Passes without grad mode (reference scores,
+     * evaluation, generation) are never affected. Gradients are those of the plain backward.
+     *
+     * @return this model
+     */
+    public CausalLM gradientCheckpointing(boolean on) {
+        checkpointing = on;
+        return this;
+    }
+
+    /** Whether gradient checkpointing is on. */
+    public boolean gradientCheckpointing() {
+        return checkpointing;
+    }
+
+    /**
+     * Backward of {@code loss} (a scalar), inside a gradient collector, in place of the collector's
+     * {@code backward}: fills the gradients of the trainable weights, adding to what they hold. With
+     * gradient checkpointing it also recomputes and back-propagates the layers of every pass run
+     * since the last backward, last pass first, holding one layer's activations at a time.
+     */
+    public void backward(NDArray loss) {
+        decoder.recompute.backward(loss);
+    }
+
+    /** Checkpointed passes waiting for {@link #backward} (for tests). */
+    int pendingRecomputations() {
+        return decoder.recompute.pending();
     }
 
     /** The head: [..., E] hidden states → [..., V] logits. */

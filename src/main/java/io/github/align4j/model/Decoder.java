@@ -18,6 +18,8 @@ abstract class Decoder extends Layer {
     private final Pass.Masks masks;
     /** The LoRA adapters, or null; set by {@link CausalLM} when adapters are added or loaded. */
     Adapters adapters;
+    /** Training passes whose layers wait to be recomputed in the backward pass (gradient checkpointing). */
+    final Recompute recompute = new Recompute(this);
 
     Decoder(ModelConfig c, Registry r, NDManager manager) {
         super("", r);
@@ -31,9 +33,11 @@ abstract class Decoder extends Layer {
      * @param ids [B, T] int64 token ids, right-padded; positions start at 0 in every row
      *     (at {@code cache.length()} when a KV cache is given)
      * @param cache earlier keys and values, extended in place; null for a full pass
+     * @param checkpoint keep only each layer's input when this pass trains (grad mode on, no cache),
+     *     to recompute the layers in {@link Recompute#backward}
      * @return [B, T, E]
      */
-    final NDArray hidden(NDArray ids, KvCache cache) {
+    final NDArray hidden(NDArray ids, KvCache cache, boolean checkpoint) {
         long b = ids.getShape().get(0);
         long t = ids.getShape().get(1);
         long offset = cache == null ? 0 : cache.length;
@@ -45,7 +49,7 @@ abstract class Decoder extends Layer {
         }
         NDArray out;
         try {
-            out = forward(ids, p);
+            out = checkpoint && training && cache == null ? recompute.forward(ids, p) : forward(ids, p);
         } finally {
             if (a != null) {
                 a.pass = null;
@@ -58,7 +62,38 @@ abstract class Decoder extends Layer {
     }
 
     /** Embeddings → blocks → final norm: [B, T] ids → [B, T, E]; every intermediate freed. */
-    abstract NDArray forward(NDArray ids, Pass p);
+    final NDArray forward(NDArray ids, Pass p) {
+        Object shared = shared(p);
+        NDArray x = embedding(ids, p);
+        for (int i = 0; i < layerCount(); i++) {
+            NDArray next = layer(i, x, p, shared);
+            Ops.free(x);
+            x = next;
+        }
+        NDArray out = finalNorm(x);
+        Ops.free(x);
+        return out;
+    }
+
+    /** What every layer of a pass reads and no layer changes (Llama's rotary tables), or null. */
+    Object shared(Pass p) {
+        return null;
+    }
+
+    /** The input of the first layer: [B, T] ids → [B, T, E]. */
+    abstract NDArray embedding(NDArray ids, Pass p);
+
+    /** The weights {@link #embedding} reads (the token table, and GPT-2's position table). */
+    abstract Parameter[] embeddings();
+
+    /** The number of decoder layers. */
+    abstract int layerCount();
+
+    /** Decoder layer i: [B, T, E] → [B, T, E]; x stays the caller's. */
+    abstract NDArray layer(int i, NDArray x, Pass p, Object shared);
+
+    /** The final norm: [B, T, E] → [B, T, E]; x stays the caller's. */
+    abstract NDArray finalNorm(NDArray x);
 
     /** The head's weight [V, E]. */
     abstract Parameter head();

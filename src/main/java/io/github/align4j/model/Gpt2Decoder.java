@@ -35,7 +35,7 @@ final class Gpt2Decoder extends Decoder {
     }
 
     @Override
-    NDArray forward(NDArray ids, Pass p) {
+    NDArray embedding(NDArray ids, Pass p) {
         if (p.offset + p.length > config.maxPositions()) {
             throw new Align4jException("sequence of " + (p.offset + p.length) + " tokens is longer than the model's "
                     + "n_positions (" + config.maxPositions() + "); lower max_length");
@@ -46,14 +46,27 @@ final class Gpt2Decoder extends Decoder {
         NDArray pe = Ops.rows(pos, w(wpe));
         x.addi(pe); // [T, E] broadcast over B, in place (the lookup's backward does not need its output)
         Ops.free(range, pos, pe);
-        for (Gpt2Block block : blocks) {
-            NDArray next = block.forward(x, p);
-            Ops.free(x);
-            x = next;
-        }
-        NDArray out = lnF.forward(x);
-        Ops.free(x);
-        return out;
+        return x;
+    }
+
+    @Override
+    Parameter[] embeddings() {
+        return new Parameter[] {wte, wpe};
+    }
+
+    @Override
+    int layerCount() {
+        return blocks.length;
+    }
+
+    @Override
+    NDArray layer(int i, NDArray x, Pass p, Object shared) {
+        return blocks[i].forward(x, p);
+    }
+
+    @Override
+    NDArray finalNorm(NDArray x) {
+        return lnF.forward(x);
     }
 
     @Override

@@ -34,17 +34,33 @@ final class LlamaDecoder extends Decoder {
     }
 
     @Override
-    NDArray forward(NDArray ids, Pass p) {
-        Rope.Slice rot = rope.slice(p.offset, p.length, p.manager);
-        NDArray x = Ops.rows(ids, w(embed)); // [B, T, E]
-        for (LlamaDecoderLayer layer : layers) {
-            NDArray next = layer.forward(x, p, rot);
-            Ops.free(x);
-            x = next;
-        }
-        NDArray out = norm.forward(x);
-        Ops.free(x);
-        return out;
+    Object shared(Pass p) {
+        return rope.slice(p.offset, p.length, p.manager);
+    }
+
+    @Override
+    NDArray embedding(NDArray ids, Pass p) {
+        return Ops.rows(ids, w(embed)); // [B, T, E]
+    }
+
+    @Override
+    Parameter[] embeddings() {
+        return new Parameter[] {embed};
+    }
+
+    @Override
+    int layerCount() {
+        return layers.length;
+    }
+
+    @Override
+    NDArray layer(int i, NDArray x, Pass p, Object shared) {
+        return layers[i].forward(x, p, (Rope.Slice) shared);
+    }
+
+    @Override
+    NDArray finalNorm(NDArray x) {
+        return norm.forward(x);
     }
 
     @Override

@@ -86,7 +86,7 @@ final class PairedBatches implements Batching {
             PairedLogps in = logps(mgr, sc, ref, b);
             LossOutput out = ((PairedLoss) s.loss()).compute(in, s.beta());
             NDArray mean = out.losses().mean();
-            gc.backward(Scalars.divide(mean, divisor));
+            s.policy().backward(Scalars.divide(mean, divisor)); // the policy's own: it recomputes checkpointed layers
             float lossValue = mean.getFloat();
             w.addPaired(lossValue, sc, ref, b, s.beta(), out.metrics(), q.tokens());
             return Float.isFinite(lossValue);

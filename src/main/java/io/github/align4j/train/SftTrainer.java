@@ -87,7 +87,7 @@ public final class SftTrainer {
                     SequenceScorer.Scores sc = SequenceScorer.score(model, mgr, seqs, starts);
                     NDArray tokens = sc.tokens().sum();
                     NDArray loss = sc.logps().sum().neg().div(tokens);
-                    gc.backward(Scalars.divide(loss, divisor));
+                    model.backward(Scalars.divide(loss, divisor)); // recomputes checkpointed layers
                     double t = tokens.getFloat();
                     double l = loss.getFloat();
                     window[0] += l * t;

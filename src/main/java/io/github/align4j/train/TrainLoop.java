@@ -72,6 +72,7 @@ final class TrainLoop implements AutoCloseable {
         this.cfg = cfg;
         this.schedule = Schedule.of(cfg, totalSteps);
         this.params = model.trainableParameters(); // LoRA: the adapters only; the frozen base gets no gradient or state
+        model.gradientCheckpointing(cfg.gradientCheckpointing());
         this.optimizer = new AdamW(params, cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay());
     }
 

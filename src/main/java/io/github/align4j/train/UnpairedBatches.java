@@ -123,7 +123,7 @@ final class UnpairedBatches implements Batching {
                     mgr.create(in.desirable()), kl[0], kl[1]);
             LossOutput out = ul.compute(lp, s.beta());
             NDArray mean = out.losses().mean();
-            gc.backward(Scalars.divide(mean, divisor));
+            s.policy().backward(Scalars.divide(mean, divisor)); // the policy's own: it recomputes checkpointed layers
             float lossValue = mean.getFloat();
             w.addUnpaired(lossValue, sc, ref, in.desirable(), s.beta(), out.metrics(), q.tokens());
             return Float.isFinite(lossValue);
