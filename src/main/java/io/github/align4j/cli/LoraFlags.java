@@ -65,17 +65,13 @@ final class LoraFlags {
 
     /**
      * The type the policy's weights are held in: torch_dtype for a LoRA base; float32 for full
-     * fine-tuning, which refuses half precision (it would need fp32 master weights and loss scaling).
+     * fine-tuning, whose trainable weights always stay float32 (half-precision training would need fp32
+     * master weights and loss scaling): there torch_dtype applies to the frozen reference only, as the
+     * handbook's full recipes (torch_dtype: bfloat16) expect.
      */
     static DataType policyType(TrainConfig cfg, Path modelDir) {
         DataType t = TorchDtype.resolve(cfg.torchDtype(), modelDir, "torch_dtype (--torch-dtype)");
-        if (!cfg.usePeft() && t != DataType.FLOAT32) {
-            throw new Align4jException("torch_dtype (--torch-dtype) " + cfg.torchDtype()
-                    + (cfg.torchDtype().equals("auto") ? " (the checkpoint is half precision)" : "")
-                    + ": full fine-tuning in half precision is not offered; trainable weights stay float32. Add --use-peft "
-                    + "(use_peft: true) to train LoRA adapters on a frozen float16 base, or use --torch-dtype float32.");
-        }
-        return t;
+        return cfg.usePeft() ? t : DataType.FLOAT32;
     }
 
     /**
@@ -91,6 +87,10 @@ final class LoraFlags {
     static CausalLM loadPolicy(TrainConfig cfg, Path modelDir, Device device, PrintWriter out) {
         DataType t = policyType(cfg, modelDir);
         if (!cfg.usePeft()) {
+            if (TorchDtype.resolve(cfg.torchDtype(), modelDir, "torch_dtype (--torch-dtype)") != DataType.FLOAT32) {
+                out.println("note: full fine-tuning trains float32 weights; torch_dtype " + cfg.torchDtype()
+                        + " applies to the frozen reference (add --use-peft for a half-precision base)");
+            }
             return CausalLM.load(modelDir, CausalLM.Options.training().withDevice(device));
         }
         CausalLM lm = CausalLM.load(modelDir, new CausalLM.Options(device, false, t));
@@ -125,7 +125,7 @@ final class LoraFlags {
         String recompute = "recompute: " + (cfg.gradientCheckpointing() ? "on (each decoder layer recomputed in the backward pass)"
                 : "off");
         if (!cfg.usePeft()) {
-            return List.of("weights: full fine-tuning, every weight trainable in float32; reference: "
+            return List.of("weights: full fine-tuning, every weight trainable in float32 (torch_dtype applies to the reference); reference: "
                     + (cfg.refModelPath().isEmpty() ? "a frozen copy of --model" : cfg.refModelPath()) + ", torch_dtype " + dtype,
                     recompute);
         }

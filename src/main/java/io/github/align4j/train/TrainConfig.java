@@ -188,6 +188,9 @@ public final class TrainConfig {
 
     private static Object convert(Key k, Object value, String source) {
         String where = source + ": key '" + k.name() + "'";
+        if (value == null && k.name().equals("torch_dtype")) {
+            return k.dflt(); // the handbook's config_full.yaml says torch_dtype: null: transformers' default, float32
+        }
         if (value == null) {
             throw new Align4jException(where + " has no value");
         }

@@ -237,11 +237,9 @@ class LoraCommandTest {
 
         r = Cli.run("train", "--config", QLORA.toString(), "--use-peft=false", "--model", base.toString(), "--data",
                 "d.jsonl", "--output", tmp.resolve("o").toString(), "--dry-run");
-        assertUserError(r, "torch_dtype (--torch-dtype) bfloat16", "full fine-tuning in half precision is not offered",
-                "--use-peft");
-        r = Cli.run("train", "--model", base.toString(), "--data", "d.jsonl", "--output", tmp.resolve("o").toString(),
-                "--torch-dtype", "float16");
-        assertUserError(r, "--use-peft");
+        // full fine-tuning keeps float32 weights; the recipe's torch_dtype applies to the reference (handbook full recipes)
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("every weight trainable in float32 (torch_dtype applies to the reference)"), r.out());
         assertFalse(Files.exists(tmp.resolve("o")));
         r = Cli.run("train", "--model", base.toString(), "--data", "d.jsonl", "--output", tmp.resolve("o").toString(),
                 "--use-peft", "--lora-r", "8", "--lora-alpha", "16", "--use-rslora", "--lora-target-modules", "q_proj,v_proj",
