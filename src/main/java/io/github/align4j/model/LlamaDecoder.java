@@ -35,8 +35,8 @@ final class LlamaDecoder extends Decoder {
 
     @Override
     NDArray forward(NDArray ids, Pass p) {
-        Rope.Slice rot = rope.slice(p.offset, p.length, p.manager);
-        NDArray x = Ops.rows(ids, w(embed)); // [B, T, E]
+        Rope.Slice rot = rope.slice(p.offset, p.length, p.manager, p.compute);
+        NDArray x = Ops.to(Ops.rows(ids, w(embed)), p.compute); // [B, T, E]; float16 rows of a stored-only table widen here
         for (LlamaDecoderLayer layer : layers) {
             NDArray next = layer.forward(x, p, rot);
             Ops.free(x);

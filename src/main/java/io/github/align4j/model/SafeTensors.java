@@ -241,6 +241,42 @@ public final class SafeTensors {
                     buf.duplicate().order(ByteOrder.LITTLE_ENDIAN));
         }
 
+        /** Where a tensor lies (dtype, shape, file, offset), or null when absent; nothing is read or mapped. */
+        SafeTensorsReader.Slot slot(String name) {
+            return slots.get(name);
+        }
+
+        /** The file that holds a slot. */
+        Path file(SafeTensorsReader.Slot s) {
+            return files.get(s.file());
+        }
+
+        /**
+         * Reads a tensor's bytes into {@code into} from position 0 with positional reads (nothing is
+         * memory-mapped, so the file's pages do not stay in this process's resident memory) and
+         * returns a little-endian view of exactly those bytes.
+         *
+         * @throws Align4jException when the file cannot be read or ends early
+         */
+        ByteBuffer read(SafeTensorsReader.Slot s, ByteBuffer into) {
+            if (closed) {
+                throw new IllegalStateException("checkpoint " + source + " is closed");
+            }
+            ByteBuffer b = into.duplicate().clear().limit(Math.toIntExact(s.length()));
+            FileChannel ch = channels.get(s.file());
+            try {
+                while (b.hasRemaining()) {
+                    if (ch.read(b, s.offset() + b.position()) < 0) {
+                        throw new IOException("unexpected end of file");
+                    }
+                }
+            } catch (IOException e) {
+                throw new Align4jException(files.get(s.file()) + ": cannot read tensor '" + s.name() + "': "
+                        + e.getMessage() + ". Check that the file is readable and was not truncated after opening.", e);
+            }
+            return b.flip().order(ByteOrder.LITTLE_ENDIAN);
+        }
+
         /**
          * The tensor, or {@code Align4jException "<dir>: tensor '<name>' is missing (needed by
          * config.json: <why>)"}.
