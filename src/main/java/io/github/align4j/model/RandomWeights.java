@@ -20,6 +20,8 @@ final class RandomWeights {
     static final int CHUNK = 1 << 20;
     static final double STD = 0.02;
 
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[CHUNK]);
+
     private RandomWeights() {}
 
     /** Whether {@code name} is a norm weight (value 1); biases are 0 whatever their module. */
@@ -48,12 +50,13 @@ final class RandomWeights {
         int chunks = (size + CHUNK - 1) / CHUNK;
         IntStream.range(0, chunks).parallel().forEach(c -> {
             int at = c * CHUNK;
-            float[] v = new float[Math.min(CHUNK, size - at)];
+            int len = Math.min(CHUNK, size - at);
+            float[] v = SCRATCH.get(); // one per thread: 4 MiB chunks must not churn the heap
             SplittableRandom r = new SplittableRandom(key(seed, index, c));
-            for (int i = 0; i < v.length; i++) {
+            for (int i = 0; i < len; i++) {
                 v[i] = (float) (r.nextGaussian() * STD);
             }
-            out.put(at, v, 0, v.length); // absolute: threads write disjoint ranges
+            out.put(at, v, 0, len); // absolute: threads write disjoint ranges
         });
     }
 
