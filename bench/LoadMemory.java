@@ -14,6 +14,7 @@ import java.util.stream.Stream;
 
 public class LoadMemory {
     public static void main(String[] a) throws Exception {
+        System.setProperty("OPT_OUT_TRACKING", "true"); // DJL must not call home
         Path dir = Path.of(a[0]);
         DataType t = ModelDtypes.resolve(a.length > 1 ? a[1] : "float32", dir);
         int tokens = a.length > 2 ? Integer.parseInt(a[2]) : 0;

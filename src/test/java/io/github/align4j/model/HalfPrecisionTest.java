@@ -161,6 +161,69 @@ class HalfPrecisionTest {
         }
     }
 
+    /**
+     * LoRA on a float16 base: the adapters' gradients equal those on the float32 base with rounded
+     * weights, bit for bit (the backward runs through the same float32 products); with the head
+     * applied in slices, to 1e-5 in norm per tensor (the hidden state's gradient sums the slices' parts in
+     * another order, float32 rounding that the layers below amplify in single elements).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "gpt2"})
+    void loraGradientsOnAFloat16BaseAreThoseOfTheRoundedFloat32Base(String type) throws Exception {
+        Path f32 = model(tmp.resolve("f32"), type, SafeTensors.DType.F32, 12);
+        Path rounded = rewrite(f32, tmp.resolve("rounded"), SafeTensors.DType.F16);
+        Map<String, float[]> half = loraGradients(f32, FP16);
+        Map<String, float[]> widened = loraGradients(rounded, FP32);
+        assertEquals(widened.keySet(), half.keySet());
+        for (String k : half.keySet()) {
+            assertArrayEquals(widened.get(k), half.get(k), 0f, k);
+        }
+        long saved = Decoder.headChunkElements;
+        try {
+            Decoder.headChunkElements = 32 * 100;
+            Map<String, float[]> sliced = loraGradients(f32, FP16);
+            for (String k : half.keySet()) {
+                float[] want = half.get(k);
+                float[] got = sliced.get(k);
+                double diff = 0;
+                double norm = 0;
+                for (int i = 0; i < want.length; i++) {
+                    diff += (double) (want[i] - got[i]) * (want[i] - got[i]);
+                    norm += (double) want[i] * want[i];
+                }
+                assertTrue(norm > 0 && Math.sqrt(diff / norm) <= 1e-5, k + ": relative error " + Math.sqrt(diff / norm));
+            }
+        } finally {
+            Decoder.headChunkElements = saved;
+        }
+    }
+
+    /** d(Σ log-probs)/d(adapter) for all-linear LoRA with B set to fixed random values (so A gets a gradient too). */
+    private static Map<String, float[]> loraGradients(Path dir, Options o) {
+        Map<String, float[]> out = new java.util.TreeMap<>();
+        try (CausalLM lm = CausalLM.load(dir, o.on(Device.cpu()))
+                .addAdapters(LoraConfig.defaults().withTargetModules(List.of("all-linear")).withDropout(0), 7);
+                NDManager m = lm.manager().newSubManager()) {
+            Random r = new Random(3);
+            for (Map.Entry<String, NDArray> e : lm.trainableParameters().entrySet()) {
+                if (e.getKey().contains("lora_B")) {
+                    float[] v = new float[Math.toIntExact(e.getValue().size())];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = (float) (r.nextGaussian() * 0.05);
+                    }
+                    e.getValue().set(v);
+                }
+            }
+            int[][] rows = CausalLMTest.randomRows(new Random(5), new int[] {11, 16});
+            try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                NDArray loss = SequenceScorer.score(lm, m, rows, new int[] {4, 9}).logps().sum();
+                gc.backward(loss);
+            }
+            lm.trainableParameters().forEach((k, a) -> out.put(k, a.getGradient().toFloatArray()));
+        }
+        return out;
+    }
+
     @Test
     void trainableFloat16AndBfloat16AreRefused() throws Exception {
         Path dir = model(tmp.resolve("m"), "llama", SafeTensors.DType.F32, 4);
