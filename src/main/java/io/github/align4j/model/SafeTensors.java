@@ -25,7 +25,9 @@ import java.util.function.Supplier;
  * data, with offsets relative to byte {@code 8 + N}.
  *
  * <p>Reading never copies tensor bytes onto the heap: {@link #open} parses and validates only the
- * headers, and each tensor is memory-mapped on its own on first {@link Checkpoint#get}. Offsets
+ * headers, and each tensor is memory-mapped on its own on first {@link Checkpoint#get} (the model
+ * loader maps only what a frozen float32 model aliases, and reads every other tensor into a reusable
+ * buffer, so that a converted checkpoint's pages do not stay resident). Offsets
  * are {@code long} throughout, so files and shards over 2 GiB work; only a single tensor must be
  * under 2 GiB (the largest Java buffer). Writing streams each tensor through a 1 MiB buffer.
  *
@@ -350,7 +352,7 @@ public final class SafeTensors {
     public record Entry(String name, long[] shape, Supplier<ByteBuffer> f32Data) {}
 
     /**
-     * Writes entries into {@code dir} as F32 or BF16 (round to nearest even from F32), as
+     * Writes entries into {@code dir} as F32, F16 or BF16 (round to nearest even from F32), as
      * {@code model.safetensors}, or when the total data would exceed {@code maxShardBytes}, as
      * {@code model-00001-of-0000K.safetensors} shards + {@code model.safetensors.index.json}
      * ({@code {"metadata": {"total_size": n}, "weight_map": {name: shardfile}}}); a tensor larger
@@ -363,7 +365,7 @@ public final class SafeTensors {
      * and carry {@code "__metadata__": {"format": "pt"}}; tensors are contiguous, in the given order.
      *
      * @throws Align4jException when the files cannot be written
-     * @throws IllegalArgumentException for a dtype other than F32/BF16, duplicate names, or data
+     * @throws IllegalArgumentException for a dtype other than F32/F16/BF16, duplicate names, or data
      *     whose length does not match its shape
      */
     public static void write(Path dir, List<Entry> entries, DType dtype, long maxShardBytes) {
