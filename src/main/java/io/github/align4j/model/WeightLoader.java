@@ -84,9 +84,13 @@ final class WeightLoader {
                 }
                 ByteBuffer raw = ckpt.read(s, buf);
                 ByteBuffer out = convert(raw, (int) n, s.dtype(), target, file, s.name());
-                NDArray view = manager.create(out, want, target); // aliases buf: copy it out at once
-                a = view.duplicate();
-                view.close();
+                NDArray view = manager.create(out, want, target);
+                if (manager.getDevice().isGpu()) {
+                    a = view; // DJL copies a buffer to the GPU itself
+                } else {
+                    a = view.duplicate(); // on the CPU the array aliases buf, which the next tensor overwrites
+                    view.close();
+                }
             }
             a.setName(name);
             e.getValue().setArray(a);
