@@ -28,7 +28,8 @@ import picocli.CommandLine.Model.CommandSpec;
         sortOptions = false,
         description = {
             "Write a randomly initialised checkpoint (config.json, model.safetensors, tokenizer files).",
-            "Weights are normal(0, 0.02), norm weights 1, biases 0, as float32. "
+            "Weights are normal(0, 0.02), norm weights 1, biases 0, as float32 (or --torch-dtype), "
+                    + "streamed tensor by tensor (any size fits in memory; shards of 5 GB). "
                     + "Keys missing from --config get defaults (see docs/cli.md); "
                     + "vocab_size defaults to the tokenizer's size and bos/eos ids come from its tokenizer_config.json."
         })
@@ -56,6 +57,11 @@ final class InitCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "The folder to create.")
     Path out;
 
+    @Option(names = "--torch-dtype", paramLabel = "float32|float16|bfloat16",
+            description = "Type of the written weights; overrides torch_dtype in --config (default: float32). "
+                    + "bfloat16 is what real checkpoints such as Zephyr ship.")
+    String torchDtype;
+
     @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Random seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -71,6 +77,10 @@ final class InitCommand implements Callable<Integer> {
             ObjectNode user = config == null ? JSON.createObjectNode() : readConfig(config);
             String source = config == null ? "--model-type " + modelType : config.toString();
             String type = modelType(user, source);
+            if (torchDtype != null) {
+                user.put("torch_dtype", torchDtype);
+                source = source + " / --torch-dtype";
+            }
             CliSupport.emptyOrOverwrite(out, "--out", overwrite);
             if (tokenizer != null) {
                 CliSupport.existingDir(tokenizer, "--tokenizer", "a Hugging Face tokenizer folder with tokenizer.json");

@@ -23,17 +23,7 @@ final class TorchDtype {
      * @param flag the option or key that gave {@code name}, named in errors
      */
     static DataType resolve(String name, Path modelDir, String flag) {
-        switch (check(name, flag)) {
-            case "float32":
-                return DataType.FLOAT32;
-            case "float16":
-            case "bfloat16":
-                return DataType.FLOAT16;
-            default: // auto
-                try (SafeTensors.Checkpoint c = SafeTensors.open(modelDir)) {
-                    return c.dominantDType() == SafeTensors.DType.F32 ? DataType.FLOAT32 : DataType.FLOAT16;
-                }
-        }
+        return io.github.align4j.model.ModelDtypes.resolve(check(name, flag), modelDir); // the library's one mapping
     }
 
     /** {@code name} in lower case, when it is one of {@link #NAMES}. */

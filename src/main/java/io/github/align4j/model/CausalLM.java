@@ -57,9 +57,17 @@ public final class CausalLM implements AutoCloseable {
     /**
      * How to load a model.
      *
+     * <p>{@code dataType} is the type the weights are held in. FLOAT16 halves their memory and is for
+     * frozen weights only (a reference model, a LoRA base, scoring): on the CPU it is storage only,
+     * every product is computed in float32 with one weight converted at a time (float16 arithmetic
+     * on the CPU is 20–100× slower than float32); on a GPU the model computes in float16 and logits
+     * are upcast to float32 before the log-softmax. {@link ModelDtypes#resolve} turns a
+     * {@code torch_dtype} into this type; {@link ModelDtypes#computeType} gives the activations' type.
+     *
      * @param device where the weights live
      * @param trainable copy the weights and attach gradients (a policy); false for a frozen reference
-     * @param dataType FLOAT32, or FLOAT16 on a GPU
+     * @param dataType FLOAT32, or FLOAT16 when {@code trainable} is false (bfloat16 cannot be held by
+     *     DJL's engine: {@link ModelDtypes#resolve} maps it to FLOAT16)
      */
     public record Options(Device device, boolean trainable, DataType dataType) {
         /** A frozen fp32 model on the default device. */
@@ -75,17 +83,38 @@ public final class CausalLM implements AutoCloseable {
         public Options withDevice(Device d) {
             return new Options(d, trainable, dataType);
         }
+
+        /** These options with the weights held as {@code t} (FLOAT32 or FLOAT16). */
+        public Options withDataType(DataType t) {
+            return new Options(device, trainable, t);
+        }
+
+        /** Refuses what cannot be built: a type other than FLOAT32/FLOAT16, or trainable float16 weights. */
+        void check() {
+            if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16) {
+                throw new Align4jException("CausalLM.Options: weights are held as FLOAT32 or FLOAT16, not " + dataType
+                        + (dataType == DataType.BFLOAT16 ? " (DJL's PyTorch engine cannot hold bfloat16; ModelDtypes.resolve "
+                                + "maps torch_dtype bfloat16 to FLOAT16)" : ""));
+            }
+            if (trainable && dataType == DataType.FLOAT16) {
+                throw new Align4jException("full fine-tuning in float16 is not supported (it needs float32 master weights "
+                        + "and loss scaling, which align4j does not build): train LoRA adapters on a float16 base instead "
+                        + "(use_peft: true with torch_dtype: float16, or --use-peft --torch-dtype float16), "
+                        + "or train all weights in float32 (torch_dtype: float32)");
+            }
+        }
     }
 
-    private CausalLM(ModelConfig config, Device device, boolean trainable, SafeTensors.DType storedType, Path source) {
+    private CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
         this.config = config;
-        this.manager = NDManager.newBaseManager(device);
+        this.manager = NDManager.newBaseManager(o.device());
         Layer.Registry r = new Layer.Registry();
         this.decoder = ModelFamily.of(config).build(config, r, manager);
+        this.decoder.compute = ModelDtypes.computeType(o.dataType(), o.device());
         this.params = Collections.unmodifiableMap(r.params);
         this.shapes = r.shapes;
         this.linears = Collections.unmodifiableMap(r.linears);
-        this.trainable = trainable;
+        this.trainable = o.trainable();
         this.storedType = storedType;
         this.source = source;
     }
@@ -101,6 +130,7 @@ public final class CausalLM implements AutoCloseable {
      *     a tensor is missing or malformed, or holds a value that is not a finite number
      */
     public static CausalLM load(Path dir, Options options) {
+        options.check();
         ModelConfig config = ModelConfig.load(dir);
         SafeTensors.Checkpoint ckpt = SafeTensors.open(dir);
         try {
@@ -109,108 +139,42 @@ public final class CausalLM implements AutoCloseable {
             ckpt.close();
             throw e;
         }
-        CausalLM lm = new CausalLM(config, options.device(), options.trainable(), ckpt.dominantDType(), dir);
+        CausalLM lm = new CausalLM(config, options, ckpt.dominantDType(), dir);
+        boolean aliased;
         try {
-            lm.fill(ckpt, options);
+            aliased = WeightLoader.fill(ckpt, config, lm.params, lm.shapes, lm.manager, options);
         } catch (RuntimeException e) {
             lm.close();
             ckpt.close();
             throw e;
         }
-        if (lm.mapped == null) {
+        if (aliased) {
+            lm.mapped = ckpt;
+        } else {
             ckpt.close();
         }
         return lm;
     }
 
-    private void fill(SafeTensors.Checkpoint ckpt, Options o) {
-        boolean alias = !o.trainable() && !o.device().isGpu() && o.dataType() == DataType.FLOAT32;
-        boolean aliased = false;
-        ModelFamily family = ModelFamily.of(config);
-        for (Map.Entry<String, Parameter> e : params.entrySet()) {
-            String name = e.getKey();
-            SafeTensors.Tensor t = null;
-            for (String stored : family.checkpointNames(name)) {
-                t = ckpt.get(stored);
-                if (t != null) {
-                    break;
-                }
-            }
-            if (t == null) {
-                t = ckpt.require(name, "a " + config.modelType() + " model with " + config.numLayers() + " layers"
-                        + (name.equals("lm_head.weight") ? " and tie_word_embeddings=false" : ""));
-            }
-            Shape want = shapes.get(name);
-            if (!new Shape(t.shape()).equals(want)) {
-                throw new Align4jException(t.file() + ": tensor '" + t.name() + "' has shape " + new Shape(t.shape())
-                        + " but config.json implies " + want + "; the weights do not belong to this config.json");
-            }
-            if (t.dtype() == SafeTensors.DType.I64) {
-                throw new Align4jException(t.file() + ": tensor '" + t.name() + "' is I64; weights must be F32, F16 or BF16");
-            }
-            ByteBuffer data = t.asFloat32();
-            t.requireFinite(data); // one pass; a diverged checkpoint must not train, score or be saved as good
-            NDArray a = manager.create(data, want, DataType.FLOAT32);
-            aliased |= alias && t.dtype() == SafeTensors.DType.F32;
-            if (!alias) {
-                NDArray owned = a.duplicate(); // the mapping is read-only: an optimizer needs its own memory
-                a.close();
-                a = owned;
-            }
-            if (!o.device().equals(manager.getDevice())) {
-                a = replace(a, a.toDevice(o.device(), false));
-            }
-            if (o.dataType() != DataType.FLOAT32) {
-                a = replace(a, a.toType(o.dataType(), false)); // the fp32 copy must not outlive the fp16 one
-            }
-            a.setName(name);
-            e.getValue().setArray(a);
-        }
-        if (aliased) {
-            mapped = ckpt;
-        }
-        if (o.trainable()) {
-            for (Parameter p : params.values()) {
-                p.getArray().setRequiresGradient(true);
-            }
-        }
-    }
-
-    /** {@code next}, closing {@code prev} when the conversion made a new array. */
-    private static NDArray replace(NDArray prev, NDArray next) {
-        if (next != prev) {
-            prev.close();
-        }
-        return next;
-    }
-
     /**
-     * A randomly initialised model (normal(0, 0.02) weights, unit norm weights, zero biases),
-     * for tests, benchmarks and training from scratch.
+     * A randomly initialised model (normal(0, 0.02) weights, unit norm weights, zero biases), in
+     * float32, for tests, benchmarks and training from scratch: the same weights that
+     * {@link #init(String, Map, Path, Path, long)} writes for this config and seed.
      */
     public static CausalLM init(ModelConfig config, long seed, Options options) {
-        CausalLM lm = new CausalLM(config, options.device(), options.trainable(), SafeTensors.DType.F32, null);
+        CausalLM lm = new CausalLM(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
         try {
             lm.checkInitSize();
         } catch (RuntimeException e) {
             lm.close();
             throw e;
         }
-        java.util.Random rng = new java.util.Random(seed);
+        int index = 0;
         for (Map.Entry<String, Parameter> e : lm.params.entrySet()) {
             String name = e.getKey();
             Shape s = lm.shapes.get(name);
             float[] v = new float[Math.toIntExact(s.size())];
-            boolean norm = name.contains("norm") || name.contains("ln_");
-            for (int i = 0; i < v.length; i++) {
-                if (name.endsWith(".bias")) {
-                    v[i] = 0f;
-                } else if (norm) {
-                    v[i] = 1f;
-                } else {
-                    v[i] = (float) (rng.nextGaussian() * 0.02);
-                }
-            }
+            RandomWeights.fill(name, index++, v.length, seed, java.nio.FloatBuffer.wrap(v));
             NDArray a = lm.manager.create(v, s);
             a.setName(name);
             if (options.trainable()) {
@@ -297,7 +261,7 @@ public final class CausalLM implements AutoCloseable {
 
     /** A frozen copy of this model's current weights (for a reference model), on the same device. */
     public CausalLM frozenCopy() {
-        CausalLM lm = new CausalLM(config, device(), false, storedType, source);
+        CausalLM lm = new CausalLM(config, new Options(device(), false, weightType()), storedType, source);
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             NDArray view = e.getValue().getArray().stopGradient(); // shares storage: copy it
             NDArray a = view.duplicate();
@@ -495,6 +459,19 @@ public final class CausalLM implements AutoCloseable {
         saveWith(dir, tokenizerDir, 5_000_000_000L, dtype == null ? storedType : dtype, PeftAdapter.byWeightName(adapters));
     }
 
+    /** The type the weights are held in: FLOAT32, or FLOAT16 for a half-precision frozen model. */
+    public DataType weightType() {
+        return params.values().iterator().next().getArray().getDataType();
+    }
+
+    /**
+     * The type activations are computed in: FLOAT16 for float16 weights on a GPU, else FLOAT32
+     * (float16 weights on the CPU are storage only). Log-softmax and losses are always float32.
+     */
+    public DataType computeType() {
+        return decoder.compute;
+    }
+
     /** The configuration read from config.json. */
     public ModelConfig config() {
         return config;
@@ -643,20 +620,42 @@ public final class CausalLM implements AutoCloseable {
                 }));
             }
             SafeTensors.write(dir, entries, out, maxShardBytes);
-            ObjectNode cfg = config.json().deepCopy();
-            cfg.put("torch_dtype", out == SafeTensors.DType.BF16 ? "bfloat16" : out == SafeTensors.DType.F16 ? "float16" : "float32");
-            writeAtomically(dir.resolve("config.json"), JSON.writeValueAsBytes(cfg));
-            Path tok = tokenizerDir != null ? tokenizerDir : source;
-            if (tok != null && !tok.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
-                for (String f : TOKENIZER_FILES) {
-                    Path from = tok.resolve(f);
-                    if (Files.isRegularFile(from)) {
-                        writeAtomically(dir.resolve(f), Files.readAllBytes(from));
-                    }
-                }
-            }
+            writeConfigAndTokenizer(dir, config, out, tokenizerDir != null ? tokenizerDir : source);
         } catch (IOException e) {
             throw new Align4jException(dir + ": cannot write the model: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Writes {@code config.json} (with {@code torch_dtype} naming {@code weights}) and copies the
+     * tokenizer files of {@code tok} (null: none), each through a temporary file: what goes beside
+     * freshly written safetensors.
+     */
+    static void writeConfigAndTokenizer(Path dir, ModelConfig config, SafeTensors.DType weights, Path tok)
+            throws IOException {
+        ObjectNode cfg = config.json().deepCopy();
+        cfg.put("torch_dtype", weights == SafeTensors.DType.BF16 ? "bfloat16"
+                : weights == SafeTensors.DType.F16 ? "float16" : "float32");
+        writeAtomically(dir.resolve("config.json"), JSON.writeValueAsBytes(cfg));
+        if (tok != null && !tok.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
+            for (String f : TOKENIZER_FILES) {
+                Path from = tok.resolve(f);
+                if (Files.isRegularFile(from)) {
+                    writeAtomically(dir.resolve(f), Files.readAllBytes(from));
+                }
+            }
+        }
+    }
+
+    /**
+     * Hugging Face tensor name → shape of every tensor a model of {@code config} has, in checkpoint
+     * order (a tied head is not one), without allocating any weight.
+     */
+    static Map<String, Shape> tensorShapes(ModelConfig config) {
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            Layer.Registry r = new Layer.Registry();
+            ModelFamily.of(config).build(config, r, m);
+            return new LinkedHashMap<>(r.shapes);
         }
     }
 

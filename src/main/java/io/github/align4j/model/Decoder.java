@@ -1,7 +1,10 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 
 /**
@@ -16,6 +19,8 @@ import ai.djl.nn.Parameter;
 abstract class Decoder extends Layer {
     final ModelConfig config;
     private final Pass.Masks masks;
+    /** The activations' type ({@link ModelDtypes#computeType}); set by {@link CausalLM} once built. */
+    DataType compute = DataType.FLOAT32;
     /** The LoRA adapters, or null; set by {@link CausalLM} when adapters are added or loaded. */
     Adapters adapters;
     /** Training passes whose layers wait to be recomputed in the backward pass (gradient checkpointing). */
@@ -43,7 +48,8 @@ abstract class Decoder extends Layer {
         long offset = cache == null ? 0 : cache.length;
         Adapters a = adapters;
         boolean training = ai.djl.pytorch.jni.JniUtils.isGradMode();
-        Pass p = new Pass(ids.getManager(), b, t, offset, masks, cache, training, a == null ? 0 : a.nextPass());
+        Pass p = new Pass(ids.getManager(), b, t, offset, masks, cache, training, a == null ? 0 : a.nextPass(),
+                compute);
         if (a != null) {
             a.pass = p;
         }
@@ -98,9 +104,41 @@ abstract class Decoder extends Layer {
     /** The head's weight [V, E]. */
     abstract Parameter head();
 
-    /** Logits of hidden states: h·W_headᵀ, [..., E] → [..., V]. */
+    /**
+     * Elements of the head converted at once when it is held in another type than the activations
+     * (float16 weights, float32 activations): 16 Mi (64 MiB as float32). A larger head (32000 × 4096
+     * is 131 Mi) is converted and applied in slices of whole vocabulary rows, so the transient
+     * float32 copy stays bounded however large the vocabulary.
+     */
+    static long headChunkElements = 1L << 24;
+
+    /**
+     * Logits of hidden states: h·W_headᵀ, [..., E] → [..., V]. A head held in float16 under float32
+     * activations is converted per use, in slices of at most {@link #headChunkElements} elements.
+     */
     final NDArray logits(NDArray hidden) {
-        return Ops.linear(hidden, w(head()), null);
+        NDArray w = w(head());
+        if (w.getDataType() == hidden.getDataType()) {
+            return Ops.linear(hidden, w, null);
+        }
+        long v = w.getShape().get(0);
+        long rows = Math.max(1, headChunkElements / w.getShape().get(1));
+        if (rows >= v) {
+            NDArray wide = Ops.as(w, hidden);
+            NDArray out = Ops.linear(hidden, wide, null);
+            Ops.free(wide);
+            return out;
+        }
+        NDList parts = new NDList();
+        for (long start = 0; start < v; start += rows) {
+            NDArray slice = w.get(new NDIndex("{}:{}", start, Math.min(v, start + rows)));
+            NDArray wide = Ops.as(slice, hidden);
+            parts.add(Ops.linear(hidden, wide, null)); // [..., rows]
+            Ops.free(slice, wide);
+        }
+        NDArray out = ai.djl.ndarray.NDArrays.concat(parts, -1);
+        parts.close();
+        return out;
     }
 
     /**

@@ -40,10 +40,10 @@ final class Gpt2Decoder extends Decoder {
             throw new Align4jException("sequence of " + (p.offset + p.length) + " tokens is longer than the model's "
                     + "n_positions (" + config.maxPositions() + "); lower max_length");
         }
-        NDArray x = Ops.rows(ids, w(wte)); // [B, T, E]
+        NDArray x = Ops.to(Ops.rows(ids, w(wte)), p.compute); // [B, T, E]
         NDArray range = ids.getManager().arange((int) p.offset, (int) (p.offset + p.length));
         NDArray pos = range.toType(DataType.INT64, false);
-        NDArray pe = Ops.rows(pos, w(wpe));
+        NDArray pe = Ops.to(Ops.rows(pos, w(wpe)), p.compute);
         x.addi(pe); // [T, E] broadcast over B, in place (the lookup's backward does not need its output)
         Ops.free(range, pos, pe);
         return x;

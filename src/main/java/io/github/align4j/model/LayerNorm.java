@@ -20,6 +20,10 @@ final class LayerNorm extends Layer {
     }
 
     NDArray forward(NDArray x) { // [B, T, E] → [B, T, E]
-        return ai.djl.nn.norm.LayerNorm.layerNorm(x, normalized, w(weight), w(bias), eps).singletonOrThrow();
+        NDArray g = Ops.as(w(weight), x); // float16 weights are converted for this pass only
+        NDArray b = Ops.as(w(bias), x);
+        NDArray out = ai.djl.nn.norm.LayerNorm.layerNorm(x, normalized, g, b, eps).singletonOrThrow();
+        Ops.free(g == w(weight) ? null : g, b == w(bias) ? null : b);
+        return out;
     }
 }

@@ -35,12 +35,12 @@ final class LlamaDecoder extends Decoder {
 
     @Override
     Object shared(Pass p) {
-        return rope.slice(p.offset, p.length, p.manager);
+        return rope.slice(p.offset, p.length, p.manager, p.compute);
     }
 
     @Override
     NDArray embedding(NDArray ids, Pass p) {
-        return Ops.rows(ids, w(embed)); // [B, T, E]
+        return Ops.to(Ops.rows(ids, w(embed)), p.compute); // [B, T, E]; float16 rows of a stored-only table widen here
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Linear;
 import io.github.align4j.loss.Scalars;
@@ -24,6 +25,19 @@ final class Ops {
      */
     static NDArray as(NDArray w, NDArray like) {
         return w.getDataType() == like.getDataType() ? w : w.toType(like.getDataType(), false);
+    }
+
+    /**
+     * {@code a} converted to {@code type}: a itself when it already is, else a converted copy, and
+     * a is freed (an embedding lookup of float16 rows becomes float32 activations this way).
+     */
+    static NDArray to(NDArray a, DataType type) {
+        if (a.getDataType() == type) {
+            return a;
+        }
+        NDArray c = a.toType(type, false);
+        a.close();
+        return c;
     }
 
     /** x·s in place, safe under autograd (the scalar is made as {@link Scalars} makes it). */

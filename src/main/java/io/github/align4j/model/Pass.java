@@ -3,6 +3,7 @@ package io.github.align4j.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.github.align4j.loss.Scalars;
 import java.util.HashMap;
@@ -19,6 +20,8 @@ final class Pass {
     final long offset;
     /** Keys and values of earlier positions, extended in place; null for a full pass. */
     final KvCache cache;
+    /** The activations' type: FLOAT32, or FLOAT16 for a float16 model on a GPU ({@link ModelDtypes#computeType}). */
+    final DataType compute;
     /** Whether this pass trains (grad mode was on when it began): LoRA dropout applies only then. */
     final boolean training;
     /**
@@ -28,8 +31,10 @@ final class Pass {
     final long id;
     private final Masks masks;
 
-    Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache, boolean training, long id) {
+    Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache, boolean training, long id,
+            DataType compute) {
         this.manager = manager;
+        this.compute = compute;
         this.training = training;
         this.id = id;
         this.batch = batch;

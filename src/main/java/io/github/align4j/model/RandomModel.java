@@ -1,15 +1,18 @@
 package io.github.align4j.model;
 
-import ai.djl.Device;
-import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -73,11 +76,69 @@ final class RandomModel {
             throw new Align4jException(source + ": key 'vocab_size' is " + v.asInt() + " but the tokenizer in " + tokDir
                     + " has " + tokenizerSize + " tokens; remove the key to use the tokenizer's size or raise it.");
         }
+        SafeTensors.DType dtype = storedType(json.get("torch_dtype"), source);
         ModelConfig cfg = ModelConfig.parse(json, source);
+        Map<String, Shape> shapes = CausalLM.tensorShapes(cfg);
+        long count = 0;
+        long largest = 0;
+        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+            long n = e.getValue().size();
+            if (n < 0 || n > Integer.MAX_VALUE / 4) {
+                throw new Align4jException(source + ": tensor '" + e.getKey() + "' would have shape " + e.getValue()
+                        + ", over 2 GiB as float32 (align4j's limit for one tensor); lower vocab_size or the hidden size");
+            }
+            count += n;
+            largest = Math.max(largest, n);
+        }
         Files.createDirectories(out);
-        try (CausalLM lm = CausalLM.init(cfg, seed, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32))) {
-            lm.save(out, tokDir, 5_000_000_000L);
-            return new CausalLM.Written(out, cfg, lm.parameterCount());
+        long bytes = count * dtype.bytes;
+        long free = Files.getFileStore(out).getUsableSpace();
+        if (bytes > free) {
+            throw new Align4jException(String.format(Locale.ROOT, "%s: the model would have %,d parameters (%.1f GiB as "
+                    + "%s) but %s has %.1f GiB of free disk space; make it smaller or write it elsewhere", source, count,
+                    bytes / (double) (1L << 30), dtype, out, free / (double) (1L << 30)));
+        }
+        // One float32 buffer for the largest tensor, refilled for each: the writer consumes a tensor before asking
+        // for the next, so memory stays at one tensor however large the model.
+        ByteBuffer buf = ByteBuffer.allocateDirect((int) largest * 4).order(ByteOrder.LITTLE_ENDIAN);
+        List<SafeTensors.Entry> entries = new ArrayList<>();
+        int index = 0;
+        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+            String name = e.getKey();
+            int i = index++;
+            long n = e.getValue().size();
+            entries.add(new SafeTensors.Entry(name, e.getValue().getShape(), () -> {
+                RandomWeights.fill(name, i, n, seed, buf.clear().asFloatBuffer());
+                return buf.clear().limit((int) n * 4);
+            }));
+        }
+        SafeTensors.write(out, entries, dtype, 5_000_000_000L);
+        CausalLM.writeConfigAndTokenizer(out, cfg, dtype, tokDir);
+        return new CausalLM.Written(out, cfg, count);
+    }
+
+    /**
+     * The type the weights are written in: config key {@code torch_dtype} float32 (or absent),
+     * float16 or bfloat16 (as real checkpoints such as Zephyr ship).
+     */
+    static SafeTensors.DType storedType(JsonNode v, String source) {
+        if (v == null || v.isNull()) {
+            return SafeTensors.DType.F32;
+        }
+        String s = v.isTextual() ? v.asText().trim().toLowerCase(Locale.ROOT) : "";
+        if (s.startsWith("torch.")) {
+            s = s.substring("torch.".length());
+        }
+        switch (s) {
+            case "float32":
+                return SafeTensors.DType.F32;
+            case "float16":
+                return SafeTensors.DType.F16;
+            case "bfloat16":
+                return SafeTensors.DType.BF16;
+            default:
+                throw new Align4jException(source + ": key 'torch_dtype' is " + v + "; a random model is written as "
+                        + "float32, float16 or bfloat16");
         }
     }
 

@@ -23,8 +23,9 @@ final class RmsNorm extends Layer {
         Ops.free(ms);
         NDArray y = x.mul(inv);
         Ops.free(inv);
-        NDArray out = y.mul(w(weight));
-        Ops.free(y);
+        NDArray g = Ops.as(w(weight), y); // a float16 weight is converted for this product only
+        NDArray out = y.mul(g);
+        Ops.free(y, g == w(weight) ? null : g);
         return out;
     }
 }

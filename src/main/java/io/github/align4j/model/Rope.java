@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.github.align4j.loss.Scalars;
 
@@ -68,9 +69,10 @@ final class Rope {
 
     /**
      * The tables for positions offset..offset+length−1: views into one table per model that grows
-     * (by doubling) to the longest sequence seen, owned by the caller's manager.
+     * (by doubling) to the longest sequence seen, owned by the caller's manager, in the activations'
+     * type {@code type}.
      */
-    synchronized Slice slice(long offset, long length, NDManager callerManager) {
+    synchronized Slice slice(long offset, long length, NDManager callerManager, DataType type) {
         if (full == null || capacity < offset + length) {
             if (full != null) {
                 for (NDArray a : full) {
@@ -83,7 +85,7 @@ final class Rope {
         NDArray[] out = new NDArray[4];
         NDIndex rows = new NDIndex("{}:{}", offset, offset + length);
         for (int i = 0; i < 4; i++) {
-            out[i] = full[i].get(rows);
+            out[i] = Ops.to(full[i].get(rows), type); // float32 tables; float16 activations on a GPU get float16 ones
             out[i].attach(callerManager);
         }
         return new Slice(out[0], out[1], out[2], out[3]);

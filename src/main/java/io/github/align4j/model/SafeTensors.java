@@ -25,7 +25,9 @@ import java.util.function.Supplier;
  * data, with offsets relative to byte {@code 8 + N}.
  *
  * <p>Reading never copies tensor bytes onto the heap: {@link #open} parses and validates only the
- * headers, and each tensor is memory-mapped on its own on first {@link Checkpoint#get}. Offsets
+ * headers, and each tensor is memory-mapped on its own on first {@link Checkpoint#get} (the model
+ * loader maps only what a frozen float32 model aliases, and reads every other tensor into a reusable
+ * buffer, so that a converted checkpoint's pages do not stay resident). Offsets
  * are {@code long} throughout, so files and shards over 2 GiB work; only a single tensor must be
  * under 2 GiB (the largest Java buffer). Writing streams each tensor through a 1 MiB buffer.
  *
@@ -241,6 +243,42 @@ public final class SafeTensors {
                     buf.duplicate().order(ByteOrder.LITTLE_ENDIAN));
         }
 
+        /** Where a tensor lies (dtype, shape, file, offset), or null when absent; nothing is read or mapped. */
+        SafeTensorsReader.Slot slot(String name) {
+            return slots.get(name);
+        }
+
+        /** The file that holds a slot. */
+        Path file(SafeTensorsReader.Slot s) {
+            return files.get(s.file());
+        }
+
+        /**
+         * Reads a tensor's bytes into {@code into} from position 0 with positional reads (nothing is
+         * memory-mapped, so the file's pages do not stay in this process's resident memory) and
+         * returns a little-endian view of exactly those bytes.
+         *
+         * @throws Align4jException when the file cannot be read or ends early
+         */
+        ByteBuffer read(SafeTensorsReader.Slot s, ByteBuffer into) {
+            if (closed) {
+                throw new IllegalStateException("checkpoint " + source + " is closed");
+            }
+            ByteBuffer b = into.duplicate().clear().limit(Math.toIntExact(s.length()));
+            FileChannel ch = channels.get(s.file());
+            try {
+                while (b.hasRemaining()) {
+                    if (ch.read(b, s.offset() + b.position()) < 0) {
+                        throw new IOException("unexpected end of file");
+                    }
+                }
+            } catch (IOException e) {
+                throw new Align4jException(files.get(s.file()) + ": cannot read tensor '" + s.name() + "': "
+                        + e.getMessage() + ". Check that the file is readable and was not truncated after opening.", e);
+            }
+            return b.flip().order(ByteOrder.LITTLE_ENDIAN);
+        }
+
         /**
          * The tensor, or {@code Align4jException "<dir>: tensor '<name>' is missing (needed by
          * config.json: <why>)"}.
@@ -314,7 +352,7 @@ public final class SafeTensors {
     public record Entry(String name, long[] shape, Supplier<ByteBuffer> f32Data) {}
 
     /**
-     * Writes entries into {@code dir} as F32 or BF16 (round to nearest even from F32), as
+     * Writes entries into {@code dir} as F32, F16 or BF16 (round to nearest even from F32), as
      * {@code model.safetensors}, or when the total data would exceed {@code maxShardBytes}, as
      * {@code model-00001-of-0000K.safetensors} shards + {@code model.safetensors.index.json}
      * ({@code {"metadata": {"total_size": n}, "weight_map": {name: shardfile}}}); a tensor larger
@@ -327,7 +365,7 @@ public final class SafeTensors {
      * and carry {@code "__metadata__": {"format": "pt"}}; tensors are contiguous, in the given order.
      *
      * @throws Align4jException when the files cannot be written
-     * @throws IllegalArgumentException for a dtype other than F32/BF16, duplicate names, or data
+     * @throws IllegalArgumentException for a dtype other than F32/F16/BF16, duplicate names, or data
      *     whose length does not match its shape
      */
     public static void write(Path dir, List<Entry> entries, DType dtype, long maxShardBytes) {

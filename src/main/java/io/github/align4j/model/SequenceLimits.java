@@ -56,7 +56,7 @@ public final class SequenceLimits {
      * @param fix what the user can lower, e.g. "lower --batch-size or --max-length"
      */
     public static void checkMemory(CausalLM lm, long rows, long tokens, boolean training, String fix) {
-        DataType dtype = lm.parameters().values().iterator().next().getDataType();
+        DataType dtype = lm.computeType(); // activations: float32 for float16 weights on the CPU
         long need = lowerBoundBytes(lm.config(), rows, tokens, training, dtype);
         if (need < SMALL) {
             return; // not worth a look at the machine

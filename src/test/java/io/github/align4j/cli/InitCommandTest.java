@@ -137,6 +137,20 @@ class InitCommandTest {
         assertTrue(Files.isDirectory(mine), "a folder the user made is theirs: kept");
     }
 
+    /** --torch-dtype bfloat16 writes BF16 tensors and says so in config.json; a bad value names the flag. */
+    @Test
+    void torchDtypeFlag() throws Exception {
+        Path out = tmp.resolve("bf16");
+        Cli.Result r = Cli.run("init", "--model-type", "llama", "--torch-dtype", "bfloat16", "--out", out.toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("bfloat16", JSON.readTree(out.resolve("config.json").toFile()).get("torch_dtype").asText());
+        byte[] f = Files.readAllBytes(out.resolve("model.safetensors"));
+        assertTrue(new String(f, 0, 2000, java.nio.charset.StandardCharsets.UTF_8).contains("\"dtype\":\"BF16\""));
+        r = Cli.run("init", "--model-type", "llama", "--torch-dtype", "fp8", "--out", tmp.resolve("x").toString());
+        assertUserError(r, "--torch-dtype", "'torch_dtype' is \"fp8\"");
+        assertFalse(Files.exists(tmp.resolve("x")));
+    }
+
     @Test
     void modelTypeOptionWinsOverTheFile() throws Exception {
         Path cfgFile = tmp.resolve("cfg.json");

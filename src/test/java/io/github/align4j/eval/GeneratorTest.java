@@ -165,7 +165,7 @@ class GeneratorTest {
     @Test
     void stopsAtEosAndLeavesItOut() throws Exception {
         int[] free;
-        try (CausalLM lm = TinyModels.init(TinyModels.llama(""), 21, 8f)) {
+        try (CausalLM lm = TinyModels.init(TinyModels.llama(""), 22, 8f)) {
             free = new Generator(lm, null).generate(PROMPT, SamplingOptions.greedy(20)).get(0);
         }
         int k = 1;
@@ -174,7 +174,7 @@ class GeneratorTest {
         }
         assertTrue(k < free.length, "a token that first appears after step 0: " + Arrays.toString(free));
         int eos = free[k];
-        try (CausalLM lm = TinyModels.init(TinyModels.llama(",\"eos_token_id\":" + eos), 21, 8f)) {
+        try (CausalLM lm = TinyModels.init(TinyModels.llama(",\"eos_token_id\":" + eos), 22, 8f)) {
             Generator g = new Generator(lm, null);
             assertEquals(java.util.Set.of(eos), g.stopIds());
             Generator.Result r = g.run(PROMPT, SamplingOptions.greedy(20), true);

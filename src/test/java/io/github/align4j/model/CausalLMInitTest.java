@@ -71,6 +71,71 @@ class CausalLMInitTest {
         assertFalse(Files.exists(tmp.resolve("x")), "nothing written on an error");
     }
 
+    /** torch_dtype bfloat16 / float16: the same values as the float32 init, rounded (to nearest even) once. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"bfloat16", "float16"})
+    void halfPrecisionWritesTheRoundedFloat32Weights(String dtype) throws Exception {
+        Path out = tmp.resolve(dtype);
+        CausalLM.Written w = CausalLM.init("mistral", Map.of("hidden_size", 32, "num_hidden_layers", 2,
+                "num_key_value_heads", 2, "torch_dtype", dtype), null, out, 9);
+        assertEquals(dtype, new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("config.json").toFile())
+                .get("torch_dtype").asText());
+        SafeTensors.DType want = dtype.equals("bfloat16") ? SafeTensors.DType.BF16 : SafeTensors.DType.F16;
+        try (SafeTensors.Checkpoint c = SafeTensors.open(out);
+                CausalLM direct = CausalLM.init(w.config(), 9, CausalLM.Options.inference().withDevice(ai.djl.Device.cpu()))) {
+            assertEquals(direct.parameters().keySet(), c.names());
+            for (Map.Entry<String, ai.djl.ndarray.NDArray> e : direct.parameters().entrySet()) {
+                SafeTensors.Tensor t = c.get(e.getKey());
+                assertEquals(want, t.dtype(), e.getKey());
+                float[] f32 = e.getValue().toFloatArray();
+                java.nio.ByteBuffer half = t.data();
+                for (int i = 0; i < f32.length; i++) {
+                    short h = want == SafeTensors.DType.BF16 ? SafeTensorsWriter.bf16(f32[i]) : SafeTensorsWriter.f16(f32[i]);
+                    assertEquals(h, half.getShort(2 * i), e.getKey() + "[" + i + "]");
+                }
+            }
+        }
+        Align4jException e = assertThrows(Align4jException.class, () -> CausalLM.init("llama", Map.of("torch_dtype", "int8"),
+                null, tmp.resolve("bad"), 0));
+        assertTrue(e.getMessage().contains("'torch_dtype' is \"int8\""), e.getMessage());
+    }
+
+    /**
+     * Values come in chunks of 2^20, each from its own generator seeded from (seed, tensor, chunk): the
+     * same whatever the threads, different across chunks, tensors and seeds, and normal(0, 0.02).
+     */
+    @Test
+    void randomWeightsAreSeededPerChunkAndNormal() {
+        int n = RandomWeights.CHUNK + RandomWeights.CHUNK / 2;
+        float[] a = new float[n];
+        float[] b = new float[n];
+        RandomWeights.fill("model.layers.0.mlp.up_proj.weight", 3, n, 42, java.nio.FloatBuffer.wrap(a));
+        RandomWeights.fill("model.layers.0.mlp.up_proj.weight", 3, n, 42, java.nio.FloatBuffer.wrap(b));
+        assertArrayEquals(a, b);
+        assertFalse(a[0] == a[RandomWeights.CHUNK] && a[1] == a[RandomWeights.CHUNK + 1], "chunks differ");
+        float[] other = new float[16];
+        RandomWeights.fill("x.weight", 4, 16, 42, java.nio.FloatBuffer.wrap(other));
+        assertFalse(other[0] == a[0], "tensors differ");
+        RandomWeights.fill("x.weight", 3, 16, 43, java.nio.FloatBuffer.wrap(other));
+        assertFalse(other[0] == a[0], "seeds differ");
+        double sum = 0;
+        double sq = 0;
+        for (float v : a) {
+            sum += v;
+            sq += (double) v * v;
+        }
+        double mean = sum / n;
+        double std = Math.sqrt(sq / n - mean * mean);
+        // standard errors over 1.5M values: mean 0.02/√n = 1.6e-5, std 0.02/√(2n) = 1.2e-5; allow 10 of each
+        assertEquals(0, mean, 1.6e-4);
+        assertEquals(0.02, std, 1.2e-4);
+        float[] norm = new float[5];
+        RandomWeights.fill("model.norm.weight", 0, 5, 1, java.nio.FloatBuffer.wrap(norm));
+        assertArrayEquals(new float[] {1, 1, 1, 1, 1}, norm);
+        RandomWeights.fill("transformer.h.0.ln_1.bias", 0, 5, 1, java.nio.FloatBuffer.wrap(norm));
+        assertArrayEquals(new float[5], norm);
+    }
+
     @Test
     void tokenizerSizeCountsAddedTokens() {
         assertEquals(50257, RandomModel.tokenizerSize(TestData.shared("data/tokenizers/gpt2/tokenizer.json")));
