@@ -81,8 +81,10 @@ class CausalLMInitTest {
         assertEquals(dtype, new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("config.json").toFile())
                 .get("torch_dtype").asText());
         SafeTensors.DType want = dtype.equals("bfloat16") ? SafeTensors.DType.BF16 : SafeTensors.DType.F16;
+        Path f32Dir = tmp.resolve(dtype + "-f32");
+        CausalLM.init("mistral", Map.of("hidden_size", 32, "num_hidden_layers", 2, "num_key_value_heads", 2), null, f32Dir, 9);
         try (SafeTensors.Checkpoint c = SafeTensors.open(out);
-                CausalLM direct = CausalLM.init(w.config(), 9, CausalLM.Options.inference().withDevice(ai.djl.Device.cpu()))) {
+                CausalLM direct = CausalLM.load(f32Dir, CausalLM.Options.inference().withDevice(ai.djl.Device.cpu()))) {
             assertEquals(direct.parameters().keySet(), c.names());
             for (Map.Entry<String, ai.djl.ndarray.NDArray> e : direct.parameters().entrySet()) {
                 SafeTensors.Tensor t = c.get(e.getKey());
