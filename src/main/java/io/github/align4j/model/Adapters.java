@@ -1,7 +1,10 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import ai.djl.nn.Parameter;
 import io.github.align4j.loss.Scalars;
 import java.util.LinkedHashMap;
@@ -29,6 +32,7 @@ final class Adapters {
     Pass pass;
     private long key;
     private long passes;
+    private ByteBuffer scratch; // the last mask's bytes, reused (see dropout)
 
     /** One projection's adapter: A [r, in], B [out, r] and its position among the adapted modules. */
     record Lora(String module, Parameter a, Parameter b, int index) {}
@@ -51,7 +55,13 @@ final class Adapters {
 
     /**
      * dropout(x) for module {@code index} in the current pass: x itself when the pass is not training or
-     * the rate is 0; else x · mask with mask ∈ {0, 1/(1−rate)} drawn from the pass's seed.
+     * the rate is 0; else x · mask with mask ∈ {0, 1/(1−rate)} drawn from the pass's seed. Each value is
+     * dropped when a 16-bit draw falls below round(rate · 65536), so the rate is exact to 1/65536.
+     *
+     * <p>The mask's bytes are drawn into one direct buffer this object reuses and copied into libtorch
+     * memory at once: masks are as large as the activations (tokens × in per projection, per pass), and
+     * a fresh Java buffer for each would pile up until the garbage collector ran (measured: 6 GB of
+     * direct buffers in one step of a 1.1B model).
      */
     NDArray dropout(NDArray x, int index) {
         Pass p = pass;
@@ -59,21 +69,29 @@ final class Adapters {
         if (rate == 0 || p == null || !p.training) {
             return x;
         }
-        long n = x.getShape().size();
-        if (n > Integer.MAX_VALUE) {
-            throw new IllegalStateException("lora_dropout over " + n + " values at once; lower the batch size");
+        long size = x.getShape().size();
+        if (size > Integer.MAX_VALUE) {
+            throw new IllegalStateException("lora_dropout over " + size + " values at once; lower the batch size");
         }
+        int n = (int) size;
+        if (scratch == null || scratch.capacity() < n) {
+            scratch = ByteBuffer.allocateDirect(Math.max(n, 1 << 16)).order(ByteOrder.nativeOrder());
+        }
+        ByteBuffer bytes = scratch.duplicate().clear().limit(n).slice().order(ByteOrder.nativeOrder());
         SplittableRandom rng = new SplittableRandom(mix(mix(key, p.id), index));
-        float keep = (float) (1 / (1 - rate));
-        float[] m = new float[(int) n];
-        for (int i = 0; i < m.length; i++) {
-            m[i] = rng.nextDouble() < rate ? 0f : keep;
+        int threshold = (int) Math.round(rate * 65536);
+        for (int i = 0; i < n; ) {
+            long r = rng.nextLong();
+            for (int k = 0; k < 4 && i < n; k++, i++) {
+                bytes.put(i, ((r >>> (16 * k)) & 0xffff) < threshold ? (byte) 0 : (byte) 1);
+            }
         }
-        // owned: libtorch memory, which autograd may keep for backward (a Java buffer would be recycled)
-        NDArray mask = Scalars.owned(x.getManager().create(m, new Shape(x.getShape().getShape())));
-        NDArray typed = mask.getDataType() == x.getDataType() ? mask : mask.toType(x.getDataType(), false);
-        NDArray out = x.mul(typed);
-        Ops.free(mask == typed ? null : mask, typed);
+        // owned: copied into libtorch memory (autograd keeps the mask for backward), and scratch is free again
+        NDArray bits = Scalars.owned(x.getManager().create(bytes, new Shape(x.getShape().getShape()), DataType.UINT8));
+        NDArray mask = bits.toType(x.getDataType(), false);
+        Ops.timesInPlace(mask, (float) (1 / (1 - rate)));
+        NDArray out = x.mul(mask);
+        Ops.free(bits, mask);
         return out;
     }
 
