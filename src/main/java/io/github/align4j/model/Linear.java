@@ -46,7 +46,9 @@ final class Linear {
         NDArray y = Ops.linear(x, wt, b);
         Ops.free(wt == w ? null : wt, w == weight.getArray() ? null : w, bias == null || b == bias.getArray() ? null : b);
         if (lora != null && adapters.enabled) {
-            y.addi(update(x)); // in place: addmm's backward does not need its output
+            NDArray u = update(x);
+            y.addi(u); // in place: addmm's backward does not need its output
+            Ops.free(u); // autograd keeps what it needs; an open handle would hold N·out floats until the step ends
         }
         return y;
     }
