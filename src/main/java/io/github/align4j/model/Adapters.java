@@ -1,6 +1,7 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import io.github.align4j.loss.Scalars;
@@ -29,6 +30,7 @@ final class Adapters {
     Pass pass;
     private long key;
     private long passes;
+    private java.nio.ByteBuffer maskBuffer;
 
     /** One projection's adapter: A [r, in], B [out, r] and its position among the adapted modules. */
     record Lora(String module, Parameter a, Parameter b, int index) {}
@@ -60,21 +62,35 @@ final class Adapters {
             return x;
         }
         long n = x.getShape().size();
-        if (n > Integer.MAX_VALUE) {
+        if (n > Integer.MAX_VALUE / 4) {
             throw new IllegalStateException("lora_dropout over " + n + " values at once; lower the batch size");
         }
         SplittableRandom rng = new SplittableRandom(mix(mix(key, p.id), index));
         float keep = (float) (1 / (1 - rate));
-        float[] m = new float[(int) n];
-        for (int i = 0; i < m.length; i++) {
-            m[i] = rng.nextDouble() < rate ? 0f : keep;
+        NDArray mask;
+        synchronized (this) {
+            java.nio.FloatBuffer m = maskBuffer((int) n).asFloatBuffer();
+            for (int i = 0; i < n; i++) {
+                m.put(i, rng.nextDouble() < rate ? 0f : keep);
+            }
+            // owned: copied into libtorch memory, which autograd may keep for backward, so that the one
+            // direct buffer is reused by the next mask (a new float[] and direct buffer per mask would stay
+            // until a GC: hundreds of MB per step at real sizes)
+            mask = Scalars.owned(x.getManager().create(maskBuffer, new Shape(x.getShape().getShape()), DataType.FLOAT32));
         }
-        // owned: libtorch memory, which autograd may keep for backward (a Java buffer would be recycled)
-        NDArray mask = Scalars.owned(x.getManager().create(m, new Shape(x.getShape().getShape())));
         NDArray typed = mask.getDataType() == x.getDataType() ? mask : mask.toType(x.getDataType(), false);
         NDArray out = x.mul(typed);
         Ops.free(mask == typed ? null : mask, typed);
         return out;
+    }
+
+    /** The reusable direct buffer the masks are drawn into, grown to hold n floats; its limit is set to n floats. */
+    private java.nio.ByteBuffer maskBuffer(int n) {
+        if (maskBuffer == null || maskBuffer.capacity() < 4L * n) {
+            maskBuffer = java.nio.ByteBuffer.allocateDirect(4 * n).order(java.nio.ByteOrder.nativeOrder());
+        }
+        maskBuffer.clear().limit(4 * n);
+        return maskBuffer;
     }
 
     private static long mix(long a, long b) {

@@ -46,7 +46,9 @@ final class Linear {
         NDArray y = Ops.linear(x, wt, b);
         Ops.free(wt == w ? null : wt, w == weight.getArray() ? null : w, bias == null || b == bias.getArray() ? null : b);
         if (lora != null && adapters.enabled) {
-            y.addi(update(x)); // in place: addmm's backward does not need its output
+            NDArray u = update(x);
+            y.addi(u); // in place: addmm's backward does not need its output
+            u.close(); // the sum is in y: without this the update stays alive until the step's scope closes
         }
         return y;
     }
