@@ -198,7 +198,11 @@ final class MemoryEstimate {
 
     private record Change(String setting, UnaryOperator<Settings> apply) {}
 
-    /** Single changes that would fit, else the fewest of them together; empty when nothing fits. */
+    /**
+     * Single changes that would fit (and the largest batch or max_length that would), else every
+     * smallest set of them that fits together, else the shape on top of all of them; empty when
+     * nothing fits.
+     */
     static List<MemoryPlan.Suggestion> suggestions(Settings s) {
         List<Change> single = new ArrayList<>();
         if (s.lora() == null) {
@@ -232,15 +236,35 @@ final class MemoryEstimate {
         if (!out.isEmpty()) {
             return out;
         }
-        // together, in the order given, until it fits; then the shape, if still needed
+        // the fewest changes together that fit (each fitting set of that size, smallest estimate first);
+        // when all of them together are not enough, the shape on top of all of them
+        for (int k = 2; k <= single.size(); k++) {
+            for (int mask = 1; mask < 1 << single.size(); mask++) {
+                if (Integer.bitCount(mask) != k) {
+                    continue;
+                }
+                Settings y = s;
+                StringBuilder names = new StringBuilder();
+                for (int i = 0; i < single.size(); i++) {
+                    if ((mask & 1 << i) != 0) {
+                        y = single.get(i).apply().apply(y);
+                        names.append(names.length() == 0 ? "" : " + ").append(single.get(i).setting());
+                    }
+                }
+                if (fits(y)) {
+                    out.add(new MemoryPlan.Suggestion(names.toString(), estimate(y).total()));
+                }
+            }
+            if (!out.isEmpty()) {
+                out.sort(java.util.Comparator.comparingLong(MemoryPlan.Suggestion::total));
+                return out;
+            }
+        }
         Settings y = s;
         StringBuilder all = new StringBuilder();
         for (Change ch : single) {
             y = ch.apply().apply(y);
             all.append(all.length() == 0 ? "" : " + ").append(ch.setting());
-            if (fits(y)) {
-                return List.of(new MemoryPlan.Suggestion(all.toString(), estimate(y).total()));
-            }
         }
         shrink(y, out, all.length() == 0 ? "" : all + " + ");
         return out;
