@@ -23,19 +23,21 @@ final class MemoryEstimate {
     static final long GIB = 1L << 30;
 
     /**
-     * The JVM, libtorch and the rest of an align4j process on the CPU, before any weight: a tiny
-     * model's bench run peaks at 311 MiB of resident memory, of which about 50 MiB are its own
-     * activations (docs/performance.md).
+     * The JVM, libtorch and the rest of an align4j process on the CPU, before any weight: a bench
+     * run of a 233k-parameter model peaks at 296–311 MiB of resident memory, about 50 MiB of which
+     * are its own step (docs/performance.md).
      */
-    static final long OVERHEAD_CPU = 270 * MIB;
+    static final long OVERHEAD_CPU = 240 * MIB;
     /** On a GPU: the CUDA context and cuBLAS workspace (not measured here: no GPU on this machine). */
     static final long OVERHEAD_GPU = 600 * MIB;
     /**
-     * glibc serves allocations below its largest mmap threshold (32 MiB) from arenas that keep freed
-     * memory; a step's small tensors leave this fraction of their size on top of the live bytes
-     * (fitted to bench runs, docs/performance.md). Larger tensors are mapped and unmapped each time.
+     * glibc serves allocations below its largest mmap threshold (32 MiB) from per-thread arenas that
+     * keep freed memory for reuse, with holes; the tensors a step allocates and frees below that size
+     * leave this fraction of their bytes resident on top of the live ones (fitted to the bench runs
+     * in docs/performance.md, which put the live bytes within 2% of the count). Larger tensors are
+     * mapped and unmapped each time.
      */
-    static final double SLACK_CPU = 0.4;
+    static final double SLACK_CPU = 0.6;
     static final long MMAP_MAX = 32 * MIB;
     /** PyTorch's CUDA caching allocator: fragmentation assumed, not measured. */
     static final double SLACK_GPU = 0.2;
@@ -168,32 +170,37 @@ final class MemoryEstimate {
         long slack;
         if (s.gpu()) {
             slack = Math.round(SLACK_GPU * (activations + converted + (atHead ? logits : 0)));
-        } else {
-            List<long[]> transient_ = new ArrayList<>(kept);
-            if (!atHead) {
-                transient_.addAll(work);
+        } else { // what the step allocates and frees: its activations, float32 copies and (at the head) logits
+            List<long[]> step = new ArrayList<>();
+            for (long[] t : kept) {
+                step.add(new long[] {t[0], t[1] * a});
             }
-            long small = smallBytes(transient_, a);
-            if (s.lora() == null) { // gradients are allocated in the first backward, among the activations
-                for (MemoryModel.Module m : MemoryModel.modules(c, 0)) {
-                    small += m.in() * m.out() * 4 < MMAP_MAX ? c.numLayers() * m.in() * m.out() * 4 : 0;
+            if (!atHead) {
+                for (long[] t : work) {
+                    step.add(new long[] {t[0], t[1] * a});
                 }
+            }
+            long layers = s.checkpointing() ? (atHead ? 0 : 1) : c.numLayers(); // as convertedA and convertedB
+            if (convert) {
+                for (MemoryModel.Module m : MemoryModel.modules(c, 0)) {
+                    step.add(new long[] {layers, m.in() * m.out() * 4});
+                }
+                if (atHead) {
+                    step.add(new long[] {1, headWeights});
+                }
+            }
+            if (atHead) {
+                step.add(new long[] {3, scored * c.vocabSize() * 4});
+                step.add(new long[] {s.lora() == null ? 1 : 0, scored * e * a});
+            }
+            long small = 0;
+            for (long[] t : step) {
+                small += t[1] < MMAP_MAX ? t[0] * t[1] : 0;
             }
             slack = Math.round(SLACK_CPU * small);
         }
         return new MemoryPlan.Breakdown(frozen, trainable * 4, trainable * 4, trainable * 8, activations, converted,
                 atHead ? logits : 0, reference, slack, s.gpu() ? OVERHEAD_GPU : OVERHEAD_CPU);
-    }
-
-    /** Bytes of the tensors below glibc's largest mmap threshold. */
-    private static long smallBytes(List<long[]> tensors, long bytes) {
-        long sum = 0;
-        for (long[] t : tensors) {
-            if (t[1] * bytes < MMAP_MAX) {
-                sum += t[0] * t[1] * bytes;
-            }
-        }
-        return sum;
     }
 
     private record Change(String setting, UnaryOperator<Settings> apply) {}
