@@ -2,12 +2,15 @@
 # The memory planner's estimate against the measured peak RSS (VmHWM) of `align4j bench` runs, one
 # configuration per process, as in docs/performance.md ("Memory planner"). Prints a Markdown table.
 #
-#   bench/memory-plan.sh [SET] [OUT]      SET: quick (default), all or big; OUT: default target/memory-plan
+#   bench/memory-plan.sh [SET] [OUT]      SET: quick (default), all, half or big; OUT: default target/memory-plan
 #
-# quick: full fine-tuning and LoRA on bench-small and bench-medium shapes (about 15 min on 2 cores);
-# all: quick plus a 156M-parameter model, float16 frozen weights and recomputation (about 40 min);
+# quick: full fine-tuning and LoRA on bench-small and bench-medium shapes (about 20 min on 2 cores);
+# all: quick plus a 156M-parameter model, full and LoRA (about 35 min);
+# half: LoRA with float16 frozen weights and/or recomputation on bench-medium;
 # big: the TinyLlama-1.1B shape with LoRA r=16 all-linear, 4 pairs × (256 + 256), recomputation
-# (writes a 4.4 GB checkpoint; about 20 min per step on 2 cores).
+# (writes a 4.4 GB checkpoint; several minutes per step on 2 cores).
+# Each run is `align4j bench ... --steps 2 --warmup 1 --threads 2 --json` in its own JVM. Peaks of
+# longer runs are higher (glibc's arenas grow over the first steps; docs/performance.md).
 # Needs target/align4j.jar (mvn -B -DskipTests package). Models are written with `align4j init`
 # into $MODELS (default /tmp/align4j-memory-plan) unless they are there already.
 set -euo pipefail
@@ -35,7 +38,7 @@ model bench-medium 512 1408 8 8 4 32000
 RUNS=()
 add() { RUNS+=("$*"); }
 LORA="--use-peft --lora-r 16 --lora-alpha 32 --lora-target-modules all-linear"
-if [ "$SET" != big ]; then
+if [ "$SET" = quick ] || [ "$SET" = all ]; then
     add tiny                 --model tiny --pairs 8 --prompt 64 --completion 64
     add small-full           --model bench-small --pairs 8 --prompt 64 --completion 64
     add small-full-512       --model bench-small --pairs 4 --prompt 256 --completion 256
@@ -50,6 +53,8 @@ fi
 if [ "$SET" = all ]; then
     add m156-full            --model m156 --pairs 8 --prompt 64 --completion 64
     add m156-lora            --model m156 --pairs 8 --prompt 64 --completion 64 $LORA
+fi
+if [ "$SET" = half ]; then
     add medium-lora-fp16     --model bench-medium --pairs 8 --prompt 64 --completion 64 $LORA --torch-dtype float16
     add medium-lora-ckpt     --model bench-medium --pairs 8 --prompt 64 --completion 64 $LORA --gradient-checkpointing
     add medium-lora-fp16-ckpt --model bench-medium --pairs 8 --prompt 64 --completion 64 $LORA --torch-dtype float16 --gradient-checkpointing

@@ -31,14 +31,28 @@ final class MemoryEstimate {
     /** On a GPU: the CUDA context and cuBLAS workspace (not measured here: no GPU on this machine). */
     static final long OVERHEAD_GPU = 600 * MIB;
     /**
-     * glibc serves allocations below its largest mmap threshold (32 MiB) from per-thread arenas that
-     * keep freed memory for reuse, with holes; the tensors a step allocates and frees below that size
-     * leave this fraction of their bytes resident on top of the live ones (fitted to the bench runs
-     * in docs/performance.md, which put the live bytes within 2% of the count). Larger tensors are
-     * mapped and unmapped each time.
+     * glibc serves allocations below its mmap threshold (at most 32 MiB) from per-thread arenas that
+     * keep freed memory for reuse, with holes, and the pool grows over the first steps; the tensors a
+     * step allocates and frees below the threshold end up holding about their own size again (0.5 to
+     * 1.5 times in the bench runs of docs/performance.md, which put the live bytes within 2% of the
+     * count). Larger tensors are mapped and unmapped each time.
      */
-    static final double SLACK_CPU = 0.6;
-    static final long MMAP_MAX = 32 * MIB;
+    static final double SLACK_CPU = 1.0;
+    /**
+     * glibc's largest mmap threshold, or the threshold {@code MALLOC_MMAP_THRESHOLD_} fixes (which
+     * keeps larger tensors out of the arenas: a bounded peak, for some time per step).
+     */
+    static final long MMAP_MAX = mmapThreshold(System.getenv("MALLOC_MMAP_THRESHOLD_"));
+
+    static long mmapThreshold(String env) {
+        long max = 32 * MIB;
+        try {
+            return env == null ? max : Math.max(0, Math.min(max, Long.parseLong(env.trim())));
+        } catch (NumberFormatException e) {
+            return max;
+        }
+    }
+
     /** PyTorch's CUDA caching allocator: fragmentation assumed, not measured. */
     static final double SLACK_GPU = 0.2;
 
@@ -102,12 +116,12 @@ final class MemoryEstimate {
     }
 
     /** CPU: available RAM (MemAvailable + free swap, within a cgroup limit); GPU: free memory (total − used, cudaMemGetInfo). */
-    static long measureAvailable(boolean gpu) {
-        if (!gpu) {
+    static long measureAvailable(Device device) {
+        if (!device.isGpu()) {
             return SequenceLimits.availableBytes(Device.cpu());
         }
         try {
-            java.lang.management.MemoryUsage m = ai.djl.util.cuda.CudaUtils.getGpuMemory(Device.gpu());
+            java.lang.management.MemoryUsage m = ai.djl.util.cuda.CudaUtils.getGpuMemory(device);
             return m.getMax() - m.getUsed();
         } catch (RuntimeException | LinkageError e) {
             return -1;

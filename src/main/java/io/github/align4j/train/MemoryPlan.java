@@ -279,6 +279,7 @@ public final class MemoryPlan {
     /** Settings of a plan; {@link #build()} measures the available memory unless it was given. */
     public static final class Builder {
         private MemoryEstimate.Settings s;
+        private Device device = Device.cpu();
 
         private Builder(ModelConfig model) {
             s = MemoryEstimate.Settings.of(Objects.requireNonNull(model, "model"));
@@ -350,7 +351,8 @@ public final class MemoryPlan {
 
         /** The device (default: the CPU). */
         public Builder device(Device d) {
-            s = s.withGpu(d != null && d.isGpu());
+            device = d == null ? Device.cpu() : d;
+            s = s.withGpu(device.isGpu());
             return this;
         }
 
@@ -361,7 +363,7 @@ public final class MemoryPlan {
         }
 
         public MemoryPlan build() {
-            MemoryEstimate.Settings b = s.available() == MemoryEstimate.Settings.MEASURE ? s.withAvailable(MemoryEstimate.measureAvailable(s.gpu())) : s;
+            MemoryEstimate.Settings b = s.available() == MemoryEstimate.Settings.MEASURE ? s.withAvailable(MemoryEstimate.measureAvailable(device)) : s;
             return new MemoryPlan(b);
         }
 
