@@ -5,6 +5,7 @@ import io.github.align4j.Align4jException;
 import io.github.align4j.data.DataOptions;
 import io.github.align4j.data.PreferenceData;
 import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;
 import io.github.align4j.train.Bench;
@@ -28,16 +29,20 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
             "Time N full DPO training steps on random token ids of a fixed shape and print the median and "
-                    + "min/max step time, policy tokens per second, peak resident memory, live native arrays "
-                    + "after warm-up and at the end, and the padding fraction.",
-            "Example: align4j bench --model bench-small --pairs 8 --prompt 64 --completion 64 --steps 20 --threads 2 --json"
+                    + "min/max step time, policy tokens per second, peak resident memory (VmHWM) next to the memory "
+                    + "planner's estimate, live native arrays after warm-up and at the end, and the padding fraction. "
+                    + "One configuration per run: peak memory is the process's own.",
+            "Example: align4j bench --model bench-small --pairs 8 --prompt 64 --completion 64 --steps 20 --threads 2 --json",
+            "LoRA: align4j bench --model DIR --use-peft --lora-r 16 --lora-target-modules all-linear --torch-dtype float16 "
+                    + "--gradient-checkpointing"
         })
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "A Hugging Face model folder (config.json + safetensors); it is also the reference.")
+            description = "A Hugging Face model folder (config.json + safetensors); it is also the reference "
+                    + "(with --use-peft: the same weights with the adapters off).")
     Path model;
 
     @Option(names = "--pairs", defaultValue = "8", paramLabel = "B", description = "Preference pairs per step (default: ${DEFAULT-VALUE}).")
@@ -95,6 +100,29 @@ final class BenchCommand implements Callable<Integer> {
             description = "With --data: sort by length within windows of 64 batches, then shuffle the batches (default: ${DEFAULT-VALUE}).")
     boolean groupByLength;
 
+    @Option(names = "--use-peft", description = "Train LoRA adapters on the frozen base; the reference is the base with the adapters off.")
+    boolean usePeft;
+
+    @Option(names = "--lora-r", defaultValue = "16", paramLabel = "R", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
+    int loraR;
+
+    @Option(names = "--lora-alpha", defaultValue = "32", paramLabel = "A", description = "LoRA alpha, scaling alpha/r (default: ${DEFAULT-VALUE}).")
+    double loraAlpha;
+
+    @Option(names = "--lora-dropout", defaultValue = "0.05", paramLabel = "P", description = "Dropout on the adapters' input (default: ${DEFAULT-VALUE}).")
+    double loraDropout;
+
+    @Option(names = "--lora-target-modules", paramLabel = "M,...",
+            description = "Projections to adapt, e.g. q_proj,v_proj or all-linear (default: the family's, as PEFT: q_proj,v_proj; GPT-2 c_attn).")
+    String loraTargetModules;
+
+    @Option(names = "--torch-dtype", defaultValue = "float32", paramLabel = "float32|float16|bfloat16|auto",
+            description = "Precision of the frozen weights (the LoRA base, the reference) (default: ${DEFAULT-VALUE}).")
+    String torchDtype;
+
+    @Option(names = "--gradient-checkpointing", description = "Recompute each decoder layer in the backward pass, keeping only its input.")
+    boolean gradientCheckpointing;
+
     @Override
     public Integer call() throws Exception {
         int w = warmup != null ? warmup : data != null ? 0 : 2;
@@ -110,8 +138,15 @@ final class BenchCommand implements Callable<Integer> {
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json and model.safetensors");
         List<TokenizedPair> pairsData = data == null ? null : load();
         int n = steps != null ? steps : pairsData != null ? (pairsData.size() + pairs - 1) / pairs : 20;
+        if (!List.of("float32", "float16", "bfloat16", "auto").contains(torchDtype)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--torch-dtype must be float32, float16, bfloat16 or auto, got '" + torchDtype + "'");
+        }
+        LoraConfig lora = !usePeft ? null : new LoraConfig(loraR, loraAlpha, loraDropout,
+                loraTargetModules == null ? List.of() : List.of(loraTargetModules.split("\\s*,\\s*")), false);
         Bench.Result r = Bench.run(new Bench.Options(model, pairs, prompt, completion, n, w, precomputeRef, pairsData,
-                groupByLength, device, cacheDir == null ? null : cacheDir.resolve("reference"), seed));
+                groupByLength, device, cacheDir == null ? null : cacheDir.resolve("reference"), seed)
+                .with(lora, torchDtype, gradientCheckpointing));
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(new ObjectMapper().writeValueAsString(r.toMap()));
@@ -150,8 +185,11 @@ final class BenchCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "step time        median %.4f s  (min %.4f, max %.4f) over %d steps%n", r.medianStepSeconds(),
                 r.minStepSeconds(), r.maxStepSeconds(), r.stepSeconds().length);
         out.printf(Locale.ROOT, "policy tokens/s  %.1f%n", r.tokensPerSecond());
+        out.printf(Locale.ROOT, "training         %s%n", r.training());
         out.printf(Locale.ROOT, "peak RSS         %.1f MB  (after warm-up %.1f MB, at the end %.1f MB)%n", r.peakRssMb(),
                 r.rssAfterWarmupMb(), r.rssEndMb());
+        out.printf(Locale.ROOT, "memory plan      %.1f MB estimated peak (%+.0f%% of the measured peak; breakdown: --json)%n",
+                r.estimatedPeakMb(), r.peakRssMb() > 0 ? 100 * (r.estimatedPeakMb() / r.peakRssMb() - 1) : Double.NaN);
         out.printf(Locale.ROOT, "live arrays      %d after warm-up, %d at the end%n", r.arraysAfterWarmup(), r.arraysEnd());
         if (r.realData()) {
             out.printf(Locale.ROOT, "data             %d pairs, %s batching; one epoch of steps took %.2f s%n", r.examples(),

@@ -7,6 +7,7 @@ import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Devices;
+import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.Offline;
 import java.io.IOException;
@@ -55,12 +56,30 @@ public final class Bench {
      * @param device "cpu", "gpu", "gpu:N" or "auto"
      * @param cacheDir where precomputed reference log-probs go (null: a temporary folder, deleted)
      * @param seed random ids and batch order
+     * @param lora LoRA adapters on a frozen base (the reference is then the base with the adapters
+     *     off); null for full fine-tuning with a separate reference loaded from the model folder
+     * @param torchDtype the frozen weights' precision: float32, float16, bfloat16 (held as float16) or auto
+     * @param gradientCheckpointing recompute each decoder layer in the backward pass
      */
     public record Options(Path model, int pairs, int prompt, int completion, int steps, int warmup,
             boolean precomputeRef, List<TokenizedPair> data, boolean groupByLength, String device, Path cacheDir,
-            long seed) {
+            long seed, LoraConfig lora, String torchDtype, boolean gradientCheckpointing) {
         public Options(Path model, int pairs, int prompt, int completion, int steps) {
             this(model, pairs, prompt, completion, steps, 2, false, null, true, "auto", null, 0);
+        }
+
+        /** Full fine-tuning in float32 without recomputation. */
+        public Options(Path model, int pairs, int prompt, int completion, int steps, int warmup,
+                boolean precomputeRef, List<TokenizedPair> data, boolean groupByLength, String device, Path cacheDir,
+                long seed) {
+            this(model, pairs, prompt, completion, steps, warmup, precomputeRef, data, groupByLength, device, cacheDir, seed,
+                    null, "float32", false);
+        }
+
+        /** These options with LoRA (null: full fine-tuning), the frozen weights' precision and recomputation. */
+        public Options with(LoraConfig l, String dtype, boolean checkpointing) {
+            return new Options(model, pairs, prompt, completion, steps, warmup, precomputeRef, data, groupByLength, device,
+                    cacheDir, seed, l, dtype, checkpointing);
         }
     }
 
@@ -77,11 +96,19 @@ public final class Bench {
      * @param arraysEnd the same after the last step
      * @param setupSeconds loading the models, creating the data and (with precompute) scoring the reference
      * @param rssAfterStepMb resident memory after each timed step (flat in a healthy run)
+     * @param plan the memory planner's estimate for this run ({@link MemoryPlan}), next to {@code peakRssMb}
+     * @param training what was trained: "full fine-tuning" or the LoRA settings, precision and recomputation
      */
     public record Result(String model, long parameters, int pairs, int prompt, int completion, int threads,
             boolean precomputeRef, double[] stepSeconds, long policyTokens, double paddingFraction, double peakRssMb,
             double rssAfterWarmupMb, double rssEndMb, int arraysAfterWarmup, int arraysEnd, double setupSeconds,
-            String device, boolean realData, int examples, boolean groupByLength, double[] rssAfterStepMb) {
+            String device, boolean realData, int examples, boolean groupByLength, double[] rssAfterStepMb,
+            MemoryPlan plan, String training) {
+
+        /** The planner's estimated peak in MiB (as peakRssMb: /proc's kB / 1024). */
+        public double estimatedPeakMb() {
+            return plan.total() / 1048576.0;
+        }
 
         public double medianStepSeconds() {
             return median(stepSeconds);
@@ -134,7 +161,23 @@ public final class Bench {
                 m.put("group_by_length", groupByLength);
             }
             m.put("padding_fraction", paddingFraction);
+            m.put("training", training);
             m.put("peak_rss_mb", peakRssMb);
+            m.put("estimated_peak_mb", estimatedPeakMb());
+            m.put("estimate_over_measured", peakRssMb > 0 ? estimatedPeakMb() / peakRssMb : Double.NaN);
+            MemoryPlan.Breakdown b = plan.breakdown();
+            Map<String, Long> terms = new LinkedHashMap<>();
+            terms.put("frozen_weights", mb(b.frozenWeights()));
+            terms.put("trainable_weights", mb(b.trainableWeights()));
+            terms.put("gradients", mb(b.gradients()));
+            terms.put("optimizer_state", mb(b.optimizerState()));
+            terms.put("activations", mb(b.activations()));
+            terms.put("converted_weights", mb(b.convertedWeights()));
+            terms.put("logits", mb(b.logits()));
+            terms.put("reference", mb(b.reference()));
+            terms.put("allocator_slack", mb(b.allocatorSlack()));
+            terms.put("overhead", mb(b.overhead()));
+            m.put("estimate_mb", terms);
             m.put("rss_after_warmup_mb", rssAfterWarmupMb);
             m.put("rss_end_mb", rssEndMb);
             m.put("rss_mb_by_tenth", tenths(rssAfterStepMb));
@@ -144,6 +187,10 @@ public final class Bench {
             m.put("setup_s", setupSeconds);
             return m;
         }
+    }
+
+    private static long mb(long bytes) {
+        return Math.round(bytes / 1048576.0);
     }
 
     /** Resident memory after the steps at 0%, 10%, ..., 100% of the timed run (rounded to MB). */
@@ -174,13 +221,22 @@ public final class Bench {
         }
         Device device = Devices.resolve(o.device());
         int total = o.warmup() + o.steps();
-        TrainConfig tc = TrainConfig.defaults().with(Map.ofEntries(
+        String dtype = o.torchDtype() == null ? "float32" : o.torchDtype();
+        Map<String, Object> keys = new LinkedHashMap<>(Map.ofEntries(
                 Map.entry("beta", 0.1), Map.entry("learning_rate", 1e-5), Map.entry("lr_scheduler_type", "constant"),
                 Map.entry("warmup_steps", 0), Map.entry("weight_decay", 0.0), Map.entry("max_grad_norm", 1.0),
                 Map.entry("per_device_train_batch_size", o.pairs()), Map.entry("gradient_accumulation_steps", 1),
                 Map.entry("max_steps", total), Map.entry("logging_steps", Math.max(1, total)), Map.entry("seed", (int) o.seed()),
-                Map.entry("group_by_length", o.groupByLength()), Map.entry("precompute_ref_log_probs", o.precomputeRef())),
-                "bench");
+                Map.entry("group_by_length", o.groupByLength()), Map.entry("precompute_ref_log_probs", o.precomputeRef()),
+                Map.entry("torch_dtype", dtype), Map.entry("gradient_checkpointing", o.gradientCheckpointing())));
+        if (o.lora() != null) {
+            keys.putAll(Map.of("use_peft", true, "lora_r", o.lora().r(), "lora_alpha", o.lora().alpha(),
+                    "lora_dropout", o.lora().dropout(), "lora_target_modules", String.join(",", o.lora().targetModules()),
+                    "use_rslora", o.lora().useRslora()));
+        }
+        TrainConfig tc = TrainConfig.defaults().with(keys, "bench");
+        MemoryPlan.Dtype frozen = MemoryPlan.Dtype.of(dtype, cfg);
+        MemoryPlan plan = plan(o, cfg, data, device, frozen);
         Path tmpCache = null;
         Path cacheDir = o.cacheDir();
         if (o.precomputeRef() && cacheDir == null) {
@@ -197,7 +253,9 @@ public final class Bench {
         double[] rss = {-1, -1};
         int[] arrays = {-1, -1};
         double[] setup = {0};
-        try (CausalLM policy = CausalLM.load(o.model(), new CausalLM.Options(device, true, DataType.FLOAT32))) {
+        try (CausalLM policy = o.lora() == null ? CausalLM.load(o.model(), new CausalLM.Options(device, true, DataType.FLOAT32))
+                : CausalLM.load(o.model(), new CausalLM.Options(device, false,
+                        frozen == MemoryPlan.Dtype.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT32)).addAdapters(o.lora(), o.seed())) {
             PreferenceTrainer.StepListener listener = (step, seconds, policyTokens) -> {
                 if (step == 1) {
                     setup[0] = (System.nanoTime() - t0) / 1e9 - seconds;
@@ -227,12 +285,38 @@ public final class Bench {
             return new Result(o.model().toString(), policy.parameterCount(), o.pairs(), o.prompt(), o.completion(),
                     threads(), o.precomputeRef(), times, tokens[0], padding, rssMb("VmHWM"),
                     rss[0], rss[1], arrays[0], arrays[1], setup[0], device.toString(),
-                    o.data() != null, data.size(), o.groupByLength(), rssSteps);
+                    o.data() != null, data.size(), o.groupByLength(), rssSteps, plan, describe(o, frozen));
         } finally {
             if (tmpCache != null) {
                 deleteTree(tmpCache);
             }
         }
+    }
+
+    /**
+     * The planner's estimate for a bench run: the longest sequence and completion of the data, the
+     * reference as the trainer holds it (the base with the adapters off under LoRA, else a second
+     * copy loaded from the folder, or none while training with a precomputed reference).
+     */
+    static MemoryPlan plan(Options o, ModelConfig cfg, List<TokenizedPair> data, Device device, MemoryPlan.Dtype frozen) {
+        int longest = 1;
+        int completion = 1;
+        for (TokenizedPair p : data) {
+            int c = Math.max(p.chosen().length, p.rejected().length);
+            longest = Math.max(longest, p.prompt().length + c);
+            completion = Math.max(completion, c);
+        }
+        MemoryPlan.Reference ref = o.precomputeRef() ? MemoryPlan.Reference.PRECOMPUTED
+                : o.lora() != null ? MemoryPlan.Reference.ADAPTERS_OFF : MemoryPlan.Reference.SEPARATE;
+        return MemoryPlan.builder(cfg).pairs(o.pairs()).tokens(longest, Math.min(completion, longest)).lora(o.lora())
+                .frozenDtype(frozen).gradientCheckpointing(o.gradientCheckpointing()).reference(ref).device(device).build();
+    }
+
+    private static String describe(Options o, MemoryPlan.Dtype frozen) {
+        String what = o.lora() == null ? "full fine-tuning" : String.format(java.util.Locale.ROOT,
+                "LoRA r=%d alpha=%s dropout=%s on %s, %s frozen weights", o.lora().r(), o.lora().alpha(), o.lora().dropout(),
+                o.lora().targetModules().isEmpty() ? "the default projections" : String.join(",", o.lora().targetModules()), frozen);
+        return what + (o.gradientCheckpointing() ? ", gradient checkpointing" : "");
     }
 
     /**

@@ -125,6 +125,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
         Lengths.check(policy, trainPairs, trainUnpaired, "training", cfg.batchSize(), true);
         Lengths.check(policy, evalPairs, evalUnpaired, "eval", cfg.evalBatchSize(), false);
+        MemoryPlan.beforeTraining(cfg, policy, b.reference, b.referencePath, loss.needsReference(), trainPairs, trainUnpaired);
         PreferenceLoss.DataKind kind = paired ? PreferenceLoss.DataKind.PAIRED : PreferenceLoss.DataKind.UNPAIRED;
         if (loss.dataKind() != kind) {
             throw new Align4jException("loss '" + loss.name() + "' trains on " + loss.dataKind().name().toLowerCase()

@@ -43,7 +43,8 @@ class BenchCommandTest {
         JsonNode j = json(Cli.run("bench", "--model", model.toString(), "--pairs", "2", "--prompt", "6", "--completion", "5",
                 "--steps", "12", "--warmup", "2", "--json"));
         for (String k : List.of("median_step_s", "min_step_s", "max_step_s", "tokens_per_second", "peak_rss_mb",
-                "live_arrays_after_warmup", "live_arrays_end", "padding_fraction", "threads", "parameters")) {
+                "live_arrays_after_warmup", "live_arrays_end", "padding_fraction", "threads", "parameters", "estimated_peak_mb",
+                "estimate_mb", "training")) {
             assertTrue(j.has(k), "bench --json has " + k + ": " + j);
         }
         double median = j.get("median_step_s").asDouble();
@@ -53,6 +54,12 @@ class BenchCommandTest {
         // 2 pairs × 2 completions × (6 + 5) tokens per step
         assertEquals(44 / median, j.get("tokens_per_second").asDouble(), 1e-6 * j.get("tokens_per_second").asDouble());
         assertTrue(j.get("peak_rss_mb").asDouble() > 10, j.toString());
+        assertEquals("full fine-tuning", j.get("training").asText());
+        double terms = 0;
+        for (JsonNode t : j.get("estimate_mb")) {
+            terms += t.asDouble();
+        }
+        assertEquals(j.get("estimated_peak_mb").asDouble(), terms, 10, "the planner's terms add up to its estimate: " + j);
         assertEquals(0.0, j.get("padding_fraction").asDouble(), 0.0, "random ids of one shape need no padding");
         assertEquals(j.get("live_arrays_after_warmup").asInt(), j.get("live_arrays_end").asInt(),
                 "native arrays flat from the warm-up to the last step: " + j);
@@ -67,7 +74,7 @@ class BenchCommandTest {
         Cli.Result table = Cli.run("bench", "--model", model.toString(), "--pairs", "1", "--prompt", "4", "--completion", "4",
                 "--steps", "2");
         assertEquals(0, table.exit(), table.toString());
-        for (String s : List.of("step time", "median", "policy tokens/s", "peak RSS", "live arrays", "padding")) {
+        for (String s : List.of("step time", "median", "policy tokens/s", "peak RSS", "memory plan", "live arrays", "padding")) {
             assertTrue(table.out().contains(s), table.out());
         }
     }
@@ -97,6 +104,9 @@ class BenchCommandTest {
     void refusesBadArguments() {
         Cli.Result r = Cli.run("bench", "--model", model.toString(), "--pairs", "0");
         assertEquals(2, r.exit(), r.toString());
+        Cli.Result dtype = Cli.run("bench", "--model", model.toString(), "--torch-dtype", "float64");
+        assertEquals(2, dtype.exit(), dtype.toString());
+        assertTrue(dtype.err().contains("--torch-dtype"), dtype.toString());
         Cli.Result missing = Cli.run("bench", "--model", shared.resolve("nope").toString());
         assertEquals(2, missing.exit(), missing.toString());
     }
