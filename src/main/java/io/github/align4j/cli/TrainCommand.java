@@ -10,6 +10,7 @@ import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;
+import io.github.align4j.train.MemoryPlan;
 import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
@@ -205,6 +206,7 @@ final class TrainCommand implements Callable<Integer> {
                         + lossFn.name() + "' needs pairs. Use --loss kto, or paired data.");
             }
             out.flush();
+            checkMemory(cfg, mc, device, train);
             try (CausalLM policy = LoraFlags.loadPolicy(cfg, modelDir, device, out)) {
                 PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(cfg).policy(policy)
                         .output(out0).tokenizerDir(modelDir).console(System.err)
@@ -254,6 +256,32 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         return CliSupport.EXIT_OK;
+    }
+
+    /**
+     * Stops before anything is loaded when the memory plan of this run (the data's longest sequence
+     * and completion) does not fit the device's available memory, with the breakdown and what would fit.
+     */
+    private static void checkMemory(TrainConfig cfg, ModelConfig mc, ai.djl.Device device, PreferenceData train) {
+        int longest = 1;
+        int completion = 1;
+        if (train.paired()) {
+            for (var p : train.pairs()) {
+                int c = Math.max(p.chosen().length, p.rejected().length);
+                longest = Math.max(longest, p.prompt().length + c);
+                completion = Math.max(completion, c);
+            }
+        } else {
+            for (var u : train.unpaired()) {
+                longest = Math.max(longest, u.prompt().length + u.completion().length);
+                completion = Math.max(completion, u.completion().length);
+            }
+        }
+        MemoryPlan plan = MemoryPlan.from(cfg, mc, device).tokens(longest, Math.min(completion, longest)).build();
+        if (!plan.fits()) {
+            throw new Align4jException("this run does not fit in memory, so nothing was loaded (train --dry-run shows "
+                    + "the plan):\n" + plan.format().stripTrailing());
+        }
     }
 
     private Map<String, Object> flags() {
@@ -459,6 +487,12 @@ final class TrainCommand implements Callable<Integer> {
         out.println("  output: " + outDir);
         for (String l : LoraFlags.plan(cfg)) {
             out.println("  " + l);
+        }
+        if (Files.isRegularFile(modelDir.resolve("config.json"))) {
+            // the memory plan for sequences of max_length (the data may be shorter: train plans with its own lengths)
+            MemoryPlan plan = MemoryPlan.of(cfg, ModelConfig.load(modelDir), Devices.resolve(cfg.device()));
+            out.println("memory plan (max_length " + cfg.maxLength() + " tokens a sequence):");
+            out.println(plan.format().stripTrailing().indent(2).stripTrailing());
         }
         cfg.asMap().forEach((k, v) -> out.println("  " + k + ": " + v));
         return CliSupport.EXIT_OK;
