@@ -160,8 +160,7 @@ public final class CausalLM implements AutoCloseable {
      * A randomly initialised model (normal(0, 0.02) weights, unit norm weights, zero biases), in
      * float32, for tests, benchmarks and training from scratch. One {@code java.util.Random(seed)}
      * draws every weight in registration order, as align4j always has (the demo's published results
-     * depend on it); {@link #init(String, Map, Path, Path, long)}, which streams models of any size to
-     * disk, draws with a parallel per-chunk generator instead, so its weights differ for the same seed.
+     * depend on it); {@link #init(String, Map, Path, Path, long)} streams the same values to disk.
      */
     public static CausalLM init(ModelConfig config, long seed, Options options) {
         CausalLM lm = new CausalLM(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
@@ -171,21 +170,12 @@ public final class CausalLM implements AutoCloseable {
             lm.close();
             throw e;
         }
-        java.util.Random rng = new java.util.Random(seed);
+        RandomWeights draws = new RandomWeights(seed);
         for (Map.Entry<String, Parameter> e : lm.params.entrySet()) {
             String name = e.getKey();
             Shape s = lm.shapes.get(name);
             float[] v = new float[Math.toIntExact(s.size())];
-            boolean norm = name.contains("norm") || name.contains("ln_");
-            for (int i = 0; i < v.length; i++) {
-                if (name.endsWith(".bias")) {
-                    v[i] = 0f;
-                } else if (norm) {
-                    v[i] = 1f;
-                } else {
-                    v[i] = (float) (rng.nextGaussian() * 0.02);
-                }
-            }
+            draws.fill(name, v.length, java.nio.FloatBuffer.wrap(v));
             NDArray a = lm.manager.create(v, s);
             a.setName(name);
             if (options.trainable()) {

@@ -102,13 +102,12 @@ final class RandomModel {
         // for the next, so memory stays at one tensor however large the model.
         ByteBuffer buf = ByteBuffer.allocateDirect((int) largest * 4).order(ByteOrder.LITTLE_ENDIAN);
         List<SafeTensors.Entry> entries = new ArrayList<>();
-        int index = 0;
+        RandomWeights draws = new RandomWeights(seed); // the writer asks for the tensors once each, in this order
         for (Map.Entry<String, Shape> e : shapes.entrySet()) {
             String name = e.getKey();
-            int i = index++;
             long n = e.getValue().size();
             entries.add(new SafeTensors.Entry(name, e.getValue().getShape(), () -> {
-                RandomWeights.fill(name, i, n, seed, buf.clear().asFloatBuffer());
+                draws.fill(name, n, buf.clear().asFloatBuffer());
                 return buf.clear().limit((int) n * 4);
             }));
         }

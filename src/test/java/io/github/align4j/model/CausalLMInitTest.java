@@ -102,23 +102,17 @@ class CausalLMInitTest {
         assertTrue(e.getMessage().contains("'torch_dtype' is \"int8\""), e.getMessage());
     }
 
-    /**
-     * Values come in chunks of 2^20, each from its own generator seeded from (seed, tensor, chunk): the
-     * same whatever the threads, different across chunks, tensors and seeds, and normal(0, 0.02).
-     */
+    /** One generator for the whole model: the same seed gives the same values; weights are normal(0, 0.02). */
     @Test
-    void randomWeightsAreSeededPerChunkAndNormal() {
-        int n = RandomWeights.CHUNK + RandomWeights.CHUNK / 2;
+    void randomWeightsAreSeededAndNormal() {
+        int n = 1_500_000;
         float[] a = new float[n];
         float[] b = new float[n];
-        RandomWeights.fill("model.layers.0.mlp.up_proj.weight", 3, n, 42, java.nio.FloatBuffer.wrap(a));
-        RandomWeights.fill("model.layers.0.mlp.up_proj.weight", 3, n, 42, java.nio.FloatBuffer.wrap(b));
+        new RandomWeights(42).fill("model.layers.0.mlp.up_proj.weight", n, java.nio.FloatBuffer.wrap(a));
+        new RandomWeights(42).fill("model.layers.0.mlp.up_proj.weight", n, java.nio.FloatBuffer.wrap(b));
         assertArrayEquals(a, b);
-        assertFalse(a[0] == a[RandomWeights.CHUNK] && a[1] == a[RandomWeights.CHUNK + 1], "chunks differ");
         float[] other = new float[16];
-        RandomWeights.fill("x.weight", 4, 16, 42, java.nio.FloatBuffer.wrap(other));
-        assertFalse(other[0] == a[0], "tensors differ");
-        RandomWeights.fill("x.weight", 3, 16, 43, java.nio.FloatBuffer.wrap(other));
+        new RandomWeights(43).fill("x.weight", 16, java.nio.FloatBuffer.wrap(other));
         assertFalse(other[0] == a[0], "seeds differ");
         double sum = 0;
         double sq = 0;
@@ -132,9 +126,10 @@ class CausalLMInitTest {
         assertEquals(0, mean, 1.6e-4);
         assertEquals(0.02, std, 1.2e-4);
         float[] norm = new float[5];
-        RandomWeights.fill("model.norm.weight", 0, 5, 1, java.nio.FloatBuffer.wrap(norm));
+        RandomWeights w = new RandomWeights(1);
+        w.fill("model.norm.weight", 5, java.nio.FloatBuffer.wrap(norm));
         assertArrayEquals(new float[] {1, 1, 1, 1, 1}, norm);
-        RandomWeights.fill("transformer.h.0.ln_1.bias", 0, 5, 1, java.nio.FloatBuffer.wrap(norm));
+        w.fill("transformer.h.0.ln_1.bias", 5, java.nio.FloatBuffer.wrap(norm));
         assertArrayEquals(new float[5], norm);
     }
 
