@@ -49,6 +49,20 @@ class SignalTest {
         return Long.parseLong(m.group(1));
     }
 
+    /** Whether this process ignores SIGINT (bit 2 of SigIgn in /proc/self/status), as its children then do. */
+    static boolean sigintIgnored() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (l.startsWith("SigIgn:")) {
+                    return (Long.parseUnsignedLong(l.substring(7).trim(), 16) & 0x2L) != 0;
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            return false;
+        }
+        return false;
+    }
+
     @Test
     void sigtermAndSigintCheckpointAndExitWith143And130(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("run");
@@ -66,7 +80,10 @@ class SignalTest {
         assertFalse(log.contains("\tat "), "no stack trace: " + log);
         assertTrue(Files.readString(out.resolve(".align4j.lock")).contains("\"wrote\""), "the lock file stays as the record");
 
-        // SIGINT (Ctrl-C) on the resumed run
+        // SIGINT (Ctrl-C) on the resumed run. A process started in the background by a shell without job control
+        // inherits SIGINT as ignored, and the JVM then keeps ignoring it: nothing align4j can change, so skip there.
+        org.junit.jupiter.api.Assumptions.assumeFalse(sigintIgnored(),
+                "SIGINT is ignored in this process (started in the background without job control), so its children ignore it");
         List<String> resume = args(out, 100_000);
         resume.add("--resume");
         ChildRun intr = ChildRun.start(dir.resolve("int.log"), resume);
