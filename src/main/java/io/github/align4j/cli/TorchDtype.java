@@ -38,17 +38,11 @@ final class TorchDtype {
 
     /** A file type for {@code merge --dtype}: float32 → F32, float16 → F16, bfloat16 → BF16. */
     static SafeTensors.DType stored(String name, String flag) {
-        String n = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
-        switch (n) {
-            case "float32":
-                return SafeTensors.DType.F32;
-            case "float16":
-                return SafeTensors.DType.F16;
-            case "bfloat16":
-                return SafeTensors.DType.BF16;
-            default:
-                throw new Align4jException(flag + " '" + name + "': expected float32, float16 or bfloat16");
+        SafeTensors.DType t = io.github.align4j.model.ModelDtypes.fileType(name);
+        if (t == null) {
+            throw new Align4jException(flag + " '" + name + "': expected float32, float16 or bfloat16");
         }
+        return t;
     }
 
     /** "float32" or "float16", for messages. */

@@ -75,4 +75,26 @@ public final class ModelDtypes {
     public static DataType computeType(DataType weights, Device device) {
         return weights == DataType.FLOAT16 && device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
     }
+
+    /**
+     * The safetensors element type a torch dtype name is written as: float32 → F32, float16 → F16,
+     * bfloat16 → BF16 (case ignored, a {@code torch.} prefix accepted); null for anything else, for the
+     * caller to refuse in its own words.
+     */
+    public static SafeTensors.DType fileType(String torchDtype) {
+        String s = torchDtype == null ? "" : torchDtype.trim().toLowerCase(java.util.Locale.ROOT);
+        if (s.startsWith("torch.")) {
+            s = s.substring("torch.".length());
+        }
+        switch (s) {
+            case "float32":
+                return SafeTensors.DType.F32;
+            case "float16":
+                return SafeTensors.DType.F16;
+            case "bfloat16":
+                return SafeTensors.DType.BF16;
+            default:
+                return null;
+        }
+    }
 }

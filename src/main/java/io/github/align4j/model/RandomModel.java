@@ -124,21 +124,12 @@ final class RandomModel {
         if (v == null || v.isNull()) {
             return SafeTensors.DType.F32;
         }
-        String s = v.isTextual() ? v.asText().trim().toLowerCase(Locale.ROOT) : "";
-        if (s.startsWith("torch.")) {
-            s = s.substring("torch.".length());
+        SafeTensors.DType t = v.isTextual() ? ModelDtypes.fileType(v.asText()) : null;
+        if (t == null) {
+            throw new Align4jException(source + ": key 'torch_dtype' is " + v + "; a random model is written as "
+                    + "float32, float16 or bfloat16");
         }
-        switch (s) {
-            case "float32":
-                return SafeTensors.DType.F32;
-            case "float16":
-                return SafeTensors.DType.F16;
-            case "bfloat16":
-                return SafeTensors.DType.BF16;
-            default:
-                throw new Align4jException(source + ": key 'torch_dtype' is " + v + "; a random model is written as "
-                        + "float32, float16 or bfloat16");
-        }
+        return t;
     }
 
     /**
