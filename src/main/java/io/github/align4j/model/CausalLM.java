@@ -316,37 +316,6 @@ public final class CausalLM implements AutoCloseable {
         return this;
     }
 
-    /**
-     * Replaces the adapter's weights with those of a folder {@link #saveAdapter} wrote for the same
-     * settings (a trainer resuming from a checkpoint).
-     */
-    public void restoreAdapter(Path dir) {
-        if (adapters == null) {
-            throw new IllegalStateException("no adapters to restore into");
-        }
-        LoraConfig c = PeftAdapter.readConfig(dir);
-        if (c.r() != adapters.config.r() || c.alpha() != adapters.config.alpha()) {
-            throw new Align4jException(dir + ": the adapter has r=" + c.r() + ", lora_alpha=" + c.alpha() + " but this run "
-                    + "has r=" + adapters.config.r() + ", lora_alpha=" + adapters.config.alpha());
-        }
-        try (NDManager tmp = manager.newSubManager()) {
-            Adapters read = PeftAdapter.load(dir, adapters.config, PeftAdapter.select(linears,
-                    adapters.config.targetModules(), ModelFamily.of(config), "lora_target_modules"), tmp, false);
-            if (!read.byModule.keySet().equals(adapters.byModule.keySet())) {
-                throw new Align4jException(dir + ": the adapter targets other modules than this run");
-            }
-            for (Map.Entry<String, Adapters.Lora> e : adapters.byModule.entrySet()) {
-                Adapters.Lora from = read.byModule.get(e.getKey());
-                e.getValue().a().getArray().set(from.a().getArray().toByteBuffer());
-                e.getValue().b().getArray().set(from.b().getArray().toByteBuffer());
-            }
-            // the temporary load re-pointed the projections at its arrays: point them back
-            for (Adapters.Lora l : adapters.byModule.values()) {
-                linears.get(l.module()).attach(adapters, l);
-            }
-        }
-    }
-
     private void requireBaseForAdapters() {
         if (adapters != null) {
             throw new Align4jException("this model already has LoRA adapters");
