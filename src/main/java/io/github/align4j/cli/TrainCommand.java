@@ -55,7 +55,7 @@ final class TrainCommand implements Callable<Integer> {
     String evalData;
     @Option(names = "--eval-split", paramLabel = "F", description = "Hold out this fraction of --data when there is no --eval-data.")
     Double evalSplit;
-    @Option(names = "--loss", paramLabel = "NAME", description = "dpo, ipo, kto_pair, kto, hinge, robust, sppo_hard, nca_pair, apo_zero, apo_down, simpo, sft, or a fully qualified class name.")
+    @Option(names = "--loss", paramLabel = "NAME", description = "dpo, ipo, kto_pair, kto, hinge, robust, sppo_hard, nca_pair, apo_zero, apo_down, simpo, sft, exo_pair, bco_pair, aot, aot_unpaired, discopop, sigmoid_norm, apo_zero_unpaired, or a fully qualified class name.")
     String loss;
     @Option(names = "--loss-weights", paramLabel = "L=W,...", description = "A weighted sum of losses, e.g. dpo=1,sft=0.5 (RPO).")
     String lossWeights;

@@ -16,8 +16,9 @@ import java.util.function.Function;
 
 /**
  * Creates losses by name. Options use TRL / alignment-handbook names: {@code label_smoothing}
- * (dpo, robust, simpo), {@code simpo_gamma} (simpo), {@code desirable_weight} and
- * {@code undesirable_weight} (kto), {@code kl_detach} (kto_pair). TRL's {@code sigmoid} is
+ * (dpo, robust, simpo, exo_pair, aot, aot_unpaired), {@code simpo_gamma} (simpo), {@code desirable_weight}
+ * and {@code undesirable_weight} (kto, apo_zero_unpaired), {@code kl_detach} (kto_pair), {@code discopop_tau}
+ * (discopop). TRL's {@code sigmoid} is
  * accepted as another name for {@code dpo}. A number may be given as a {@link Number} or as text;
  * a boolean as a {@link Boolean} or {@code "true"}/{@code "false"}.
  *
@@ -35,6 +36,7 @@ public final class Losses {
     public static final String UNDESIRABLE_WEIGHT = "undesirable_weight";
 
     public static final String KL_DETACH = "kl_detach";
+    public static final String DISCOPOP_TAU = "discopop_tau";
 
     /** How to make one loss: the options it reads ({@code null}: all, for custom classes). */
     private record Factory(String name, Set<String> options, Function<Map<String, Object>, PreferenceLoss> make) {}
@@ -57,6 +59,14 @@ public final class Losses {
         add("simpo", o -> new Simpo(number("simpo", o, SIMPO_GAMMA, 0.5), number("simpo", o, LABEL_SMOOTHING, 0.0)),
                 SIMPO_GAMMA, LABEL_SMOOTHING);
         add("sft", o -> new Sft());
+        add("exo_pair", o -> new ExoPair(number("exo_pair", o, LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
+        add("bco_pair", o -> new BcoPair());
+        add("aot", o -> new Aot(number("aot", o, LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
+        add("aot_unpaired", o -> new AotUnpaired(number("aot_unpaired", o, LABEL_SMOOTHING, 0.0)), LABEL_SMOOTHING);
+        add("discopop", o -> new DiscoPop(number("discopop", o, DISCOPOP_TAU, DiscoPop.DEFAULT_TAU)), DISCOPOP_TAU);
+        add("sigmoid_norm", o -> new SigmoidNorm());
+        add("apo_zero_unpaired", o -> new ApoZeroUnpaired(number("apo_zero_unpaired", o, DESIRABLE_WEIGHT, 1.0),
+                number("apo_zero_unpaired", o, UNDESIRABLE_WEIGHT, 1.0)), DESIRABLE_WEIGHT, UNDESIRABLE_WEIGHT);
     }
 
     private Losses() {}

@@ -45,4 +45,22 @@ final class Ops {
         }
         return value;
     }
+
+    /** cDPO's smoothed logistic loss of a logit z: {@code −logσ(z)(1−ε) − logσ(−z)ε} (plain −logσ(z) when ε = 0). */
+    static NDArray smoothedLogistic(NDArray z, double eps) {
+        NDArray losses = logSigmoid(z).neg();
+        if (eps > 0) {
+            losses = scale(losses, 1 - eps).sub(scale(logSigmoid(z.neg()), eps));
+        }
+        return losses;
+    }
+
+    /** A finite number > 0 (e.g. a temperature) or a message naming the option and its default. */
+    static double positive(String loss, String key, double value, double dflt) {
+        if (!(value > 0 && Double.isFinite(value))) {
+            throw new Align4jException("Option " + key + "=" + value + " of loss '" + loss
+                    + "' must be a finite number > 0: set " + key + " to a positive value (default " + dflt + ").");
+        }
+        return value;
+    }
 }

@@ -69,6 +69,7 @@ public final class TrainConfig {
         key("simpo_gamma", Double.class, 0.5, "SimPO target margin γ");
         key("desirable_weight", Double.class, 1.0, "KTO weight of desirable examples");
         key("undesirable_weight", Double.class, 1.0, "KTO weight of undesirable examples");
+        key("discopop_tau", Double.class, 0.05, "DiscoPOP temperature τ of the mixing weight (> 0)");
         key("loss_kwargs", Map.class, Map.of(), "more loss options, e.g. {kl_detach: false}, handed to the loss (a custom loss gets them all)");
         key("learning_rate", Double.class, 5e-7, "peak learning rate (≥ 0)");
         key("lr_scheduler_type", String.class, "cosine", "cosine, linear or constant (after warmup)");
@@ -317,6 +318,7 @@ public final class TrainConfig {
                 break;
             case "desirable_weight":
             case "undesirable_weight":
+            case "discopop_tau":
                 require((Double) v > 0, where, "must be > 0");
                 break;
             case "warmup_ratio":
@@ -443,6 +445,7 @@ public final class TrainConfig {
     public double simpoGamma() { return d("simpo_gamma"); }
     public double desirableWeight() { return d("desirable_weight"); }
     public double undesirableWeight() { return d("undesirable_weight"); }
+    public double discopopTau() { return d("discopop_tau"); }
     /** loss_kwargs: more options for the loss, as given (numbers as Double). */
     @SuppressWarnings("unchecked")
     public Map<String, Object> lossKwargs() { return (Map<String, Object>) values.get("loss_kwargs"); }
@@ -507,10 +510,10 @@ public final class TrainConfig {
                 useRslora()) : null;
     }
 
-    /** The loss options (label_smoothing, simpo_gamma, desirable/undesirable weights) set away from their defaults. */
+    /** The loss options (label_smoothing, simpo_gamma, desirable/undesirable weights, discopop_tau) set away from their defaults. */
     public Map<String, Double> lossOptions() {
         Map<String, Double> m = new LinkedHashMap<>();
-        for (String k : List.of("label_smoothing", "simpo_gamma", "desirable_weight", "undesirable_weight")) {
+        for (String k : List.of("label_smoothing", "simpo_gamma", "desirable_weight", "undesirable_weight", "discopop_tau")) {
             if (!values.get(k).equals(KEYS.get(k).dflt())) {
                 m.put(k, (Double) values.get(k));
             }
@@ -577,7 +580,7 @@ public final class TrainConfig {
 
     /** The keys that make the loss. */
     public static final List<String> LOSS_KEYS = List.of("loss_type", "loss_weights", "label_smoothing", "simpo_gamma",
-            "desirable_weight", "undesirable_weight", "loss_kwargs");
+            "desirable_weight", "undesirable_weight", "discopop_tau", "loss_kwargs");
 
     /** A builder starting from the defaults. */
     public static Builder builder() {
@@ -626,6 +629,7 @@ public final class TrainConfig {
         public Builder simpoGamma(double v) { return put("simpo_gamma", v); }
         public Builder desirableWeight(double v) { return put("desirable_weight", v); }
         public Builder undesirableWeight(double v) { return put("undesirable_weight", v); }
+        public Builder discopopTau(double v) { return put("discopop_tau", v); }
         public Builder lossKwargs(Map<String, ?> v) { return put("loss_kwargs", v); }
         public Builder learningRate(double v) { return put("learning_rate", v); }
         public Builder lrSchedulerType(String v) { return put("lr_scheduler_type", v); }

@@ -32,11 +32,12 @@ class LossRegistryTest {
     @Test
     void builtinsAreCreatedByName() {
         assertEquals(List.of("dpo", "ipo", "kto_pair", "kto", "hinge", "robust", "sppo_hard", "nca_pair",
-                "apo_zero", "apo_down", "simpo", "sft"), Losses.builtins());
+                "apo_zero", "apo_down", "simpo", "sft", "exo_pair", "bco_pair", "aot", "aot_unpaired", "discopop", "sigmoid_norm",
+                "apo_zero_unpaired"), Losses.builtins());
         for (String name : Losses.builtins()) {
             PreferenceLoss loss = Losses.create(name, Map.of());
             assertEquals(name, loss.name());
-            assertEquals(name.equals("kto") ? PreferenceLoss.DataKind.UNPAIRED : PreferenceLoss.DataKind.PAIRED,
+            assertEquals(name.equals("kto") || name.equals("apo_zero_unpaired") ? PreferenceLoss.DataKind.UNPAIRED : PreferenceLoss.DataKind.PAIRED,
                     loss.dataKind());
             assertEquals(!name.equals("simpo") && !name.equals("sft"), loss.needsReference(), name);
         }

@@ -67,4 +67,17 @@ class TrainConfigTest {
         assertEquals(2.0, new Schedule(2.0, "constant", 4, 100).at(50), 1e-12);
         assertEquals(0.2, Schedule.of(TrainConfig.defaults().with(Map.of("learning_rate", 1.0, "warmup_ratio", 0.1), "t"), 100).at(2), 1e-12);
     }
+
+    @Test
+    void discopopTauIsATopLevelKeyAsInTrl() {
+        TrainConfig c = TrainConfig.defaults().with(Map.of("loss_type", "discopop", "discopop_tau", 0.2), "recipe.yaml").validated();
+        assertEquals(0.2, ((io.github.align4j.loss.DiscoPop) c.loss()).tau(), 0);
+        assertEquals(0.05, ((io.github.align4j.loss.DiscoPop) TrainConfig.defaults().with("loss_type", "discopop", "--loss").loss()).tau(), 0);
+        assertTrue(assertThrows(Align4jException.class, () -> TrainConfig.defaults().with("discopop_tau", 0, "recipe.yaml"))
+                .getMessage().contains("> 0"));
+        // a loss that does not read it refuses it by name
+        assertTrue(assertThrows(Align4jException.class,
+                () -> TrainConfig.defaults().with(Map.of("loss_type", "dpo", "discopop_tau", 0.2), "recipe.yaml").loss())
+                .getMessage().contains("discopop_tau"));
+    }
 }
