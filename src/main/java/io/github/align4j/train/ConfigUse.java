@@ -59,6 +59,13 @@ final class ConfigUse {
         if (!explicit || loss instanceof WeightedLoss) {
             return cfg;
         }
+        if (loss instanceof io.github.align4j.loss.FDivergence f) { // recorded as TRL's keys, so a resume rebuilds it
+            Map<String, Object> keys = new LinkedHashMap<>(f.options());
+            keys.keySet().retainAll(java.util.Set.of(io.github.align4j.loss.FDivergence.TYPE_KEY,
+                    io.github.align4j.loss.FDivergence.ALPHA_KEY));
+            keys.put("loss_type", spec(f.inner()));
+            return cfg.with(keys, "Builder.loss");
+        }
         return cfg.with("loss_type", spec(loss), "Builder.loss");
     }
 

@@ -70,6 +70,8 @@ public final class TrainConfig {
         key("desirable_weight", Double.class, 1.0, "KTO weight of desirable examples");
         key("undesirable_weight", Double.class, 1.0, "KTO weight of undesirable examples");
         key("discopop_tau", Double.class, 0.05, "DiscoPOP temperature τ of the mixing weight (> 0)");
+        key("f_divergence_type", String.class, "reverse_kl", "reverse_kl, forward_kl, js_divergence or alpha_divergence (f-DPO)");
+        key("f_alpha_divergence_coef", Double.class, 1.0, "α of alpha_divergence");
         key("loss_kwargs", Map.class, Map.of(), "more loss options, e.g. {kl_detach: false}, handed to the loss (a custom loss gets them all)");
         key("learning_rate", Double.class, 5e-7, "peak learning rate (≥ 0)");
         key("lr_scheduler_type", String.class, "cosine", "cosine, linear or constant (after warmup)");
@@ -359,6 +361,13 @@ public final class TrainConfig {
             case "device":
                 require(List.of("cpu", "gpu", "auto", "cuda").contains(v), where, "must be cpu, gpu or auto");
                 break;
+            case "f_divergence_type":
+                require(List.of("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence").contains(v), where,
+                        "must be reverse_kl, forward_kl, js_divergence or alpha_divergence, got '" + v + "'");
+                break;
+            case "f_alpha_divergence_coef":
+                require(Double.isFinite((Double) v), where, "must be a finite number");
+                break;
             case "lora_r":
                 require((Integer) v >= 1, where, "must be ≥ 1");
                 break;
@@ -563,9 +572,11 @@ public final class TrainConfig {
      * {@link #allLossOptions()}; an option the loss does not read is an error that names it.
      */
     public io.github.align4j.loss.PreferenceLoss loss() {
-        return lossWeights().isBlank()
+        io.github.align4j.loss.PreferenceLoss loss = lossWeights().isBlank()
                 ? io.github.align4j.loss.Losses.create(lossType(), allLossOptions())
                 : io.github.align4j.loss.Losses.weighted(lossWeightsMap(), allLossOptions());
+        return io.github.align4j.loss.FDivergence.wrap(loss,
+                io.github.align4j.loss.FDivergence.Type.of(s("f_divergence_type")), d("f_alpha_divergence_coef"));
     }
 
     /** True when a loss key (loss_type, loss_weights, loss options, loss_kwargs) is away from its default. */
@@ -580,7 +591,7 @@ public final class TrainConfig {
 
     /** The keys that make the loss. */
     public static final List<String> LOSS_KEYS = List.of("loss_type", "loss_weights", "label_smoothing", "simpo_gamma",
-            "desirable_weight", "undesirable_weight", "discopop_tau", "loss_kwargs");
+            "desirable_weight", "undesirable_weight", "discopop_tau", "f_divergence_type", "f_alpha_divergence_coef", "loss_kwargs");
 
     /** A builder starting from the defaults. */
     public static Builder builder() {
@@ -630,6 +641,8 @@ public final class TrainConfig {
         public Builder desirableWeight(double v) { return put("desirable_weight", v); }
         public Builder undesirableWeight(double v) { return put("undesirable_weight", v); }
         public Builder discopopTau(double v) { return put("discopop_tau", v); }
+        public Builder fDivergenceType(String v) { return put("f_divergence_type", v); }
+        public Builder fAlphaDivergenceCoef(double v) { return put("f_alpha_divergence_coef", v); }
         public Builder lossKwargs(Map<String, ?> v) { return put("loss_kwargs", v); }
         public Builder learningRate(double v) { return put("learning_rate", v); }
         public Builder lrSchedulerType(String v) { return put("lr_scheduler_type", v); }

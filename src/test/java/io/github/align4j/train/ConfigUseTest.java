@@ -80,4 +80,46 @@ class ConfigUseTest {
         assertEquals("io.github.align4j.loss.KtoPair", loss.path("class").asText());
         assertTrue(loss.path("options").has("kl_detach") && !loss.path("options").path("kl_detach").asBoolean(), loss.toString());
     }
+
+    /** TRL's newer losses through the trainer: the first step's loss at policy = reference, worked by hand. */
+    @Test
+    void trlLossesTrainFromTheConfig(@TempDir Path dir) throws Exception {
+        Path model = SyntheticTask.model(dir.resolve("model"), 5);
+        double ln2 = Math.log(2);
+        assertEquals(2 * ln2, lastLoss(model, base().lossType("bco_pair").maxSteps(1).build()), 1e-5); // −2logσ(0)
+        assertEquals(ln2, lastLoss(model, base().lossType("sigmoid_norm").maxSteps(1).build()), 1e-5);
+        assertEquals(ln2, lastLoss(model, base().lossType("aot").maxSteps(1).build()), 1e-5);
+        // m = σ(0) = ½: ½·ln 2 + ½·exp(0)
+        assertEquals(0.5 * ln2 + 0.5, lastLoss(model, base().lossType("discopop").discopopTau(0.2).maxSteps(1).build()), 1e-5);
+        // ½(ln ½ − ln(1 − ε)) + ½(ln ½ − ln ε), ε = 0.1
+        assertEquals(0.5 * (Math.log(0.5) - Math.log(0.9)) + 0.5 * (Math.log(0.5) - Math.log(0.1)),
+                lastLoss(model, base().lossType("exo_pair").labelSmoothing(0.1).maxSteps(1).build()), 1e-5);
+        // js_divergence scores logσ(0) for both completions: d = 0, ln 2; two steps move it below
+        double first = lastLoss(model, base().fDivergenceType("js_divergence").maxSteps(1).build());
+        assertEquals(ln2, first, 1e-5);
+        assertTrue(lastLoss(model, base().fDivergenceType("js_divergence").maxSteps(3).build()) < first - 1e-4);
+        try (CausalLM policy = CausalLM.load(model, PreferenceTrainerTest.TRAIN);
+                PreferenceTrainer t = PreferenceTrainer.builder().config(base().maxSteps(1).build()).policy(policy)
+                        .trainUnpaired(SyntheticTask.unpaired(SyntheticTask.pairs(16, 1), 3))
+                        .loss(new io.github.align4j.loss.ApoZeroUnpaired()).console(null).build()) {
+            // 1 − σ(0) for desirable and σ(0) for undesirable rows: ½
+            assertEquals(0.5, ((Number) t.train().lastTrain().get("loss")).doubleValue(), 1e-5);
+        }
+    }
+
+    @Test
+    void anExplicitFDivergenceLossIsRecordedAsTrlKeys(@TempDir Path dir) throws Exception {
+        Path model = SyntheticTask.model(dir.resolve("model"), 5);
+        try (CausalLM policy = CausalLM.load(model, PreferenceTrainerTest.TRAIN);
+                PreferenceTrainer t = PreferenceTrainer.builder().config(base().maxSteps(1).build()).policy(policy)
+                        .loss(io.github.align4j.loss.FDivergence.wrap(new Ipo(),
+                                io.github.align4j.loss.FDivergence.Type.ALPHA_DIVERGENCE, 0.5))
+                        .trainPairs(SyntheticTask.pairs(16, 1)).output(dir.resolve("out")).console(null).build()) {
+            t.train();
+        }
+        JsonNode config = new ObjectMapper().readTree(Files.readString(dir.resolve("out/final/trainer_state.json"))).path("config");
+        assertEquals("ipo", config.path("loss_type").asText());
+        assertEquals("alpha_divergence", config.path("f_divergence_type").asText());
+        assertEquals(0.5, config.path("f_alpha_divergence_coef").asDouble());
+    }
 }

@@ -80,4 +80,18 @@ class TrainConfigTest {
                 () -> TrainConfig.defaults().with(Map.of("loss_type", "dpo", "discopop_tau", 0.2), "recipe.yaml").loss())
                 .getMessage().contains("discopop_tau"));
     }
+
+    @Test
+    void fDivergenceWrapsTheConfigsLoss() {
+        TrainConfig c = TrainConfig.defaults().with(Map.of("f_divergence_type", "js_divergence"), "recipe.yaml").validated();
+        io.github.align4j.loss.PreferenceLoss l = c.loss();
+        assertTrue(l instanceof io.github.align4j.loss.FDivergence f
+                && f.type() == io.github.align4j.loss.FDivergence.Type.JS_DIVERGENCE && l.name().equals("dpo"));
+        assertTrue(c.setsLoss());
+        assertTrue(assertThrows(Align4jException.class, () -> TrainConfig.defaults().with("f_divergence_type", "kl", "recipe.yaml"))
+                .getMessage().contains("reverse_kl"));
+        assertTrue(assertThrows(Align4jException.class,
+                () -> TrainConfig.defaults().with(Map.of("loss_type", "apo_zero", "f_divergence_type", "forward_kl"), "r").loss())
+                .getMessage().contains("does not apply"));
+    }
 }
