@@ -66,6 +66,7 @@ public final class MergeOutput implements AutoCloseable {
     /** The files of an earlier complete merge, replaced on commit (--overwrite); empty when none. */
     private final List<String> earlier;
     private boolean scratchMade;
+    private boolean recorded;
     private boolean committed;
 
     private MergeOutput(Path out, boolean createdFolder, boolean createdLockFile, OutputLock lock, FileChannel channel,
@@ -213,6 +214,7 @@ public final class MergeOutput implements AutoCloseable {
             record.addAll(names);
             record.add(MANIFEST);
             record.addAll(earlier);
+            recorded = true;
             writeRecord(channel, record, out.resolve(OutputFolder.LOCK));
             wrote.addAll(record);
             // from here the folder changes: the earlier merge stops being one (its manifest goes first)
@@ -252,28 +254,16 @@ public final class MergeOutput implements AutoCloseable {
                         // the next run lists it and --overwrite removes it
                     }
                 }
-                if ((createdLockFile || createdFolder) && onlyTheLock()) {
+                // a lock file this run made and wrote no record into holds nothing anyone needs
+                if (createdLockFile && !recorded) {
                     tryDelete(out.resolve(OutputFolder.LOCK)); // still locked: no run can take it meanwhile
-                    if (createdFolder) {
-                        tryDelete(out);
-                    }
+                }
+                if (createdFolder) {
+                    tryDelete(out); // only when empty
                 }
             }
         } finally {
             lock.close();
-        }
-    }
-
-    private boolean onlyTheLock() {
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(out)) {
-            for (Path p : s) {
-                if (!p.getFileName().toString().equals(OutputFolder.LOCK)) {
-                    return false;
-                }
-            }
-            return true;
-        } catch (IOException e) {
-            return false;
         }
     }
 
