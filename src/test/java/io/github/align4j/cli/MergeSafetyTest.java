@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -80,6 +81,7 @@ class MergeSafetyTest {
      */
     @Test
     void aFailingMergeNeverRemovesAnotherMergesOutput() throws Exception {
+        assumeTrue(Files.isDirectory(Path.of("/proc/self")), "watches the child through /proc (Linux)");
         Path base = tmp.resolve("base");
         Path good = tmp.resolve("good");
         Path huge = tmp.resolve("huge");
@@ -177,6 +179,18 @@ class MergeSafetyTest {
             assertEquals(List.of(".align4j.lock", "config.json", "manifest.json", "model.safetensors", "tokenizer.json",
                     "tokenizer_config.json"), s.map(p -> p.getFileName().toString()).sorted().toList());
         }
+
+        // killed while moving into place: the manifest (moved last) is missing, the lock file records the rest
+        Files.delete(out.resolve("manifest.json"));
+        long weights = Files.size(out.resolve("model.safetensors"));
+        r = Cli.run(merge(base, good, out));
+        assertTrue(weights > 1024 && weights < 1 << 20, "a size in KiB: " + weights);
+        assertUserError(r, "interrupted align4j merge left: config.json (", "model.safetensors ("
+                + String.format(java.util.Locale.ROOT, "%.1f KiB", weights / 1024.0) + ")",
+                "rm -r -- '" + out.resolve("config.json") + "'");
+        r = Cli.run(merge(base, good, out, "--overwrite"));
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(Files.isRegularFile(out.resolve("manifest.json")));
 
         // a scratch folder without align4j's marker is not align4j's: named, never removed
         Files.createDirectories(scratch);
