@@ -6,14 +6,11 @@ import io.github.align4j.Align4jException;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.SafeTensors;
-import java.io.IOException;
+import io.github.align4j.train.MergeOutput;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -39,12 +36,17 @@ final class MergeCommand implements Callable<Integer> {
                     + "`align4j train --use-peft`, or PEFT's save_pretrained).")
     Path adapter;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "The folder to write; must be new or empty.")
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "The folder to write: new, empty, or holding only an earlier align4j merge (see --overwrite).")
     Path out;
 
     @Option(names = "--dtype", paramLabel = "float32|float16|bfloat16",
             description = "Type of the written weights (default: the base's stored type).")
     String dtype;
+
+    @Option(names = "--overwrite", description = "Replace an earlier align4j merge in --out (once the new one is complete), "
+            + "and remove what an interrupted merge left there. Nothing align4j did not write is ever removed.")
+    boolean overwrite;
 
     @Override
     public Integer call() {
@@ -52,62 +54,22 @@ final class MergeCommand implements Callable<Integer> {
         CliSupport.existingDir(model, "--model", "the base model's folder with config.json and model.safetensors");
         CliSupport.existingDir(adapter, "--adapter", "a PEFT LoRA adapter folder with adapter_config.json and "
                 + "adapter_model.safetensors");
-        boolean created = checkOut(out);
-        DataType hold; // lossless: F16 weights stay float16, F32 and BF16 are held as float32
-        try (SafeTensors.Checkpoint c = SafeTensors.open(model)) {
-            hold = c.dominantDType() == SafeTensors.DType.F16 ? DataType.FLOAT16 : DataType.FLOAT32;
-        }
-        boolean done = false;
-        try (CausalLM lm = AdapterFlags.load(model, adapter, new CausalLM.Options(Device.cpu(), false, hold))) {
-            lm.saveMerged(out, model, type);
-            done = true;
-            LoraConfig c = lm.adapterConfig();
-            PrintWriter o = spec.commandLine().getOut();
-            o.printf(Locale.ROOT, "merged %s (r=%d, lora_alpha=%s, %d projections) into %s: %,d parameters as %s → %s%n",
-                    adapter, c.r(), plain(c.alpha()), lm.adaptedModules().size(), model, lm.parameterCount(),
-                    type != null ? dtype.trim().toLowerCase(Locale.ROOT) : "the base's type", out);
-            o.flush();
-            return CliSupport.EXIT_OK;
-        } finally {
-            if (!done) {
-                clear(out, created);
+        PrintWriter o = spec.commandLine().getOut();
+        // locked before anything loads: a second run into --out stops here, and a failure below removes
+        // only this run's scratch folder (and --out, when this run made it)
+        try (MergeOutput target = MergeOutput.open(out, overwrite, o::println)) {
+            DataType hold; // lossless: F16 weights stay float16, F32 and BF16 are held as float32
+            try (SafeTensors.Checkpoint c = SafeTensors.open(model)) {
+                hold = c.dominantDType() == SafeTensors.DType.F16 ? DataType.FLOAT16 : DataType.FLOAT32;
             }
-        }
-    }
-
-    /** Refuses a file or a folder that holds anything; returns whether the folder is new (this run makes it). */
-    static boolean checkOut(Path dir) {
-        if (Files.isSymbolicLink(dir)) {
-            throw new Align4jException("--out " + dir + ": is a symbolic link; give a new or empty folder");
-        }
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return true;
-        }
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            throw new Align4jException("--out " + dir + ": is a file; give a new or empty folder");
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            if (s.findAny().isPresent()) {
-                throw new Align4jException("--out " + dir + ": the folder is not empty; merge writes a whole checkpoint "
-                        + "into a new or empty folder. Choose another folder or empty this one.");
-            }
-        } catch (IOException e) {
-            throw new Align4jException("--out " + dir + ": cannot list the folder: " + e.getMessage(), e);
-        }
-        return false;
-    }
-
-    /** After a failure: removes what this run wrote (the folder was new or empty, so all of it is ours). */
-    private static void clear(Path dir, boolean created) {
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        CliSupport.deleteTree(dir);
-        if (!created) {
-            try {
-                Files.createDirectories(dir);
-            } catch (IOException e) {
-                // it was the user's empty folder; nothing of ours is left in it either way
+            try (CausalLM lm = AdapterFlags.load(model, adapter, new CausalLM.Options(Device.cpu(), false, hold))) {
+                target.commit(dir -> lm.saveMerged(dir, model, type));
+                LoraConfig c = lm.adapterConfig();
+                o.printf(Locale.ROOT, "merged %s (r=%d, lora_alpha=%s, %d projections) into %s: %,d parameters as %s → %s%n",
+                        adapter, c.r(), plain(c.alpha()), lm.adaptedModules().size(), model, lm.parameterCount(),
+                        type != null ? dtype.trim().toLowerCase(Locale.ROOT) : "the base's type", out);
+                o.flush();
+                return CliSupport.EXIT_OK;
             }
         }
     }

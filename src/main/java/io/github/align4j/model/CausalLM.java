@@ -580,6 +580,9 @@ public final class CausalLM implements AutoCloseable {
                             f = f.toDevice(Device.cpu(), true);
                         }
                         ByteBuffer src = f.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                        if (!merge.isEmpty()) {
+                            checkMerged(e.getKey(), lora != null, src, out);
+                        }
                         if (f == a) {
                             return src;
                         }
@@ -593,6 +596,33 @@ public final class CausalLM implements AutoCloseable {
             writeConfigAndTokenizer(dir, config, out, tokenizerDir != null ? tokenizerDir : source);
         } catch (IOException e) {
             throw new Align4jException(dir + ": cannot write the model: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Refuses a merged checkpoint that would not hold the model: a weight that is NaN or infinite
+     * (an adapter with huge values overflows float32), or, written as float16, beyond its range
+     * (±65504, where it would become infinity).
+     */
+    private void checkMerged(String tensor, boolean merged, ByteBuffer f32, SafeTensors.DType out) {
+        java.nio.FloatBuffer v = f32.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        boolean half = out == SafeTensors.DType.F16;
+        for (int i = 0; i < v.limit(); i++) {
+            float x = v.get(i);
+            if (Float.isFinite(x) && (!half || Math.abs(x) <= 65504f)) {
+                continue;
+            }
+            String who = adapterSource != null ? "adapter " + adapterSource : "the adapter";
+            String what = merged ? "merging " + who + " (scaling " + adapters.scaling + ") into " + tensor
+                    : tensor + " of the base, merged with " + who + ",";
+            if (!Float.isFinite(x)) {
+                throw new Align4jException(what + " gives " + x + " at element " + i + ": the adapter's values are too "
+                        + "large for float32, so the merged model would be broken. Nothing was written; check the adapter "
+                        + "(its lora_A/lora_B values and lora_alpha).");
+            }
+            throw new Align4jException(what + " gives " + x + " at element " + i + ", beyond float16's range (±65504): "
+                    + "as float16 it would become infinity. Nothing was written; write float32 or bfloat16 instead "
+                    + "(merge --dtype float32).");
         }
     }
 

@@ -154,7 +154,7 @@ class LoraCommandTest {
         Files.createDirectories(full);
         Files.writeString(full.resolve("mine.txt"), "keep");
         Cli.Result r = Cli.run("merge", "--model", base.toString(), "--adapter", adapter.toString(), "--out", full.toString());
-        assertUserError(r, "--out " + full, "not empty");
+        assertUserError(r, "--out " + full, "holds what align4j did not write: mine.txt");
         assertEquals("keep", Files.readString(full.resolve("mine.txt")));
         try (var s = Files.list(full)) {
             assertEquals(1, s.count(), "nothing written beside the user's file");
