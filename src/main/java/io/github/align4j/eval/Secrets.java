@@ -1,6 +1,7 @@
 package io.github.align4j.eval;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,26 +34,53 @@ final class Secrets {
             return text;
         }
         int piece = Math.min(MIN_PIECE, key.length());
-        Map<String, List<Integer>> starts = new HashMap<>();
-        for (int j = 0; j + piece <= key.length(); j++) {
-            starts.computeIfAbsent(key.substring(j, j + piece), k -> new ArrayList<>(1)).add(j);
+        // the key's pieces by a rolling hash (a judge's error body may be megabytes): most positions
+        // are ruled out by one binary search, and a hit is checked character by character
+        long top = 1;
+        for (int k = 1; k < piece; k++) {
+            top *= HASH_BASE;
+        }
+        Map<Long, List<Integer>> starts = new HashMap<>();
+        long h = 0;
+        for (int j = 0; j < key.length(); j++) {
+            h = j < piece ? h * HASH_BASE + key.charAt(j) : (h - key.charAt(j - piece) * top) * HASH_BASE + key.charAt(j);
+            if (j >= piece - 1) {
+                starts.computeIfAbsent(h, x -> new ArrayList<>(1)).add(j - piece + 1);
+            }
+        }
+        long[] hashes = starts.keySet().stream().mapToLong(Long::longValue).sorted().toArray();
+        long[] filter = new long[64]; // 4096 bits: a position whose hash's bit is clear is no piece
+        for (long x : hashes) {
+            int b = bit(x);
+            filter[b >>> 6] |= 1L << b;
         }
         StringBuilder out = null;
         int copied = 0;
-        int i = 0;
+        h = 0;
+        for (int k = 0; k < piece - 1 && k < text.length(); k++) {
+            h = h * HASH_BASE + text.charAt(k);
+        }
+        int i = 0; // the window's start; h holds text[i, i + piece - 1) before each step
         while (i + piece <= text.length()) {
-            List<Integer> js = starts.get(text.substring(i, i + piece));
-            if (js == null) {
+            long w = h * HASH_BASE + text.charAt(i + piece - 1);
+            int longest = 0;
+            int b = bit(w);
+            if ((filter[b >>> 6] & (1L << b)) != 0 && Arrays.binarySearch(hashes, w) >= 0) {
+                for (int j : starts.get(w)) {
+                    if (!text.regionMatches(i, key, j, piece)) {
+                        continue;
+                    }
+                    int n = piece;
+                    while (i + n < text.length() && j + n < key.length() && text.charAt(i + n) == key.charAt(j + n)) {
+                        n++;
+                    }
+                    longest = Math.max(longest, n);
+                }
+            }
+            if (longest == 0) {
+                h = w - text.charAt(i) * top;
                 i++;
                 continue;
-            }
-            int longest = 0;
-            for (int j : js) {
-                int n = piece;
-                while (i + n < text.length() && j + n < key.length() && text.charAt(i + n) == key.charAt(j + n)) {
-                    n++;
-                }
-                longest = Math.max(longest, n);
             }
             if (out == null) {
                 out = new StringBuilder(text.length());
@@ -60,8 +88,18 @@ final class Secrets {
             out.append(text, copied, i).append(MASK);
             i += longest;
             copied = i;
+            h = 0;
+            for (int k = i; k < i + piece - 1 && k < text.length(); k++) {
+                h = h * HASH_BASE + text.charAt(k);
+            }
         }
         return out == null ? text : out.append(text, copied, text.length()).toString();
+    }
+
+    private static final long HASH_BASE = 1_000_003;
+
+    private static int bit(long hash) {
+        return (int) ((hash * 0x9E3779B97F4A7C15L) >>> 52);
     }
 
     /**

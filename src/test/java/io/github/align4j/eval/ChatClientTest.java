@@ -292,6 +292,56 @@ class ChatClientTest {
         assertEquals("a *** b", Secrets.redact("a xyz b", "xyz"), "a key shorter than 8 is removed whole");
     }
 
+    /** The plain definition of {@link Secrets#redact}: at each position, the longest run (≥ 8) of the key found there. */
+    static String naiveRedact(String text, String key) {
+        int piece = Math.min(Secrets.MIN_PIECE, key.length());
+        StringBuilder out = new StringBuilder();
+        int i = 0;
+        while (i < text.length()) {
+            int longest = 0;
+            for (int j = 0; j < key.length(); j++) {
+                int n = 0;
+                while (i + n < text.length() && j + n < key.length() && text.charAt(i + n) == key.charAt(j + n)) {
+                    n++;
+                }
+                longest = Math.max(longest, n);
+            }
+            if (longest >= piece) {
+                out.append(Secrets.MASK);
+                i += longest;
+            } else {
+                out.append(text.charAt(i++));
+            }
+        }
+        return out.toString();
+    }
+
+    @Test
+    void redactEqualsItsPlainDefinitionOnRandomTexts() {
+        Random r = new Random(17);
+        int masked = 0;
+        for (int t = 0; t < 400; t++) {
+            String alphabet = t % 2 == 0 ? "ab" : "abc-";
+            StringBuilder k = new StringBuilder();
+            for (int n = 3 + r.nextInt(20); n > 0; n--) {
+                k.append(alphabet.charAt(r.nextInt(alphabet.length())));
+            }
+            StringBuilder x = new StringBuilder();
+            for (int n = r.nextInt(120); n > 0; n--) {
+                if (r.nextInt(10) == 0) {
+                    int from = r.nextInt(k.length());
+                    x.append(k, from, from + r.nextInt(k.length() - from + 1)); // a piece of the key
+                } else {
+                    x.append(alphabet.charAt(r.nextInt(alphabet.length())));
+                }
+            }
+            String got = Secrets.redact(x.toString(), k.toString());
+            assertEquals(naiveRedact(x.toString(), k.toString()), got, "text " + x + ", key " + k);
+            masked += got.contains(Secrets.MASK) ? 1 : 0;
+        }
+        assertTrue(masked > 100, "the texts exercise the masking: " + masked);
+    }
+
     @Test
     void loopbackIsParsedNeverPrefixMatched() {
         for (String h : new String[] {"localhost", "127.0.0.1", "127.1.2.3", "127.255.255.255", "[::1]", "::1",
