@@ -119,32 +119,39 @@ public final class ChatClient {
         }
 
         public Options withApiKey(String env, String key) {
-            return new Options(url, model, env, key, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax, cacheFile, allowPlainHttp);
+            return new Options(url, model, env, key, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withMaxTokens(int n) {
-            return new Options(url, model, apiKeyEnv, apiKey, n, concurrency, timeout, maxRetries, backoffBase, backoffMax, cacheFile, allowPlainHttp);
+            return new Options(url, model, apiKeyEnv, apiKey, n, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withConcurrency(int n) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, n, timeout, maxRetries, backoffBase, backoffMax, cacheFile, allowPlainHttp);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, n, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withTimeout(Duration t) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, t, maxRetries, backoffBase, backoffMax, cacheFile, allowPlainHttp);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, t, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withRetries(int n, Duration base, Duration max) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, n, base, max, cacheFile, allowPlainHttp);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, n, base, max,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withCache(Path file) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax, file, allowPlainHttp);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    file, allowPlainHttp);
         }
 
         /** Allows (true) sending the key over plain http to another machine; see {@link #checkTransport}. */
         public Options withPlainHttp(boolean allow) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax, cacheFile, allow);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allow);
         }
 
         /**
