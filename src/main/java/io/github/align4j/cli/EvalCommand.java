@@ -91,6 +91,11 @@ final class EvalCommand implements Callable<Integer> {
             description = "With --judge openai:...: the environment variable that holds the API key (none sent without it).")
     String judgeApiKeyEnv;
 
+    @Option(names = "--judge-allow-http",
+            description = "With --judge openai:...: send the API key over plain http:// to a judge on another machine "
+                    + "(refused otherwise: use https://).")
+    boolean judgeAllowHttp;
+
     @Option(names = "--judge-cache", paramLabel = "FILE",
             description = "With --judge openai:...: the judge reply cache (default: ~/.cache/align4j/judge_cache.jsonl, "
                     + "or $XDG_CACHE_HOME/align4j/...).")
@@ -226,6 +231,12 @@ final class EvalCommand implements Callable<Integer> {
             Path root = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
             cache = root.resolve("align4j").resolve("judge_cache.jsonl");
         }
-        return new LlmJudge(new ChatClient(LlmJudge.parse(judge).withApiKey(judgeApiKeyEnv, key).withCache(cache)));
+        ChatClient.Options o = LlmJudge.parse(judge).withApiKey(judgeApiKeyEnv, key).withCache(cache).withPlainHttp(judgeAllowHttp);
+        o.checkTransport();
+        if (o.plainHttpWarning() != null) {
+            spec.commandLine().getErr().println(o.plainHttpWarning());
+            spec.commandLine().getErr().flush();
+        }
+        return new LlmJudge(new ChatClient(o));
     }
 }

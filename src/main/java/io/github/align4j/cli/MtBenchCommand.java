@@ -63,6 +63,11 @@ final class MtBenchCommand implements Callable<Integer> {
             description = "The environment variable that holds the API key (e.g. OPENAI_API_KEY). Without it no key is sent.")
     String apiKeyEnv;
 
+    @Option(names = "--judge-allow-http",
+            description = "Send the API key over plain http:// to a judge on another machine (refused otherwise: use "
+                    + "https://). A judge on this machine (localhost, 127.x.x.x, ::1) needs no flag.")
+    boolean judgeAllowHttp;
+
     @Option(names = "--mode", defaultValue = "single", paramLabel = "single|pairwise",
             description = "single: grade each answer 1-10; pairwise: compare with --baseline (default: ${DEFAULT-VALUE}).")
     String mode;
@@ -156,11 +161,9 @@ final class MtBenchCommand implements Callable<Integer> {
         ChatClient.Options judge = ChatClient.Options.of(judgeUrl, judgeModel).withApiKey(apiKeyEnv, key)
                 .withMaxTokens(judgeMaxTokens).withConcurrency(judgeConcurrency)
                 .withTimeout(Duration.ofMillis((long) (judgeTimeout * 1000)))
-                .withRetries(judgeRetries, backoffBase, Duration.ofSeconds(60)).withCache(judgeCache);
-        if (key != null && judge.endpoint().getScheme().equals("http") && !loopback(judge.endpoint().getHost())) {
-            spec.commandLine().getErr().println("warning: the API key in $" + apiKeyEnv + " is sent unencrypted (http://) to "
-                    + judge.endpoint().getHost() + "; use https:// for a judge on another machine");
-        }
+                .withRetries(judgeRetries, backoffBase, Duration.ofSeconds(60)).withCache(judgeCache)
+                .withPlainHttp(judgeAllowHttp);
+        judge.checkTransport(); // MtBench.run warns (through the log below) when the key goes over http
         MtBench.Options o = (input.model != null ? MtBench.Options.forModel(input.model) : MtBench.Options.forAnswers(input.answers))
                 .modelId(modelId).mode(m).baseline(baseline).baselineId(baselineId).judge(judge).output(output)
                 .maxNewTokens(maxNewTokens).questionLimit(questions).questionIds(questionIds).seed(seed);
@@ -184,9 +187,5 @@ final class MtBenchCommand implements Callable<Integer> {
         }
         out.flush();
         return CliSupport.EXIT_OK;
-    }
-
-    private static boolean loopback(String host) {
-        return host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1");
     }
 }

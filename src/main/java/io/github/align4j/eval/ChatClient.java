@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Texts;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -31,6 +32,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 
 /**
  * A client of the OpenAI chat-completions protocol ({@code POST {url}/chat/completions}), as
@@ -44,11 +46,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * }</pre>
  *
  * <p>Every request asks for temperature 0 and at most {@code maxTokens} tokens. Replies are cached
- * on disk (see {@link JudgeCache}) keyed by (model, prompt), so a rerun never asks twice.
+ * on disk (see {@link JudgeCache}) keyed by (server, model, prompt), so a rerun never asks twice;
+ * empty replies (and, for judges, replies without a valid rating) are not cached.
  * HTTP 429, 5xx, timeouts and broken connections are retried with exponential backoff and jitter
  * (a {@code Retry-After} or {@code retry-after-ms} header is honoured, up to 10 minutes); 401/403
  * and 404 fail at once with a message naming the URL and the model. The API key is sent only in
- * the {@code Authorization} header and is never part of a message, a log line or a file.
+ * the {@code Authorization} header, over plain http only to this machine unless allowed (see
+ * {@link Options#checkTransport}), and is never part of a message, a log line or a file: it (and
+ * any run of 8 or more of its characters) is removed from a server's text before that text is
+ * cut, cached or returned. Text from the server in messages has its control characters escaped.
  */
 public final class ChatClient {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -71,9 +77,12 @@ public final class ChatClient {
      * @param backoffBase the first retry's delay; it doubles each retry (with jitter)
      * @param backoffMax the longest backoff delay
      * @param cacheFile the reply cache (JSONL); null keeps none
+     * @param allowPlainHttp send the key over plain {@code http://} to a host that is not this
+     *     machine (refused otherwise, see {@link #checkTransport})
      */
     public record Options(String url, String model, String apiKeyEnv, String apiKey, int maxTokens, int concurrency,
-            Duration timeout, int maxRetries, Duration backoffBase, Duration backoffMax, Path cacheFile) {
+            Duration timeout, int maxRetries, Duration backoffBase, Duration backoffMax, Path cacheFile,
+            boolean allowPlainHttp) {
         public Options {
             if (url == null || url.isBlank()) {
                 throw new Align4jException("the judge needs a server URL (--judge-url), e.g. http://localhost:8000/v1");
@@ -106,31 +115,78 @@ public final class ChatClient {
         /** Defaults: no key, max_tokens 2048 (FastChat's), 8 requests at once, 120 s timeout, 8 retries from 1 s to 60 s, no cache. */
         public static Options of(String url, String model) {
             return new Options(url, model, null, null, 2048, 8, Duration.ofSeconds(120), 8, Duration.ofSeconds(1),
-                    Duration.ofSeconds(60), null);
+                    Duration.ofSeconds(60), null, false);
         }
 
         public Options withApiKey(String env, String key) {
-            return new Options(url, model, env, key, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax, cacheFile);
+            return new Options(url, model, env, key, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withMaxTokens(int n) {
-            return new Options(url, model, apiKeyEnv, apiKey, n, concurrency, timeout, maxRetries, backoffBase, backoffMax, cacheFile);
+            return new Options(url, model, apiKeyEnv, apiKey, n, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withConcurrency(int n) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, n, timeout, maxRetries, backoffBase, backoffMax, cacheFile);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, n, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withTimeout(Duration t) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, t, maxRetries, backoffBase, backoffMax, cacheFile);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, t, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withRetries(int n, Duration base, Duration max) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, n, base, max, cacheFile);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, n, base, max,
+                    cacheFile, allowPlainHttp);
         }
 
         public Options withCache(Path file) {
-            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax, file);
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    file, allowPlainHttp);
+        }
+
+        /** Allows (true) sending the key over plain http to another machine; see {@link #checkTransport}. */
+        public Options withPlainHttp(boolean allow) {
+            return new Options(url, model, apiKeyEnv, apiKey, maxTokens, concurrency, timeout, maxRetries, backoffBase, backoffMax,
+                    cacheFile, allow);
+        }
+
+        /**
+         * Whether the key would travel unencrypted to another machine: a key is set, the URL is
+         * {@code http://} and its host is not this machine (exactly {@code localhost}, an IPv4
+         * literal in 127.0.0.0/8 or {@code ::1}; names are never resolved, so {@code 0.0.0.0} and
+         * {@code 127.example.com} are other machines).
+         */
+        public boolean keyOverPlainHttp() {
+            URI e = endpoint();
+            return apiKey != null && "http".equalsIgnoreCase(e.getScheme()) && !Secrets.isLoopback(e.getHost());
+        }
+
+        /**
+         * Refuses a key over plain http to another machine unless {@link #allowPlainHttp}: throws an
+         * {@link Align4jException} that says how to fix it. {@link ChatClient}'s constructor calls it;
+         * callers that do long work before asking the judge call it first.
+         */
+        public void checkTransport() {
+            if (keyOverPlainHttp() && !allowPlainHttp) {
+                throw new Align4jException("judge URL " + endpoint() + ": the API key " + keySource() + " would be sent "
+                        + "unencrypted (http://) to " + endpoint().getHost() + ", which is not this machine. Use https://, "
+                        + "or allow plain http explicitly (--judge-allow-http; in a sweep file, judge_allow_http: true)");
+            }
+        }
+
+        /** The line to show a user whose key goes over plain http to another machine (allowed), or null. */
+        public String plainHttpWarning() {
+            return keyOverPlainHttp() ? "warning: the API key " + keySource() + " is sent unencrypted (http://) to "
+                    + endpoint().getHost() + "; anyone on the network between can read it. Use https:// for a judge on "
+                    + "another machine" : null;
+        }
+
+        private String keySource() {
+            return apiKeyEnv == null ? "(given by the caller)" : "in $" + apiKeyEnv;
         }
 
         /** The endpoint the requests go to. */
@@ -148,7 +204,7 @@ public final class ChatClient {
             return "ChatClient.Options[url=" + url + ", model=" + model + ", apiKey=" + (apiKey == null ? "none"
                     : "(from " + (apiKeyEnv == null ? "the caller" : "$" + apiKeyEnv) + ")") + ", maxTokens=" + maxTokens
                     + ", concurrency=" + concurrency + ", timeout=" + timeout + ", maxRetries=" + maxRetries + ", cache="
-                    + cacheFile + "]";
+                    + cacheFile + (allowPlainHttp ? ", allowPlainHttp" : "") + "]";
         }
     }
 
@@ -199,6 +255,7 @@ public final class ChatClient {
     }
 
     ChatClient(Options options, Sleeper sleeper, Random jitter) {
+        options.checkTransport();
         this.o = options;
         this.sleeper = sleeper;
         this.jitter = jitter;
@@ -221,24 +278,56 @@ public final class ChatClient {
         return cache == null ? 0 : cache.unreadable();
     }
 
-    /** The judge's reply to one prompt, from the cache when it was asked before. */
+    /**
+     * The judge's reply to one prompt, from the cache when it was asked before. An empty reply is
+     * returned but not cached, so the next run asks again.
+     */
     public Reply complete(String system, String user) {
-        String key = JudgeCache.key(o.model(), system, user);
+        return complete(system, user, NOT_BLANK);
+    }
+
+    /** Replies worth keeping: not empty. */
+    static final Predicate<String> NOT_BLANK = s -> s != null && !s.isBlank();
+
+    /**
+     * The judge's reply to one prompt. Only a reply that is {@code usable} (for a judge: it holds a
+     * valid rating or verdict) is cached, and a cached one that is not usable is asked again; an
+     * unusable reply is still returned (scored as unrated by the caller). The key is removed from
+     * the reply before it is cached or returned.
+     */
+    Reply complete(String system, String user, Predicate<String> usable) {
+        Predicate<String> ok = s -> NOT_BLANK.test(s) && usable.test(s);
+        String key = cacheKey(system, user);
         if (cache != null) {
             JudgeCache.Entry e = cache.get(key);
             if (e != null) {
-                cachedHits.incrementAndGet();
-                return new Reply(e.content(), e.promptTokens(), e.completionTokens(), true);
+                String content = Secrets.redact(e.content(), o.apiKey()); // a cache written by an older version
+                if (ok.test(content)) {
+                    cachedHits.incrementAndGet();
+                    return new Reply(content, e.promptTokens(), e.completionTokens(), true);
+                }
             }
         }
         Reply r = send(system, user);
         answered.incrementAndGet();
-        promptTokens.addAndGet(r.promptTokens());
-        completionTokens.addAndGet(r.completionTokens());
-        if (cache != null) {
+        addSaturating(promptTokens, r.promptTokens());
+        addSaturating(completionTokens, r.completionTokens());
+        if (cache != null && ok.test(r.content())) {
             cache.put(key, o.model(), new JudgeCache.Entry(r.content(), r.promptTokens(), r.completionTokens()));
         }
         return r;
+    }
+
+    /** The cache key of a prompt: the server (endpoint), the judge model and both messages. */
+    String cacheKey(String system, String user) {
+        return JudgeCache.key(o.endpoint().toString(), o.model(), system == null ? "" : system, user);
+    }
+
+    /** Adds a non-negative amount, stopping at Long.MAX_VALUE instead of wrapping to a negative count. */
+    static void addSaturating(AtomicLong counter, long amount) {
+        if (amount > 0) {
+            counter.accumulateAndGet(amount, (a, b) -> a > Long.MAX_VALUE - b ? Long.MAX_VALUE : a + b);
+        }
     }
 
     /**
@@ -247,10 +336,15 @@ public final class ChatClient {
      * kept for the next run.
      */
     public List<Reply> completeAll(List<Prompt> prompts) {
+        return completeAll(prompts, NOT_BLANK);
+    }
+
+    /** {@link #completeAll(List)}, caching only replies that are {@code usable} (see {@link #complete(String, String, Predicate)}). */
+    List<Reply> completeAll(List<Prompt> prompts, Predicate<String> usable) {
         List<Reply> out = new ArrayList<>(prompts.size());
         int threads = Math.min(o.concurrency(), Math.max(1, prompts.size()));
         if (threads == 1) {
-            prompts.forEach(p -> out.add(complete(p.system(), p.user())));
+            prompts.forEach(p -> out.add(complete(p.system(), p.user(), usable)));
             return out;
         }
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
@@ -261,7 +355,7 @@ public final class ChatClient {
         try {
             List<Future<Reply>> fs = new ArrayList<>(prompts.size());
             for (Prompt p : prompts) {
-                fs.add(pool.submit(() -> complete(p.system(), p.user())));
+                fs.add(pool.submit(() -> complete(p.system(), p.user(), usable)));
             }
             for (Future<Reply> f : fs) {
                 try {
@@ -321,7 +415,8 @@ public final class ChatClient {
                 if (status == 200) {
                     Reply parsed = parse(text);
                     if (parsed != null) {
-                        return parsed;
+                        return new Reply(Secrets.redact(parsed.content(), o.apiKey()), parsed.promptTokens(),
+                                parsed.completionTokens(), false);
                     }
                     last = "HTTP 200 with a reply that is not a chat completion: " + excerpt(text);
                 } else if (status == 401 || status == 403) {
@@ -409,23 +504,43 @@ public final class ChatClient {
                 return null;
             }
             JsonNode u = n.path("usage");
-            return new Reply(content.asText(), u.path("prompt_tokens").asLong(0), u.path("completion_tokens").asLong(0), false);
+            return new Reply(content.asText(), tokens(u.path("prompt_tokens")), tokens(u.path("completion_tokens")), false);
         } catch (IOException e) {
             return null;
         }
     }
 
-    private String excerpt(String text) {
-        String t = text == null ? "" : text.strip().replaceAll("\\s+", " ");
-        return scrub(t.length() > 300 ? t.substring(0, 300) + "..." : t.isEmpty() ? "(empty reply)" : t);
+    /**
+     * A token count from a server's {@code usage}: a non-negative whole number (at most
+     * Long.MAX_VALUE); anything else (negative, fractional, not finite, not a number) counts 0.
+     */
+    static long tokens(JsonNode n) {
+        if (n == null || !n.isNumber()) {
+            return 0;
+        }
+        if (n.isIntegralNumber()) {
+            java.math.BigInteger b = n.bigIntegerValue();
+            return b.signum() < 0 ? 0 : b.bitLength() < 64 ? b.longValue() : Long.MAX_VALUE;
+        }
+        double d = n.doubleValue();
+        if (!Double.isFinite(d) || d < 0 || d != Math.rint(d)) {
+            return 0;
+        }
+        return d >= 0x1p63 ? Long.MAX_VALUE : (long) d;
     }
 
-    /** Removes the key from text a server sent back (some echo it in errors). */
-    private String scrub(String s) {
-        if (s == null || o.apiKey() == null) {
-            return s;
+    /** At most 300 characters of a server's text for a message: the key removed first, then cut, then made printable. */
+    String excerpt(String text) {
+        String t = text == null ? "" : Secrets.redact(text, o.apiKey()).strip().replaceAll("\\s+", " ");
+        if (t.length() > 300) {
+            t = t.substring(0, Character.isHighSurrogate(t.charAt(299)) ? 299 : 300) + "...";
         }
-        return s.replace(o.apiKey(), "***");
+        return Texts.printable(t.isEmpty() ? "(empty reply)" : t);
+    }
+
+    /** Removes the key from text that may hold what a server sent (some echo it in errors), and escapes control characters. */
+    private String scrub(String s) {
+        return s == null ? null : Texts.printable(Secrets.redact(s, o.apiKey()));
     }
 
     private static final class TooLarge extends IOException {

@@ -14,12 +14,11 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Map;
 
 /**
  * Judge replies on disk: an append-only JSONL file, one line per reply, keyed by the SHA-256 of
- * (judge model, system prompt, user prompt). Each line is written with one {@code write} and
+ * (server, judge model, system prompt, user prompt); the last line of a key wins. Each line is written with one {@code write} and
  * forced to disk before the reply is used, so a run killed at any point loses at most the line
  * being written; a torn last line is ignored when the file is read again (and a newline is written
  * before the next record). The file holds no API key and no prompt text, only the key's hash.
@@ -68,8 +67,8 @@ final class JudgeCache {
                         bad++;
                         continue;
                     }
-                    m.put(n.get("key").asText(), new Entry(n.get("content").asText(), n.path("prompt_tokens").asLong(0),
-                            n.path("completion_tokens").asLong(0)));
+                    m.put(n.get("key").asText(), new Entry(n.get("content").asText(), ChatClient.tokens(n.path("prompt_tokens")),
+                            ChatClient.tokens(n.path("completion_tokens"))));
                 } catch (IOException e) {
                     bad++; // a line torn by a killed run
                 }
@@ -82,11 +81,15 @@ final class JudgeCache {
         }
     }
 
-    /** The key of a prompt: SHA-256 over the judge model and both messages. */
-    static String key(String model, String system, String user) {
+    /**
+     * SHA-256 over length-prefixed parts. A judge prompt's key is over the server (its endpoint),
+     * the judge model and both messages ({@link ChatClient#cacheKey}); null parts count as "".
+     */
+    static String key(String... parts) {
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
-            for (String s : List.of(model, system == null ? "" : system, user)) {
+            for (String s0 : parts) {
+                String s = s0 == null ? "" : s0;
                 byte[] b = s.getBytes(StandardCharsets.UTF_8);
                 d.update(ByteBuffer.allocate(8).putLong(b.length).array()); // length-prefixed: no ambiguity
                 d.update(b);

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * A {@link Judge} that asks an LLM behind an OpenAI-compatible endpoint to grade a completion 1–10
  * with MT-Bench's {@code single-v1} prompt (the prompt as the question, the completion as the
  * answer), for {@code align4j eval --judge openai:MODEL@URL}. A judgment without a rating scores
- * −1 (below every rating) and is counted in {@link #unscored()}. Replies are cached by the
- * {@link ChatClient}, so the same completion is never graded twice.
+ * −1 (below every rating) and is counted in {@link #unscored()}; a rating off the 1–10 scale is no
+ * rating. Rated replies are cached by the {@link ChatClient}, so the same completion is never
+ * graded twice; an unrated one is asked again on the next run.
  */
 public final class LlmJudge implements Judge {
     /** The prefix of judge names that mean an OpenAI-compatible endpoint. */
@@ -41,7 +42,7 @@ public final class LlmJudge implements Judge {
     @Override
     public double score(String prompt, String completion) {
         String user = MtBenchData.format(this.prompt.template(), Map.of("question", prompt, "answer", completion));
-        double r = MtBenchJudging.rating(client.complete(this.prompt.system(), user).content());
+        double r = MtBenchJudging.rating(client.complete(this.prompt.system(), user, MtBenchJudging::rated).content());
         if (r == -1) {
             unscored.incrementAndGet();
         }

@@ -39,7 +39,7 @@ import java.util.function.Consumer;
  * <p>Files, in FastChat's layout under the output folder: {@code model_answer/<model_id>.jsonl}
  * (FastChat's {@code model_answer} rows; a FastChat file can be given instead with
  * {@link Options#answers}), {@code model_judgment/<judge>_single.jsonl} or {@code _pair.jsonl},
- * {@code judge_cache.jsonl} (every judge reply; a rerun asks only what is not in it), and the
+ * {@code judge_cache.jsonl} (every judge reply with a rating or verdict; a rerun asks only what is not in it), and the
  * results: {@code results.json}, {@code results.md}, {@code results.csv} and the per-category plot
  * {@code scores_by_category.png}/{@code .svg}. Answers already in the answers file are kept and
  * only the missing ones generated, so a killed run resumes where it stopped.
@@ -209,6 +209,7 @@ public final class MtBench {
         if (o.judge == null) {
             throw new Align4jException("MT-Bench needs a judge: its URL and model (--judge-url, --judge-model)");
         }
+        o.judge.checkTransport(); // before answers are generated, which can take an hour
         if (o.output == null) {
             throw new Align4jException("MT-Bench needs an output folder (--output DIR)");
         }
@@ -240,6 +241,9 @@ public final class MtBench {
         }
         ChatClient.Options jo = o.judge.cacheFile() == null ? o.judge.withCache(o.output.resolve("judge_cache.jsonl")) : o.judge;
         ChatClient client = new ChatClient(jo);
+        if (jo.plainHttpWarning() != null) {
+            say(log, jo.plainHttpWarning());
+        }
         if (client.unreadableCacheLines() > 0) {
             say(log, "judge cache " + jo.cacheFile() + ": ignored " + client.unreadableCacheLines()
                     + " unreadable line(s) (a run killed mid-write); those prompts are asked again");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Texts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -153,12 +154,14 @@ final class MtBenchData {
                 if (tolerateTornEnd) {
                     continue; // a line torn by a killed run: that question is answered again
                 }
-                throw new Align4jException(where + ": not a JSON object (" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()) + "); expected FastChat's "
+                throw new Align4jException(where + ": " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                        ? Texts.jsonError("not a JSON object", j) : "not a JSON object") + "; expected FastChat's "
                         + "model_answer layout {\"question_id\", \"model_id\", \"choices\": [{\"turns\": [...]}]}");
             }
             JsonNode id = n == null ? null : n.get("question_id");
-            if (id == null || !id.canConvertToInt()) {
-                throw new Align4jException(where + ": 'question_id' is missing or not an integer");
+            if (id == null || !id.isIntegralNumber() || !id.canConvertToInt()) {
+                throw new Align4jException(where + ": 'question_id' is missing or not an integer (e.g. 81); "
+                        + "MT-Bench's question ids are whole numbers from 81 to 160");
             }
             JsonNode turns = n.path("choices").path(0).path("turns");
             if (!turns.isArray() || turns.isEmpty()) {

@@ -68,8 +68,19 @@ final class MtBenchJudging {
         return l != null && i < l.size() ? l.get(i) : "";
     }
 
-    /** The rating of a single-answer judgment: the first {@code [[x]]}, else the first {@code [x]}, else −1. */
+    /** The scale of every single-answer prompt ("on a scale of 1 to 10"). */
+    static final double MIN_RATING = 1;
+    static final double MAX_RATING = 10;
+
+    /**
+     * The rating of a single-answer judgment: the first {@code [[x]]}, else the first {@code [x]},
+     * else −1. A rating outside the prompts' scale of 1 to 10 ({@code [[11]]}, {@code [[0]]}, a
+     * string of hundreds of digits) is no rating either: −1.
+     */
     static double rating(String judgment) {
+        if (judgment == null) {
+            return -1;
+        }
         Matcher m = SCORE.matcher(judgment);
         if (!m.find()) {
             m = SCORE_BACKUP.matcher(judgment);
@@ -77,11 +88,26 @@ final class MtBenchJudging {
                 return -1;
             }
         }
+        String x = m.group(1);
+        if (x.length() > 12) {
+            return -1; // "10.000000000" at most: a longer number is off the scale (or would parse to Infinity)
+        }
         try {
-            return Double.parseDouble(m.group(1));
+            double v = Double.parseDouble(x);
+            return v >= MIN_RATING && v <= MAX_RATING ? v : -1;
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** Whether a single-answer judgment holds a rating on the scale (only those are cached). */
+    static boolean rated(String judgment) {
+        return rating(judgment) != -1;
+    }
+
+    /** Whether a pairwise judgment holds a verdict (only those are cached). */
+    static boolean decided(String judgment) {
+        return judgment != null && !verdict(judgment).equals("error");
     }
 
     /** The verdict of a pairwise judgment: "A", "B", "tie" ({@code [[C]]}) or "error", checked in that order. */

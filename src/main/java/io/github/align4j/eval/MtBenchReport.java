@@ -62,7 +62,8 @@ final class MtBenchReport {
             }
             MtBench.say(log, "judging " + ms.size() + " answer turns of " + a.modelId() + " with " + judge + " at "
                     + client.options().endpoint());
-            List<ChatClient.Reply> replies = client.completeAll(ms.stream().map(MtBenchJudging.Match::prompt).toList());
+            List<ChatClient.Reply> replies = client.completeAll(ms.stream().map(MtBenchJudging.Match::prompt).toList(),
+                    MtBenchJudging::rated);
             List<Single> js = new ArrayList<>();
             for (int i = 0; i < ms.size(); i++) {
                 MtBenchJudging.Match m = ms.get(i);
@@ -100,7 +101,8 @@ final class MtBenchReport {
             }
             MtBench.say(log, "judging " + ms.size() / 2 + " answer turns of " + a.modelId() + " against " + b.modelId()
                     + " in both orders (" + ms.size() + " prompts) with " + judge + " at " + client.options().endpoint());
-            List<ChatClient.Reply> replies = client.completeAll(ms.stream().map(MtBenchJudging.Match::prompt).toList());
+            List<ChatClient.Reply> replies = client.completeAll(ms.stream().map(MtBenchJudging.Match::prompt).toList(),
+                    MtBenchJudging::decided);
             List<Pair> js = new ArrayList<>();
             for (int i = 0; i < ms.size(); i += 2) {
                 MtBenchJudging.Match m1 = ms.get(i);

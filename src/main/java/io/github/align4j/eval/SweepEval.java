@@ -23,6 +23,7 @@ import java.util.function.Consumer;
  *     max_new_tokens: 1024                # per answer turn (FastChat's default)
  *     questions: 80                       # the first N questions, or a list of question ids
  *     judge_concurrency: 8
+ *     judge_allow_http: false             # true: send the key over plain http:// to another machine
  * </pre>
  *
  * @param judgeUrl the OpenAI-compatible endpoint
@@ -32,15 +33,20 @@ import java.util.function.Consumer;
  * @param questionLimit the first N questions (0: all 80)
  * @param questionIds only these question ids (empty: by questionLimit)
  * @param concurrency judge requests at once
+ * @param allowPlainHttp send the key over plain http to another machine (refused otherwise)
  */
 public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, int maxNewTokens, int questionLimit,
-        List<Integer> questionIds, int concurrency) {
+        List<Integer> questionIds, int concurrency, boolean allowPlainHttp) {
     static final List<String> KEYS = List.of("judge_url", "judge_model", "judge_api_key_env", "max_new_tokens", "questions",
-            "judge_concurrency");
+            "judge_concurrency", "judge_allow_http");
 
     public SweepEval {
         questionIds = List.copyOf(questionIds);
-        ChatClient.Options.of(judgeUrl, judgeModel); // checks the URL and the model name
+        ChatClient.Options probe = ChatClient.Options.of(judgeUrl, judgeModel); // checks the URL and the model name
+        if (apiKeyEnv != null && !apiKeyEnv.isBlank()) {
+            // refused when the file is read, not after the first cell has trained; the key itself is read later
+            probe.withApiKey(apiKeyEnv, "(read later)").withPlainHttp(allowPlainHttp).checkTransport();
+        }
         if (maxNewTokens < 1 || concurrency < 1 || questionLimit < 0) {
             throw new Align4jException("eval: mt_bench: max_new_tokens and judge_concurrency must be ≥ 1 and questions ≥ 0");
         }
@@ -75,13 +81,13 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
         JsonNode q = m.get("questions");
         if (q != null && q.isArray()) {
             for (JsonNode id : q) {
-                if (!id.canConvertToInt()) {
+                if (!id.isIntegralNumber() || !id.canConvertToInt()) {
                     throw new Align4jException(where + "mt_bench: questions: '" + id + "' is not a question id (81–160)");
                 }
                 ids.add(id.asInt());
             }
         } else if (q != null && !q.isNull()) {
-            if (!q.canConvertToInt() || q.asInt() < 1) {
+            if (!q.isIntegralNumber() || !q.canConvertToInt() || q.asInt() < 1) {
                 throw new Align4jException(where + "mt_bench: questions: give a count (e.g. 80) or a list of ids, got " + q);
             }
             limit = q.asInt();
@@ -89,10 +95,22 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
         try {
             return new SweepEval(m.get("judge_url").asText(), m.get("judge_model").asText(),
                     m.hasNonNull("judge_api_key_env") ? m.get("judge_api_key_env").asText() : null,
-                    intKey(m, "max_new_tokens", 1024, where), limit, ids, intKey(m, "judge_concurrency", 8, where));
+                    intKey(m, "max_new_tokens", 1024, where), limit, ids, intKey(m, "judge_concurrency", 8, where),
+                    allowHttp(m, where));
         } catch (Align4jException e) {
             throw e.getMessage().startsWith(file.toString()) ? e : new Align4jException(where + e.getMessage(), e);
         }
+    }
+
+    private static boolean allowHttp(JsonNode m, String where) {
+        JsonNode v = m.get("judge_allow_http");
+        if (v == null || v.isNull()) {
+            return false;
+        }
+        if (!v.isBoolean()) {
+            throw new Align4jException(where + "mt_bench: judge_allow_http: expected true or false, got " + v);
+        }
+        return v.booleanValue();
     }
 
     private static int intKey(JsonNode m, String key, int dflt, String where) {
@@ -100,7 +118,7 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
         if (v == null || v.isNull()) {
             return dflt;
         }
-        if (!v.canConvertToInt()) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
             throw new Align4jException(where + "mt_bench: " + key + ": expected a whole number, got " + v);
         }
         return v.asInt();
@@ -117,7 +135,7 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
             }
         }
         return ChatClient.Options.of(judgeUrl, judgeModel).withApiKey(apiKeyEnv, key).withConcurrency(concurrency)
-                .withCache(cache);
+                .withCache(cache).withPlainHttp(allowPlainHttp);
     }
 
     /** Scores one model folder; answers, judgments and results go to out. */

@@ -168,13 +168,89 @@ class MtBenchCommandTest {
             assertEquals(e.referenceMeanReward(), n.get("reference_mean_reward").asDouble(), 1e-12);
             assertEquals(unscored.get(), n.get("judge_unscored").asInt());
             assertEquals(12, n.get("judge_calls").asInt());
-            // a rerun pays nothing: every judgment is in the cache
+            // a rerun pays only for the judgments without a rating (never cached): every other one is in the cache
+            int unrated = n.get("judge_unscored").asInt();
+            assertTrue(unrated > 0 && unrated < 12, "the script leaves some unrated: " + unrated);
             Cli.Result again = Cli.run(a);
             assertEquals(0, again.exit(), again.toString());
-            assertEquals(12, s.requests());
-            assertEquals(12, JSON.readTree(again.out()).get("judge_cached").asInt());
+            assertEquals(12 + unrated, s.requests());
+            assertEquals(12 - unrated, JSON.readTree(again.out()).get("judge_cached").asInt());
+            assertEquals(unrated, JSON.readTree(again.out()).get("judge_unscored").asInt());
         }
         assertUserError(Cli.run("eval", "--model", model.toString(), "--ref-model", base.toString(), "--data",
                 pairs.toString(), "--judge", "openai:no-url"), "expected openai:MODEL@URL");
+    }
+
+    /** A FastChat answers file for question 81 (judging it needs no model). */
+    static Path answersFile() throws Exception {
+        Path f = dir.resolve("answers-81.jsonl");
+        Files.writeString(f, "{\"question_id\": 81, \"model_id\": \"m\", \"choices\": [{\"turns\": [\"one\", \"two\"]}]}\n");
+        return f;
+    }
+
+    static String[] answersArgs(String url, Path out, String... more) throws Exception {
+        List<String> a = new java.util.ArrayList<>(List.of("mt-bench", "--answers", answersFile().toString(), "--judge-url", url,
+                "--judge-model", "judge-x", "--question-ids", "81", "--output", out.toString(), "--judge-retries", "0"));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void aKeyOverPlainHttpToAnotherHostIsRefusedUnlessAllowedAndThenWarned() throws Exception {
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("Rating: [[6]]"))) {
+            int port = Integer.parseInt(s.url().replaceAll(".*:(\\d+)/v1$", "$1"));
+            // 0.0.0.0 and a name that starts with 127. are not this machine: refused before anything is sent
+            for (String host : new String[] {"0.0.0.0", "127.attacker.invalid"}) {
+                String url = "http://" + host + ":" + port + "/v1";
+                assertUserError(Cli.run(answersArgs(url, dir.resolve("h-" + host), "--judge-api-key-env", "PATH")),
+                        "unencrypted", host, "--judge-allow-http");
+                assertUserError(Cli.run("eval", "--model", model.toString(), "--ref-model", base.toString(), "--data",
+                        answersFile().toString(), "--judge", "openai:j@" + url, "--judge-api-key-env", "PATH"),
+                        "unencrypted", host, "--judge-allow-http");
+            }
+            assertEquals(0, s.requests());
+            // allowed explicitly: sent (0.0.0.0 reaches this machine's server on Linux), with a warning
+            Path out = dir.resolve("h-allowed");
+            Cli.Result r = Cli.run(answersArgs("http://0.0.0.0:" + port + "/v1", out, "--judge-api-key-env", "PATH",
+                    "--judge-allow-http"));
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.err().contains("warning: the API key in $PATH is sent unencrypted (http://) to 0.0.0.0"), r.err());
+            assertEquals(2, s.requests());
+            // on this machine: no flag, no warning
+            r = Cli.run(answersArgs(s.url(), dir.resolve("h-local"), "--judge-api-key-env", "PATH"));
+            assertEquals(0, r.exit(), r.toString());
+            assertFalse(r.err().contains("unencrypted"), r.err());
+        }
+    }
+
+    @Test
+    void evalWarnsWhenItsKeyGoesOverPlainHttp() throws Exception {
+        Path pairs = dir.resolve("warn-pairs.jsonl");
+        Files.writeString(pairs, LogprobsCommand.EXAMPLE_ROWS.get(0) + "\n");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("Rating: [[6]]"))) {
+            int port = Integer.parseInt(s.url().replaceAll(".*:(\\d+)/v1$", "$1"));
+            Cli.Result r = Cli.run("eval", "--model", model.toString(), "--ref-model", base.toString(), "--data",
+                    pairs.toString(), "--judge", "openai:judge-x@http://0.0.0.0:" + port + "/v1", "--judge-api-key-env", "PATH",
+                    "--judge-allow-http", "--judge-cache", dir.resolve("warn-cache.jsonl").toString(), "--max-new-tokens", "2",
+                    "--num-samples", "1", "--device", "cpu", "--json", "--cache-dir", dir.resolve("warn-datacache").toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.err().contains("warning: the API key in $PATH is sent unencrypted (http://) to 0.0.0.0"), r.err());
+            assertTrue(s.requests() >= 1 && s.requests() <= 2, "the model's and the reference's sample (one when they are alike)");
+        }
+    }
+
+    @Test
+    void aJudgesErrorBodyReachesTheTerminalEscapedAndWithoutTheKey() throws Exception {
+        String key = System.getenv("PATH");
+        // the key starts just before the old 300-character cut, after terminal escape sequences
+        String body = "\u001b]0;pwned\u0007\u001b[2J" + "x".repeat(270) + " Bearer " + key;
+        try (JudgeServer s = new JudgeServer(r -> Action.status(401, body))) {
+            Cli.Result r = Cli.run(answersArgs(s.url(), dir.resolve("esc"), "--judge-api-key-env", "PATH"));
+            assertEquals(CliSupport.EXIT_USER, r.exit(), r.toString());
+            assertTrue(r.err().contains("Server said: \\u001b]0;pwned\\u0007\\u001b[2Jxxx"), r.err());
+            assertFalse(r.err().chars().anyMatch(c -> c == 0x1b || c == 0x07), r.err());
+            assertFalse(r.err().contains(key.substring(0, Math.min(key.length(), 8))), r.err());
+            assertTrue(r.err().contains("Bearer ***"), r.err());
+        }
     }
 }

@@ -224,4 +224,248 @@ class ChatClientTest {
         assertEquals("http://127.0.0.1:9/v1/chat/completions", ChatClient.Options.of("http://127.0.0.1:9/v1/", "m").endpoint().toString());
         assertEquals("http://h/v1/chat/completions", ChatClient.Options.of("http://h/v1/chat/completions", "m").endpoint().toString());
     }
+
+    // ---- issue 17: secrets, loopback, unusable replies, cache key, usage, terminal escapes ----------
+
+    /** A canary key: none of its runs of 8 characters may appear anywhere align4j writes or says. */
+    static final String CANARY = "sk-test-CANARYKEY0123456789abcdefXY";
+
+    static void assertNoCanary(String where, String text) {
+        for (int i = 0; i + Secrets.MIN_PIECE <= CANARY.length(); i++) {
+            String piece = CANARY.substring(i, i + Secrets.MIN_PIECE);
+            assertFalse(text.contains(piece), where + " holds '" + piece + "' of the key: " + text);
+        }
+    }
+
+    ChatClient.Options canary(JudgeServer s) {
+        return opts(s).withApiKey("CANARY_KEY", CANARY).withRetries(1, Duration.ofMillis(1), Duration.ofMillis(1));
+    }
+
+    @Test
+    void aKeyAcrossTheExcerptCutIsRemovedBeforeTheCut() throws Exception {
+        // the key starts 10 characters before the 300-character cut: cutting first would print most of it
+        String body = "x".repeat(283) + " Bearer " + CANARY + " was rejected";
+        for (int status : new int[] {401, 400, 500}) {
+            try (JudgeServer s = new JudgeServer(r -> Action.status(status, body))) {
+                Align4jException e = assertThrows(Align4jException.class, () -> client(s, canary(s)).complete(null, "q"));
+                assertTrue(e.getMessage().contains("Bearer ***"), e.getMessage());
+                assertNoCanary("HTTP " + status + " message", e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void aReplyThatEchoesTheKeyIsNeverCachedOrReturnedWithIt() throws Exception {
+        Path cache = dir.resolve("cache.jsonl");
+        // the whole key, "Bearer KEY", and a prefix of 12 characters (what a cut would leave)
+        String echo = "Your key " + CANARY + ", header Bearer " + CANARY + ", or " + CANARY.substring(0, 12) + "... [[7]]";
+        try (JudgeServer s = new JudgeServer(r -> Action.reply(echo))) {
+            ChatClient.Reply r = client(s, canary(s).withCache(cache)).complete("sys", "q");
+            assertEquals("Your key ***, header Bearer ***, or ***... [[7]]", r.content());
+            ChatClient.Reply again = client(s, canary(s).withCache(cache)).complete("sys", "q");
+            assertTrue(again.cached());
+            assertEquals(r.content(), again.content());
+            assertNoCanary("the cache", Files.readString(cache, StandardCharsets.UTF_8));
+        }
+        // a cache written before the key was removed: the key is removed when it is read
+        Path old = dir.resolve("old.jsonl");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("[[2]]"))) {
+            ChatClient c = client(s, canary(s).withCache(old));
+            Files.writeString(old, "{\"key\":\"" + c.cacheKey("sys", "q") + "\",\"content\":\"echo " + CANARY + " [[3]]\"}\n");
+            ChatClient.Reply r = client(s, canary(s).withCache(old)).complete("sys", "q");
+            assertTrue(r.cached());
+            assertEquals("echo *** [[3]]", r.content());
+        }
+    }
+
+    @Test
+    void redactRemovesTheKeyAndEveryLongPieceOfIt() {
+        String k = "abcdefghijklmnop";
+        assertEquals("x *** y", Secrets.redact("x " + k + " y", k));
+        assertEquals("Bearer ***", Secrets.redact("Bearer " + k, k));
+        assertEquals("***...", Secrets.redact("abcdefgh...", k), "a prefix of 8");
+        assertEquals("...***", Secrets.redact("...ijklmnop", k), "a suffix of 8");
+        assertEquals("-***-", Secrets.redact("-cdefghijk-", k), "a piece in the middle");
+        assertEquals("abcdefg hijklmn", Secrets.redact("abcdefg hijklmn", k), "runs of 7 stay");
+        assertEquals("******", Secrets.redact(k + k, k));
+        assertEquals("text", Secrets.redact("text", null));
+        assertEquals("a *** b", Secrets.redact("a xyz b", "xyz"), "a key shorter than 8 is removed whole");
+    }
+
+    /** The plain definition of {@link Secrets#redact}: at each position, the longest run (≥ 8) of the key found there. */
+    static String naiveRedact(String text, String key) {
+        int piece = Math.min(Secrets.MIN_PIECE, key.length());
+        StringBuilder out = new StringBuilder();
+        int i = 0;
+        while (i < text.length()) {
+            int longest = 0;
+            for (int j = 0; j < key.length(); j++) {
+                int n = 0;
+                while (i + n < text.length() && j + n < key.length() && text.charAt(i + n) == key.charAt(j + n)) {
+                    n++;
+                }
+                longest = Math.max(longest, n);
+            }
+            if (longest >= piece) {
+                out.append(Secrets.MASK);
+                i += longest;
+            } else {
+                out.append(text.charAt(i++));
+            }
+        }
+        return out.toString();
+    }
+
+    @Test
+    void redactEqualsItsPlainDefinitionOnRandomTexts() {
+        Random r = new Random(17);
+        int masked = 0;
+        for (int t = 0; t < 400; t++) {
+            String alphabet = t % 2 == 0 ? "ab" : "abc-";
+            StringBuilder k = new StringBuilder();
+            for (int n = 3 + r.nextInt(20); n > 0; n--) {
+                k.append(alphabet.charAt(r.nextInt(alphabet.length())));
+            }
+            StringBuilder x = new StringBuilder();
+            for (int n = r.nextInt(120); n > 0; n--) {
+                if (r.nextInt(10) == 0) {
+                    int from = r.nextInt(k.length());
+                    x.append(k, from, from + r.nextInt(k.length() - from + 1)); // a piece of the key
+                } else {
+                    x.append(alphabet.charAt(r.nextInt(alphabet.length())));
+                }
+            }
+            String got = Secrets.redact(x.toString(), k.toString());
+            assertEquals(naiveRedact(x.toString(), k.toString()), got, "text " + x + ", key " + k);
+            masked += got.contains(Secrets.MASK) ? 1 : 0;
+        }
+        assertTrue(masked > 100, "the texts exercise the masking: " + masked);
+    }
+
+    @Test
+    void loopbackIsParsedNeverPrefixMatched() {
+        for (String h : new String[] {"localhost", "127.0.0.1", "127.1.2.3", "127.255.255.255", "[::1]", "::1",
+            "[0:0:0:0:0:0:0:1]"}) {
+            assertTrue(Secrets.isLoopback(h), h);
+        }
+        for (String h : new String[] {"0.0.0.0", "127.attacker.invalid", "127.0.0.1.attacker.invalid", "localhost.attacker.invalid",
+            "1270.0.0.1", "127.0.0.256", "127.0.0", "128.0.0.1", "10.0.0.1", "[::]", "[::2]", "[::1%eth0]", "example.com", "",
+            "0177.0.0.1"}) {
+            assertFalse(Secrets.isLoopback(h), h);
+        }
+    }
+
+    @Test
+    void aKeyOverPlainHttpToAnotherMachineIsRefusedUnlessAllowed() {
+        for (String url : new String[] {"http://0.0.0.0:9/v1", "http://127.attacker.invalid/v1", "http://10.1.2.3:8000/v1"}) {
+            ChatClient.Options o = ChatClient.Options.of(url, "j").withApiKey("MY_KEY", CANARY);
+            Align4jException e = assertThrows(Align4jException.class, () -> new ChatClient(o), url);
+            assertTrue(e.getMessage().contains("$MY_KEY") && e.getMessage().contains("--judge-allow-http")
+                    && e.getMessage().contains("https://"), e.getMessage());
+            assertNoCanary("refusal", e.getMessage());
+            ChatClient.Options allowed = o.withPlainHttp(true);
+            allowed.checkTransport();
+            assertTrue(allowed.plainHttpWarning().startsWith("warning: the API key in $MY_KEY is sent unencrypted"),
+                    allowed.plainHttpWarning());
+            // without a key, or over https, nothing is refused and nothing warned
+            ChatClient.Options.of(url, "j").checkTransport();
+            assertEquals(null, ChatClient.Options.of(url, "j").plainHttpWarning());
+        }
+        for (String url : new String[] {"http://127.0.0.1:9/v1", "http://localhost:9/v1", "http://[::1]:9/v1",
+            "https://api.example.com/v1"}) {
+            ChatClient.Options o = ChatClient.Options.of(url, "j").withApiKey("MY_KEY", CANARY);
+            o.checkTransport();
+            assertEquals(null, o.plainHttpWarning(), url);
+        }
+    }
+
+    @Test
+    void emptyAndUnusableRepliesAreReturnedButNeverCached() throws Exception {
+        Path cache = dir.resolve("cache.jsonl");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply(r.index() < 2 ? "" : r.index() < 4 ? "Rating: [[11]]" : "[[6]]"))) {
+            ChatClient c = client(s, opts(s).withCache(cache));
+            assertEquals("", c.complete(null, "q").content());
+            assertEquals("", c.complete(null, "q").content());
+            assertEquals(2, s.requests(), "an empty reply is asked again");
+            assertEquals("Rating: [[11]]", c.complete(null, "q", MtBenchJudging::rated).content());
+            assertEquals("Rating: [[11]]", c.complete(null, "q", MtBenchJudging::rated).content());
+            assertEquals(4, s.requests(), "a rating off the scale is asked again");
+            assertFalse(Files.exists(cache) && Files.readString(cache).contains("content"), "nothing unusable is cached");
+            assertEquals("[[6]]", c.complete(null, "q", MtBenchJudging::rated).content());
+            ChatClient.Reply r = client(s, opts(s).withCache(cache)).complete(null, "q", MtBenchJudging::rated);
+            assertTrue(r.cached());
+            assertEquals(5, s.requests());
+        }
+        // an unrated reply cached by an older version is asked again, and the new reply replaces it
+        Path old = dir.resolve("old.jsonl");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("[[4]]"))) {
+            ChatClient c = client(s, opts(s).withCache(old));
+            Files.writeString(old, "{\"key\":\"" + c.cacheKey(null, "q") + "\",\"content\":\"no rating\"}\n");
+            assertEquals("[[4]]", client(s, opts(s).withCache(old)).complete(null, "q", MtBenchJudging::rated).content());
+            assertEquals(1, s.requests());
+            assertTrue(client(s, opts(s).withCache(old)).complete(null, "q", MtBenchJudging::rated).cached());
+            assertEquals(1, s.requests());
+        }
+    }
+
+    @Test
+    void theCacheKeyNamesTheServer() throws Exception {
+        Path cache = dir.resolve("cache.jsonl");
+        try (JudgeServer a = new JudgeServer(r -> Action.reply("[[3]]"));
+                JudgeServer b = new JudgeServer(r -> Action.reply("[[9]]"))) {
+            assertEquals("[[3]]", client(a, opts(a).withCache(cache)).complete("sys", "q").content());
+            // same model name, same prompt, another server: another judge, asked
+            ChatClient.Reply r = client(b, opts(b).withCache(cache)).complete("sys", "q");
+            assertEquals("[[9]]", r.content());
+            assertFalse(r.cached());
+            assertEquals(1, b.requests());
+            assertTrue(client(a, opts(a).withCache(cache)).complete("sys", "q").cached());
+            assertFalse(client(a, opts(a)).cacheKey("sys", "q").equals(client(b, opts(b)).cacheKey("sys", "q")));
+        }
+    }
+
+    static Action withUsage(String prompt, String completion) {
+        return Action.status(200, "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"[[5]]\"}}],"
+                + "\"usage\":{\"prompt_tokens\":" + prompt + ",\"completion_tokens\":" + completion + "}}");
+    }
+
+    @Test
+    void usageThatIsNotACountIsIgnoredAndCountersSaturate() throws Exception {
+        String[][] usages = {{"1e308", "7"}, {"1e308", "-5"}, {"99999999999999999999999", "2.5"}, {"\"12\"", "1e400"},
+            {"3", "NaN"}};
+        try (JudgeServer s = new JudgeServer(r -> withUsage(usages[r.index()][0], usages[r.index()][1]))) {
+            ChatClient c = client(s, opts(s).withRetries(0, Duration.ZERO, Duration.ZERO));
+            c.complete(null, "a");
+            assertEquals(Long.MAX_VALUE, c.usage().promptTokens());
+            assertEquals(7, c.usage().completionTokens());
+            c.complete(null, "b");
+            c.complete(null, "c");
+            assertEquals(Long.MAX_VALUE, c.usage().promptTokens(), "saturated, never negative");
+            assertEquals(7, c.usage().completionTokens(), "-5 and 2.5 are not token counts");
+            c.complete(null, "d");
+            assertEquals(7, c.usage().completionTokens(), "a string and 1e400 are not token counts");
+            assertThrows(Align4jException.class, () -> c.complete(null, "e"), "NaN is not JSON: not a chat completion");
+        }
+        assertEquals(12, ChatClient.tokens(JudgeServer.JSON.readTree("12")));
+        assertEquals(12, ChatClient.tokens(JudgeServer.JSON.readTree("12.0")));
+        assertEquals(0, ChatClient.tokens(JudgeServer.JSON.readTree("-1")));
+        assertEquals(0, ChatClient.tokens(JudgeServer.JSON.readTree("true")));
+        java.util.concurrent.atomic.AtomicLong n = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE - 1);
+        ChatClient.addSaturating(n, 5);
+        assertEquals(Long.MAX_VALUE, n.get());
+    }
+
+    @Test
+    void controlCharactersOfAnErrorBodyAreEscaped() throws Exception {
+        String body = "{\"error\":\"bad \u001b[31mred\u001b]0;title\u0007 and \u009b2J\"}";
+        for (int status : new int[] {401, 404, 400, 503}) {
+            try (JudgeServer s = new JudgeServer(r -> Action.status(status, body))) {
+                Align4jException e = assertThrows(Align4jException.class,
+                        () -> client(s, opts(s).withRetries(0, Duration.ZERO, Duration.ZERO)).complete(null, "q"));
+                String m = e.getMessage();
+                assertTrue(m.contains("bad \\u001b[31mred\\u001b]0;title\\u0007 and \\u009b2J"), m);
+                assertFalse(m.chars().anyMatch(ch -> ch == 0x1b || ch == 0x07 || ch == 0x9b), m);
+            }
+        }
+    }
 }

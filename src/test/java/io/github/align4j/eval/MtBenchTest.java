@@ -134,11 +134,12 @@ class MtBenchTest {
             assertTrue(Files.size(out.resolve("scores_by_category.png")) > 1000);
             assertTrue(Files.isRegularFile(out.resolve("scores_by_category.svg")));
 
-            // a rerun asks the judge nothing and gives the same scores
+            // a rerun asks the judge only the judgment without a rating (never cached) and gives the same scores
             MtBench.Result again = MtBench.run(MtBench.Options.forAnswers(answers("m1", "ans")).questionIds(IDS)
                     .judge(judge(s)).output(out), null);
-            assertEquals(6, s.requests());
-            assertEquals(6, again.usage().cached());
+            assertEquals(7, s.requests());
+            assertEquals(5, again.usage().cached());
+            assertEquals(1, again.usage().answered());
             assertEquals(r.scores(), again.scores());
             assertNoKey(out, log);
         }
@@ -213,8 +214,8 @@ class MtBenchTest {
             assertFalse(Files.exists(out.resolve("results.json")));
             s.script(MtBenchTest::singleJudge);
             MtBench.Result r = MtBench.run(o, null);
-            assertEquals(7, s.requests(), "only the 2 prompts never answered are asked again");
-            assertEquals(4, r.usage().cached());
+            assertEquals(8, s.requests(), "only the 2 prompts never answered and the 1 unrated are asked again");
+            assertEquals(3, r.usage().cached());
             assertEquals(5.9, r.scores().mean(), 1e-12);
         }
     }
@@ -246,6 +247,19 @@ class MtBenchTest {
         assertEquals(4, MtBenchJudging.rating("[x] [[4]]"), "[[x]] is searched before the [x] fallback");
         assertEquals(-1, MtBenchJudging.rating("Rating: seven"));
         assertEquals(-1, MtBenchJudging.rating("[[A]]"));
+        // the prompts' scale is 1 to 10: anything else is no rating
+        assertEquals(10, MtBenchJudging.rating("[[10]]"));
+        assertEquals(1, MtBenchJudging.rating("[[1.0]]"));
+        assertEquals(-1, MtBenchJudging.rating("[[11]]"));
+        assertEquals(-1, MtBenchJudging.rating("[[0]]"));
+        assertEquals(-1, MtBenchJudging.rating("[[10.5]]"));
+        assertEquals(-1, MtBenchJudging.rating("[[9999999999]]"));
+        assertEquals(-1, MtBenchJudging.rating("[[" + "9".repeat(400) + "]]"));
+        assertEquals(-1, MtBenchJudging.rating("Rating: [11]"));
+        assertFalse(MtBenchJudging.rated("[[11]]"));
+        assertTrue(MtBenchJudging.rated("[[3]]"));
+        assertTrue(MtBenchJudging.decided("[[C]]"));
+        assertFalse(MtBenchJudging.decided("no verdict"));
         assertEquals("A", MtBenchJudging.verdict("[[B]] no, [[A]]"), "[[A]] is checked first, as FastChat does");
         assertEquals("tie", MtBenchJudging.verdict("[[C]]"));
         assertEquals("error", MtBenchJudging.verdict("A"));
@@ -254,6 +268,70 @@ class MtBenchTest {
         assertEquals("tie", MtBenchJudging.outcome("A", "A"));
         assertEquals("tie", MtBenchJudging.outcome("tie", "tie"));
         assertEquals("error", MtBenchJudging.outcome("A", "error"));
+    }
+
+    @Test
+    void ratingsOffTheScaleAreUnscoredAndNeverInfinity() throws Exception {
+        Path out = dir.resolve("huge");
+        String[] replies = {"[[11]]", "[[9999999999]]", "[[" + "9".repeat(400) + "]]", "[[0]]", "Rating: [[4]]", "[[10]]"};
+        try (JudgeServer s = new JudgeServer(r -> Action.reply(replies[Math.min(r.index(), replies.length - 1)]))) {
+            MtBench.Result r = MtBench.run(MtBench.Options.forAnswers(answers("m1", "ans")).questionIds(IDS)
+                    .judge(judge(s).withConcurrency(1)).output(out), null);
+            assertEquals(4, r.scores().unscored());
+            assertEquals(2, r.scores().judged());
+            assertEquals(7, r.scores().mean(), 1e-12);
+            String res = Files.readString(out.resolve("results.json"));
+            assertFalse(res.contains("Infinity"), res);
+            List<Double> scores = Files.readAllLines(out.resolve("model_judgment/judge-x_single.jsonl")).stream()
+                    .map(l -> tree(l).get("score").asDouble()).toList();
+            assertEquals(List.of(-1.0, -1.0, -1.0, -1.0, 4.0, 10.0), scores);
+            assertEquals(2, JudgeCache.open(out.resolve("judge_cache.jsonl")).size(), "only rated replies are cached");
+        }
+    }
+
+    @Test
+    void aJudgeThatEchoesTheKeyLeavesItInNoFile() throws Exception {
+        String key = ChatClientTest.CANARY;
+        Path out = dir.resolve("echo");
+        for (MtBench.Mode mode : MtBench.Mode.values()) {
+            try (JudgeServer s = new JudgeServer(r -> Action.reply("Authorization: Bearer " + key + ", prefix "
+                    + key.substring(0, 10) + " [[A]] Rating: [[5]]"))) {
+                List<String> log = new ArrayList<>();
+                MtBench.Options o = MtBench.Options.forAnswers(answers("m1", "ans")).questionIds(List.of(81)).mode(mode)
+                        .judge(judge(s).withApiKey("CANARY_KEY", key)).output(out);
+                if (mode == MtBench.Mode.PAIRWISE) {
+                    o.baseline(answers("sft", "base"));
+                }
+                MtBench.run(o, log::add);
+                assertEquals("Bearer " + key, s.authorizations().get(0));
+                try (Stream<Path> files = Files.walk(out)) {
+                    for (Path f : files.filter(Files::isRegularFile).toList()) {
+                        ChatClientTest.assertNoCanary(f.toString(), new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1));
+                    }
+                }
+                log.forEach(l -> ChatClientTest.assertNoCanary("log", l));
+                String judgments = Files.readString(out.resolve("model_judgment/judge-x_"
+                        + (mode == MtBench.Mode.SINGLE ? "single" : "pair") + ".jsonl"));
+                assertTrue(judgments.contains("Bearer ***, prefix ***"), judgments);
+            }
+        }
+    }
+
+    @Test
+    void aQuestionIdThatIsNotAWholeNumberIsRefused() throws Exception {
+        Path f = dir.resolve("frac.jsonl");
+        Files.writeString(f, "{\"question_id\": 82, \"model_id\": \"x\", \"choices\": [{\"turns\": [\"a\", \"b\"]}]}\n"
+                + "{\"question_id\": 81.9, \"model_id\": \"x\", \"choices\": [{\"turns\": [\"a\", \"b\"]}]}\n");
+        Align4jException e = assertThrows(Align4jException.class, () -> MtBenchData.readAnswers(f, false));
+        assertTrue(e.getMessage().contains("frac.jsonl line 2: 'question_id' is missing or not an integer"), e.getMessage());
+        for (String id : new String[] {"\"81\"", "81.0", "1e2", "99999999999"}) {
+            Files.writeString(f, "{\"question_id\": " + id + ", \"choices\": [{\"turns\": [\"a\"]}]}\n");
+            assertThrows(Align4jException.class, () -> MtBenchData.readAnswers(f, false), id);
+        }
+        Files.writeString(f, "{\"question_id\": 81, \"x\": sk-secret-token}\n");
+        e = assertThrows(Align4jException.class, () -> MtBenchData.readAnswers(f, false));
+        assertTrue(e.getMessage().contains("frac.jsonl line 1: not a JSON object"), e.getMessage());
+        assertFalse(e.getMessage().contains("sk-secret"), "the file's content is not quoted: " + e.getMessage());
     }
 
     @Test

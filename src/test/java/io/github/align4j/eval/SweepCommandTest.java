@@ -1,6 +1,7 @@
 package io.github.align4j.eval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -178,5 +179,38 @@ class SweepCommandTest {
         Files.writeString(yaml, "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\nseeds: 0\ngrid:\n  beta: [0.1]\n");
         e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class, () -> SweepConfig.load(yaml));
         assertTrue(e.getMessage().contains("seeds: expected a whole number ≥ 1"), e.getMessage());
+    }
+
+    /** eval: mt_bench refuses a key over plain http to another machine when the file is read, unless judge_allow_http. */
+    @Test
+    void mtBenchEntryRefusesAKeyOverPlainHttpToAnotherHost(@TempDir Path dir) throws Exception {
+        Path yaml = dir.resolve("sweep.yaml");
+        java.util.function.Function<String, String> file = more -> "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\n"
+                + "eval:\n  mt_bench:\n    judge_model: j\n" + more + "grid:\n  beta: [0.1]\n";
+        for (String host : new String[] {"0.0.0.0", "127.attacker.invalid"}) {
+            Files.writeString(yaml, file.apply("    judge_url: http://" + host + ":8000/v1\n    judge_api_key_env: MY_KEY\n"));
+            Exception e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class,
+                    () -> SweepConfig.load(yaml));
+            assertTrue(e.getMessage().contains("eval: ") && e.getMessage().contains("$MY_KEY")
+                    && e.getMessage().contains("unencrypted") && e.getMessage().contains("judge_allow_http"), e.getMessage());
+            Files.writeString(yaml, file.apply("    judge_url: http://" + host + ":8000/v1\n    judge_api_key_env: MY_KEY\n"
+                    + "    judge_allow_http: true\n"));
+            assertTrue(SweepConfig.load(yaml).mtBench().allowPlainHttp());
+        }
+        for (String ok : new String[] {"    judge_url: http://127.0.0.1:8000/v1\n    judge_api_key_env: MY_KEY\n",
+            "    judge_url: https://api.example.com/v1\n    judge_api_key_env: MY_KEY\n",
+            "    judge_url: http://10.0.0.1:8000/v1\n"}) { // no key: nothing to protect
+            Files.writeString(yaml, file.apply(ok));
+            assertFalse(SweepConfig.load(yaml).mtBench().allowPlainHttp(), ok);
+        }
+        for (String bad : new String[] {"    judge_url: http://127.0.0.1:8000/v1\n    questions: [81.9]\n",
+            "    judge_url: http://127.0.0.1:8000/v1\n    questions: 2.5\n",
+            "    judge_url: http://127.0.0.1:8000/v1\n    max_new_tokens: 3.7\n",
+            "    judge_url: http://127.0.0.1:8000/v1\n    judge_allow_http: yes please\n"}) {
+            Files.writeString(yaml, file.apply(bad));
+            Exception e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class,
+                    () -> SweepConfig.load(yaml), bad);
+            assertTrue(e.getMessage().contains("eval: mt_bench: "), e.getMessage());
+        }
     }
 }
