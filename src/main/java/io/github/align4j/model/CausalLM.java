@@ -105,6 +105,21 @@ public final class CausalLM implements AutoCloseable {
         }
     }
 
+    /**
+     * Checks, without loading any weight, that LoRA's {@code target_modules} select projections of a model of
+     * this config (as {@link #addAdapters} would), and returns how many projections they select.
+     *
+     * @throws Align4jException naming a target that matches nothing and the projections there are
+     */
+    public static int loraTargetCount(ModelConfig config, LoraConfig lora) {
+        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+            Layer.Registry r = new Layer.Registry();
+            ModelFamily family = ModelFamily.of(config);
+            family.build(config, r, m);
+            return PeftAdapter.select(r.linears, lora.targetModules(), family, "lora_target_modules").size();
+        }
+    }
+
     private CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
         this.config = config;
         this.manager = NDManager.newBaseManager(o.device());

@@ -683,6 +683,8 @@ public final class TrainConfig {
         public Builder loraAlpha(double v) { return put("lora_alpha", v); }
         public Builder loraDropout(double v) { return put("lora_dropout", v); }
         public Builder loraTargetModules(List<String> v) { return put("lora_target_modules", String.join(",", v)); }
+        /** e.g. {@code loraTargetModules("all-linear")} or {@code loraTargetModules("q_proj", "v_proj")}. */
+        public Builder loraTargetModules(String... v) { return put("lora_target_modules", String.join(",", v)); }
         public Builder useRslora(boolean v) { return put("use_rslora", v); }
         public Builder torchDtype(String v) { return put("torch_dtype", v); }
         public Builder gradientCheckpointing(boolean v) { return put("gradient_checkpointing", v); }
