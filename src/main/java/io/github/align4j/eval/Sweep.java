@@ -415,7 +415,7 @@ public final class Sweep {
         Path dir = cellDir(cell, seed);
         Map<String, Double> m = new LinkedHashMap<>();
         // the cell is a run of the library's, as align4j train runs it: LoRA, torch_dtype and the rest of its keys apply
-        PreferenceRun.Builder b = PreferenceRun.builder().config(c.toBuilder().outputDir(dir.toString()).build())
+        PreferenceRun.Builder b = PreferenceRun.builder().config(c.toBuilder().modelPath(model.toString()).outputDir(dir.toString()).build())
                 .overwrite(true) // an unfinished cell is trained again from the start
                 .cacheDir(output.resolve("cache")).console(null)
                 .onStep((step, seconds, tokens) -> {

@@ -70,7 +70,7 @@ public final class PreferenceRun {
                     + "loaded data with PreferenceRun.Builder.trainData");
         }
         if (cfg.modelPath().isEmpty()) {
-            throw new Align4jException("no model: set model_name_or_path (TrainConfig.Builder.modelNameOrPath, --model)");
+            throw new Align4jException("no model: set model_name_or_path (TrainConfig.Builder.modelPath, --model)");
         }
         if (cfg.outputDir().isEmpty()) {
             throw new Align4jException("no output folder: set output_dir (TrainConfig.Builder.outputDir, --output); "
@@ -418,13 +418,13 @@ public final class PreferenceRun {
     private void checkFiles() {
         boolean lists = b.trainPairs != null || b.trainUnpaired != null;
         if (b.trainData == null && !lists) {
-            checkFile(cfg.trainFile(), "train_file (--data)");
+            checkFile(cfg.trainFile(), "--data (train_file)");
         }
         if (!cfg.evalFile().isEmpty() && b.evalData == null && !lists) {
-            checkFile(cfg.evalFile(), "eval_file (--eval-data)");
+            checkFile(cfg.evalFile(), "--eval-data (eval_file)");
         }
         if (!cfg.chatTemplate().isEmpty() && !Files.isRegularFile(Path.of(cfg.chatTemplate()))) {
-            throw new Align4jException("chat_template (--chat-template) " + cfg.chatTemplate() + ": no such file");
+            throw new Align4jException("--chat-template (chat_template) " + cfg.chatTemplate() + ": no such file");
         }
     }
 
