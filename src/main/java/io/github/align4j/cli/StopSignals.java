@@ -1,6 +1,5 @@
 package io.github.align4j.cli;
 
-import io.github.align4j.train.PreferenceTrainer;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -9,25 +8,26 @@ import sun.misc.SignalHandler;
 
 /**
  * SIGINT and SIGTERM during training: the first asks the trainer to finish its step and write a
- * checkpoint ({@link PreferenceTrainer#requestStop}); {@code train} then exits with 128 + the
+ * checkpoint ({@code PreferenceRun.requestStop}); {@code train} then exits with 128 + the
  * signal's number (130, 143). A second one exits at once, without a checkpoint (the last complete
  * one stays). A JVM shutdown hook could not do this: it runs after the JVM has decided to exit and
  * cannot choose the exit code, so the handlers replace the JVM's for as long as training runs.
  */
 final class StopSignals implements AutoCloseable {
     private final Map<Signal, SignalHandler> previous = new LinkedHashMap<>();
-    private final PreferenceTrainer trainer;
+    private final java.util.function.Consumer<String> stop;
     private final PrintWriter err;
     private volatile String received;
     private volatile int exitCode;
 
-    private StopSignals(PreferenceTrainer trainer, PrintWriter err) {
-        this.trainer = trainer;
+    private StopSignals(java.util.function.Consumer<String> stop, PrintWriter err) {
+        this.stop = stop;
         this.err = err;
     }
 
-    static StopSignals install(PreferenceTrainer trainer, PrintWriter err) {
-        StopSignals s = new StopSignals(trainer, err);
+    /** @param stop asks the run to stop after its step (given the signal's name) */
+    static StopSignals install(java.util.function.Consumer<String> stop, PrintWriter err) {
+        StopSignals s = new StopSignals(stop, err);
         for (String name : new String[] {"INT", "TERM"}) {
             try {
                 Signal sig = new Signal(name);
@@ -45,7 +45,7 @@ final class StopSignals implements AutoCloseable {
         if (received == null) {
             received = name;
             exitCode = code;
-            trainer.requestStop(name);
+            stop.accept(name);
             err.println();
             err.println("received " + name + ": finishing the current step, then writing a checkpoint "
                     + "(send it again to exit at once without one)");

@@ -2,20 +2,10 @@ package io.github.align4j.cli;
 
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.DataOptions;
-import io.github.align4j.data.DataStats;
-import io.github.align4j.data.PreferenceData;
-import io.github.align4j.loss.Losses;
-import io.github.align4j.loss.PreferenceLoss;
-import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Devices;
-import io.github.align4j.model.ModelConfig;
-import io.github.align4j.model.TextTokenizer;
-import io.github.align4j.train.MemoryPlan;
+import io.github.align4j.train.PreferenceRun;
 import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,7 +13,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -151,137 +140,46 @@ final class TrainCommand implements Callable<Integer> {
             cfg = cfg.with("loss_kwargs", kw, "--loss-option");
         }
         cfg = cfg.validated();
-        for (String i : ignored) {
-            out.println("note: recipe key ignored: " + i);
-        }
-        if (cfg.modelPath().isEmpty()) {
-            throw new Align4jException("--model is required (or model_name_or_path in the recipe)");
-        }
-        if (cfg.trainFile().isEmpty()) {
-            throw new Align4jException("--data is required (or train_file in the recipe)");
-        }
-        if (cfg.outputDir().isEmpty()) {
-            throw new Align4jException("--output is required (or output_dir in the recipe)");
-        }
         if (resume && overwrite) {
             throw new Align4jException("--resume and --overwrite exclude each other: --resume continues the run in "
                     + cfg.outputDir() + ", --overwrite replaces it");
         }
-        Path modelDir = Path.of(cfg.modelPath());
-        Path out0 = Path.of(cfg.outputDir());
-        if (dryRun) {
-            return dryRun(out, cfg, modelDir, out0);
+        for (String i : ignored) {
+            out.println("note: recipe key ignored: " + i);
         }
-        checkModelFolder(modelDir, "--model");
-        if (!cfg.refModelPath().isEmpty()) {
-            checkModelFolder(Path.of(cfg.refModelPath()), "--ref-model");
-        }
-        LoraFlags.policyType(cfg, modelDir); // a refused precision stops the run before the data is read
-        checkOutput(out0);
-        checkFiles(cfg);
-        PreferenceLoss lossFn = loss(cfg);
-        ModelConfig mc = ModelConfig.load(modelDir);
-        var device = Devices.resolve(cfg.device());
-        try (TextTokenizer tok = TextTokenizer.load(modelDir, mc.eosTokenId())) {
-            DataOptions opts = dataOptions0(cfg);
-            PreferenceData train = PreferenceData.load(cfg.trainFile(), opts, tok);
-            report(out, "train", train);
-            PreferenceData eval = null;
-            if (!cfg.evalFile().isEmpty()) {
-                eval = PreferenceData.load(cfg.evalFile(), opts, tok);
-                report(out, "eval", eval);
-            } else if (cfg.evalSplit() > 0) {
-                PreferenceData[] parts = train.split(cfg.evalSplit(), cfg.seed());
-                train = parts[0];
-                eval = parts[1];
-                out.printf(Locale.ROOT, "eval: %d held out of the training data (eval_split %.3f)%n", eval.size(), cfg.evalSplit());
-            }
-            boolean wantPaired = lossFn.dataKind() == PreferenceLoss.DataKind.PAIRED;
-            if (!wantPaired && train.paired()) {
-                train = train.toUnpaired(cfg.seed());
-                out.printf(Locale.ROOT, "train: %d pairs → %d unpaired examples for %s (shuffled, labels mixed)%n",
-                        train.size() / 2, train.size(), lossFn.name());
-            } else if (wantPaired && !train.paired()) {
-                throw new Align4jException(cfg.trainFile() + ": unpaired (prompt, completion, label) data, but loss '"
-                        + lossFn.name() + "' needs pairs. Use --loss kto, or paired data.");
-            }
-            out.flush();
-            checkMemory(cfg, mc, device, train);
-            try (CausalLM policy = LoraFlags.loadPolicy(cfg, modelDir, device, out)) {
-                PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(cfg).policy(policy)
-                        .output(out0).tokenizerDir(modelDir).console(System.err)
-                        .cacheDir((cacheDir != null ? cacheDir : DataOptions.cacheRoot()).resolve("reference"));
-                if (!cfg.refModelPath().isEmpty()) {
-                    b.referencePath(Path.of(cfg.refModelPath()));
-                }
-                b.referenceType(LoraFlags.referenceType(cfg, modelDir)); // frozen weights: held in torch_dtype
-                if (train.paired()) {
-                    b.trainPairs(train.pairs());
-                } else {
-                    b.trainUnpaired(train.unpaired());
-                }
-                if (eval != null) {
-                    if (eval.paired()) {
-                        b.evalPairs(eval.pairs());
-                    } else {
-                        b.evalUnpaired(eval.unpaired());
-                    }
-                }
-                b.resume(resume).overwrite(overwrite);
-                try (PreferenceTrainer t = b.build()) {
-                    out.printf(Locale.ROOT, "training %s (%,d parameters) with %s, β=%s, %d steps → %s%n",
-                            modelDir, policy.parameterCount(), lossFn.name(), cfg.beta(), t.totalSteps(), out0);
+        Path root = cacheDir != null ? cacheDir : DataOptions.cacheRoot();
+        // the library builds and runs the run; this command only reads flags and prints
+        PreferenceRun run = PreferenceRun.builder().config(cfg).dataOptions(dataOptions0()).resume(resume).overwrite(overwrite)
+                .cacheDir(root.resolve("reference")).console(System.err)
+                .messages(line -> {
+                    out.println(line);
                     out.flush();
-                    PreferenceTrainer.TrainResult r;
-                    try (StopSignals signals = StopSignals.install(t, spec.commandLine().getErr())) {
-                        r = t.train();
-                        if (signals.received() != null) {
-                            // the trainer has said where it stopped ("stopped by SIGTERM after step ..."); not again here
-                            PrintWriter err = spec.commandLine().getErr();
-                            if (r.stopped()) {
-                                err.println("resume with: " + resumeCommand());
-                            } else {
-                                err.println(signals.received() + " arrived as the run finished: all " + r.steps()
-                                        + " steps done; final checkpoint " + r.finalCheckpoint());
-                            }
-                            err.flush();
-                            out.flush();
-                            return signals.exitCode();
-                        }
-                    }
-                    out.println("done: " + r.steps() + " steps; final checkpoint " + r.finalCheckpoint());
-                    print(out, "train", r.lastTrain());
-                    print(out, "eval", r.lastEval());
+                })
+                .build();
+        if (dryRun) {
+            return dryRun(out, run);
+        }
+        PreferenceTrainer.TrainResult r;
+        try (StopSignals signals = StopSignals.install(run::requestStop, spec.commandLine().getErr())) {
+            r = run.train();
+            if (signals.received() != null) {
+                // the trainer has said where it stopped ("stopped by SIGTERM after step ..."); not again here
+                PrintWriter err = spec.commandLine().getErr();
+                if (r.stopped()) {
+                    err.println("resume with: " + resumeCommand());
+                } else {
+                    err.println(signals.received() + " arrived as the run finished: all " + r.steps()
+                            + " steps done; final checkpoint " + r.finalCheckpoint());
                 }
+                err.flush();
+                out.flush();
+                return signals.exitCode();
             }
         }
+        out.println("done: " + r.steps() + " steps; final checkpoint " + r.finalCheckpoint());
+        print(out, "train", r.lastTrain());
+        print(out, "eval", r.lastEval());
         return CliSupport.EXIT_OK;
-    }
-
-    /**
-     * Stops before anything is loaded when the memory plan of this run (the data's longest sequence
-     * and completion) does not fit the device's available memory, with the breakdown and what would fit.
-     */
-    private static void checkMemory(TrainConfig cfg, ModelConfig mc, ai.djl.Device device, PreferenceData train) {
-        int longest = 1;
-        int completion = 1;
-        if (train.paired()) {
-            for (var p : train.pairs()) {
-                int c = Math.max(p.chosen().length, p.rejected().length);
-                longest = Math.max(longest, p.prompt().length + c);
-                completion = Math.max(completion, c);
-            }
-        } else {
-            for (var u : train.unpaired()) {
-                longest = Math.max(longest, u.prompt().length + u.completion().length);
-                completion = Math.max(completion, u.completion().length);
-            }
-        }
-        MemoryPlan plan = MemoryPlan.from(cfg, mc, device).tokens(longest, Math.min(completion, longest)).build();
-        if (!plan.fits()) {
-            throw new Align4jException("this run does not fit in memory, so nothing was loaded (train --dry-run shows "
-                    + "the plan):\n" + plan.format().stripTrailing());
-        }
     }
 
     private Map<String, Object> flags() {
@@ -337,10 +235,6 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    static PreferenceLoss loss(TrainConfig cfg) {
-        return cfg.loss();
-    }
-
     /** --loss-option NAME=VALUE, in order (a later one wins); the values are typed by TrainConfig. */
     static Map<String, Object> lossOptions(List<String> given) {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -354,17 +248,9 @@ final class TrainCommand implements Callable<Integer> {
         return m;
     }
 
-    static DataOptions dataOptions(TrainConfig cfg) {
-        DataOptions o = DataOptions.defaults().withMaxLength(cfg.maxLength()).withMaxPromptLength(cfg.maxPromptLength())
-                .withApplyChatTemplate(cfg.applyChatTemplate());
-        if (!cfg.chatTemplate().isEmpty()) {
-            o = o.withChatTemplateFile(Path.of(cfg.chatTemplate()));
-        }
-        return o;
-    }
-
-    private DataOptions dataOptions0(TrainConfig cfg) {
-        DataOptions o = dataOptions(cfg).withSkipBadRows(skipBadRows);
+    /** The data-reading flags; max lengths and the chat template come from the config (PreferenceRun adds them). */
+    private DataOptions dataOptions0() {
+        DataOptions o = DataOptions.defaults().withSkipBadRows(skipBadRows);
         if (format != null) {
             o = o.withFormat(format);
         }
@@ -377,19 +263,6 @@ final class TrainCommand implements Callable<Integer> {
         return o.withCacheRoot(cacheDir != null ? cacheDir : DataOptions.cacheRoot());
     }
 
-    private static void report(PrintWriter out, String what, PreferenceData d) {
-        DataStats s = d.stats();
-        out.printf(Locale.ROOT, "%s: %s, layout %s, %d rows read, %d kept", what, d.files().size() == 1 ? d.files().get(0)
-                : d.files().size() + " files", d.layout(), s.rowsRead(), s.kept());
-        if (!s.dropped().isEmpty()) {
-            out.print(", dropped " + s.dropped());
-        }
-        if (s.badRows() > 0) {
-            out.print(", " + s.badRows() + " bad rows skipped");
-        }
-        out.println(d.fromCache() ? " (tokenized cache)" : "");
-    }
-
     private static void print(PrintWriter out, String what, Map<String, Object> m) {
         if (m == null) {
             return;
@@ -398,63 +271,6 @@ final class TrainCommand implements Callable<Integer> {
         m.forEach((k, v) -> sb.append(' ').append(k).append('=').append(v instanceof Double d
                 ? String.format(Locale.ROOT, "%.4g", d) : String.valueOf(v)));
         out.println(sb);
-    }
-
-    static void checkModelFolder(Path dir, String flag) {
-        if (!Files.isDirectory(dir)) {
-            throw new Align4jException(flag + " " + dir + ": no such folder. Give a Hugging Face model folder "
-                    + "(config.json, model.safetensors, tokenizer.json).");
-        }
-        if (!Files.isRegularFile(dir.resolve("config.json"))) {
-            if (Files.isRegularFile(dir.resolve("adapter_config.json"))) {
-                throw new Align4jException(flag + " " + dir + ": a LoRA adapter, not a model. Merge it into its base first "
-                        + "(align4j merge --model BASE --adapter " + dir + " --out MERGED) and give the merged folder");
-            }
-            throw new Align4jException(flag + " " + dir + ": no config.json in this folder");
-        }
-    }
-
-    private void checkOutput(Path dir) throws IOException {
-        if (Files.exists(dir) && !Files.isDirectory(dir)) {
-            throw new Align4jException("--output " + dir + " is a file; give a folder");
-        }
-        if (Files.isDirectory(dir) && !overwrite && !resume) {
-            try (Stream<Path> s = Files.list(dir)) {
-                if (s.findAny().isPresent()) {
-                    throw new Align4jException("--output " + dir + " is not empty; choose a new folder, pass --resume to "
-                            + "continue the run there, or --overwrite to replace its checkpoints and metrics");
-                }
-            }
-        }
-    }
-
-    /** Files named by the settings exist (globs and folders are PreferenceData's to check). */
-    private static void checkFiles(TrainConfig cfg) {
-        checkFile(cfg.trainFile(), "--data (train_file)");
-        if (!cfg.evalFile().isEmpty()) {
-            checkFile(cfg.evalFile(), "--eval-data (eval_file)");
-        }
-        if (!cfg.chatTemplate().isEmpty()) {
-            Path t = Path.of(cfg.chatTemplate());
-            if (!Files.isRegularFile(t)) {
-                throw new Align4jException("--chat-template (chat_template) " + t + ": no such file");
-            }
-        }
-    }
-
-    private static void checkFile(String pathOrGlob, String what) {
-        if (pathOrGlob.contains("*") || pathOrGlob.contains("?") || pathOrGlob.contains("[")) {
-            return;
-        }
-        Path p;
-        try {
-            p = Path.of(pathOrGlob);
-        } catch (java.nio.file.InvalidPathException e) {
-            throw new Align4jException(what + " '" + pathOrGlob + "': not a valid path");
-        }
-        if (!Files.exists(p)) {
-            throw new Align4jException(what + " " + p + ": no such file or folder");
-        }
     }
 
     /** This command line with --resume (and without --overwrite), quoted for a POSIX shell. */
@@ -474,27 +290,22 @@ final class TrainCommand implements Callable<Integer> {
         return sb.toString();
     }
 
-    private int dryRun(PrintWriter out, TrainConfig cfg, Path modelDir, Path outDir) {
-        loss(cfg);
-        if (!cfg.usePeft() && (!cfg.torchDtype().equals("auto") || Files.isRegularFile(modelDir.resolve("config.json")))) {
-            LoraFlags.policyType(cfg, modelDir);
-        }
+    private static int dryRun(PrintWriter out, PreferenceRun run) {
+        PreferenceRun.Plan plan = run.plan(true);
         out.println("plan (dry run, nothing is trained):");
-        out.println("  model:  " + modelDir + (Files.isRegularFile(modelDir.resolve("config.json")) ? ""
-                : "  (folder not found: expected on the training machine)"));
-        out.println("  data:   " + cfg.trainFile() + (cfg.evalFile().isEmpty() ? "" : "; eval " + cfg.evalFile()));
-        out.println("  loss:   " + (cfg.lossWeights().isEmpty() ? cfg.lossType() : cfg.lossWeights()) + ", β=" + cfg.beta());
-        out.println("  output: " + outDir);
-        for (String l : LoraFlags.plan(cfg)) {
+        for (String l : plan.lines()) {
             out.println("  " + l);
         }
-        if (Files.isRegularFile(modelDir.resolve("config.json"))) {
-            // the memory plan for sequences of max_length (the data may be shorter: train plans with its own lengths)
-            MemoryPlan plan = MemoryPlan.of(cfg, ModelConfig.load(modelDir), Devices.resolve(cfg.device()));
-            out.println("memory plan (max_length " + cfg.maxLength() + " tokens a sequence):");
-            out.println(plan.format().stripTrailing().indent(2).stripTrailing());
+        if (plan.memory() != null) {
+            out.println("memory plan (max_length " + run.config().maxLength() + " tokens a sequence):");
+            out.println(plan.memory().format().stripTrailing().indent(2).stripTrailing());
         }
-        cfg.asMap().forEach((k, v) -> out.println("  " + k + ": " + v));
+        run.config().asMap().forEach((k, v) -> out.println("  " + k + ": " + v));
+        out.flush();
+        if (!plan.fits()) {
+            throw new Align4jException("this run does not fit in memory at max_length " + run.config().maxLength()
+                    + " (the plan above says what would fit)");
+        }
         return CliSupport.EXIT_OK;
     }
 }

@@ -51,6 +51,17 @@ public final class ChatTemplate {
     }
 
     /**
+     * The chat template of a tokenizer ({@code chat_template} of its {@code tokenizer_config.json}, or
+     * {@code chat_template.jinja}) with its special tokens:
+     * {@code ChatTemplate.of(tok).render(List.of(Message.user("Hi")), true)}.
+     *
+     * @throws Align4jException when the tokenizer has no chat template
+     */
+    public static ChatTemplate of(io.github.align4j.model.TextTokenizer tokenizer) {
+        return of(tokenizer.chatTemplate(), tokenizer.specialTokens(), tokenizer.dir().resolve("tokenizer_config.json").toString());
+    }
+
+    /**
      * Parses a chat template.
      *
      * @param template the jinja source

@@ -15,6 +15,7 @@ import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Devices;
 import io.github.align4j.model.Offline;
 import io.github.align4j.model.TextTokenizer;
+import io.github.align4j.train.PreferenceRun;
 import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
@@ -410,55 +411,54 @@ public final class Sweep {
     private CellResult runCell(Cell cell, long seed, CausalLM reference, JudgeRun judgeRun, long steps) {
         long start = System.nanoTime();
         TrainConfig c = config(cell, seed);
-        PreferenceLoss loss = c.loss(); // the trainer builds the same from c
+        PreferenceLoss loss = c.loss(); // the run builds the same from c
         Path dir = cellDir(cell, seed);
         Map<String, Double> m = new LinkedHashMap<>();
-        Path finalModel;
-        try (CausalLM policy = CausalLM.load(model, new CausalLM.Options(device, true, DataType.FLOAT32))) {
-            PreferenceTrainer.Builder b = PreferenceTrainer.builder().config(c).policy(policy).reference(reference)
-                    .output(dir).overwrite(true) // an unfinished cell is trained again from the start
-                    .cacheDir(output.resolve("cache")).console(null).tokenizerDir(model)
-                    .onStep((step, seconds, tokens) -> {
-                        if (listener != null) {
-                            listener.step(cell, step, steps);
-                        }
-                    });
-            if (loss.dataKind() == PreferenceLoss.DataKind.UNPAIRED) {
-                b.trainUnpaired(unpaired(trainPairs, c.seed()));
-            } else {
-                b.trainPairs(trainPairs);
-            }
-            if (evalPairs != null && !evalPairs.isEmpty()) {
-                b.evalPairs(evalPairs);
-            }
-            PreferenceTrainer.TrainResult tr;
-            try (PreferenceTrainer t = b.build()) {
-                tr = t.train();
-            }
-            finalModel = tr.finalCheckpoint();
-            Map<String, Object> ev = tr.lastEval() == null ? Map.of() : tr.lastEval();
-            if (judgeRun != null) {
-                JudgeEval j = judgeRun.evaluate(policy);
-                m.put("win_rate", j.winRate());
-                m.put("win_rate_low", j.winRateLow());
-                m.put("win_rate_high", j.winRateHigh());
-                m.put("mean_reward", j.meanReward());
-                m.put("sft_mean_reward", j.referenceMeanReward());
-                m.put("kl", j.klToReference());
-            }
-            m.put("pref_accuracy", number(ev.get("eval_rewards/accuracies")));
-            m.put("pref_margin", number(ev.get("eval_rewards/margins")));
-            m.put("eval_loss", number(ev.get("eval_loss")));
-            m.put("train_loss", number(tr.lastTrain() == null ? null : tr.lastTrain().get("loss")));
-            m.put("steps", (double) tr.steps());
+        // the cell is a run of the library's, as align4j train runs it: LoRA, torch_dtype and the rest of its keys apply
+        PreferenceRun.Builder b = PreferenceRun.builder().config(c.toBuilder().modelPath(model.toString()).outputDir(dir.toString()).build())
+                .overwrite(true) // an unfinished cell is trained again from the start
+                .cacheDir(output.resolve("cache")).console(null)
+                .onStep((step, seconds, tokens) -> {
+                    if (listener != null) {
+                        listener.step(cell, step, steps);
+                    }
+                })
+                .onTrained((policy, tr) -> {
+                    if (judgeRun != null) {
+                        JudgeEval j = judgeRun.evaluate(policy);
+                        m.put("win_rate", j.winRate());
+                        m.put("win_rate_low", j.winRateLow());
+                        m.put("win_rate_high", j.winRateHigh());
+                        m.put("mean_reward", j.meanReward());
+                        m.put("sft_mean_reward", j.referenceMeanReward());
+                        m.put("kl", j.klToReference());
+                    }
+                });
+        if (!c.usePeft()) {
+            b.reference(reference); // one frozen reference for every cell; under LoRA it is the base with adapters off
         }
+        if (loss.dataKind() == PreferenceLoss.DataKind.UNPAIRED) {
+            b.trainUnpaired(unpaired(trainPairs, c.seed()));
+        } else {
+            b.trainPairs(trainPairs);
+        }
+        if (evalPairs != null && !evalPairs.isEmpty()) {
+            b.evalPairs(evalPairs);
+        }
+        PreferenceTrainer.TrainResult tr = b.build().train();
+        Path finalModel = tr.finalCheckpoint();
+        Map<String, Object> ev = tr.lastEval() == null ? Map.of() : tr.lastEval();
+        m.put("pref_accuracy", number(ev.get("eval_rewards/accuracies")));
+        m.put("pref_margin", number(ev.get("eval_rewards/margins")));
+        m.put("eval_loss", number(ev.get("eval_loss")));
+        m.put("train_loss", number(tr.lastTrain() == null ? null : tr.lastTrain().get("loss")));
+        m.put("steps", (double) tr.steps());
         if (mtBench != null) {
             putMtBench(m, finalModel, dir, seed);
         }
         return new CellResult(cell, m, (System.nanoTime() - start) / 1e9, false, seed);
     }
 
-    /** MT-Bench of a run's final model into its metrics: mt_bench (the mean rating) and the per-turn means. */
     private void putMtBench(Map<String, Double> m, Path finalModel, Path dir, long seed) {
         if (finalModel == null || !Files.isDirectory(finalModel)) {
             throw new Align4jException(dir + ": no final checkpoint to score with MT-Bench; delete the folder to train "

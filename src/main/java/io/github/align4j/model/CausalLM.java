@@ -105,6 +105,21 @@ public final class CausalLM implements AutoCloseable {
         }
     }
 
+    /**
+     * Checks, without loading any weight, that LoRA's {@code target_modules} select projections of a model of
+     * this config (as {@link #addAdapters} would), and returns how many projections they select.
+     *
+     * @throws Align4jException naming a target that matches nothing and the projections there are
+     */
+    public static int loraTargetCount(ModelConfig config, LoraConfig lora) {
+        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+            Layer.Registry r = new Layer.Registry();
+            ModelFamily family = ModelFamily.of(config);
+            family.build(config, r, m);
+            return PeftAdapter.select(r.linears, lora.targetModules(), family, "lora_target_modules").size();
+        }
+    }
+
     private CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
         this.config = config;
         this.manager = NDManager.newBaseManager(o.device());
@@ -427,6 +442,49 @@ public final class CausalLM implements AutoCloseable {
             throw new IllegalStateException("this model has no adapters to merge");
         }
         saveWith(dir, tokenizerDir, 5_000_000_000L, dtype == null ? storedType : dtype, PeftAdapter.byWeightName(adapters));
+    }
+
+    /** {@link #saveMerged(Path, Path, SafeTensors.DType)} in the base's stored type, with the tokenizer of the base's folder. */
+    public void saveMerged(Path dir) {
+        saveMerged(dir, null, null);
+    }
+
+    /**
+     * log p(completion + EOS | prompt) of each completion, as TRL's DPOTrainer computes it: prompt and completion
+     * tokenized separately, EOS appended, no BOS, summed over the completion's tokens. Arrays made here are freed
+     * before it returns.
+     *
+     * <pre>{@code
+     * double[] logps = lm.score(tok, "Question: What is the capital of France?\nAnswer:", " Paris.", " I do not know.");
+     * }</pre>
+     *
+     * @throws Align4jException when the tokenizer has no EOS token, or a sequence is longer than the model's positions
+     */
+    public double[] score(TextTokenizer tokenizer, String prompt, String... completions) {
+        Integer eos = tokenizer.eosId();
+        if (eos == null) {
+            throw new Align4jException(tokenizer.dir() + ": the tokenizer has no EOS token, which TRL appends to each "
+                    + "completion: set eos_token in tokenizer_config.json");
+        }
+        int[] p = tokenizer.encode(prompt);
+        int[][] sequences = new int[completions.length][];
+        int[] starts = new int[completions.length];
+        for (int i = 0; i < completions.length; i++) {
+            int[] c = tokenizer.encode(completions[i]);
+            int[] s = java.util.Arrays.copyOf(p, p.length + c.length + 1);
+            System.arraycopy(c, 0, s, p.length, c.length);
+            s[s.length - 1] = eos;
+            sequences[i] = s;
+            starts[i] = p.length;
+        }
+        try (NDManager batch = manager.newSubManager()) {
+            float[] f = SequenceScorer.score(this, batch, sequences, starts).logps().toFloatArray();
+            double[] d = new double[f.length];
+            for (int i = 0; i < f.length; i++) {
+                d[i] = f[i];
+            }
+            return d;
+        }
     }
 
     /** The type the weights are held in: FLOAT32, or FLOAT16 for a half-precision frozen model. */

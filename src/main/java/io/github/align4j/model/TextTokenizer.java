@@ -44,6 +44,15 @@ public final class TextTokenizer implements AutoCloseable {
     }
 
     /**
+     * Loads the tokenizer of a model folder: {@code tokenizer.json}, {@code tokenizer_config.json} when present, and
+     * the EOS token from {@code config.json}'s {@code eos_token_id} when the tokenizer config names none.
+     */
+    public static TextTokenizer load(Path dir) {
+        Integer eos = Files.isRegularFile(dir.resolve("config.json")) ? ModelConfig.load(dir).eosTokenId() : null;
+        return load(dir, eos);
+    }
+
+    /**
      * Loads {@code tokenizer.json} and, when present, {@code tokenizer_config.json} from a folder.
      *
      * @param dir a Hugging Face model or tokenizer folder

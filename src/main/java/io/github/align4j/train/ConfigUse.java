@@ -133,4 +133,35 @@ final class ConfigUse {
                     + "device to auto");
         }
     }
+
+    /**
+     * The settings a trainer built directly (not by {@link PreferenceRun}) cannot honour with what it was given:
+     * each is refused, naming the Java call that does it. What it can honour it honours (output_dir, ref_model,
+     * torch_dtype for a reference it loads: see {@link PreferenceTrainer}).
+     */
+    static void checkDirect(TrainConfig cfg, CausalLM policy, boolean evalGiven) {
+        String run = "PreferenceRun.builder().config(cfg).build().train(), which loads the model and data as the config says";
+        if (cfg.usePeft() && policy.adapterConfig() == null) {
+            throw new Align4jException("use_peft is set but the policy has no LoRA adapters, so every weight would be trained: "
+                    + "load a frozen base and add them (CausalLM.load(dir, CausalLM.Options.inference()).addAdapters(cfg.lora(), "
+                    + "cfg.seed())), or use " + run);
+        }
+        if (cfg.usePeft() && !policy.adapterConfig().equals(cfg.lora())) {
+            throw new Align4jException("use_peft is set with " + cfg.lora() + " but the policy's adapters are "
+                    + policy.adapterConfig() + ": add the adapters with cfg.lora(), or set the lora_* keys to the policy's");
+        }
+        if (!cfg.trainFile().isEmpty() || !cfg.evalFile().isEmpty()) {
+            throw new Align4jException("train_file/eval_file are set, but PreferenceTrainer trains the data given to its builder "
+                    + "(trainPairs, evalPairs) and would not read them: clear them, or use " + run);
+        }
+        if (cfg.evalSplit() > 0 && !evalGiven) {
+            throw new Align4jException("eval_split is " + cfg.evalSplit() + " but PreferenceTrainer does not split data: hold "
+                    + "out with PreferenceData.split(" + cfg.evalSplit() + ", seed) and pass evalPairs, or use " + run);
+        }
+        if (!cfg.modelPath().isEmpty() && policy.source() != null
+                && !policy.source().toAbsolutePath().normalize().equals(java.nio.file.Path.of(cfg.modelPath()).toAbsolutePath().normalize())) {
+            throw new Align4jException("model_name_or_path is " + cfg.modelPath() + " but the policy was loaded from "
+                    + policy.source() + ": set it to the policy's folder or clear it");
+        }
+    }
 }

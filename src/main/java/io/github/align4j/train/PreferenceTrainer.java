@@ -90,7 +90,8 @@ public final class PreferenceTrainer implements AutoCloseable {
         List<TokenizedUnpaired> trainUnpaired = b.trainUnpaired;
         this.evalPairs = b.evalPairs;
         this.evalUnpaired = b.evalUnpaired;
-        this.output = b.output;
+        this.output = b.output != null ? b.output
+                : c.outputDir().isEmpty() ? null : Path.of(c.outputDir()); // output_dir is the output unless one is given
         this.tokenizerDir = b.tokenizerDir;
         this.console = b.console;
         this.cacheDir = b.cacheDir;
@@ -110,6 +111,9 @@ public final class PreferenceTrainer implements AutoCloseable {
             throw new Align4jException("PreferenceTrainer needs a policy");
         }
         ConfigUse.checkDevice(cfg, policy);
+        if (!b.planned) {
+            ConfigUse.checkDirect(cfg, policy, b.evalPairs != null || b.evalUnpaired != null);
+        }
         ConfigUse.check(cfg, policy, b.trainPairs, b.trainUnpaired, "training");
         ConfigUse.check(cfg, policy, b.evalPairs, b.evalUnpaired, "eval");
         if (!policy.hasTrainableWeights()) {
@@ -125,7 +129,11 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
         Lengths.check(policy, trainPairs, trainUnpaired, "training", cfg.batchSize(), true);
         Lengths.check(policy, evalPairs, evalUnpaired, "eval", cfg.evalBatchSize(), false);
-        MemoryPlan.beforeTraining(cfg, policy, b.reference, b.referencePath, loss.needsReference(), trainPairs, trainUnpaired);
+        Path refPath = b.referencePath != null ? b.referencePath
+                : b.reference == null && !cfg.refModelPath().isEmpty() ? Path.of(cfg.refModelPath()) : null;
+        if (!b.planned) {
+            MemoryPlan.beforeTraining(cfg, policy, b.reference, refPath, loss.needsReference(), trainPairs, trainUnpaired);
+        }
         PreferenceLoss.DataKind kind = paired ? PreferenceLoss.DataKind.PAIRED : PreferenceLoss.DataKind.UNPAIRED;
         if (loss.dataKind() != kind) {
             throw new Align4jException("loss '" + loss.name() + "' trains on " + loss.dataKind().name().toLowerCase()
@@ -136,7 +144,13 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
         train = paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
         state = new RunState(cfg, train, lossRecord);
-        reference = new Reference(b.reference, b.referencePath, policy, b.referenceType);
+        ai.djl.ndarray.types.DataType refType = b.referenceType;
+        if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
+            Path dir = refPath != null ? refPath : policy.source();
+            refType = dir == null ? ai.djl.ndarray.types.DataType.FLOAT32
+                    : io.github.align4j.model.ModelDtypes.resolve(cfg.torchDtype(), dir);
+        }
+        reference = new Reference(b.reference, refPath, policy, refType);
         if (cfg.precomputeRef() && reference.fingerprint() == null) {
             throw new Align4jException("precompute_ref_log_probs needs a reference loaded from a folder "
                     + "(the cache is keyed by its weights)");
@@ -487,7 +501,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private CausalLM policy;
         private CausalLM reference;
         private Path referencePath;
-        private ai.djl.ndarray.types.DataType referenceType = ai.djl.ndarray.types.DataType.FLOAT32;
+        private ai.djl.ndarray.types.DataType referenceType;
         private PreferenceLoss loss;
         private List<TokenizedPair> trainPairs;
         private List<TokenizedUnpaired> trainUnpaired;
@@ -502,6 +516,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private final List<TrainingListener> listeners = new ArrayList<>();
         private boolean resume;
         private Boolean overwrite;
+        private boolean planned;
 
         public Builder config(TrainConfig c) { this.config = c; return this; }
         /** The model to train (loaded with {@code CausalLM.Options.training()}). */
@@ -514,8 +529,8 @@ public final class PreferenceTrainer implements AutoCloseable {
          */
         public Builder referencePath(Path p) { this.referencePath = p; return this; }
         /**
-         * The precision a reference loaded from a folder is held in: FLOAT32 (default) or FLOAT16
-         * (half the memory; on the CPU it computes in float32 all the same).
+         * The precision a reference loaded from a folder is held in: FLOAT32 or FLOAT16 (half the memory; on
+         * the CPU it computes in float32 all the same). Default: the config's {@code torch_dtype}.
          */
         public Builder referenceType(ai.djl.ndarray.types.DataType t) { this.referenceType = t; return this; }
         /**
@@ -528,7 +543,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder trainUnpaired(List<TokenizedUnpaired> d) { this.trainUnpaired = d; return this; }
         public Builder evalPairs(List<TokenizedPair> d) { this.evalPairs = d; return this; }
         public Builder evalUnpaired(List<TokenizedUnpaired> d) { this.evalUnpaired = d; return this; }
-        /** Where metrics.jsonl and checkpoints go (null: nothing is written). */
+        /** Where metrics.jsonl and checkpoints go (default: the config's {@code output_dir}; neither: nothing is written). */
         public Builder output(Path o) { this.output = o; return this; }
         /** Tokenizer files copied into every checkpoint (default: the policy's folder). */
         public Builder tokenizerDir(Path t) { this.tokenizerDir = t; return this; }
@@ -570,6 +585,9 @@ public final class PreferenceTrainer implements AutoCloseable {
          * folder with a message, as {@code align4j train} does without {@code --overwrite}.
          */
         public Builder overwrite(boolean o) { this.overwrite = o; return this; }
+
+        /** PreferenceRun has planned memory from the data already: the trainer does not plan it again. */
+        Builder planned(boolean p) { this.planned = p; return this; }
 
         public PreferenceTrainer build() {
             return new PreferenceTrainer(this);

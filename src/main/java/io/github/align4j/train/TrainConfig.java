@@ -21,8 +21,9 @@ import java.util.Map;
  * build one with typed setters ({@code TrainConfig.builder().beta(0.1).learningRate(5e-7).build()}),
  * or by key with {@link #with} (a changed copy), as YAML recipes ({@link #fromYaml}) and
  * command-line flags do. Every value is validated when set, and an unknown key is an error that
- * names it and the nearest known key. {@code PreferenceTrainer} uses every setting or refuses it
- * with a message (see its builder).
+ * names it and the nearest known key. {@link PreferenceRun} honours every setting, as {@code align4j
+ * train} does (it calls it); {@code PreferenceTrainer}, given a loaded policy and data, honours what it
+ * can and refuses the rest naming the call that does it.
  */
 public final class TrainConfig {
     /** A key's type and default. */
@@ -683,6 +684,8 @@ public final class TrainConfig {
         public Builder loraAlpha(double v) { return put("lora_alpha", v); }
         public Builder loraDropout(double v) { return put("lora_dropout", v); }
         public Builder loraTargetModules(List<String> v) { return put("lora_target_modules", String.join(",", v)); }
+        /** e.g. {@code loraTargetModules("all-linear")} or {@code loraTargetModules("q_proj", "v_proj")}. */
+        public Builder loraTargetModules(String... v) { return put("lora_target_modules", String.join(",", v)); }
         public Builder useRslora(boolean v) { return put("use_rslora", v); }
         public Builder torchDtype(String v) { return put("torch_dtype", v); }
         public Builder gradientCheckpointing(boolean v) { return put("gradient_checkpointing", v); }
