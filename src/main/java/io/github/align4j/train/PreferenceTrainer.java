@@ -79,6 +79,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     private final boolean resume;
     private final Boolean overwrite;
     private volatile String stopRequest;
+    private long tokensSeen;
 
     private PreferenceTrainer(Builder b) {
         TrainConfig c = b.config.validated();
@@ -250,6 +251,13 @@ public final class PreferenceTrainer implements AutoCloseable {
         Map<String, Object> lastEval = RunState.lastRecord(log.history(), true);
         List<TrainingListener> all = new ArrayList<>();
         all.add(log);
+        long trainableCount = 0;
+        for (ai.djl.ndarray.NDArray a : policy.trainableParameters().values()) {
+            trainableCount += a.size();
+        }
+        all.add(new LogLines(train.size() + (train instanceof PairedBatches ? " pairs" : " examples"), cfg, trainableCount,
+                policy.adapterConfig() != null ? policy.parameterCount() + trainableCount : policy.parameterCount(),
+                policy.device().toString(), () -> tokensSeen));
         if (console != null) {
             all.add(new ConsoleProgress(console, start, lastTrain, lastEval));
         }
@@ -276,6 +284,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                 if (stepRows != null) {
                     stepRows.accept(step + 1, st.rows());
                 }
+                tokensSeen += sw.tokens;
                 if (onStep != null) {
                     onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, sw.tokens);
                 }
@@ -293,6 +302,8 @@ public final class PreferenceTrainer implements AutoCloseable {
                 }
                 if ((cfg.evalSteps() > 0 && done % cfg.evalSteps() == 0 && done != total) || (done == total && hasEval())) {
                     if (hasEval()) {
+                        LOG.info("evaluating at step {} on {} held-out {}", done, evalPairs != null ? evalPairs.size()
+                                : evalUnpaired.size(), evalPairs != null ? "pairs" : "examples");
                         lastEval = new LinkedHashMap<>(evaluate());
                         lastEval.put("epoch", epochs);
                         lastEval.put("step", done);

@@ -72,5 +72,14 @@ class ConsumerTest {
         assertTrue(seen.list.stream().anyMatch(e -> e.getLoggerName().startsWith("io.github.align4j")
                 && e.getFormattedMessage().startsWith("reference log-probs")),
                 "no io.github.align4j log event reached logback: " + seen.list);
+        // A run logs as the Hugging Face Trainer does: a start block, every logging step with TRL's names, the end.
+        List<String> trainer = seen.list.stream().filter(e -> e.getLoggerName().equals("io.github.align4j.train.PreferenceTrainer"))
+                .map(ILoggingEvent::getFormattedMessage).toList();
+        assertTrue(trainer.stream().anyMatch(m -> m.startsWith("***** Running training ***** 8 pairs")
+                && m.contains("3 optimization steps") && m.contains("parameters trainable")), trainer.toString());
+        assertTrue(trainer.stream().filter(m -> m.startsWith("{'loss': ") && m.contains("'rewards/margins': ")).count() >= 3,
+                trainer.toString());
+        assertTrue(trainer.stream().anyMatch(m -> m.startsWith("training done: 3 steps in ") && m.contains("tokens/s")
+                && m.contains("result in ")), trainer.toString());
     }
 }
