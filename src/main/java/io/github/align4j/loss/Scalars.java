@@ -1,7 +1,6 @@
 package io.github.align4j.loss;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
 
 /**
  * Arithmetic with a Java number that stays correct under autograd; use it in your own losses.
@@ -15,48 +14,41 @@ import ai.djl.ndarray.types.Shape;
  * {@code manager.create(float[])}: keep them open until the step ends, or pass them through {@link #owned}.
  * align4j's trainer keeps such memory alive from forward to backward, but other code does not;
  * {@link LossChecks} detects a loss that depends on it.
+ *
+ * <p>The implementation lives below both {@code loss} and {@code model} (the model uses it too and knows nothing
+ * of losses); this class is its public face for your losses.
  */
 public final class Scalars {
     private Scalars() {}
 
     /** A 0-d tensor holding {@code value}, of {@code like}'s type and device, in memory libtorch owns. */
     public static NDArray of(NDArray like, double value) {
-        return like.getManager().full(new Shape(), (float) value, like.getDataType());
+        return io.github.align4j.internal.Scalars.of(like, value);
     }
 
     /** x · s. */
     public static NDArray times(NDArray x, double s) {
-        try (NDArray c = of(x, s)) {
-            return x.mul(c);
-        }
+        return io.github.align4j.internal.Scalars.times(x, s);
     }
 
     /** x / s. */
     public static NDArray divide(NDArray x, double s) {
-        try (NDArray c = of(x, s)) {
-            return x.div(c);
-        }
+        return io.github.align4j.internal.Scalars.divide(x, s);
     }
 
     /** x ^ e. */
     public static NDArray pow(NDArray x, double e) {
-        try (NDArray c = of(x, e)) {
-            return x.pow(c);
-        }
+        return io.github.align4j.internal.Scalars.pow(x, e);
     }
 
     /** max(x, s), elementwise. */
     public static NDArray maximum(NDArray x, double s) {
-        try (NDArray c = of(x, s)) {
-            return x.maximum(c);
-        }
+        return io.github.align4j.internal.Scalars.maximum(x, s);
     }
 
     /** min(x, s), elementwise. */
     public static NDArray minimum(NDArray x, double s) {
-        try (NDArray c = of(x, s)) {
-            return x.minimum(c);
-        }
+        return io.github.align4j.internal.Scalars.minimum(x, s);
     }
 
     /**
@@ -64,8 +56,6 @@ public final class Scalars {
      * the original is closed. The copy may be closed at any time, even before backward.
      */
     public static NDArray owned(NDArray aliased) {
-        NDArray copy = aliased.duplicate();
-        aliased.close();
-        return copy;
+        return io.github.align4j.internal.Scalars.owned(aliased);
     }
 }

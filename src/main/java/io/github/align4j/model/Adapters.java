@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import ai.djl.nn.Parameter;
-import io.github.align4j.loss.Scalars;
+import io.github.align4j.internal.Scalars;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;

@@ -2,7 +2,7 @@ package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import io.github.align4j.loss.Scalars;
+import io.github.align4j.internal.Scalars;
 
 /**
  * GPT-2 causal self-attention. Its projections are Conv1D, stored [in, out]:

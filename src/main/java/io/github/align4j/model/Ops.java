@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Linear;
-import io.github.align4j.loss.Scalars;
+import io.github.align4j.internal.Scalars;
 
 /**
  * The few fused libtorch ops the decoder uses, with the caller's array always first (ownership).

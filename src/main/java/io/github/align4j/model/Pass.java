@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.github.align4j.loss.Scalars;
+import io.github.align4j.internal.Scalars;
 import java.util.HashMap;
 import java.util.Map;
 

@@ -2,7 +2,7 @@ package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
-import io.github.align4j.loss.Scalars;
+import io.github.align4j.internal.Scalars;
 
 /** RMSNorm (Llama family): {@code x / sqrt(mean(x²) + ε) · g}, over the last axis. */
 final class RmsNorm extends Layer {

@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.github.align4j.loss.Scalars;
+import io.github.align4j.internal.Scalars;
 
 /**
  * Rotary position embedding tables (Su et al. 2021) in Hugging Face's "rotate half" layout:

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.github.align4j.loss.Scalars;
+import io.github.align4j.internal.Scalars;
 
 /**
  * Sequence log-probabilities of completions, as TRL's DPOTrainer computes them for decoder-only
