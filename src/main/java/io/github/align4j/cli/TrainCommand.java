@@ -58,11 +58,11 @@ final class TrainCommand implements Callable<Integer> {
     Double lr;
     @Option(names = "--lr-scheduler", paramLabel = "TYPE", description = "cosine (default), linear or constant after warmup.")
     String lrScheduler;
-    @Option(names = "--warmup-ratio", paramLabel = "F") Double warmupRatio;
-    @Option(names = "--warmup-steps", paramLabel = "N") Integer warmupSteps;
+    @Option(names = "--warmup-ratio", paramLabel = "F", description = "Warmup as a fraction of the optimizer steps (default 0).") Double warmupRatio;
+    @Option(names = "--warmup-steps", paramLabel = "N", description = "Warmup optimizer steps; wins over --warmup-ratio when > 0 (default 0).") Integer warmupSteps;
     @Option(names = "--batch-size", paramLabel = "N", description = "Pairs (or examples) per micro-batch (default 8).")
     Integer batchSize;
-    @Option(names = "--eval-batch-size", paramLabel = "N") Integer evalBatchSize;
+    @Option(names = "--eval-batch-size", paramLabel = "N", description = "Pairs per evaluation batch (default 8).") Integer evalBatchSize;
     @Option(names = "--grad-accum", paramLabel = "K", description = "Micro-batches per optimizer step (default 1).")
     Integer gradAccum;
 
@@ -78,16 +78,16 @@ final class TrainCommand implements Callable<Integer> {
     Boolean shuffle;
     @Option(names = "--group-by-length", paramLabel = "true|false", arity = "1", description = "Batch similar lengths together (less padding).")
     Boolean groupByLength;
-    @Option(names = "--seed", paramLabel = "S") Integer seed;
-    @Option(names = "--logging-steps", paramLabel = "N") Integer loggingSteps;
-    @Option(names = "--eval-steps", paramLabel = "N") Integer evalSteps;
-    @Option(names = "--save-steps", paramLabel = "N") Integer saveSteps;
-    @Option(names = "--save-total-limit", paramLabel = "K") Integer saveTotalLimit;
-    @Option(names = "--max-length", paramLabel = "N") Integer maxLength;
-    @Option(names = "--max-prompt-length", paramLabel = "N") Integer maxPromptLength;
-    @Option(names = "--max-grad-norm", paramLabel = "X") Double maxGradNorm;
-    @Option(names = "--weight-decay", paramLabel = "X") Double weightDecay;
-    @Option(names = "--label-smoothing", paramLabel = "E") Double labelSmoothing;
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of shuffling, splits, LoRA init and dropout (default 42).") Integer seed;
+    @Option(names = "--logging-steps", paramLabel = "N", description = "Log metrics every N optimizer steps (default 10).") Integer loggingSteps;
+    @Option(names = "--eval-steps", paramLabel = "N", description = "Evaluate every N optimizer steps (default 0: at the end only).") Integer evalSteps;
+    @Option(names = "--save-steps", paramLabel = "N", description = "Write OUTPUT/checkpoint-<step>/ every N steps (default 0: only final/).") Integer saveSteps;
+    @Option(names = "--save-total-limit", paramLabel = "K", description = "Keep the newest K complete checkpoints (default 0: all).") Integer saveTotalLimit;
+    @Option(names = "--max-length", paramLabel = "N", description = "Prompt + completion tokens; longer rows are truncated as TRL does (default 1024).") Integer maxLength;
+    @Option(names = "--max-prompt-length", paramLabel = "N", description = "Prompt tokens, cut from the left (default 512).") Integer maxPromptLength;
+    @Option(names = "--max-grad-norm", paramLabel = "X", description = "Global gradient-norm clip (default 1.0; 0: off).") Double maxGradNorm;
+    @Option(names = "--weight-decay", paramLabel = "X", description = "AdamW decoupled weight decay, not on biases and norms (default 0).") Double weightDecay;
+    @Option(names = "--label-smoothing", paramLabel = "E", description = "ε of cDPO, robust, exo_pair, aot, simpo (default 0).") Double labelSmoothing;
     @Option(names = "--max-nonfinite-steps", paramLabel = "N", description = "Stop, with a checkpoint of the last good "
             + "weights, after N steps in a row with a NaN/infinite loss or gradient (each is skipped; default 3).")
     Integer maxNonfiniteSteps;
@@ -109,12 +109,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", paramLabel = "DIR", description = "Cache root: tokenized data in DIR/tokenized, "
             + "reference log-probs in DIR/reference (default ~/.cache/align4j).")
     Path cacheDir;
-    @Option(names = "--device", paramLabel = "cpu|gpu|auto") String device;
+    @Option(names = "--device", paramLabel = "cpu|gpu|auto", description = "Where to train (default auto: a GPU when DJL sees one, else the CPU).") String device;
     @Option(names = "--format", paramLabel = "LAYOUT", description = "Force a data layout (see `align4j inspect --help`).")
     String format;
     @Option(names = "--columns", paramLabel = "TO=FROM,...", description = "Rename columns, e.g. prompt=question,chosen=response_j.")
     String columns;
-    @Option(names = "--chat-template", paramLabel = "FILE") Path chatTemplate;
+    @Option(names = "--chat-template", paramLabel = "FILE", description = "A Jinja chat template file (default: the tokenizer's).") Path chatTemplate;
     @Option(names = "--apply-chat-template", description = "Wrap plain-text rows in the chat template.")
     boolean applyChatTemplate;
     @Option(names = "--skip-bad-rows", description = "Skip and count malformed rows instead of stopping.")

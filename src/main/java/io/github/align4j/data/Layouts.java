@@ -116,8 +116,8 @@ final class Layouts {
                 + "(implicit prompt), system+question+chosen+rejected (orca), input+preferred_output+"
                 + "non_preferred_output (openai), conversations+chosen+rejected (sharegpt), prompt+completion+label "
                 + "(unpaired), messages+label (unpaired_messages). Rename columns with --columns to=from (e.g. "
-                + "prompt=question,chosen=response_j,rejected=response_k)"
-                + (cols.isEmpty() ? "" : " (given: " + cols + ")") + " or force one with --format.");
+                + "prompt=question,chosen=response_j,rejected=response_k; from Java DataOptions.withColumns)"
+                + (cols.isEmpty() ? "" : " (given: " + cols + ")") + " or force one with --format (DataOptions.withFormat).");
     }
 
     /** Validates a {@code --format} name; null or "auto" means detect. */
@@ -320,7 +320,7 @@ final class Layouts {
         JsonNode n = row.get(name);
         if (n == null || n.isMissingNode()) {
             throw new BadRow("field " + cols.show(name) + ": missing; expected " + expected(name)
-                    + (cols.has(name) ? "" : " (rename a column with --columns " + name + "=yourColumn)"));
+                    + (cols.has(name) ? "" : " (rename a column with --columns " + name + "=yourColumn, or DataOptions.withColumns)"));
         }
         return n;
     }

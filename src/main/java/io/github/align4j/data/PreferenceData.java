@@ -514,7 +514,7 @@ public final class PreferenceData {
 
         private static Align4jException badRow(String message) {
             return new Align4jException(message + ". Fix the row, or skip and count bad rows with --skip-bad-rows "
-                    + "(skipBadRows).");
+                    + "(DataOptions.withSkipBadRows).");
         }
 
         private Align4jException noTemplate(RawRow r) {

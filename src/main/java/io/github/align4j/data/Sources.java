@@ -173,7 +173,7 @@ final class Sources {
             if (seen > DataOptions.MAX_LINE_BYTES_LIMIT) {
                 return head + "; no cap can be that high (--max-line-bytes is at most 2047m): split or shorten the row";
             }
-            return head + "; if the row is genuine, raise the cap with --max-line-bytes (maxLineBytes), e.g. "
+            return head + "; if the row is genuine, raise the cap with --max-line-bytes (DataOptions.withMaxLineBytes), e.g. "
                     + "--max-line-bytes " + suggest(Math.max(seen, maxRowBytes + 1));
         }
 

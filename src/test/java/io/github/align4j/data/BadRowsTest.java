@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Each kind of bad input stops with one message naming file, line or row, field and what was expected. */
 class BadRowsTest {
-    private static final String HINT = ". Fix the row, or skip and count bad rows with --skip-bad-rows (skipBadRows).";
+    private static final String HINT = ". Fix the row, or skip and count bad rows with --skip-bad-rows (DataOptions.withSkipBadRows).";
     private static final String GOOD = "{\"prompt\":\"Hi\",\"chosen\":\" yes\",\"rejected\":\" no\"}\n";
 
     @TempDir
@@ -61,7 +61,7 @@ class BadRowsTest {
     @Test
     void missingField() throws IOException {
         assertEquals(dir.resolve("d.jsonl") + " line 2, field 'rejected': missing; expected a string (rename a "
-                + "column with --columns rejected=yourColumn)" + HINT,
+                + "column with --columns rejected=yourColumn, or DataOptions.withColumns)" + HINT,
                 error("d.jsonl", GOOD + "{\"prompt\":\"Hi\",\"chosen\":\" yes\"}\n"));
         // with a column mapping the message names the source column
         String m = error(write(dir.resolve("m.jsonl"), "{\"q\":\"Hi\",\"good\":\" yes\",\"bad\":\" no\"}\n"

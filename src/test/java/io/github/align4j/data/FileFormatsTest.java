@@ -189,7 +189,7 @@ class FileFormatsTest {
         Align4jException e = assertThrows(Align4jException.class,
                 () -> PreferenceData.load(bad.toString(), opts(), Fixtures.gpt2()));
         assertEquals(bad + " row 0, field 'chosen': expected a string, got the number 5. Fix the row, or skip and "
-                + "count bad rows with --skip-bad-rows (skipBadRows).", e.getMessage());
+                + "count bad rows with --skip-bad-rows (DataOptions.withSkipBadRows).", e.getMessage());
     }
 
     @Test

@@ -65,8 +65,8 @@ class RowCapTest {
                 () -> PreferenceData.load(f.toString(), opts(MIB, false), Fixtures.gpt2()));
         String m = e.getMessage();
         assertTrue(m.startsWith(f + " line 2: the line is longer than the 1 MiB a row may hold;"), m);
-        assertTrue(m.contains("--max-line-bytes (maxLineBytes), e.g. --max-line-bytes 2m"), m);
-        assertTrue(m.endsWith("--skip-bad-rows (skipBadRows)."), m);
+        assertTrue(m.contains("--max-line-bytes (DataOptions.withMaxLineBytes), e.g. --max-line-bytes 2m"), m);
+        assertTrue(m.endsWith("--skip-bad-rows (DataOptions.withSkipBadRows)."), m);
     }
 
     @Test
@@ -80,7 +80,7 @@ class RowCapTest {
         long len = 2 * MIB + "{\"prompt\":\"Long\",\"chosen\":\"\",\"rejected\":\" no\"}".length();
         assertTrue(bad.startsWith(f + " line 2: the line is longer than the 1 MiB a row may hold ("
                 + String.format(java.util.Locale.ROOT, "%,d", len) + " bytes); if the row is genuine, raise the cap "
-                + "with --max-line-bytes (maxLineBytes), e.g. --max-line-bytes 4m"), bad);
+                + "with --max-line-bytes (DataOptions.withMaxLineBytes), e.g. --max-line-bytes 4m"), bad);
         assertEquals(Fixtures.gpt2().encode(" ok")[0], d.pairs().get(1).chosen()[0], "row 3 kept after the skipped line");
         // a cap above the line reads it (rows only: tokenizing 2 MiB of 'x' is slow)
         List<RawRow> rows = new ArrayList<>();
