@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Texts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -124,59 +125,131 @@ final class MtBenchData {
 
     // ---- FastChat's model_answer JSONL ----------------------------------------------------------
 
+    /** Largest answers file: FastChat's model_answer file of the 80 questions is under 5 MB. */
+    static final long MAX_ANSWERS_BYTES = 32L << 20;
+    /** Longest answer row (one question's turns): a row is a few KB, ~70 KB at 4096 tokens per turn. */
+    static final int MAX_ANSWER_LINE_BYTES = 1 << 20;
+    /** Longest model id: it names files and heads the report and the plot. */
+    static final int MAX_ID_CHARS = 200;
+
     /**
      * Reads a {@code model_answer} file: one JSON object per line with {@code question_id},
      * {@code model_id} and {@code choices[0].turns}. The last row of a question wins (FastChat's
      * reorg keeps one). Lines that are not JSON (torn by a killed run) are skipped when
-     * {@code tolerateTornEnd} (align4j's own file), else an error naming the line.
+     * {@code tolerateTornEnd} (align4j's own file), else an error naming the line. Read line by
+     * line: a file over {@link #MAX_ANSWERS_BYTES}, a line over {@link #MAX_ANSWER_LINE_BYTES} or a
+     * is refused, naming the file and line (the model id is checked where it is used, see {@link #checkId}).
      */
     static Answers readAnswers(Path file, boolean tolerateTornEnd) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Align4jException(file + ": cannot read the answers file: " + e.getMessage(), e);
-        }
-        String[] lines = text.split("\n", -1);
         Map<Integer, List<String>> m = new TreeMap<>();
         String model = null;
-        for (int i = 0; i < lines.length; i++) {
-            String line = lines[i];
-            if (line.isBlank()) {
-                continue;
+        try {
+            if (Files.size(file) > MAX_ANSWERS_BYTES) { // refused before a byte is read
+                throw tooLarge(file);
             }
-            String where = file + " line " + (i + 1);
-            JsonNode n;
-            try {
-                n = JSON.readTree(line);
-            } catch (IOException e) {
-                if (tolerateTornEnd) {
-                    continue; // a line torn by a killed run: that question is answered again
+            try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+                long total = 0;
+                int lineNo = 0;
+                java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream(4096);
+                while (true) {
+                    buf.reset();
+                    int c;
+                    while ((c = in.read()) >= 0 && c != '\n') {
+                        if (buf.size() >= MAX_ANSWER_LINE_BYTES) {
+                            throw new Align4jException(String.format(java.util.Locale.ROOT, "%s line %d: longer than %,d "
+                                    + "bytes; an answer row of FastChat's model_answer layout is a few KB. Check the file",
+                                    file, lineNo + 1, MAX_ANSWER_LINE_BYTES));
+                        }
+                        buf.write(c);
+                    }
+                    if (c < 0 && buf.size() == 0) {
+                        break;
+                    }
+                    lineNo++;
+                    total += buf.size() + 1;
+                    if (total > MAX_ANSWERS_BYTES + 1) { // a file that grows while it is read
+                        throw tooLarge(file);
+                    }
+                    String line;
+                    try {
+                        line = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(buf.toByteArray())).toString();
+                    } catch (java.nio.charset.CharacterCodingException e) {
+                        if (tolerateTornEnd) {
+                            continue;
+                        }
+                        throw new Align4jException(file + " line " + lineNo + ": not UTF-8 text; save the file as UTF-8");
+                    }
+                    String mid = row(file, lineNo, line, tolerateTornEnd, m);
+                    if (model == null && mid != null) {
+                        model = mid;
+                    }
                 }
-                throw new Align4jException(where + ": not a JSON object (" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()) + "); expected FastChat's "
-                        + "model_answer layout {\"question_id\", \"model_id\", \"choices\": [{\"turns\": [...]}]}");
             }
-            JsonNode id = n == null ? null : n.get("question_id");
-            if (id == null || !id.canConvertToInt()) {
-                throw new Align4jException(where + ": 'question_id' is missing or not an integer");
-            }
-            JsonNode turns = n.path("choices").path(0).path("turns");
-            if (!turns.isArray() || turns.isEmpty()) {
-                throw new Align4jException(where + ": 'choices[0].turns' is missing or empty; expected a list of answer texts");
-            }
-            List<String> ts = new ArrayList<>();
-            for (JsonNode t : turns) {
-                if (!t.isTextual()) {
-                    throw new Align4jException(where + ": 'choices[0].turns' must hold strings");
-                }
-                ts.add(t.asText());
-            }
-            if (model == null && n.path("model_id").isTextual()) {
-                model = n.get("model_id").asText();
-            }
-            m.put(id.asInt(), List.copyOf(ts));
+        } catch (IOException e) {
+            throw new Align4jException(file + ": cannot read the answers file (" + e.getClass().getSimpleName() + ")", e);
         }
         return new Answers(model, m);
+    }
+
+    private static Align4jException tooLarge(Path file) {
+        return new Align4jException(String.format(java.util.Locale.ROOT, "%s: larger than %,d bytes; FastChat's model_answer "
+                + "file of the 80 questions is under 5 MB. Check the path", file, MAX_ANSWERS_BYTES));
+    }
+
+    /** One row into {@code m}; returns its model id (checked), or null when it has none or was skipped. */
+    private static String row(Path file, int lineNo, String line, boolean tolerateTornEnd, Map<Integer, List<String>> m) {
+        if (line.isBlank()) {
+            return null;
+        }
+        String where = file + " line " + lineNo;
+        JsonNode n;
+        try {
+            n = JSON.readTree(line);
+        } catch (IOException e) {
+            if (tolerateTornEnd) {
+                return null; // a line torn by a killed run: that question is answered again
+            }
+            var at = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getLocation() : null;
+            throw new Align4jException(where + ": not a JSON object" + (at != null && at.getColumnNr() > 0 ? " (column "
+                    + at.getColumnNr() + ")" : "") + "; expected FastChat's "
+                    + "model_answer layout {\"question_id\", \"model_id\", \"choices\": [{\"turns\": [...]}]}");
+        }
+        JsonNode id = n == null ? null : n.get("question_id");
+        if (id == null || !id.canConvertToInt()) {
+            throw new Align4jException(where + ": 'question_id' is missing or not an integer");
+        }
+        JsonNode turns = n.path("choices").path(0).path("turns");
+        if (!turns.isArray() || turns.isEmpty()) {
+            throw new Align4jException(where + ": 'choices[0].turns' is missing or empty; expected a list of answer texts");
+        }
+        List<String> ts = new ArrayList<>();
+        for (JsonNode t : turns) {
+            if (!t.isTextual()) {
+                throw new Align4jException(where + ": 'choices[0].turns' must hold strings");
+            }
+            ts.add(t.asText());
+        }
+        m.put(id.asInt(), List.copyOf(ts));
+        if (!n.path("model_id").isTextual()) {
+            return null;
+        }
+        String mid = n.get("model_id").asText();
+        return mid.isBlank() ? null : mid; // checked where it is used (MtBench.answers): --model-id may replace it
+    }
+
+    /**
+     * Refuses a model id that cannot name a file or head a report: over {@link #MAX_ID_CHARS}
+     * characters, empty, or holding control characters.
+     */
+    static String checkId(String id, String where, String fix) {
+        if (id.isBlank() || id.length() > MAX_ID_CHARS) {
+            throw new Align4jException(String.format(java.util.Locale.ROOT, "%s: a model id of %,d characters; it names files "
+                    + "and heads the report, so it has 1 to %d; %s", where, id.length(), MAX_ID_CHARS, fix));
+        }
+        if (id.indexOf('\n') >= 0 || id.indexOf('\t') >= 0 || !Texts.printable(id).equals(id)) {
+            throw new Align4jException(where + ": the model id holds control characters; " + fix);
+        }
+        return id;
     }
 
     /** One answer row in FastChat's layout (answer_id: a hash of model and question, stable across runs). */
@@ -196,9 +269,12 @@ final class MtBenchData {
         }
     }
 
-    /** A name safe as a file name: characters other than letters, digits, '.', '_', '-' become '_'. */
+    /**
+     * A name safe as a file name: its first {@link #MAX_ID_CHARS} characters, those other than
+     * letters, digits, '.', '_', '-' written as '_'.
+     */
     static String fileName(String s) {
-        String f = s.replaceAll("[^A-Za-z0-9._-]", "_");
+        String f = (s.length() > MAX_ID_CHARS ? s.substring(0, MAX_ID_CHARS) : s).replaceAll("[^A-Za-z0-9._-]", "_");
         return f.isEmpty() || f.startsWith(".") ? "_" + f : f;
     }
 }
