@@ -295,12 +295,30 @@ public final class Sweep {
         java.util.Set<String> ids = new java.util.HashSet<>();
         for (Map<String, Object> m : acc) {
             Cell c = new Cell(m);
+            checkName(c);
             if (!ids.add(c.id())) {
                 throw new Align4jException("grid: two cells are both '" + c.id() + "'; remove the repeated value");
             }
             out.add(c);
         }
         return out;
+    }
+
+    /** Longest cell name: the id names a folder, the row heads a table row, a CSV row and a plot's series. */
+    static final int MAX_NAME = 200;
+
+    /** Refuses a cell whose name is too long for a folder or a table, or holds control characters. */
+    private static void checkName(Cell c) {
+        String id = c.id();
+        String row = c.row();
+        if (id.length() > MAX_NAME || row.length() > MAX_NAME) {
+            throw new Align4jException(String.format(Locale.ROOT, "grid: a cell's name has %,d characters (its values "
+                    + "name its folder and its row in the tables, at most %d); scan shorter values, e.g. paths in a "
+                    + "shorter folder", Math.max(id.length(), row.length()), MAX_NAME));
+        }
+        if (row.indexOf('\n') >= 0 || row.indexOf('\t') >= 0 || !io.github.align4j.internal.Texts.printable(row).equals(row)) {
+            throw new Align4jException("grid: a value of cell " + id + " holds control characters; remove them");
+        }
     }
 
     private static String checkKey(String key) {

@@ -122,6 +122,11 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 throw new Align4jException(file + ": grid: loss_type '" + loss + "': " + e.getMessage(), e);
             }
         }
+        try {
+            Sweep.expand(grid, base); // the number of cells and their names, before any cell is checked
+        } catch (Align4jException e) {
+            throw new Align4jException(file + ": " + e.getMessage(), e);
+        }
         checkLossOptions(file, grid, base);
         if (base.outputDir().isBlank()) {
             throw new Align4jException(file + ": no output_dir. Add e.g. 'output_dir: runs/my-scan' (or pass --output).");

@@ -77,6 +77,16 @@ class SweepBoundsTest {
     }
 
     @Test
+    void cellNamesAreShortAndPrintable() throws Exception {
+        Path f = sweep("grid:", "  beta: [0.1]", "  chat_template: [t.jinja, " + "t".repeat(300) + ".jinja]");
+        assertEquals(f + ": grid: a cell's name has 332 characters (its values name its folder and its row in the tables, "
+                + "at most 200); scan shorter values, e.g. paths in a shorter folder", refused(f));
+        f = sweep("grid:", "  beta: [0.1]", "  chat_template: [\"t\\u001b[2J.jinja\"]");
+        assertEquals(f + ": grid: a value of cell dpo-beta0.1-chat_template=t_2J.jinja holds control characters; remove them",
+                refused(f));
+    }
+
+    @Test
     void aHundredMegabyteSweepFileIsRefusedWithoutReadingIt() throws Exception {
         Path f = dir.resolve("big.yaml");
         try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
