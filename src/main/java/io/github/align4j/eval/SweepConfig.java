@@ -299,11 +299,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         long rows = 0;
         Path f = Path.of(base.trainFile());
         if (!base.trainFile().isBlank() && Files.isRegularFile(f) && f.toString().endsWith(".jsonl")) {
-            try (var lines = Files.lines(f)) {
-                rows = lines.filter(l -> !l.isBlank()).count();
-            } catch (IOException | java.io.UncheckedIOException e) {
-                rows = 0;
-            }
+            rows = nonBlankLines(f);
         }
         if (rows == 0) {
             rows = trainRows;
@@ -312,6 +308,32 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             rows -= Math.max(1, Math.round(rows * base.evalSplit()));
         }
         return rows;
+    }
+
+    /**
+     * Non-blank lines of a file, counted over its bytes: no line is held in memory (a data file of
+     * one 5 GB line is counted, not read into a string); 0 when it cannot be read.
+     */
+    static long nonBlankLines(Path f) {
+        long rows = 0;
+        boolean content = false;
+        byte[] buf = new byte[1 << 16];
+        try (java.io.InputStream in = Files.newInputStream(f)) {
+            for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+                for (int i = 0; i < n; i++) {
+                    byte b = buf[i];
+                    if (b == '\n') {
+                        rows += content ? 1 : 0;
+                        content = false;
+                    } else if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0b && (b < 0x1c || b > 0x1f)) {
+                        content = true;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            return 0;
+        }
+        return rows + (content ? 1 : 0);
     }
 
     /** Optimizer steps of one cell, or −1 when the number of rows is unknown. KTO counts each pair twice. */

@@ -77,6 +77,32 @@ class SweepBoundsTest {
     }
 
     @Test
+    void thePlanCountsTrainingRowsWithoutHoldingALine() throws Exception {
+        Path data = dir.resolve("no-data.jsonl");
+        Files.writeString(data, "{\"a\": 1}\n\n  \t\r\n{\"a\": 2}\r\n{\"a\": 3}"); // blank lines are not rows
+        Path f = sweep("grid:", "  beta: [0.1]");
+        SweepConfig c = SweepConfig.load(f);
+        assertEquals(3, c.rows());
+        try (RandomAccessFile raf = new RandomAccessFile(data.toFile(), "rw")) {
+            raf.setLength(300L << 20); // one 300 MB line (sparse)
+        }
+        long[] rows = new long[1];
+        long bytes = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> allocated(() -> rows[0] = c.rows()));
+        assertEquals(3, rows[0]); // the third row now runs on to the end of the file
+        assertTrue(bytes < 16_000_000, "counted, not read into a string: " + bytes + " bytes allocated");
+    }
+
+    /** Bytes this thread allocated while running r (HotSpot's per-thread counter). */
+    static long allocated(Runnable r) {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory
+                .getThreadMXBean();
+        long id = Thread.currentThread().getId();
+        long before = mx.getThreadAllocatedBytes(id);
+        r.run();
+        return mx.getThreadAllocatedBytes(id) - before;
+    }
+
+    @Test
     void cellNamesAreShortAndPrintable() throws Exception {
         Path f = sweep("grid:", "  beta: [0.1]", "  chat_template: [t.jinja, " + "t".repeat(300) + ".jinja]");
         assertEquals(f + ": grid: a cell's name has 332 characters (its values name its folder and its row in the tables, "
