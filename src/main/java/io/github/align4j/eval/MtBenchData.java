@@ -147,48 +147,61 @@ final class MtBenchData {
             if (Files.size(file) > MAX_ANSWERS_BYTES) { // refused before a byte is read
                 throw tooLarge(file);
             }
-            try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+            try (InputStream in = Files.newInputStream(file)) {
+                byte[] chunk = new byte[1 << 16];
+                java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream(4096);
                 long total = 0;
                 int lineNo = 0;
-                java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream(4096);
-                while (true) {
-                    buf.reset();
-                    int c;
-                    while ((c = in.read()) >= 0 && c != '\n') {
-                        if (buf.size() >= MAX_ANSWER_LINE_BYTES) {
-                            throw new Align4jException(String.format(java.util.Locale.ROOT, "%s line %d: longer than %,d "
-                                    + "bytes; an answer row of FastChat's model_answer layout is a few KB. Check the file",
-                                    file, lineNo + 1, MAX_ANSWER_LINE_BYTES));
-                        }
-                        buf.write(c);
-                    }
-                    if (c < 0 && buf.size() == 0) {
-                        break;
-                    }
-                    lineNo++;
-                    total += buf.size() + 1;
-                    if (total > MAX_ANSWERS_BYTES + 1) { // a file that grows while it is read
+                for (int n = in.read(chunk); n >= 0; n = in.read(chunk)) {
+                    total += n;
+                    if (total > MAX_ANSWERS_BYTES) { // a file that grows while it is read, or reports no size
                         throw tooLarge(file);
                     }
-                    String line;
-                    try {
-                        line = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(buf.toByteArray())).toString();
-                    } catch (java.nio.charset.CharacterCodingException e) {
-                        if (tolerateTornEnd) {
-                            continue;
+                    int start = 0;
+                    for (int i = 0; i < n; i++) {
+                        if (chunk[i] == '\n') {
+                            append(line, chunk, start, i - start, file, lineNo + 1);
+                            String mid = line(file, ++lineNo, line, tolerateTornEnd, m);
+                            model = model == null ? mid : model;
+                            line.reset();
+                            start = i + 1;
                         }
-                        throw new Align4jException(file + " line " + lineNo + ": not UTF-8 text; save the file as UTF-8");
                     }
-                    String mid = row(file, lineNo, line, tolerateTornEnd, m);
-                    if (model == null && mid != null) {
-                        model = mid;
-                    }
+                    append(line, chunk, start, n - start, file, lineNo + 1);
+                }
+                if (line.size() > 0) { // the last line, without a newline
+                    String mid = line(file, ++lineNo, line, tolerateTornEnd, m);
+                    model = model == null ? mid : model;
                 }
             }
         } catch (IOException e) {
             throw new Align4jException(file + ": cannot read the answers file (" + e.getClass().getSimpleName() + ")", e);
         }
         return new Answers(model, m);
+    }
+
+    /** Adds bytes to the line being read, refusing a line over {@link #MAX_ANSWER_LINE_BYTES}. */
+    private static void append(java.io.ByteArrayOutputStream line, byte[] b, int off, int len, Path file, int lineNo) {
+        if (line.size() + len > MAX_ANSWER_LINE_BYTES) {
+            throw new Align4jException(String.format(java.util.Locale.ROOT, "%s line %d: longer than %,d bytes; an answer "
+                    + "row of FastChat's model_answer layout is a few KB. Check the file", file, lineNo, MAX_ANSWER_LINE_BYTES));
+        }
+        line.write(b, off, len);
+    }
+
+    /** One whole line: decoded (strict UTF-8) and read as a row; returns its model id, or null. */
+    private static String line(Path file, int lineNo, java.io.ByteArrayOutputStream bytes, boolean tolerateTornEnd,
+            Map<Integer, List<String>> m) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes.toByteArray())).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            if (tolerateTornEnd) {
+                return null; // torn inside a character by a killed run
+            }
+            throw new Align4jException(file + " line " + lineNo + ": not UTF-8 text; save the file as UTF-8");
+        }
+        return row(file, lineNo, text, tolerateTornEnd, m);
     }
 
     private static Align4jException tooLarge(Path file) {

@@ -138,7 +138,16 @@ class MtBenchBoundsTest {
                     + "5 MB. Check the path", refused(options(f, s, "o1")));
             assertEquals(0, s.requests());
         }
-        assertEquals(List.of(81, 101, 111), List.copyOf(MtBenchData.readAnswers(answers("small.jsonl", "m1"), false)
-                .turns().keySet()));
+        // read line by line as before: CRLF endings, blank lines, a last line without a newline
+        Path crlf = answers("crlf.jsonl", "m1");
+        String text = Files.readString(crlf).replace("\n", "\r\n\r\n");
+        Files.writeString(crlf, text.substring(0, text.length() - 4));
+        MtBenchData.Answers a = MtBenchData.readAnswers(crlf, false);
+        assertEquals(List.of(81, 101, 111), List.copyOf(a.turns().keySet()));
+        assertEquals(List.of("ans-111-1", "ans-111-2"), a.turns().get(111));
+        assertEquals("m1", a.modelId());
+        Files.write(crlf, new byte[] {'\n', '{', '"', (byte) 0xc3, '"', '}', '\n'});
+        assertEquals(crlf + " line 2: not UTF-8 text; save the file as UTF-8",
+                assertThrows(Align4jException.class, () -> MtBenchData.readAnswers(crlf, false)).getMessage());
     }
 }
