@@ -229,11 +229,6 @@ public final class MtBench {
             MtBenchData.checkId(o.baselineId, "--baseline-id", "choose a short name");
         }
         List<Question> qs = select(o);
-        try {
-            Files.createDirectories(o.output);
-        } catch (IOException e) {
-            throw new Align4jException("--output " + o.output + ": cannot create the folder: " + e.getMessage(), e);
-        }
         Answers a = answers(o.model, o.answers, o.modelId, qs, o, log);
         Answers b = null;
         if (o.mode == Mode.PAIRWISE) {
@@ -243,6 +238,11 @@ public final class MtBench {
                 throw new Align4jException("the model and the baseline are both named '" + a.modelId()
                         + "'; give one of them another name (--model-id / --baseline-id)");
             }
+        }
+        try { // after the answers are read: a refused answers file leaves no folder behind
+            Files.createDirectories(o.output);
+        } catch (IOException e) {
+            throw new Align4jException("--output " + o.output + ": cannot create the folder: " + e.getMessage(), e);
         }
         ChatClient.Options jo = o.judge.cacheFile() == null ? o.judge.withCache(o.output.resolve("judge_cache.jsonl")) : o.judge;
         ChatClient client = new ChatClient(jo);

@@ -67,7 +67,7 @@ class MtBenchBoundsTest {
             assertEquals(f + ": 'model_id': a model id of 1,000,000 characters; it names files and heads the report, so it "
                     + "has 1 to 200; name the model with --model-id (or --baseline-id)", refused(options(f, s, "o1")));
             assertEquals(0, s.requests());
-            assertFalse(Files.exists(dir.resolve("o1/results.md")));
+            assertFalse(Files.exists(dir.resolve("o1")), "a refused answers file leaves no output folder");
             // named on the command line, the same answers are judged, and the report and plot carry the short name
             MtBench.Result r = assertTimeoutPreemptively(Duration.ofSeconds(20),
                     () -> MtBench.run(options(f, s, "o2").modelId("m1"), null));
