@@ -51,8 +51,8 @@ final class SweepCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        if (seeds != null && seeds < 1) {
-            throw new io.github.align4j.Align4jException("--seeds must be ≥ 1, got " + seeds);
+        if (seeds != null && (seeds < 1 || seeds > Sweep.MAX_SEEDS)) {
+            throw new io.github.align4j.Align4jException("--seeds must be between 1 and " + Sweep.MAX_SEEDS + ", got " + seeds);
         }
         SweepConfig sc = SweepConfig.load(config);
         if (!lossOptions.isEmpty()) {

@@ -223,12 +223,13 @@ public final class MtBench {
         if (o.mode == Mode.SINGLE && o.baseline != null) {
             throw new Align4jException("--baseline is only used in pairwise mode: add --mode pairwise");
         }
-        List<Question> qs = select(o);
-        try {
-            Files.createDirectories(o.output);
-        } catch (IOException e) {
-            throw new Align4jException("--output " + o.output + ": cannot create the folder: " + e.getMessage(), e);
+        if (o.modelId != null) {
+            MtBenchData.checkId(o.modelId, "--model-id", "choose a short name");
         }
+        if (o.baselineId != null) {
+            MtBenchData.checkId(o.baselineId, "--baseline-id", "choose a short name");
+        }
+        List<Question> qs = select(o);
         Answers a = answers(o.model, o.answers, o.modelId, qs, o, log);
         Answers b = null;
         if (o.mode == Mode.PAIRWISE) {
@@ -238,6 +239,11 @@ public final class MtBench {
                 throw new Align4jException("the model and the baseline are both named '" + a.modelId()
                         + "'; give one of them another name (--model-id / --baseline-id)");
             }
+        }
+        try { // after the answers are read: a refused answers file leaves no folder behind
+            Files.createDirectories(o.output);
+        } catch (IOException e) {
+            throw new Align4jException("--output " + o.output + ": cannot create the folder: " + e.getMessage(), e);
         }
         ChatClient.Options jo = o.judge.cacheFile() == null ? o.judge.withCache(o.output.resolve("judge_cache.jsonl")) : o.judge;
         ChatClient client = new ChatClient(jo);
@@ -296,8 +302,10 @@ public final class MtBench {
                 throw new Align4jException(file + ": no such answers file (FastChat model_answer JSONL)");
             }
             Answers a = MtBenchData.readAnswers(file, false);
-            String mid = id != null ? id : a.modelId() != null ? a.modelId()
-                    : file.getFileName().toString().replaceFirst("\\.jsonl?$", "");
+            String mid = id != null ? id : a.modelId() != null
+                    ? MtBenchData.checkId(a.modelId(), file + ": 'model_id'", "name the model with --model-id (or --baseline-id)")
+                    : MtBenchData.checkId(file.getFileName().toString().replaceFirst("\\.jsonl?$", ""), file.toString(),
+                            "name the model with --model-id (or --baseline-id)");
             List<Integer> missing = new ArrayList<>();
             for (Question q : qs) {
                 List<String> t = a.turns().get(q.id());
@@ -319,7 +327,8 @@ public final class MtBench {
             throw new Align4jException(modelDir + ": no such model folder; expected a Hugging Face folder with config.json, "
                     + "*.safetensors and tokenizer.json");
         }
-        String mid = id != null ? id : defaultId(modelDir);
+        String mid = id != null ? id : MtBenchData.checkId(defaultId(modelDir), modelDir.toString(),
+                "name the model with --model-id (or --baseline-id)");
         Path out = o.output.resolve("model_answer").resolve(MtBenchData.fileName(mid) + ".jsonl");
         Map<Integer, List<String>> have = new TreeMap<>();
         if (Files.isRegularFile(out)) {
@@ -397,9 +406,12 @@ public final class MtBench {
         try {
             byte[] b = (line + "\n").getBytes(StandardCharsets.UTF_8);
             if (Files.isRegularFile(file) && Files.size(file) > 0) {
-                byte[] all = Files.readAllBytes(file);
-                if (all[all.length - 1] != '\n') { // a torn line of a killed run: start on a fresh line
-                    b = ("\n" + line + "\n").getBytes(StandardCharsets.UTF_8);
+                try (java.nio.channels.SeekableByteChannel ch = Files.newByteChannel(file)) { // the last byte only
+                    java.nio.ByteBuffer last = java.nio.ByteBuffer.allocate(1);
+                    ch.position(ch.size() - 1).read(last);
+                    if (last.get(0) != '\n') { // a torn line of a killed run: start on a fresh line
+                        b = ("\n" + line + "\n").getBytes(StandardCharsets.UTF_8);
+                    }
                 }
             }
             Files.write(file, b, StandardOpenOption.CREATE, StandardOpenOption.APPEND);

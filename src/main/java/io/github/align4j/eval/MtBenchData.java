@@ -125,61 +125,144 @@ final class MtBenchData {
 
     // ---- FastChat's model_answer JSONL ----------------------------------------------------------
 
+    /** Largest answers file: FastChat's model_answer file of the 80 questions is under 5 MB. */
+    static final long MAX_ANSWERS_BYTES = 32L << 20;
+    /** Longest answer row (one question's turns): a row is a few KB, ~70 KB at 4096 tokens per turn. */
+    static final int MAX_ANSWER_LINE_BYTES = 1 << 20;
+    /** Longest model id: it names files and heads the report and the plot. */
+    static final int MAX_ID_CHARS = 200;
+
     /**
      * Reads a {@code model_answer} file: one JSON object per line with {@code question_id},
      * {@code model_id} and {@code choices[0].turns}. The last row of a question wins (FastChat's
      * reorg keeps one). Lines that are not JSON (torn by a killed run) are skipped when
-     * {@code tolerateTornEnd} (align4j's own file), else an error naming the line.
+     * {@code tolerateTornEnd} (align4j's own file), else an error naming the line. Read line by
+     * line: a file over {@link #MAX_ANSWERS_BYTES}, a line over {@link #MAX_ANSWER_LINE_BYTES} or a
+     * is refused, naming the file and line (the model id is checked where it is used, see {@link #checkId}).
      */
     static Answers readAnswers(Path file, boolean tolerateTornEnd) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Align4jException(file + ": cannot read the answers file: " + e.getMessage(), e);
-        }
-        String[] lines = text.split("\n", -1);
         Map<Integer, List<String>> m = new TreeMap<>();
         String model = null;
-        for (int i = 0; i < lines.length; i++) {
-            String line = lines[i];
-            if (line.isBlank()) {
-                continue;
+        try {
+            if (Files.size(file) > MAX_ANSWERS_BYTES) { // refused before a byte is read
+                throw tooLarge(file);
             }
-            String where = file + " line " + (i + 1);
-            JsonNode n;
-            try {
-                n = JSON.readTree(line);
-            } catch (IOException e) {
-                if (tolerateTornEnd) {
-                    continue; // a line torn by a killed run: that question is answered again
+            try (InputStream in = Files.newInputStream(file)) {
+                byte[] chunk = new byte[1 << 16];
+                java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream(4096);
+                long total = 0;
+                int lineNo = 0;
+                for (int n = in.read(chunk); n >= 0; n = in.read(chunk)) {
+                    total += n;
+                    if (total > MAX_ANSWERS_BYTES) { // a file that grows while it is read, or reports no size
+                        throw tooLarge(file);
+                    }
+                    int start = 0;
+                    for (int i = 0; i < n; i++) {
+                        if (chunk[i] == '\n') {
+                            append(line, chunk, start, i - start, file, lineNo + 1);
+                            String mid = line(file, ++lineNo, line, tolerateTornEnd, m);
+                            model = model == null ? mid : model;
+                            line.reset();
+                            start = i + 1;
+                        }
+                    }
+                    append(line, chunk, start, n - start, file, lineNo + 1);
                 }
-                throw new Align4jException(where + ": " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
-                        ? Texts.jsonError("not a JSON object", j) : "not a JSON object") + "; expected FastChat's "
-                        + "model_answer layout {\"question_id\", \"model_id\", \"choices\": [{\"turns\": [...]}]}");
-            }
-            JsonNode id = n == null ? null : n.get("question_id");
-            if (id == null || !id.isIntegralNumber() || !id.canConvertToInt()) {
-                throw new Align4jException(where + ": 'question_id' is missing or not an integer (e.g. 81); "
-                        + "MT-Bench's question ids are whole numbers from 81 to 160");
-            }
-            JsonNode turns = n.path("choices").path(0).path("turns");
-            if (!turns.isArray() || turns.isEmpty()) {
-                throw new Align4jException(where + ": 'choices[0].turns' is missing or empty; expected a list of answer texts");
-            }
-            List<String> ts = new ArrayList<>();
-            for (JsonNode t : turns) {
-                if (!t.isTextual()) {
-                    throw new Align4jException(where + ": 'choices[0].turns' must hold strings");
+                if (line.size() > 0) { // the last line, without a newline
+                    String mid = line(file, ++lineNo, line, tolerateTornEnd, m);
+                    model = model == null ? mid : model;
                 }
-                ts.add(t.asText());
             }
-            if (model == null && n.path("model_id").isTextual()) {
-                model = n.get("model_id").asText();
-            }
-            m.put(id.asInt(), List.copyOf(ts));
+        } catch (IOException e) {
+            throw new Align4jException(file + ": cannot read the answers file (" + e.getClass().getSimpleName() + ")", e);
         }
         return new Answers(model, m);
+    }
+
+    /** Adds bytes to the line being read, refusing a line over {@link #MAX_ANSWER_LINE_BYTES}. */
+    private static void append(java.io.ByteArrayOutputStream line, byte[] b, int off, int len, Path file, int lineNo) {
+        if (line.size() + len > MAX_ANSWER_LINE_BYTES) {
+            throw new Align4jException(String.format(java.util.Locale.ROOT, "%s line %d: longer than %,d bytes; an answer "
+                    + "row of FastChat's model_answer layout is a few KB. Check the file", file, lineNo, MAX_ANSWER_LINE_BYTES));
+        }
+        line.write(b, off, len);
+    }
+
+    /** One whole line: decoded (strict UTF-8) and read as a row; returns its model id, or null. */
+    private static String line(Path file, int lineNo, java.io.ByteArrayOutputStream bytes, boolean tolerateTornEnd,
+            Map<Integer, List<String>> m) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes.toByteArray())).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            if (tolerateTornEnd) {
+                return null; // torn inside a character by a killed run
+            }
+            throw new Align4jException(file + " line " + lineNo + ": not UTF-8 text; save the file as UTF-8");
+        }
+        return row(file, lineNo, text, tolerateTornEnd, m);
+    }
+
+    private static Align4jException tooLarge(Path file) {
+        return new Align4jException(String.format(java.util.Locale.ROOT, "%s: larger than %,d bytes; FastChat's model_answer "
+                + "file of the 80 questions is under 5 MB. Check the path", file, MAX_ANSWERS_BYTES));
+    }
+
+    /** One row into {@code m}; returns its model id (checked), or null when it has none or was skipped. */
+    private static String row(Path file, int lineNo, String line, boolean tolerateTornEnd, Map<Integer, List<String>> m) {
+        if (line.isBlank()) {
+            return null;
+        }
+        String where = file + " line " + lineNo;
+        JsonNode n;
+        try {
+            n = JSON.readTree(line);
+        } catch (IOException e) {
+            if (tolerateTornEnd) {
+                return null; // a line torn by a killed run: that question is answered again
+            }
+            throw new Align4jException(where + ": " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                    ? Texts.jsonError("not a JSON object", j) : "not a JSON object") + "; expected FastChat's "
+                    + "model_answer layout {\"question_id\", \"model_id\", \"choices\": [{\"turns\": [...]}]}");
+        }
+        JsonNode id = n == null ? null : n.get("question_id");
+        if (id == null || !id.isIntegralNumber() || !id.canConvertToInt()) {
+            throw new Align4jException(where + ": 'question_id' is missing or not an integer (e.g. 81); "
+                    + "MT-Bench's question ids are whole numbers from 81 to 160");
+        }
+        JsonNode turns = n.path("choices").path(0).path("turns");
+        if (!turns.isArray() || turns.isEmpty()) {
+            throw new Align4jException(where + ": 'choices[0].turns' is missing or empty; expected a list of answer texts");
+        }
+        List<String> ts = new ArrayList<>();
+        for (JsonNode t : turns) {
+            if (!t.isTextual()) {
+                throw new Align4jException(where + ": 'choices[0].turns' must hold strings");
+            }
+            ts.add(t.asText());
+        }
+        m.put(id.asInt(), List.copyOf(ts));
+        if (!n.path("model_id").isTextual()) {
+            return null;
+        }
+        String mid = n.get("model_id").asText();
+        return mid.isBlank() ? null : mid; // checked where it is used (MtBench.answers): --model-id may replace it
+    }
+
+    /**
+     * Refuses a model id that cannot name a file or head a report: over {@link #MAX_ID_CHARS}
+     * characters, empty, or holding control characters.
+     */
+    static String checkId(String id, String where, String fix) {
+        if (id.isBlank() || id.length() > MAX_ID_CHARS) {
+            throw new Align4jException(String.format(java.util.Locale.ROOT, "%s: a model id of %,d characters; it names files "
+                    + "and heads the report, so it has 1 to %d; %s", where, id.length(), MAX_ID_CHARS, fix));
+        }
+        if (id.indexOf('\n') >= 0 || id.indexOf('\t') >= 0 || !Texts.printable(id).equals(id)) {
+            throw new Align4jException(where + ": the model id holds control characters; " + fix);
+        }
+        return id;
     }
 
     /** One answer row in FastChat's layout (answer_id: a hash of model and question, stable across runs). */
@@ -199,9 +282,12 @@ final class MtBenchData {
         }
     }
 
-    /** A name safe as a file name: characters other than letters, digits, '.', '_', '-' become '_'. */
+    /**
+     * A name safe as a file name: its first {@link #MAX_ID_CHARS} characters, those other than
+     * letters, digits, '.', '_', '-' written as '_'.
+     */
     static String fileName(String s) {
-        String f = s.replaceAll("[^A-Za-z0-9._-]", "_");
+        String f = (s.length() > MAX_ID_CHARS ? s.substring(0, MAX_ID_CHARS) : s).replaceAll("[^A-Za-z0-9._-]", "_");
         return f.isEmpty() || f.startsWith(".") ? "_" + f : f;
     }
 }

@@ -66,6 +66,12 @@ public final class Sweep {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Most runs per cell ({@code seeds:}, {@code --seeds}): a handful tells a finding from one trajectory. */
+    public static final int MAX_SEEDS = 1000;
+    /** Most cells in a grid: each is a training run, and the plan lists them all. */
+    static final int MAX_CELLS = 10_000;
+    /** The file a running sweep holds locked in its output folder. */
+    static final String LOCK = ".align4j-sweep.lock";
 
     /** One point of the grid: the trainer fields it sets. */
     public record Cell(Map<String, Object> values) {
@@ -222,8 +228,8 @@ public final class Sweep {
         this.console = b.console;
         this.listener = b.listener;
         this.device = Devices.resolve(base.device());
-        if (b.seeds < 1) {
-            throw new Align4jException("seeds must be ≥ 1, got " + b.seeds);
+        if (b.seeds < 1 || b.seeds > MAX_SEEDS) {
+            throw new Align4jException("seeds must be between 1 and " + MAX_SEEDS + ", got " + b.seeds);
         }
         this.seeds = b.seeds;
         this.mtBench = b.mtBench;
@@ -260,6 +266,15 @@ public final class Sweep {
         List<Map<String, Object>> acc = new ArrayList<>();
         acc.add(new LinkedHashMap<>());
         if (grid != null) {
+            long n = 1; // counted before the cells are built: a grid of 20 fields × 10 values is 10^20 cells
+            for (List<?> vs : grid.values()) {
+                n = Math.min((long) MAX_CELLS + 1, n * Math.max(1, vs == null ? 1 : vs.size()));
+            }
+            if (n > MAX_CELLS) {
+                throw new Align4jException("grid: more than " + String.format(Locale.ROOT, "%,d", MAX_CELLS) + " cells ("
+                        + String.join(" × ", grid.entrySet().stream().map(e -> e.getKey() + " " + (e.getValue() == null ? 0
+                                : e.getValue().size())).toList()) + "); each cell is a training run: scan fewer values");
+            }
             for (Map.Entry<String, ? extends List<?>> e : grid.entrySet()) {
                 if (e.getValue() == null || e.getValue().isEmpty()) {
                     throw new Align4jException("grid: '" + e.getKey() + "' has no values; give a list, e.g. "
@@ -281,12 +296,30 @@ public final class Sweep {
         java.util.Set<String> ids = new java.util.HashSet<>();
         for (Map<String, Object> m : acc) {
             Cell c = new Cell(m);
+            checkName(c);
             if (!ids.add(c.id())) {
                 throw new Align4jException("grid: two cells are both '" + c.id() + "'; remove the repeated value");
             }
             out.add(c);
         }
         return out;
+    }
+
+    /** Longest cell name: the id names a folder, the row heads a table row, a CSV row and a plot's series. */
+    static final int MAX_NAME = 200;
+
+    /** Refuses a cell whose name is too long for a folder or a table, or holds control characters. */
+    private static void checkName(Cell c) {
+        String id = c.id();
+        String row = c.row();
+        if (id.length() > MAX_NAME || row.length() > MAX_NAME) {
+            throw new Align4jException(String.format(Locale.ROOT, "grid: a cell's name has %,d characters (its values "
+                    + "name its folder and its row in the tables, at most %d); scan shorter values, e.g. paths in a "
+                    + "shorter folder", Math.max(id.length(), row.length()), MAX_NAME));
+        }
+        if (row.indexOf('\n') >= 0 || row.indexOf('\t') >= 0 || !io.github.align4j.internal.Texts.printable(row).equals(row)) {
+            throw new Align4jException("grid: a value of cell " + id + " holds control characters; remove them");
+        }
     }
 
     private static String checkKey(String key) {
@@ -355,13 +388,18 @@ public final class Sweep {
         return seeds == 1 ? d : d.resolve("seed-" + seed);
     }
 
-    /** Runs every cell not already finished, then returns all results in grid order. */
+    /**
+     * Runs every cell not already finished, then returns all results in grid order. The output
+     * folder is locked for the sweep: a second sweep on it stops at once.
+     */
     public Result run() {
-        try {
-            Files.createDirectories(output);
-        } catch (IOException e) {
-            throw new Align4jException(output + ": cannot create the output folder: " + e.getMessage(), e);
+        try (SweepLock lock = SweepLock.acquire(output)) {
+            return runLocked();
         }
+    }
+
+    /** {@link #run()} with the output folder's lock already held. */
+    private Result runLocked() {
         List<CellResult> results = new ArrayList<>();
         CausalLM reference = null;
         Map<Integer, JudgeRun> judgeRuns = new LinkedHashMap<>(); // per seed: the reference's samples of that seed
@@ -606,7 +644,8 @@ public final class Sweep {
             throw new Align4jException(sc.file() + ": no train_file; add the preference data's path");
         }
         io.github.align4j.model.ModelConfig mc = io.github.align4j.model.ModelConfig.load(model);
-        try (TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId())) {
+        try (SweepLock lock = SweepLock.acquire(sc.outputDir()); // before the data is tokenized into its cache
+                TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId())) {
             io.github.align4j.data.DataOptions opts = io.github.align4j.data.DataOptions.defaults()
                     .withMaxLength(base.maxLength()).withMaxPromptLength(base.maxPromptLength())
                     .withApplyChatTemplate(base.applyChatTemplate())
@@ -647,7 +686,7 @@ public final class Sweep {
             }
             Sweep sweep = b.build();
             sweep.listener = new ConsoleListener(console, sweep);
-            Result r = sweep.run();
+            Result r = sweep.runLocked();
             String headline = summary(r);
             Report.write(r, "align4j sweep: " + sc.file().getFileName(), sc.text(), headline, sc.outputDir());
             if (console != null) {

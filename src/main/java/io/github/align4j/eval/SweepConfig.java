@@ -1,6 +1,6 @@
 package io.github.align4j.eval;
 
-import io.github.align4j.internal.Texts;
+import io.github.align4j.internal.BoundedYaml;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -9,7 +9,6 @@ import io.github.align4j.loss.Losses;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,20 +73,10 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
 
     /** Reads and checks a sweep file (keys, values, grid values, loss names); loads no model and no data. */
     public static SweepConfig load(Path file) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new Align4jException(file + ": sweep config not found");
-        } catch (IOException e) {
-            throw new Align4jException(file + ": cannot read: " + e.getMessage(), e);
-        }
-        JsonNode root;
-        try {
-            root = new ObjectMapper(new YAMLFactory()).readTree(text);
-        } catch (IOException e) {
-            throw new Align4jException(file + ": not valid YAML: " + Texts.firstLine(e.getMessage()));
-        }
+        // bounded before SnakeYAML sees it: size, line length, one document, no aliases, nesting
+        BoundedYaml.Document doc = BoundedYaml.read(file, "sweep config");
+        String text = doc.text();
+        JsonNode root = doc.root();
         if (root == null || !root.isObject()) {
             throw new Align4jException(file + ": a sweep config is a YAML mapping of trainer fields plus 'grid:'");
         }
@@ -132,6 +121,11 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             } catch (Align4jException e) {
                 throw new Align4jException(file + ": grid: loss_type '" + loss + "': " + e.getMessage(), e);
             }
+        }
+        try {
+            Sweep.expand(grid, base); // the number of cells and their names, before any cell is checked
+        } catch (Align4jException e) {
+            throw new Align4jException(file + ": " + e.getMessage(), e);
         }
         checkLossOptions(file, grid, base);
         if (base.outputDir().isBlank()) {
@@ -200,6 +194,10 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         if (!n.canConvertToInt() || n.asInt() < 1) {
             throw new Align4jException(file + ": seeds: expected a whole number ≥ 1 (runs per cell), got " + n);
         }
+        if (n.asInt() > Sweep.MAX_SEEDS) {
+            throw new Align4jException(file + ": seeds: at most " + Sweep.MAX_SEEDS + " runs per cell, got " + n.asInt()
+                    + "; a handful (3 to 5) tells a finding from one trajectory");
+        }
         return n.asInt();
     }
 
@@ -209,12 +207,8 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
     }
 
     private JsonNode root() {
-        try {
-            JsonNode n = new ObjectMapper(new YAMLFactory()).readTree(text);
-            return n == null ? new ObjectMapper().createObjectNode() : n;
-        } catch (IOException e) {
-            throw new Align4jException(file + ": not valid YAML: " + Texts.firstLine(e.getMessage()));
-        }
+        JsonNode n = BoundedYaml.parse(file, text, "sweep config").root();
+        return n == null ? new ObjectMapper().createObjectNode() : n;
     }
 
     public Path outputDir() {
@@ -255,14 +249,15 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 + " samples per held-out prompt").append('\n');
         TrainConfig b = base;
         SweepEval mt = mtBench();
+        int seeds = seeds(); // parsed once: the loop below runs per cell and seed
         if (mt != null) {
             sb.append("  eval       ").append(mt).append(": ").append(String.format(Locale.ROOT, "%,d judge calls",
-                    (long) mt.callsPerCell() * cells().size() * seeds())).append(" (questions × 2 turns × cells × seeds; "
+                    (long) mt.callsPerCell() * cells.size() * seeds)).append(" (questions × 2 turns × cells × seeds; "
                     + "replies are cached); the table shows the MT-Bench score\n");
         }
-        sb.append("  seeds      ").append(seeds()).append(seeds() == 1 ? " (one run per cell; seeds: 3 tells a finding from "
+        sb.append("  seeds      ").append(seeds).append(seeds == 1 ? " (one run per cell; seeds: 3 tells a finding from "
                 + "one trajectory)" : String.format(Locale.ROOT, " runs per cell, seeds %d–%d", base.seed(),
-                base.seed() + seeds() - 1)).append('\n');
+                (long) base.seed() + seeds - 1)).append('\n');
         sb.append("  output     ").append(outputDir().toAbsolutePath().normalize()).append('\n');
         if (!ignored.isEmpty()) {
             sb.append("  ignored    ").append(String.join("; ", ignored)).append('\n');
@@ -282,11 +277,11 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             TrainConfig cc = base.with(c.values(), "grid").validated();
             long steps = steps(cc, rows);
             known &= steps > 0;
-            total += Math.max(0, steps) * seeds();
-            boolean finished = true;
-            for (int k = 0; k < seeds(); k++) {
-                Path d = outputDir().resolve("cells").resolve(c.id());
-                finished &= Files.isRegularFile((seeds() == 1 ? d : d.resolve("seed-" + (b.seed() + k))).resolve("result.json"));
+            total += Math.max(0, steps) * seeds;
+            Path d = outputDir().resolve("cells").resolve(c.id());
+            boolean finished = Files.isDirectory(d);
+            for (int k = 0; k < seeds && finished; k++) { // stops at the first unfinished run
+                finished = Files.isRegularFile((seeds == 1 ? d : d.resolve("seed-" + ((long) b.seed() + k))).resolve("result.json"));
             }
             done += finished ? 1 : 0;
             sb.append(String.format(Locale.ROOT, "    %3d  %-28s %s  %s%n", i + 1, c.id(), steps > 0 ? steps + " steps"
@@ -304,11 +299,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         long rows = 0;
         Path f = Path.of(base.trainFile());
         if (!base.trainFile().isBlank() && Files.isRegularFile(f) && f.toString().endsWith(".jsonl")) {
-            try (var lines = Files.lines(f)) {
-                rows = lines.filter(l -> !l.isBlank()).count();
-            } catch (IOException | java.io.UncheckedIOException e) {
-                rows = 0;
-            }
+            rows = nonBlankLines(f);
         }
         if (rows == 0) {
             rows = trainRows;
@@ -317,6 +308,32 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             rows -= Math.max(1, Math.round(rows * base.evalSplit()));
         }
         return rows;
+    }
+
+    /**
+     * Non-blank lines of a file, counted over its bytes: no line is held in memory (a data file of
+     * one 5 GB line is counted, not read into a string); 0 when it cannot be read.
+     */
+    static long nonBlankLines(Path f) {
+        long rows = 0;
+        boolean content = false;
+        byte[] buf = new byte[1 << 16];
+        try (java.io.InputStream in = Files.newInputStream(f)) {
+            for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+                for (int i = 0; i < n; i++) {
+                    byte b = buf[i];
+                    if (b == '\n') {
+                        rows += content ? 1 : 0;
+                        content = false;
+                    } else if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0b && (b < 0x1c || b > 0x1f)) {
+                        content = true;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            return 0;
+        }
+        return rows + (content ? 1 : 0);
     }
 
     /** Optimizer steps of one cell, or −1 when the number of rows is unknown. KTO counts each pair twice. */

@@ -1,11 +1,8 @@
 package io.github.align4j.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.github.align4j.Align4jException;
-import java.io.IOException;
-import java.nio.file.Files;
+import io.github.align4j.internal.BoundedYaml;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,35 +19,10 @@ final class RecipeYaml {
      * {@code grid:}): {@code otherKeys} are left to the caller. Errors name the file and line.
      */
     static TrainConfig read(Path file, TrainConfig base, List<String> ignored, java.util.Collection<String> otherKeys) {
-        JsonNode root;
-        Map<String, Integer> lines = new LinkedHashMap<>();
-        try {
-            if (Files.size(file) > 10_000_000) {
-                throw new Align4jException(file + ": " + Files.size(file) + " bytes is far too large for a recipe "
-                        + "(a YAML mapping of a few dozen keys); check the path");
-            }
-            String text = Files.readString(file);
-            ObjectMapper yaml = new ObjectMapper(YAML);
-            root = yaml.readTree(text);
-            if (root != null && root.isObject()) {
-                keyLines(yaml, text, lines);
-            }
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new Align4jException(file + ": recipe not found");
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new Align4jException(file + ": not a text file (invalid UTF-8); a recipe is a YAML mapping of key: value");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            var loc = e.getLocation();
-            throw new Align4jException(file + (loc != null && loc.getLineNr() > 0 ? ":" + loc.getLineNr() : "")
-                    + ": not a valid YAML recipe: " + TrainConfig.firstLine(e.getOriginalMessage()));
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof Align4jException a) {
-                throw a;
-            }
-            throw new Align4jException(file + ": not a valid YAML recipe: " + TrainConfig.firstLine(String.valueOf(e.getMessage())));
-        } catch (StackOverflowError e) {
-            throw new Align4jException(file + ": not a valid YAML recipe: nested too deeply");
-        }
+        // bounded before SnakeYAML sees it: size, line length, one document, no aliases, nesting
+        BoundedYaml.Document doc = BoundedYaml.read(file, "recipe");
+        JsonNode root = doc.root();
+        Map<String, Integer> lines = doc.keyLines();
         if (root == null || root.isNull() || root.isMissingNode()) {
             return base;
         }
@@ -95,39 +67,6 @@ final class RecipeYaml {
             c = c.with(e.getKey(), value, where);
         }
         return c;
-    }
-
-    private static final YAMLFactory YAML = YAMLFactory.builder()
-            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .loaderOptions(yamlLimits())
-            .build();
-
-    /** SnakeYAML's limits, tightened: a recipe has no aliases to speak of and is small. */
-    private static org.yaml.snakeyaml.LoaderOptions yamlLimits() {
-        org.yaml.snakeyaml.LoaderOptions o = new org.yaml.snakeyaml.LoaderOptions();
-        o.setMaxAliasesForCollections(50);
-        o.setNestingDepthLimit(50);
-        o.setCodePointLimit(10_000_000);
-        return o;
-    }
-
-    /** The line of each top-level key, for messages that point at it. */
-    private static void keyLines(ObjectMapper yaml, String text, Map<String, Integer> lines) throws IOException {
-        try (com.fasterxml.jackson.core.JsonParser p = yaml.getFactory().createParser(text)) {
-            int depth = 0;
-            for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
-                switch (t) {
-                    case START_OBJECT, START_ARRAY -> depth++;
-                    case END_OBJECT, END_ARRAY -> depth--;
-                    case FIELD_NAME -> {
-                        if (depth == 1) {
-                            lines.putIfAbsent(p.currentName(), p.currentTokenLocation().getLineNr());
-                        }
-                    }
-                    default -> { }
-                }
-            }
-        }
     }
 
     /** A mapping of scalars (loss_weights, loss_kwargs), values as numbers, booleans or text. */
