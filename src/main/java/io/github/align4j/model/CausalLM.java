@@ -650,12 +650,19 @@ public final class CausalLM implements AutoCloseable {
     }
 
     /**
-     * The name of the first weight holding NaN or infinity, or null when all are finite: one pass
-     * over the weights on their device ({@code sum(w · 0)}, which is NaN exactly when {@code w}
+     * The name of the first weight (LoRA adapters included) holding NaN or infinity, or null when
+     * all are finite: one pass over the weights on their device ({@code sum(w · 0)}, which is NaN exactly when {@code w}
      * has a NaN or an infinity), for a trainer to check before it saves weights as good.
      */
     public String firstNonFiniteWeight() {
-        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+        Map<String, Parameter> all = new LinkedHashMap<>(params);
+        if (adapters != null) { // a LoRA run saves only these: they must be finite too
+            for (Adapters.Lora l : adapters.byModule.values()) {
+                all.put(l.a().getName(), l.a());
+                all.put(l.b().getName(), l.b());
+            }
+        }
+        for (Map.Entry<String, Parameter> e : all.entrySet()) {
             NDArray a = e.getValue().getArray();
             NDArray zeros = a.mul(0f);
             NDArray sum = zeros.sum();

@@ -147,6 +147,7 @@ final class RunState {
             say.accept("warning: resuming with changed settings: " + String.join(", ", changed));
         }
         long step = from.step();
+        checkRanges(dir.resolve(Checkpoints.STATE), st, a, step, pos);
         // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
         // at a time from the memory-mapped files: no second copy of the model on the heap
         Path master = dir.resolve(Checkpoints.MASTER);
@@ -164,7 +165,7 @@ final class RunState {
             throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");
         }
         Checkpoints.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
-        Checkpoints.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments");
+        Checkpoints.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments", true);
         optimizer.restoreSteps(st.path("optimizer_step").asLong());
         pos.epoch = a.path("epoch").asInt();
         pos.next = a.path("next_batch").asInt();
@@ -182,6 +183,77 @@ final class RunState {
             history.add(m);
         }
         return new Restored(step, badSteps, history, a.path("elapsed_s").asDouble(0));
+    }
+
+    /**
+     * Every number a resume takes from trainer_state.json, checked against this run before any of it
+     * is used: anyone can edit the file and rehash the manifest. Keys this version does not read are
+     * allowed (a newer align4j may add some).
+     *
+     * @throws Align4jException naming the file and the key, with the range it must be in
+     */
+    private void checkRanges(Path file, JsonNode st, JsonNode a, long step, Position pos) {
+        int micro = pos.microPerEpoch();
+        int accumulation = cfg.gradientAccumulationSteps();
+        long perEpoch = Position.stepsPerEpoch(micro, accumulation);
+        whole(file, a, "version", 1, VERSION);
+        whole(file, st, "optimizer_step", 0, step);
+        long epoch = whole(file, a, "epoch", 0, step / perEpoch);
+        long next = whole(file, a, "next_batch", 0, micro);
+        long done = epoch * perEpoch + (next + accumulation - 1) / accumulation;
+        if (done != step) {
+            throw new Align4jException(file + ": epoch " + epoch + " and next_batch " + next + " are step " + done
+                    + " of this run (" + micro + " micro-batches an epoch, gradient_accumulation_steps " + accumulation
+                    + "), not global_step " + step + BAD_STATE);
+        }
+        whole(file, a, "micro_batches_done", epoch * micro + next, epoch * micro + next);
+        whole(file, a, "nonfinite_in_a_row", 0, step);
+        if (a.has("elapsed_s")) {
+            JsonNode e = a.get("elapsed_s");
+            if (!e.isNumber() || !(e.asDouble() >= 0) || !Double.isFinite(e.asDouble())) {
+                throw new Align4jException(file + ": align4j.elapsed_s must be a finite number ≥ 0" + BAD_STATE);
+            }
+        }
+        JsonNode w = a.path("window");
+        if (!w.isMissingNode() && !w.isObject()) {
+            throw new Align4jException(file + ": align4j.window must be an object" + BAD_STATE);
+        }
+        for (JsonNode v : w.path("sums")) {
+            if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
+                throw new Align4jException(file + ": align4j.window.sums holds " + (v.isNumber() ? v.asText() : "a non-number")
+                        + "; the running sums of a logging window are finite numbers" + BAD_STATE);
+            }
+        }
+        for (JsonNode v : w.path("counts")) {
+            if (!v.canConvertToExactIntegral() || !v.canConvertToLong() || v.asLong() < 0) {
+                throw new Align4jException(file + ": align4j.window.counts must hold whole numbers ≥ 0" + BAD_STATE);
+            }
+        }
+        for (JsonNode pair : w.path("extra")) {
+            for (JsonNode v : pair) {
+                if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
+                    throw new Align4jException(file + ": align4j.window.extra must hold finite numbers" + BAD_STATE);
+                }
+            }
+        }
+    }
+
+    private static final String BAD_STATE = ". The checkpoint was edited or damaged: resume from another checkpoint "
+            + "(move this one out of the folder), or start a new run in a new folder.";
+
+    /** A whole number in [lo, hi] under key, or (absent) lo; named in the message as align4j.key or key. */
+    private static long whole(Path file, JsonNode parent, String key, long lo, long hi) {
+        JsonNode v = parent.get(key);
+        if (v == null) {
+            return lo;
+        }
+        if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < lo || v.asLong() > hi) {
+            String shown = v.isNumber() && v.asText().length() <= 40 ? v.asText() : "a value";
+            throw new Align4jException(file + ": " + (parent.has("global_step") ? "" : "align4j.") + key + " is " + shown
+                    + ", not a whole number " + (lo == hi ? "equal to " + lo : "from " + lo + " to " + hi)
+                    + " (what this run and the checkpoint's global_step allow)" + BAD_STATE);
+        }
+        return v.asLong();
     }
 
     private static Object jsonValue(JsonNode v) {
