@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Texts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -678,6 +679,22 @@ public final class CausalLM implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /**
+     * The error for NaN or infinite outputs of this model: it names the model folder (and the
+     * adapter's) and says that its weights give non-finite values, e.g. finite adapter values so
+     * large that the logits overflow float32. Scores and samples are never reported from such
+     * outputs.
+     *
+     * @param what what came out non-finite, e.g. "log-probabilities" or "logits"
+     */
+    public Align4jException nonFiniteOutput(String what) {
+        String name = (source == null ? "the model" : "the model " + Texts.printable(source.toString()))
+                + (adapterSource == null ? "" : " with the adapter " + Texts.printable(adapterSource.toString()));
+        return new Align4jException(name + ": its weights give non-finite " + what + " (NaN or infinity), so no result "
+                + "is reported. The weights are damaged or too large (a diverged training run?): use another checkpoint"
+                + (adapterSource == null ? "" : " or adapter") + ".");
     }
 
     /** Native arrays owned by this model's manager and its sub-managers (flat over a healthy run). */
