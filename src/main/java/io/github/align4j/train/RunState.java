@@ -218,10 +218,11 @@ final class RunState {
         if (!w.isMissingNode() && !w.isObject()) {
             throw new Align4jException(file + ": align4j.window must be an object" + BAD_STATE);
         }
+        // the sums may hold NaN or infinity (written "NaN"): a non-finite step's scores are in its window's
+        // metrics, and a run stopped by max_nonfinite_steps is resumed from such a checkpoint; they are only logged
         for (JsonNode v : w.path("sums")) {
-            if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
-                throw new Align4jException(file + ": align4j.window.sums holds " + (v.isNumber() ? v.asText() : "a non-number")
-                        + "; the running sums of a logging window are finite numbers" + BAD_STATE);
+            if (!metric(v)) {
+                throw new Align4jException(file + ": align4j.window.sums must hold numbers" + BAD_STATE);
             }
         }
         for (JsonNode v : w.path("counts")) {
@@ -231,11 +232,16 @@ final class RunState {
         }
         for (JsonNode pair : w.path("extra")) {
             for (JsonNode v : pair) {
-                if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
-                    throw new Align4jException(file + ": align4j.window.extra must hold finite numbers" + BAD_STATE);
+                if (!metric(v)) {
+                    throw new Align4jException(file + ": align4j.window.extra must hold numbers" + BAD_STATE);
                 }
             }
         }
+    }
+
+    /** A number, or NaN or an infinity as Jackson writes them ("NaN", "Infinity", "-Infinity"). */
+    private static boolean metric(JsonNode v) {
+        return v.isNumber() || v.isTextual() && List.of("NaN", "Infinity", "-Infinity").contains(v.asText());
     }
 
     private static final String BAD_STATE = ". The checkpoint was edited or damaged: resume from another checkpoint "
