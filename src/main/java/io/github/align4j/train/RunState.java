@@ -135,12 +135,13 @@ final class RunState {
                     : e.getValue() instanceof Number n ? v.isNumber() && v.asDouble() == n.doubleValue()
                     : v.asText().equals(String.valueOf(e.getValue()));
             if (!same) {
+                String was = shown(v); // the checkpoint's text, bound for a terminal
                 if (ORDER_KEYS.contains(e.getKey())) {
-                    throw new Align4jException(dir + ": " + e.getKey() + " was " + v.asText() + " in the checkpoint's run and is "
+                    throw new Align4jException(dir + ": " + e.getKey() + " was " + was + " in the checkpoint's run and is "
                             + e.getValue() + " now; it decides the order of the data, so a resumed run must keep it. "
-                            + "Resume with " + e.getKey() + " " + v.asText() + ".");
+                            + "Resume with " + e.getKey() + " " + was + ".");
                 }
-                changed.add(e.getKey() + " " + v.asText() + " → " + e.getValue());
+                changed.add(e.getKey() + " " + was + " → " + e.getValue());
             }
         }
         if (!changed.isEmpty()) {
@@ -237,6 +238,12 @@ final class RunState {
                 }
             }
         }
+    }
+
+    /** A value of the checkpoint's config for a message: control characters escaped, at most 80 characters. */
+    private static String shown(JsonNode v) {
+        String t = v.isValueNode() ? v.asText() : v.toString();
+        return io.github.align4j.internal.Texts.printable(t.length() > 80 ? t.substring(0, 80) + "…" : t);
     }
 
     /** A number, or NaN or an infinity as Jackson writes them ("NaN", "Infinity", "-Infinity"). */

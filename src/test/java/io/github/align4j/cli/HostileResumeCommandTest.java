@@ -90,10 +90,23 @@ class HostileResumeCommandTest {
             s.put("cpu_threads", 4);
             align4j(s).putObject("kernels").put("matmul", "mkl");
             ((ArrayNode) align4j(s).with("window").withArray("sums")).set(1, "NaN");
+            // a changed setting is only a warning, but its old value is the file's text: escaped and cut short
+            s.with("config").put("beta", "\u001b]0;pwned\u0007" + "x".repeat(5000));
         });
         rehash(out.resolve("checkpoint-1"));
-        Cli.Result r = train(out, "--resume");
-        assertEquals(0, r.exit(), r.toString());
+        java.io.PrintStream err = System.err; // the trainer's console (tests run one at a time)
+        java.io.ByteArrayOutputStream console = new java.io.ByteArrayOutputStream();
+        Cli.Result r;
+        try {
+            System.setErr(new java.io.PrintStream(console, true, java.nio.charset.StandardCharsets.UTF_8));
+            r = train(out, "--resume");
+        } finally {
+            System.setErr(err);
+        }
+        String c = console.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, r.exit(), r + c);
+        assertTrue(c.contains("warning: resuming with changed settings: beta \\u001b]0;pwned\\u0007xxx"), c);
+        assertFalse(c.contains("\u001b") || c.contains("\u0007") || c.contains("x".repeat(100)), c);
         assertTrue(Files.isRegularFile(out.resolve("final/adapter_model.safetensors")));
     }
 
