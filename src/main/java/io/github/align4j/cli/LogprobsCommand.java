@@ -241,6 +241,11 @@ final class LogprobsCommand implements Callable<Integer> {
                 SequenceScorer.Scores sc = SequenceScorer.score(lm, m, seqs, starts);
                 float[] lp = sc.logps().toFloatArray();
                 float[] tk = sc.tokens().toFloatArray();
+                for (float v : lp) {
+                    if (!Float.isFinite(v)) { // never "NaN" with exit 0
+                        throw lm.nonFiniteOutput("log-probabilities");
+                    }
+                }
                 for (int r = 0; r < b; r++) {
                     int i = order[from + r];
                     for (int j = 0; j < k; j++) {

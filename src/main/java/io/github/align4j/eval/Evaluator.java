@@ -119,7 +119,11 @@ public final class Evaluator {
         return new PreferenceEval(n, correct / n, margin / n, lpc / n, lpr / n, rwc / n, rwr / n);
     }
 
-    /** Σ log-probs of each completion after its prompt, in one no-graph forward pass. */
+    /**
+     * Σ log-probs of each completion after its prompt, in one no-graph forward pass.
+     *
+     * @throws Align4jException naming the model when a value is NaN or infinite
+     */
     static double[] scoreLogps(CausalLM model, int[][] prompts, int[][] completions) {
         int n = prompts.length;
         double[] out = new double[n];
@@ -150,6 +154,11 @@ public final class Evaluator {
         }
         try (NDManager m = model.manager().newSubManager(); NDScope scope = new NDScope()) {
             float[] v = SequenceScorer.score(model, m, seqs, starts).logps().toFloatArray();
+            for (float x : v) {
+                if (!Float.isFinite(x)) { // an error naming the model, never NaN metrics
+                    throw model.nonFiniteOutput("log-probabilities");
+                }
+            }
             for (int r = 0; r < v.length; r++) {
                 out[rows.get(r)] = v[r];
             }

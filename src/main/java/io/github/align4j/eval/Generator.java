@@ -197,6 +197,11 @@ public final class Generator {
                     }
                     logits = lg.toFloatArray();
                 }
+                for (float v : logits) {
+                    if (!Float.isFinite(v)) { // NaN or an overflow: nothing can be sampled from it
+                        throw lm.nonFiniteOutput("logits");
+                    }
+                }
                 for (int i = 0; i < n; i++) {
                     int tok;
                     if (stopped[i]) {

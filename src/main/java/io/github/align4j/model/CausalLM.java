@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Texts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -738,12 +739,19 @@ public final class CausalLM implements AutoCloseable {
     }
 
     /**
-     * The name of the first weight holding NaN or infinity, or null when all are finite: one pass
-     * over the weights on their device ({@code sum(w · 0)}, which is NaN exactly when {@code w}
+     * The name of the first weight (LoRA adapters included) holding NaN or infinity, or null when
+     * all are finite: one pass over the weights on their device ({@code sum(w · 0)}, which is NaN exactly when {@code w}
      * has a NaN or an infinity), for a trainer to check before it saves weights as good.
      */
     public String firstNonFiniteWeight() {
-        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+        Map<String, Parameter> all = new LinkedHashMap<>(params);
+        if (adapters != null) { // a LoRA run saves only these: they must be finite too
+            for (Adapters.Lora l : adapters.byModule.values()) {
+                all.put(l.a().getName(), l.a());
+                all.put(l.b().getName(), l.b());
+            }
+        }
+        for (Map.Entry<String, Parameter> e : all.entrySet()) {
             NDArray a = e.getValue().getArray();
             NDArray zeros = a.mul(0f);
             NDArray sum = zeros.sum();
@@ -759,6 +767,22 @@ public final class CausalLM implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /**
+     * The error for NaN or infinite outputs of this model: it names the model folder (and the
+     * adapter's) and says that its weights give non-finite values, e.g. finite adapter values so
+     * large that the logits overflow float32. Scores and samples are never reported from such
+     * outputs.
+     *
+     * @param what what came out non-finite, e.g. "log-probabilities" or "logits"
+     */
+    public Align4jException nonFiniteOutput(String what) {
+        String name = (source == null ? "the model" : "the model " + Texts.printable(source.toString()))
+                + (adapterSource == null ? "" : " with the adapter " + Texts.printable(adapterSource.toString()));
+        return new Align4jException(name + ": its weights give non-finite " + what + " (NaN or infinity), so no result "
+                + "is reported. The weights are damaged or too large (a diverged training run?): use another checkpoint"
+                + (adapterSource == null ? "" : " or adapter") + ".");
     }
 
     /** Native arrays owned by this model's manager and its sub-managers (flat over a healthy run). */

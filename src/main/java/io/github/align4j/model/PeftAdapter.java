@@ -273,6 +273,12 @@ final class PeftAdapter {
                         if (f != arr) {
                             f.close();
                         }
+                        long bad = SafeTensors.firstNonFinite(b);
+                        if (bad >= 0) { // like full weights, an adapter is never saved non-finite
+                            throw new Align4jException(dir + ": the adapter's tensor '" + p.getName() + "' holds "
+                                    + b.getFloat((int) (bad * 4)) + " at element " + bad + ", so it was not saved; "
+                                    + "lower the learning rate or check the data and the base model's weights.");
+                        }
                         return b;
                     }));
                 }

@@ -358,24 +358,153 @@ final class Checkpoints {
      * or null when there is none. Each damaged one met on the way is reported through warn.
      */
     static Found latest(Path output, Consumer<String> warn) {
+        return latest(output, Long.MAX_VALUE, warn);
+    }
+
+    /**
+     * {@link #latest(Path, Consumer)} for a run of {@code maxStep} steps: a checkpoint whose files
+     * match their manifest is read like a downloaded file, since anyone can edit it and rehash the
+     * manifest. Its trainer_state.json must be at most {@link #MAX_STATE_BYTES}, its global_step a
+     * whole number in [0, maxStep] equal to the folder's step, and its log_history no longer than
+     * such a run writes ({@link #prescanState}); otherwise the resume is refused, not skipped.
+     *
+     * @throws Align4jException naming the file and the key when the checkpoint is out of range
+     */
+    static Found latest(Path output, long maxStep, Consumer<String> warn) {
         for (Path d : candidates(output)) {
             String bad = verify(d, true);
             if (bad == null) {
-                try {
-                    JsonNode st = JSON.readTree(d.resolve(STATE).toFile());
-                    if (st instanceof ObjectNode o && o.path("global_step").canConvertToLong()) {
-                        return new Found(d, o.get("global_step").asLong(), o);
-                    }
-                    bad = STATE + " has no global_step";
-                } catch (IOException | RuntimeException e) {
-                    bad = STATE + " is not valid JSON";
-                }
+                return readState(d, maxStep);
             }
             if (warn != null) {
                 warn.accept("warning: " + d + " is damaged (" + bad + "); skipped in favour of an older checkpoint");
             }
         }
         return null;
+    }
+
+    /** The most trainer_state.json a resume reads (a run logging every step for ~40 000 steps writes this much). */
+    static final long MAX_STATE_BYTES = 16L << 20;
+    /** Records of log_history per step: a training log, an eval and a skipped step at most. */
+    private static final int RECORDS_PER_STEP = 3;
+    private static final int MAX_FIELDS_PER_RECORD = 256;
+    private static final int MAX_DEPTH = 16;
+
+    private static Found readState(Path d, long maxStep) {
+        Path file = d.resolve(STATE);
+        String fix = ". The checkpoint was edited or damaged: resume from another checkpoint (move this one out of "
+                + "the folder), or start a new run in a new folder.";
+        try {
+            long size = Files.size(file);
+            if (size > MAX_STATE_BYTES) {
+                throw new Align4jException(file + " has " + size + " bytes, more than the " + MAX_STATE_BYTES
+                        + " bytes a resume reads" + fix);
+            }
+            long step = prescanState(file, maxStep, fix);
+            JsonNode st = JSON.readTree(file.toFile());
+            if (!(st instanceof ObjectNode o)) {
+                throw new Align4jException(file + ": not a JSON object" + fix);
+            }
+            long named = stepOf(d);
+            if (named != step) {
+                throw new Align4jException(file + ": global_step " + step + " does not match the checkpoint's step "
+                        + named + fix);
+            }
+            return new Found(d, step, o);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new Align4jException(io.github.align4j.internal.Texts.jsonError(file.toString(), e) + fix, e);
+        } catch (IOException e) {
+            throw new Align4jException(file + ": cannot read it: " + describe(e), e);
+        }
+    }
+
+    /**
+     * Reads trainer_state.json once as a stream, before it becomes a tree: a JSON object nested at
+     * most {@link #MAX_DEPTH} deep whose global_step is a whole number in [0, maxStep] and whose
+     * log_history is an array of at most 3 · global_step + 3 records of at most
+     * {@link #MAX_FIELDS_PER_RECORD} fields each, so that a small edited file cannot turn into
+     * gigabytes of objects.
+     *
+     * @return global_step
+     */
+    static long prescanState(Path file, long maxStep, String fix) throws IOException {
+        long step = -1;
+        long records = 0;
+        try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(file.toFile())) {
+            if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+                throw new Align4jException(file + ": not a JSON object" + fix);
+            }
+            com.fasterxml.jackson.core.JsonToken t;
+            while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                String key = p.currentName();
+                t = p.nextToken();
+                if (key.equals("global_step")) {
+                    if (t != com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT
+                            || p.getNumberType() == com.fasterxml.jackson.core.JsonParser.NumberType.BIG_INTEGER
+                            || p.getLongValue() < 0 || p.getLongValue() > maxStep) {
+                        throw new Align4jException(file + ": global_step" + (t != null && t.isNumeric() && p.getTextLength() <= 40 ? " " + p.getText() : "") + " is not a whole number from 0 to "
+                                + (maxStep == Long.MAX_VALUE ? "2^63-1" : maxStep + " (this run's steps; raise max_steps to "
+                                + "continue further)") + fix);
+                    }
+                    step = p.getLongValue();
+                } else if (key.equals("log_history")) {
+                    if (t != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+                        throw new Align4jException(file + ": log_history is not an array" + fix);
+                    }
+                    while ((t = p.nextToken()) != com.fasterxml.jackson.core.JsonToken.END_ARRAY) {
+                        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+                            throw new Align4jException(file + ": log_history record " + records + " is not an object" + fix);
+                        }
+                        records++;
+                        int fields = 0;
+                        while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+                            if (++fields > MAX_FIELDS_PER_RECORD) {
+                                throw new Align4jException(file + ": log_history record " + (records - 1) + " has more than "
+                                        + MAX_FIELDS_PER_RECORD + " fields" + fix);
+                            }
+                            p.nextToken();
+                            skip(p, 3, file, fix);
+                        }
+                    }
+                    continue;
+                }
+                skip(p, 1, file, fix);
+            }
+            if (t != com.fasterxml.jackson.core.JsonToken.END_OBJECT || p.nextToken() != null) {
+                throw new Align4jException(file + ": not one JSON object" + fix);
+            }
+        }
+        if (step < 0) {
+            throw new Align4jException(file + ": no global_step" + fix);
+        }
+        if (records > RECORDS_PER_STEP * step + RECORDS_PER_STEP) {
+            throw new Align4jException(file + ": log_history has " + records + " records, more than a run of " + step
+                    + " steps writes (" + (RECORDS_PER_STEP * step + RECORDS_PER_STEP) + ")" + fix);
+        }
+        return step;
+    }
+
+    /** Skips the value the parser stands on, refusing nesting deeper than MAX_DEPTH (depth: where it stands). */
+    private static void skip(com.fasterxml.jackson.core.JsonParser p, int depth, Path file, String fix) throws IOException {
+        com.fasterxml.jackson.core.JsonToken t = p.currentToken();
+        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT && t != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+            return;
+        }
+        int open = 1;
+        while (open > 0) {
+            if (depth + open > MAX_DEPTH) {
+                throw new Align4jException(file + ": nested deeper than " + MAX_DEPTH + " levels" + fix);
+            }
+            t = p.nextToken();
+            if (t == null) {
+                throw new Align4jException(file + ": ends inside a value" + fix);
+            }
+            if (t.isStructStart()) {
+                open++;
+            } else if (t.isStructEnd()) {
+                open--;
+            }
+        }
     }
 
     private static String newestCompleteName(Path output) {
@@ -451,6 +580,17 @@ final class Checkpoints {
      * @param what named in the message when a tensor is missing or has another shape
      */
     static void copyInto(Path fileOrDir, String prefix, Map<String, NDArray> targets, String what) {
+        copyInto(fileOrDir, prefix, targets, what, false);
+    }
+
+    /**
+     * {@link #copyInto(Path, String, Map, String)}, refusing values that are not finite (and, with
+     * nonNegative, values below zero: AdamW's second moments are squares) before anything is copied
+     * from that tensor: a restored checkpoint is checked like a downloaded one.
+     *
+     * @throws Align4jException naming the file, the tensor, the element and its value
+     */
+    static void copyInto(Path fileOrDir, String prefix, Map<String, NDArray> targets, String what, boolean nonNegative) {
         try (SafeTensors.Checkpoint c = SafeTensors.open(fileOrDir)) {
             for (Map.Entry<String, NDArray> e : targets.entrySet()) {
                 NDArray target = e.getValue();
@@ -460,8 +600,22 @@ final class Checkpoints {
                             : "tensor '" + t.name() + "' has shape " + new ai.djl.ndarray.types.Shape(t.shape()) + ", not "
                                     + target.getShape()) + " (" + what + "); the checkpoint does not belong to this model");
                 }
+                ByteBuffer f32 = t.asFloat32();
+                try {
+                    t.requireFinite(f32);
+                } catch (Align4jException bad) {
+                    throw new Align4jException(bad.getMessage() + " (" + what + ")", bad);
+                }
+                long neg = nonNegative ? firstNegative(f32) : -1;
+                if (neg >= 0) {
+                    throw new Align4jException(t.file() + ": tensor '" + t.name() + "' holds "
+                            + f32.duplicate().order(ByteOrder.LITTLE_ENDIAN).getFloat((int) (neg * 4)) + " at element " + neg
+                            + " (of " + t.size() + "); " + what + " are squares and never negative, so the checkpoint was "
+                            + "edited or damaged. Resume from another checkpoint (move this one out of the folder), or "
+                            + "start a new run in a new folder.");
+                }
                 try (ai.djl.ndarray.NDManager m = target.getManager().newSubManager()) {
-                    NDArray src = m.create(t.asFloat32(), target.getShape(), ai.djl.ndarray.types.DataType.FLOAT32);
+                    NDArray src = m.create(f32, target.getShape(), ai.djl.ndarray.types.DataType.FLOAT32);
                     if (src.getDataType() != target.getDataType()) {
                         src = src.toType(target.getDataType(), false);
                     }
@@ -469,6 +623,22 @@ final class Checkpoints {
                 }
             }
         }
+    }
+
+    /** The index of the first F32 value (little-endian) below zero (−0 is not), or −1. */
+    static long firstNegative(ByteBuffer f32) {
+        java.nio.IntBuffer in = f32.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+        int[] chunk = new int[Math.min(in.capacity(), 1 << 14)];
+        for (int base = 0; base < in.capacity(); base += chunk.length) {
+            int len = Math.min(chunk.length, in.capacity() - base);
+            in.get(base, chunk, 0, len);
+            for (int i = 0; i < len; i++) { // the sign bit set, and not −0
+                if (chunk[i] < 0 && chunk[i] != Integer.MIN_VALUE) {
+                    return (long) base + i;
+                }
+            }
+        }
+        return -1;
     }
 
     static ObjectMapper json() {

@@ -226,7 +226,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     }
 
     private TrainResult run(long total) {
-        Checkpoints.Found from = resume ? Checkpoints.latest(output, this::say) : null;
+        Checkpoints.Found from = resume ? Checkpoints.latest(output, total, this::say) : null;
         if (resume && from == null) {
             say("resume: no complete checkpoint in " + output + "; starting from the beginning");
         }

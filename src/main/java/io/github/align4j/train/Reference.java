@@ -96,11 +96,15 @@ final class Reference implements AutoCloseable {
         Path dir = cacheDir != null ? cacheDir : defaultCacheDir();
         Path file = dir == null ? null
                 : dir.resolve("ref-" + fingerprint + "-" + ReferenceCache.requestsFingerprint(needed) + ".bin");
-        Map<ReferenceCache.Key, Float> cached = file == null ? null : ReferenceCache.read(file);
+        Map<ReferenceCache.Key, Float> cached = file == null ? null : ReferenceCache.read(file, needed.size());
         if (cached != null && cached.keySet().containsAll(needed)) {
             cache = cached;
             say.accept("reference log-probs: " + needed.size() + " sequences from " + file + " (reference model not loaded)");
             return;
+        }
+        if (file != null && java.nio.file.Files.exists(file)) {
+            say.accept("warning: " + file + " is not a valid reference cache for this run (damaged or edited: a count or "
+                    + "key that does not match the data, or a value that is not a finite log-prob); it is rebuilt");
         }
         say.accept("reference log-probs: scoring " + work.size() + " sequences once, "
                 + (file == null ? "kept in memory (no cache folder given)" : "cached in " + file));

@@ -108,8 +108,17 @@ final class ReferenceCache {
         }
     }
 
-    /** Reads a cache file, or returns null when it is missing or damaged (it is then rebuilt). */
-    static Map<Key, Float> read(Path file) {
+    /** Bytes before the entries (magic, count) and of each entry (two longs, a float). */
+    private static final int HEADER = 8;
+    private static final int ENTRY = 20;
+
+    /**
+     * Reads a cache file, or returns null when it is missing or damaged (it is then rebuilt): a
+     * count other than {@code expected} (the sequences this run needs; the file's name covers
+     * them) or than the file's size holds, or a value that is NaN or infinite (every step would
+     * be skipped). Nothing is allocated by the file's count before it is checked.
+     */
+    static Map<Key, Float> read(Path file, int expected) {
         if (!Files.isRegularFile(file)) {
             return null;
         }
@@ -119,9 +128,17 @@ final class ReferenceCache {
                 return null;
             }
             int n = d.readInt();
-            Map<Key, Float> m = new HashMap<>(n * 2);
+            if (n != expected || n < 0 || Files.size(file) != HEADER + (long) ENTRY * n) {
+                return null;
+            }
+            Map<Key, Float> m = new HashMap<>((int) Math.min(1L << 30, n * 4L / 3 + 1));
             for (int i = 0; i < n; i++) {
-                m.put(new Key(d.readLong(), d.readLong()), d.readFloat());
+                Key k = new Key(d.readLong(), d.readLong());
+                float v = d.readFloat();
+                if (!Float.isFinite(v)) {
+                    return null;
+                }
+                m.put(k, v);
             }
             return m;
         } catch (IOException e) {

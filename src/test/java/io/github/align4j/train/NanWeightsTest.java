@@ -75,4 +75,41 @@ class NanWeightsTest {
             }
         }
     }
+
+    /**
+     * LoRA: the base is finite and only the adapter is saved, so the save-time check must cover the
+     * adapter: a NaN in a lora_B stops the run at the "last good weights" save (after 3 non-finite
+     * steps) naming that tensor, and no checkpoint holds the NaN adapter. The adapter file itself is
+     * refused too ({@code saveAdapter}), leaving nothing behind.
+     */
+    @Test
+    void aNanAdapterIsNeverSaved(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run");
+        TrainConfig cfg = ResumeTest.config(10, Map.of("logging_steps", 1, "gradient_accumulation_steps", 1));
+        Align4jException e;
+        String bad;
+        try (CausalLM policy = CausalLM.load(model, LoraTrainerTest.FROZEN).addAdapters(LoraTrainerTest.LORA, 3)) {
+            bad = policy.trainableParameters().keySet().stream().filter(k -> k.endsWith("lora_B.weight")).findFirst().get();
+            policy.trainableParameters().get(bad).set(new NDIndex("0, 0"), Float.NaN);
+            assertEquals(bad, policy.firstNonFiniteWeight());
+            try (PreferenceTrainer t = PreferenceTrainer.builder().config(cfg).policy(policy).loss(new Dpo())
+                    .trainPairs(data).output(out).console(new PrintStream(new ByteArrayOutputStream(), true,
+                            StandardCharsets.UTF_8)).build()) {
+                e = assertThrows(Align4jException.class, t::train);
+            }
+            Path adapter = dir.resolve("adapter");
+            Align4jException save = assertThrows(Align4jException.class, () -> policy.saveAdapter(adapter));
+            assertTrue(save.getMessage().contains("the adapter's tensor '" + bad + "' holds NaN at element 0"),
+                    save.getMessage());
+            try (Stream<Path> s = Files.list(adapter)) {
+                assertEquals(List.of(), s.toList(), "no adapter file, no temporary file");
+            }
+        }
+        assertTrue(e.getMessage().startsWith("the policy's weights are not finite numbers (tensor '" + bad
+                + "' holds NaN or infinity) at step 3, so no checkpoint-3 was saved"), e.getMessage());
+        try (Stream<Path> s = Files.list(out)) {
+            assertEquals(List.of(), s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("checkpoint")
+                    || n.equals("final")).toList(), "no checkpoint of a NaN adapter");
+        }
+    }
 }
