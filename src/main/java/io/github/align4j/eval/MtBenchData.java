@@ -153,7 +153,7 @@ final class MtBenchData {
                 if (tolerateTornEnd) {
                     continue; // a line torn by a killed run: that question is answered again
                 }
-                throw new Align4jException(where + ": not a JSON object (" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()) + "); expected FastChat's "
+                throw new Align4jException(where + ": not a JSON object (" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? io.github.align4j.internal.Texts.jsonKind(j) + (j.getLocation() != null && j.getLocation().getColumnNr() > 0 ? " at column " + j.getLocation().getColumnNr() : "") : "cannot be read") + "); expected FastChat's "
                         + "model_answer layout {\"question_id\", \"model_id\", \"choices\": [{\"turns\": [...]}]}");
             }
             JsonNode id = n == null ? null : n.get("question_id");

@@ -86,7 +86,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         try {
             root = new ObjectMapper(new YAMLFactory()).readTree(text);
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid YAML: " + Texts.firstLine(e.getMessage()));
+            throw new Align4jException(yamlError(file, e));
         }
         if (root == null || !root.isObject()) {
             throw new Align4jException(file + ": a sweep config is a YAML mapping of trainer fields plus 'grid:'");
@@ -208,12 +208,22 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         return SweepEval.parse(file, root().get("eval"));
     }
 
+    /** Where and what kind, never SnakeYAML's message: it quotes the file. */
+    static String yamlError(Path file, IOException e) {
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j) {
+            var loc = j.getLocation();
+            return Texts.parseError(file + ": not valid YAML", loc == null ? -1 : loc.getLineNr(), loc == null ? -1 : loc.getColumnNr(),
+                    j instanceof com.fasterxml.jackson.core.JsonParseException ? "malformed YAML" : Texts.jsonKind(j));
+        }
+        return file + ": cannot read: " + e.getMessage();
+    }
+
     private JsonNode root() {
         try {
             JsonNode n = new ObjectMapper(new YAMLFactory()).readTree(text);
             return n == null ? new ObjectMapper().createObjectNode() : n;
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid YAML: " + Texts.firstLine(e.getMessage()));
+            throw new Align4jException(yamlError(file, e));
         }
     }
 

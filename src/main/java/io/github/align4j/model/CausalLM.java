@@ -609,7 +609,7 @@ public final class CausalLM implements AutoCloseable {
         writeAtomically(dir.resolve("config.json"), JSON.writeValueAsBytes(cfg));
         if (tok != null && !tok.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
             for (String f : TOKENIZER_FILES) {
-                Path from = tok.resolve(f);
+                Path from = io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
                 if (Files.isRegularFile(from)) {
                     writeAtomically(dir.resolve(f), Files.readAllBytes(from));
                 }

@@ -63,7 +63,8 @@ final class RandomModel {
 
     private static CausalLM.Written write(String type, ObjectNode user, String source, Path tokDir, Path out, long seed)
             throws IOException {
-        int tokenizerSize = tokenizerSize(tokDir.resolve("tokenizer.json"));
+        int tokenizerSize = tokenizerSize(io.github.align4j.internal.FolderFiles.inside(tokDir, tokDir.resolve("tokenizer.json"),
+                "tokenizer folder"));
         Integer bos;
         Integer eos;
         try (TextTokenizer tok = TextTokenizer.load(tokDir, null)) {
@@ -140,6 +141,8 @@ final class RandomModel {
         JsonNode n;
         try {
             n = JSON.readTree(tokenizerJson.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new Align4jException(io.github.align4j.internal.Texts.jsonError(tokenizerJson + ": not valid JSON", e), e);
         } catch (IOException e) {
             throw new Align4jException(tokenizerJson + ": cannot read: " + io.github.align4j.internal.Texts.firstLine(String.valueOf(e.getMessage())), e);
         }

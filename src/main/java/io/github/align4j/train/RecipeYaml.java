@@ -41,13 +41,15 @@ final class RecipeYaml {
             throw new Align4jException(file + ": not a text file (invalid UTF-8); a recipe is a YAML mapping of key: value");
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             var loc = e.getLocation();
-            throw new Align4jException(file + (loc != null && loc.getLineNr() > 0 ? ":" + loc.getLineNr() : "")
-                    + ": not a valid YAML recipe: " + TrainConfig.firstLine(e.getOriginalMessage()));
+            throw new Align4jException(io.github.align4j.internal.Texts.parseError(file + ": not a valid YAML recipe",
+                    loc == null ? -1 : loc.getLineNr(), loc == null ? -1 : loc.getColumnNr(),
+                    e instanceof com.fasterxml.jackson.core.JsonParseException ? "malformed YAML" : io.github.align4j.internal.Texts.jsonKind(e)));
         } catch (IOException | RuntimeException e) {
             if (e instanceof Align4jException a) {
                 throw a;
             }
-            throw new Align4jException(file + ": not a valid YAML recipe: " + TrainConfig.firstLine(String.valueOf(e.getMessage())));
+            throw new Align4jException(file + ": not a valid YAML recipe: " + (e instanceof IOException
+                    ? TrainConfig.firstLine(String.valueOf(e.getMessage())) : "cannot be parsed (" + e.getClass().getSimpleName() + ")"));
         } catch (StackOverflowError e) {
             throw new Align4jException(file + ": not a valid YAML recipe: nested too deeply");
         }
