@@ -560,7 +560,7 @@ public final class Sweep {
             Files.createDirectories(f.getParent());
             Path tmp = Files.createTempFile(f.getParent(), ".result", ".tmp");
             try {
-                Files.writeString(tmp, JSON.writeValueAsString(n), StandardCharsets.UTF_8);
+                Files.write(tmp, io.github.align4j.internal.Utf8Out.bytes(f, JSON.writeValueAsString(n)));
                 Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(tmp);
