@@ -305,10 +305,10 @@ public record ModelConfig(
             if (v == null || v.isNull()) {
                 throw error(key, "is missing");
             }
-            if (!v.isIntegralNumber()) {
+            if (!v.isIntegralNumber() || (v.canConvertToLong() && v.asLong() <= 0)) {
                 throw error(key, "must be a positive integer, got " + v);
             }
-            if (!v.canConvertToLong() || v.asLong() <= 0) {
+            if (!v.canConvertToLong()) {
                 throw error(key, "is " + v + ", out of range [1, " + max + "]");
             }
             if (v.asLong() > max) {
@@ -350,10 +350,10 @@ public record ModelConfig(
                 }
                 v = v.get(0);
             }
-            if (!v.isIntegralNumber()) {
+            if (!v.isIntegralNumber() || (v.canConvertToInt() && v.asInt() < 0)) {
                 throw error(key, "must be a token id (a non-negative integer) or a list of them, got " + n.get(key));
             }
-            if (!v.canConvertToInt() || v.asInt() < 0) {
+            if (!v.canConvertToInt()) {
                 throw error(key, "is " + v + ", out of range [0, " + Integer.MAX_VALUE + "] for a token id");
             }
             return v.asInt();
