@@ -144,7 +144,7 @@ public final class PreferenceData {
             try {
                 text = Files.readString(f, StandardCharsets.UTF_8);
             } catch (IOException e) {
-                throw new Align4jException(f + ": cannot read the chat template file: " + e.getMessage(), e);
+                throw new Align4jException(f + ": cannot read the chat template file: " + Sources.ioProblem(e), e);
             }
             if (f.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".json")) {
                 JsonNode n;

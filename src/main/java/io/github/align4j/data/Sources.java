@@ -216,9 +216,9 @@ final class Sources {
             } catch (Stop e) {
                 return index[0];
             } catch (IOException e) {
-                throw new Align4jException(f + ": cannot read: " + e.getMessage(), e);
+                throw new Align4jException(f + ": cannot read: " + ioProblem(e), e);
             } catch (UncheckedIOException e) {
-                throw new Align4jException(f + ": cannot read: " + e.getCause().getMessage(), e);
+                throw new Align4jException(f + ": cannot read: " + ioProblem(e.getCause()), e);
             }
         }
         return index[0];
@@ -357,6 +357,17 @@ final class Sources {
             }
             sink.accept(new RawRow(f, where, index[0]++, node, null, false));
         }
+    }
+
+    /** An I/O error's message, except a parser's (which quotes the file): its kind and place instead. */
+    static String ioProblem(IOException e) {
+        if (e instanceof JsonProcessingException j) {
+            return Texts.jsonError("not valid JSON", j);
+        }
+        if (e instanceof java.nio.charset.CharacterCodingException) {
+            return "not UTF-8 text (" + e.getClass().getSimpleName() + ")";
+        }
+        return e.getMessage();
     }
 
     /** What is wrong with a row's JSON and where in the row, never quoting it (the parser's message does). */

@@ -166,7 +166,9 @@ final class SafeTensorsReader {
             }
             root = JSON.readTree(read(ch, 8, (int) n).array());
         } catch (JsonProcessingException e) {
-            throw fail(file, Texts.jsonError("header is not valid JSON", e) + "." + REFETCH, e);
+            String twice = duplicateKey(e);
+            throw fail(file, (twice != null ? "header names tensor '" + twice + "' twice"
+                    : Texts.jsonError("header is not valid JSON", e)) + "." + REFETCH, e);
         } catch (IOException e) {
             throw fail(file, "cannot be read: " + e.getMessage(), e);
         }
@@ -291,6 +293,19 @@ final class SafeTensorsReader {
             }
         }
         return b.flip();
+    }
+
+    /** The key a strict parser saw twice (a tensor name, from the parser's state, not its message), or null. */
+    private static String duplicateKey(JsonProcessingException e) {
+        if (String.valueOf(e.getOriginalMessage()).startsWith("Duplicate field")
+                && e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser p) {
+            try {
+                return p.currentName();
+            } catch (RuntimeException | java.io.IOException ignored) {
+                return null;
+            }
+        }
+        return null;
     }
 
     static Align4jException fail(Path file, String message, Throwable cause) {

@@ -41,9 +41,11 @@ final class RecipeYaml {
             throw new Align4jException(file + ": not a text file (invalid UTF-8); a recipe is a YAML mapping of key: value");
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             var loc = e.getLocation();
-            throw new Align4jException(io.github.align4j.internal.Texts.parseError(file + ": not a valid YAML recipe",
-                    loc == null ? -1 : loc.getLineNr(), loc == null ? -1 : loc.getColumnNr(),
-                    e instanceof com.fasterxml.jackson.core.JsonParseException ? "malformed YAML" : io.github.align4j.internal.Texts.jsonKind(e)));
+            long line = loc == null ? -1 : loc.getLineNr();
+            String kind = String.valueOf(e.getOriginalMessage()).startsWith("Duplicate field") ? "a key given twice"
+                    : e instanceof com.fasterxml.jackson.core.JsonParseException ? "malformed YAML" : io.github.align4j.internal.Texts.jsonKind(e);
+            throw new Align4jException(file + (line > 0 ? ":" + line : "") + ": " + io.github.align4j.internal.Texts.parseError(
+                    "not a valid YAML recipe", line, loc == null ? -1 : loc.getColumnNr(), kind));
         } catch (IOException | RuntimeException e) {
             if (e instanceof Align4jException a) {
                 throw a;
