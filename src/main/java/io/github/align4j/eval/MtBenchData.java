@@ -157,7 +157,7 @@ final class MtBenchData {
                         + "model_answer layout {\"question_id\", \"model_id\", \"choices\": [{\"turns\": [...]}]}");
             }
             JsonNode id = n == null ? null : n.get("question_id");
-            if (id == null || !id.canConvertToInt()) {
+            if (id == null || !id.isIntegralNumber() || !id.canConvertToInt()) {
                 throw new Align4jException(where + ": 'question_id' is missing or not an integer");
             }
             JsonNode turns = n.path("choices").path(0).path("turns");

@@ -75,13 +75,13 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
         JsonNode q = m.get("questions");
         if (q != null && q.isArray()) {
             for (JsonNode id : q) {
-                if (!id.canConvertToInt()) {
+                if (!id.isIntegralNumber() || !id.canConvertToInt()) {
                     throw new Align4jException(where + "mt_bench: questions: '" + id + "' is not a question id (81–160)");
                 }
                 ids.add(id.asInt());
             }
         } else if (q != null && !q.isNull()) {
-            if (!q.canConvertToInt() || q.asInt() < 1) {
+            if (!q.isIntegralNumber() || !q.canConvertToInt() || q.asInt() < 1) {
                 throw new Align4jException(where + "mt_bench: questions: give a count (e.g. 80) or a list of ids, got " + q);
             }
             limit = q.asInt();
@@ -100,10 +100,7 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
         if (v == null || v.isNull()) {
             return dflt;
         }
-        if (!v.canConvertToInt()) {
-            throw new Align4jException(where + "mt_bench: " + key + ": expected a whole number, got " + v);
-        }
-        return v.asInt();
+        return io.github.align4j.internal.JsonInts.of(v, where + "mt_bench: " + key, 1, Integer.MAX_VALUE);
     }
 
     /** The judge's client settings; the key comes from the environment, now. */
