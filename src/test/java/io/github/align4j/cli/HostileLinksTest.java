@@ -208,4 +208,15 @@ class HostileLinksTest {
         assertFalse(r.err().contains("\u001b") || r.err().contains("\u0007"), "raw control characters reached the terminal: " + r);
         assertTrue(r.err().endsWith("\n"), r.err());
     }
+
+    @Test
+    void inspectShowsARowsControlCharactersEscaped() throws Exception {
+        Path f = Files.writeString(dir.resolve("esc.jsonl"),
+                "{\"prompt\": \"Hi\\u001b[2J\\u0007\", \"chosen\": \" yes\\tok\", \"rejected\": \" no\"}\n");
+        Cli.Result r = Cli.run("inspect", "--model", model.toString(), "--data", f.toString(), "--cache-dir",
+                dir.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("Hi\\u001b[2J\\u0007"), r.out());
+        assertFalse(r.out().contains("\u001b") || r.out().contains("\u0007"), "raw control characters on stdout: " + r);
+    }
 }
