@@ -561,6 +561,12 @@ public final class CausalLM implements AutoCloseable {
 
     private void saveWith(Path dir, Path tokenizerDir, long maxShardBytes, SafeTensors.DType type,
             Map<String, Adapters.Lora> merge) {
+        Path tok = tokenizerDir != null ? tokenizerDir : source;
+        if (tok != null && Files.isDirectory(tok)) { // before anything is written: a link out of the folder stops the save
+            for (String f : TOKENIZER_FILES) {
+                io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
+            }
+        }
         try {
             Files.createDirectories(dir);
             SafeTensors.DType out = type == SafeTensors.DType.BF16 || type == SafeTensors.DType.F16 ? type : SafeTensors.DType.F32;

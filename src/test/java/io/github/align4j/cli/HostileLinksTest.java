@@ -219,4 +219,28 @@ class HostileLinksTest {
         assertTrue(r.out().contains("Hi\\u001b[2J\\u0007"), r.out());
         assertFalse(r.out().contains("\u001b") || r.out().contains("\u0007"), "raw control characters on stdout: " + r);
     }
+
+    @Test
+    void mergeCopiesNoLinkedTokenizerFileIntoItsOutput() throws Exception {
+        Path good = dir.resolve("good-adapter");
+        try (io.github.align4j.model.CausalLM lm = io.github.align4j.model.CausalLM.load(model,
+                new io.github.align4j.model.CausalLM.Options(ai.djl.Device.cpu(), false, ai.djl.ndarray.types.DataType.FLOAT32))) {
+            lm.addAdapters(new io.github.align4j.model.LoraConfig(2, 4, 0, List.of("q_proj"), false), 1);
+            lm.saveAdapter(good);
+        }
+        Path base = copyWithLink(model, "merge-base", "special_tokens_map.json", secret);
+        Path out = dir.resolve("merged-out");
+        Cli.Result r = Cli.run("merge", "--model", base.toString(), "--adapter", good.toString(), "--out", out.toString());
+        assertUserError(r, "special_tokens_map.json", "leaves the tokenizer folder");
+        assertNoCanary(r);
+        if (Files.isDirectory(out)) { // refused before anything is written
+            try (Stream<Path> s = Files.list(out)) {
+                assertEquals(List.of(), s.toList());
+            }
+        }
+        // the same base without the link merges
+        Files.delete(base.resolve("special_tokens_map.json"));
+        r = Cli.run("merge", "--model", base.toString(), "--adapter", good.toString(), "--out", dir.resolve("merged-ok").toString());
+        assertEquals(0, r.exit(), r.toString());
+    }
 }
