@@ -561,12 +561,7 @@ public final class CausalLM implements AutoCloseable {
 
     private void saveWith(Path dir, Path tokenizerDir, long maxShardBytes, SafeTensors.DType type,
             Map<String, Adapters.Lora> merge) {
-        Path tok = tokenizerDir != null ? tokenizerDir : source;
-        if (tok != null && Files.isDirectory(tok)) { // before anything is written: a link out of the folder stops the save
-            for (String f : TOKENIZER_FILES) {
-                io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
-            }
-        }
+        checkTokenizerFiles(tokenizerDir != null ? tokenizerDir : source);
         try {
             Files.createDirectories(dir);
             SafeTensors.DType out = type == SafeTensors.DType.BF16 || type == SafeTensors.DType.F16 ? type : SafeTensors.DType.F32;
@@ -650,6 +645,18 @@ public final class CausalLM implements AutoCloseable {
     static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
             "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model",
             "added_tokens.json");
+
+    /**
+     * Refuses, before anything is written, a tokenizer file of {@code tok} (a folder, or null) that
+     * {@link #writeConfigAndTokenizer} would copy but that is a link out of the folder or a FIFO.
+     */
+    static void checkTokenizerFiles(Path tok) {
+        if (tok != null && Files.isDirectory(tok)) {
+            for (String f : TOKENIZER_FILES) {
+                io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
+            }
+        }
+    }
 
     static void writeAtomically(Path file, byte[] bytes) throws IOException {
         io.github.align4j.internal.FileTrees.writeAtomically(file, out -> out.write(bytes));

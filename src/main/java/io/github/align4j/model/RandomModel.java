@@ -63,8 +63,8 @@ final class RandomModel {
 
     private static CausalLM.Written write(String type, ObjectNode user, String source, Path tokDir, Path out, long seed)
             throws IOException {
-        int tokenizerSize = tokenizerSize(io.github.align4j.internal.FolderFiles.inside(tokDir, tokDir.resolve("tokenizer.json"),
-                "tokenizer folder"));
+        CausalLM.checkTokenizerFiles(tokDir); // tokenizer.json among them: nothing is written before this
+        int tokenizerSize = tokenizerSize(tokDir.resolve("tokenizer.json"));
         Integer bos;
         Integer eos;
         try (TextTokenizer tok = TextTokenizer.load(tokDir, null)) {

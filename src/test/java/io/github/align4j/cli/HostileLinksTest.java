@@ -243,4 +243,14 @@ class HostileLinksTest {
         r = Cli.run("merge", "--model", base.toString(), "--adapter", good.toString(), "--out", dir.resolve("merged-ok").toString());
         assertEquals(0, r.exit(), r.toString());
     }
+
+    @Test
+    void initRefusesALinkedTokenizerFileBeforeWriting() throws Exception {
+        Path tok = copyWithLink(model, "init-tokenizer", "special_tokens_map.json", secret);
+        Path out = dir.resolve("init-out");
+        Cli.Result r = Cli.run("init", "--model-type", "llama", "--tokenizer", tok.toString(), "--out", out.toString());
+        assertUserError(r, "special_tokens_map.json", "leaves the tokenizer folder");
+        assertNoCanary(r);
+        assertFalse(Files.exists(out), "init removes the folder it created and wrote nothing into");
+    }
 }
