@@ -10,7 +10,6 @@ import io.github.align4j.eval.MtBench.Wins;
 import io.github.align4j.eval.MtBenchData.Answers;
 import io.github.align4j.eval.MtBenchData.Question;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;

@@ -19,7 +19,6 @@ import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
