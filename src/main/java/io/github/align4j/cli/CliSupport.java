@@ -85,7 +85,7 @@ final class CliSupport {
             Throwable shown = ex instanceof CommandLine.ExecutionException && ex.getCause() instanceof Error ? ex.getCause() : ex;
             Align4jException user = userError(ex);
             if (user != null) {
-                err.println("error: " + user.getMessage());
+                err.println("error: " + printable(user.getMessage()));
                 if (trace) {
                     ex.printStackTrace(err);
                 }
@@ -94,7 +94,7 @@ final class CliSupport {
             }
             String full = diskFull(ex);
             if (full != null) { // the environment, and the user can fix it: like bad input, not a bug
-                err.println("error: the disk is full (" + full + "): " + describe(shown) + ". Free space and run the "
+                err.println("error: the disk is full (" + full + "): " + printable(describe(shown)) + ". Free space and run the "
                         + "command again; train continues from its last complete checkpoint with --resume.");
                 if (trace) {
                     shown.printStackTrace(err);
@@ -110,7 +110,7 @@ final class CliSupport {
                     root = root.getCause();
                 }
                 String what = root == shown ? describe(shown) : describe(shown) + " (caused by " + describe(root) + ")";
-                err.println("error: " + what);
+                err.println("error: " + printable(what));
                 err.println("This is unexpected: a bug in align4j or a problem with the machine (memory, disk, "
                         + "native libraries). Rerun with --stacktrace for the full trace and include it in a bug report.");
             }
@@ -130,7 +130,7 @@ final class CliSupport {
         public int handleParseException(CommandLine.ParameterException ex, String[] args) {
             CommandLine cmd = ex.getCommandLine();
             PrintWriter err = cmd.getErr();
-            err.println("error: " + ex.getMessage());
+            err.println("error: " + printable(ex.getMessage()));
             CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
             err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
             if (stacktrace(cmd.getParseResult())) {
@@ -177,6 +177,15 @@ final class CliSupport {
         } catch (RuntimeException | LinkageError e) {
             return "(unknown)";
         }
+    }
+
+    /**
+     * {@code s} safe for a terminal: control characters (ESC, BEL, CR) and lone surrogates escaped,
+     * newline and tab kept. Every error and warning the command line prints passes through it,
+     * since messages quote names from untrusted files (a tensor name, a data row's key).
+     */
+    static String printable(String s) {
+        return io.github.align4j.internal.Texts.printable(s);
     }
 
     static String firstLine(String s) {

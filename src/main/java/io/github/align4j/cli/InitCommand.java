@@ -113,8 +113,10 @@ final class InitCommand implements Callable<Integer> {
         JsonNode n;
         try {
             n = JSON.readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new Align4jException(io.github.align4j.internal.Texts.jsonError(file + ": not valid JSON", e), e);
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid JSON: " + CliSupport.firstLine(String.valueOf(e.getMessage())), e);
+            throw new Align4jException(file + ": cannot read: " + e.getMessage(), e);
         }
         if (n == null || !n.isObject()) {
             throw new Align4jException(file + ": expected a JSON object of config.json keys, like {\"hidden_size\": 256}");

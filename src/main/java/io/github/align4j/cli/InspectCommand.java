@@ -53,7 +53,7 @@ final class InspectCommand implements Callable<Integer> {
             if (json) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(Inspect.json(d, limit)));
             } else {
-                out.print(Inspect.text(d, limit));
+                out.print(CliSupport.printable(Inspect.text(d, limit))); // rows may hold ESC/BEL: never raw to a terminal
             }
         }
         out.flush();

@@ -172,7 +172,7 @@ final class MtBenchCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         MtBench.Result r = MtBench.run(o, line -> {
-            err.println(line);
+            err.println(CliSupport.printable(line));
             err.flush();
         });
         PrintWriter out = spec.commandLine().getOut();

@@ -85,7 +85,7 @@ final class PromptRows {
                 try {
                     n = JSON.readTree(text);
                 } catch (JsonProcessingException e) {
-                    throw new Align4jException(file + ":" + line + ": not valid JSON: " + e.getOriginalMessage()
+                    throw new Align4jException(file + ":" + line + ": " + io.github.align4j.internal.Texts.jsonError("not valid JSON", e).replace("at line 1, ", "at ")
                             + ". Each line must be one JSON object such as {\"prompt\": \"...\"}.");
                 }
                 JsonNode p = n == null ? null : n.get("prompt");

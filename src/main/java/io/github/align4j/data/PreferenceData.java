@@ -144,14 +144,15 @@ public final class PreferenceData {
             try {
                 text = Files.readString(f, StandardCharsets.UTF_8);
             } catch (IOException e) {
-                throw new Align4jException(f + ": cannot read the chat template file: " + e.getMessage(), e);
+                throw new Align4jException(f + ": cannot read the chat template file: " + Sources.ioProblem(e), e);
             }
             if (f.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".json")) {
                 JsonNode n;
                 try {
                     n = Sources.JSON.readTree(text);
                 } catch (IOException e) {
-                    throw new Align4jException(f + ": not valid JSON: " + e.getMessage(), e);
+                    throw new Align4jException(e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                            ? io.github.align4j.internal.Texts.jsonError(f + ": not valid JSON", j) : f + ": cannot read: " + e.getMessage(), e);
                 }
                 JsonNode c = n == null ? null : n.get("chat_template");
                 if (c != null && c.isArray()) {

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.FolderFiles;
+import io.github.align4j.internal.Texts;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -90,7 +92,8 @@ final class Sources {
                         + ".parquet, optionally .gz), a folder of them, or a glob such as data/*.jsonl.");
             }
             try (Stream<Path> s = Files.list(p)) {
-                s.filter(Files::isRegularFile).filter(Sources::isDataFile).forEach(out::add);
+                s.filter(Sources::isDataFile).map(f -> FolderFiles.inside(p, f, "dataset folder"))
+                        .filter(Files::isRegularFile).forEach(out::add);
             } catch (IOException e) {
                 throw new Align4jException(p + ": cannot list the folder: " + e.getMessage(), e);
             }
@@ -109,8 +112,9 @@ final class Sources {
             }
             int depth = pattern.contains("**") ? Integer.MAX_VALUE : pattern.split("/", -1).length;
             try (Stream<Path> s = Files.walk(root, depth)) {
-                s.filter(Files::isRegularFile)
-                        .filter(f -> m.matches(root.relativize(f)))
+                s.filter(f -> m.matches(root.relativize(f)))
+                        .map(f -> FolderFiles.inside(root, f, "dataset folder"))
+                        .filter(Files::isRegularFile)
                         .map(f -> base.toString().isEmpty() ? root.relativize(f) : f)
                         .forEach(out::add);
             } catch (IOException e) {
@@ -212,9 +216,9 @@ final class Sources {
             } catch (Stop e) {
                 return index[0];
             } catch (IOException e) {
-                throw new Align4jException(f + ": cannot read: " + e.getMessage(), e);
+                throw new Align4jException(f + ": cannot read: " + ioProblem(e), e);
             } catch (UncheckedIOException e) {
-                throw new Align4jException(f + ": cannot read: " + e.getCause().getMessage(), e);
+                throw new Align4jException(f + ": cannot read: " + ioProblem(e.getCause()), e);
             }
         }
         return index[0];
@@ -355,19 +359,21 @@ final class Sources {
         }
     }
 
+    /** An I/O error's message, except a parser's (which quotes the file): its kind and place instead. */
+    static String ioProblem(IOException e) {
+        if (e instanceof JsonProcessingException j) {
+            return Texts.jsonError("not valid JSON", j);
+        }
+        if (e instanceof java.nio.charset.CharacterCodingException) {
+            return "not UTF-8 text (" + e.getClass().getSimpleName() + ")";
+        }
+        return e.getMessage();
+    }
+
+    /** What is wrong with a row's JSON and where in the row, never quoting it (the parser's message does). */
     static String jsonProblem(JsonProcessingException e) {
-        String m = e.getOriginalMessage();
-        if (m != null) {
-            int nl = m.indexOf('\n');
-            if (nl > 0) {
-                m = m.substring(0, nl);
-            }
-        }
         var loc = e.getLocation();
-        if (loc != null && loc.getColumnNr() > 0) {
-            m = m + " at column " + loc.getColumnNr();
-        }
-        return m;
+        return Texts.jsonKind(e) + (loc != null && loc.getColumnNr() > 0 ? " at column " + loc.getColumnNr() : "");
     }
 
     private static boolean blank(byte[] b, int off, int len) {

@@ -251,13 +251,16 @@ public final class Generator {
         addIds(s, lm.config().json() == null ? null : lm.config().json().get("eos_token_id"));
         Path src = lm.source();
         if (src != null) {
-            Path gen = src.resolve("generation_config.json");
+            Path gen = io.github.align4j.internal.FolderFiles.inside(src, src.resolve("generation_config.json"), "model folder");
             if (Files.isRegularFile(gen)) {
                 try {
                     JsonNode n = JSON.readTree(gen.toFile());
                     addIds(s, n == null ? null : n.get("eos_token_id"));
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new Align4jException(io.github.align4j.internal.Texts.jsonError(gen + ": not valid JSON", e)
+                            + "; fix or delete the file", e);
                 } catch (IOException e) {
-                    throw new Align4jException(gen + ": not valid JSON (" + e.getMessage() + "); fix or delete the file", e);
+                    throw new Align4jException(gen + ": cannot read: " + e.getMessage(), e);
                 }
             }
         }

@@ -10,7 +10,6 @@ import io.github.align4j.eval.MtBench.Wins;
 import io.github.align4j.eval.MtBenchData.Answers;
 import io.github.align4j.eval.MtBenchData.Question;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -323,7 +322,7 @@ final class MtBenchReport {
         try {
             Path tmp = file.resolveSibling("." + file.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
             try {
-                Files.writeString(tmp, text, StandardCharsets.UTF_8);
+                Files.write(tmp, io.github.align4j.internal.Utf8Out.bytes(file, text));
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(tmp);

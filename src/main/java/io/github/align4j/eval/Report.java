@@ -404,7 +404,7 @@ public final class Report {
     private static Path writeText(Path file, String text) throws IOException {
         Path tmp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
         try {
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            Files.write(tmp, io.github.align4j.internal.Utf8Out.bytes(file, text));
             try { // temporary files are private; a report is for reading
                 Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             } catch (UnsupportedOperationException e) {

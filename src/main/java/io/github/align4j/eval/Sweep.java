@@ -20,7 +20,6 @@ import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -598,7 +597,7 @@ public final class Sweep {
             Files.createDirectories(f.getParent());
             Path tmp = Files.createTempFile(f.getParent(), ".result", ".tmp");
             try {
-                Files.writeString(tmp, JSON.writeValueAsString(n), StandardCharsets.UTF_8);
+                Files.write(tmp, io.github.align4j.internal.Utf8Out.bytes(f, JSON.writeValueAsString(n)));
                 Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(tmp);

@@ -131,13 +131,13 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         if (base.outputDir().isBlank()) {
             throw new Align4jException(file + ": no output_dir. Add e.g. 'output_dir: runs/my-scan' (or pass --output).");
         }
-        long rows = root.path("train_rows").asLong(0);
+        long rows = io.github.align4j.internal.JsonInts.of(root, "train_rows", file + ": train_rows", 0, 0, Integer.MAX_VALUE);
         String judge = root.hasNonNull("judge") ? root.get("judge").asText() : null;
         if (judge != null) {
             Judges.byName(judge); // fails early with the registered names
         }
-        int samples = root.path("judge_samples").asInt(4);
-        int maxNew = root.path("max_new_tokens").asInt(128);
+        int samples = io.github.align4j.internal.JsonInts.of(root, "judge_samples", file + ": judge_samples", 4, 1, 1_000_000);
+        int maxNew = io.github.align4j.internal.JsonInts.of(root, "max_new_tokens", file + ": max_new_tokens", 128, 1, Integer.MAX_VALUE);
         double temp = root.path("temperature").asDouble(1.0);
         new SamplingOptions(maxNew, temp, 1.0, 0, 0, Math.max(1, samples)); // checks the values
         SweepConfig c = new SweepConfig(file, base, grid, ignored, rows, judge, samples, maxNew, temp, text);
@@ -191,14 +191,12 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         if (n == null || n.isNull()) {
             return 1;
         }
-        if (!n.canConvertToInt() || n.asInt() < 1) {
-            throw new Align4jException(file + ": seeds: expected a whole number ≥ 1 (runs per cell), got " + n);
-        }
-        if (n.asInt() > Sweep.MAX_SEEDS) {
-            throw new Align4jException(file + ": seeds: at most " + Sweep.MAX_SEEDS + " runs per cell, got " + n.asInt()
+        int seeds = io.github.align4j.internal.JsonInts.of(n, file + ": seeds (runs per cell)", 1, Integer.MAX_VALUE);
+        if (seeds > Sweep.MAX_SEEDS) {
+            throw new Align4jException(file + ": seeds: at most " + Sweep.MAX_SEEDS + " runs per cell, got " + seeds
                     + "; a handful (3 to 5) tells a finding from one trajectory");
         }
-        return n.asInt();
+        return seeds;
     }
 
     /** The {@code eval: {mt_bench: ...}} entry, or null. */

@@ -118,10 +118,7 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
         if (v == null || v.isNull()) {
             return dflt;
         }
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-            throw new Align4jException(where + "mt_bench: " + key + ": expected a whole number, got " + v);
-        }
-        return v.asInt();
+        return io.github.align4j.internal.JsonInts.of(v, where + "mt_bench: " + key, 1, Integer.MAX_VALUE);
     }
 
     /** The judge's client settings; the key comes from the environment, now. */

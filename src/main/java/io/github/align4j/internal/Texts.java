@@ -106,6 +106,11 @@ public final class Texts {
      */
     public static String jsonError(String what, com.fasterxml.jackson.core.JsonProcessingException e) {
         com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+        return parseError(what, at == null ? -1 : at.getLineNr(), at == null ? -1 : at.getColumnNr(), jsonKind(e));
+    }
+
+    /** The kind of a Jackson error in a few fixed words ("malformed JSON"), never its message. */
+    public static String jsonKind(com.fasterxml.jackson.core.JsonProcessingException e) {
         String kind;
         if (e instanceof com.fasterxml.jackson.core.io.JsonEOFException) {
             kind = "unexpected end of input";
@@ -118,6 +123,6 @@ public final class Texts {
         } else {
             kind = "invalid content";
         }
-        return parseError(what, at == null ? -1 : at.getLineNr(), at == null ? -1 : at.getColumnNr(), kind);
+        return kind;
     }
 }

@@ -192,7 +192,8 @@ public final class Losses {
         ClassLoader loader = Thread.currentThread().getContextClassLoader();
         Class<?> c;
         try {
-            c = Class.forName(className, true, loader != null ? loader : Losses.class.getClassLoader());
+            // not initialized: a class named in a recipe runs no static initializer until it is known to be a loss
+            c = Class.forName(className, false, loader != null ? loader : Losses.class.getClassLoader());
         } catch (ClassNotFoundException | LinkageError e) {
             throw new Align4jException("Cannot load loss class " + className + " (" + e
                     + "): check the name and put the jar that holds it on the class path, or use a built-in loss: "

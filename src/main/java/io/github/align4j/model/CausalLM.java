@@ -620,6 +620,7 @@ public final class CausalLM implements AutoCloseable {
 
     private void saveWith(Path dir, Path tokenizerDir, long maxShardBytes, SafeTensors.DType type,
             Map<String, Adapters.Lora> merge) {
+        checkTokenizerFiles(tokenizerDir != null ? tokenizerDir : source);
         try {
             Files.createDirectories(dir);
             SafeTensors.DType out = type == SafeTensors.DType.BF16 || type == SafeTensors.DType.F16 ? type : SafeTensors.DType.F32;
@@ -698,7 +699,7 @@ public final class CausalLM implements AutoCloseable {
         writeAtomically(dir.resolve("config.json"), JSON.writeValueAsBytes(cfg));
         if (tok != null && !tok.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
             for (String f : TOKENIZER_FILES) {
-                Path from = tok.resolve(f);
+                Path from = io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
                 if (Files.isRegularFile(from)) {
                     writeAtomically(dir.resolve(f), Files.readAllBytes(from));
                 }
@@ -733,6 +734,18 @@ public final class CausalLM implements AutoCloseable {
     static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
             "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model",
             "added_tokens.json");
+
+    /**
+     * Refuses, before anything is written, a tokenizer file of {@code tok} (a folder, or null) that
+     * {@link #writeConfigAndTokenizer} would copy but that is a link out of the folder or a FIFO.
+     */
+    static void checkTokenizerFiles(Path tok) {
+        if (tok != null && Files.isDirectory(tok)) {
+            for (String f : TOKENIZER_FILES) {
+                io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
+            }
+        }
+    }
 
     static void writeAtomically(Path file, byte[] bytes) throws IOException {
         io.github.align4j.internal.FileTrees.writeAtomically(file, out -> out.write(bytes));

@@ -1,5 +1,7 @@
 package io.github.align4j.model;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.github.align4j.internal.FolderFiles;
 import io.github.align4j.internal.Texts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -99,7 +101,7 @@ public record ModelConfig(
 
     /** Reads and validates {@code dir/config.json}. */
     public static ModelConfig load(Path dir) {
-        Path file = Files.isDirectory(dir) ? dir.resolve("config.json") : dir;
+        Path file = Files.isDirectory(dir) ? FolderFiles.inside(dir, dir.resolve("config.json"), "model folder") : dir;
         if (!Files.isRegularFile(file)) {
             throw new Align4jException(file + ": not found. A Hugging Face model folder holds config.json, "
                     + "model.safetensors (or shards with model.safetensors.index.json) and tokenizer.json.");
@@ -107,8 +109,10 @@ public record ModelConfig(
         JsonNode n;
         try {
             n = MAPPER.readTree(file.toFile());
+        } catch (JsonProcessingException e) {
+            throw new Align4jException(Texts.jsonError(file + ": not valid JSON", e), e);
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid JSON: " + Texts.firstLine(e.getMessage()), e);
+            throw new Align4jException(file + ": cannot read: " + e.getMessage(), e);
         }
         if (n == null || !n.isObject()) {
             throw new Align4jException(file + ": expected a JSON object");
@@ -301,8 +305,11 @@ public record ModelConfig(
             if (v == null || v.isNull()) {
                 throw error(key, "is missing");
             }
-            if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() <= 0) {
+            if (!v.isIntegralNumber() || (v.canConvertToLong() && v.asLong() <= 0)) {
                 throw error(key, "must be a positive integer, got " + v);
+            }
+            if (!v.canConvertToLong()) {
+                throw error(key, "is " + v + ", out of range [1, " + max + "]");
             }
             if (v.asLong() > max) {
                 throw error(key, "is " + v + ", above align4j's limit of " + max + " (far beyond any released "
@@ -323,8 +330,11 @@ public record ModelConfig(
             if (v == null || v.isNull()) {
                 return dflt;
             }
-            if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            if (!v.isIntegralNumber()) {
                 throw error(key, "must be an integer, got " + v);
+            }
+            if (!v.canConvertToInt()) {
+                throw error(key, "is " + v + ", out of range [" + Integer.MIN_VALUE + ", " + Integer.MAX_VALUE + "]");
             }
             return v.asInt();
         }
@@ -340,8 +350,11 @@ public record ModelConfig(
                 }
                 v = v.get(0);
             }
-            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0) {
+            if (!v.isIntegralNumber() || (v.canConvertToInt() && v.asInt() < 0)) {
                 throw error(key, "must be a token id (a non-negative integer) or a list of them, got " + n.get(key));
+            }
+            if (!v.canConvertToInt()) {
+                throw error(key, "is " + v + ", out of range [0, " + Integer.MAX_VALUE + "] for a token id");
             }
             return v.asInt();
         }

@@ -10,7 +10,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.FolderFiles;
+import io.github.align4j.internal.Texts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -125,7 +128,7 @@ final class PeftAdapter {
 
     /** Reads {@code dir/adapter_config.json} into a LoraConfig, refusing what align4j cannot apply exactly. */
     static LoraConfig readConfig(Path dir) {
-        Path file = dir.resolve(CONFIG);
+        Path file = FolderFiles.inside(dir, dir.resolve(CONFIG), "adapter folder");
         if (!Files.isRegularFile(file)) {
             throw new Align4jException(dir + ": no " + CONFIG + "; give the folder PEFT's save_pretrained (or align4j train "
                     + "--use-peft) wrote");
@@ -138,8 +141,10 @@ final class PeftAdapter {
             try (InputStream in = Files.newInputStream(file)) {
                 n = JSON.readTree(in);
             }
+        } catch (JsonProcessingException e) {
+            throw new Align4jException(Texts.jsonError(file + ": not valid JSON", e), e);
         } catch (IOException e) {
-            throw new Align4jException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw new Align4jException(file + ": cannot read: " + e.getMessage(), e);
         }
         if (n == null || !n.isObject()) {
             throw new Align4jException(file + ": expected a JSON object");
@@ -173,7 +178,7 @@ final class PeftAdapter {
                 throw new Align4jException(file + ": " + k + " is set (per-module ranks); align4j needs one r and lora_alpha");
             }
         }
-        int r = (int) number(n, "r", file, 1, 65536);
+        int r = integer(n, "r", file, 1, 65536);
         double alpha = number(n, "lora_alpha", file, 1e-9, 1e9);
         double dropout = n.has("lora_dropout") && !n.get("lora_dropout").isNull() ? number(n, "lora_dropout", file, 0, 0.999999) : 0;
         boolean rs = n.path("use_rslora").asBoolean(false);
@@ -203,6 +208,22 @@ final class PeftAdapter {
         return v.asText();
     }
 
+    /** An integer in [min, max]: 4.9 is refused, never rounded down (PEFT's r is an int). */
+    private static int integer(JsonNode n, String key, Path file, int min, int max) {
+        JsonNode v = n.get(key);
+        if (v == null || v.isNull()) {
+            throw new Align4jException(file + ": key '" + key + "' is missing; expected an integer in [" + min + ", " + max + "]");
+        }
+        if (!v.isIntegralNumber()) {
+            throw new Align4jException(file + ": key '" + key + "' must be an integer in [" + min + ", " + max + "], got "
+                    + (v.isNumber() ? v.asText() : "a " + v.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
+        }
+        if (!v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
+            throw new Align4jException(file + ": key '" + key + "' is " + v.asText() + ", out of range [" + min + ", " + max + "]");
+        }
+        return v.asInt();
+    }
+
     private static double number(JsonNode n, String key, Path file, double min, double max) {
         JsonNode v = n.get(key);
         if (v == null || !v.isNumber() || !(v.asDouble() >= min && v.asDouble() <= max)) {
@@ -216,7 +237,7 @@ final class PeftAdapter {
      * shape and finite values, and no other tensor may be in the file.
      */
     static Adapters load(Path dir, LoraConfig config, List<Linear> targets, NDManager manager, boolean trainable) {
-        Path file = dir.resolve(WEIGHTS);
+        Path file = FolderFiles.inside(dir, dir.resolve(WEIGHTS), "adapter folder");
         if (!Files.isRegularFile(file)) {
             throw new Align4jException(dir + ": no " + WEIGHTS + (Files.exists(dir.resolve("adapter_model.bin"))
                     ? " (adapter_model.bin is a pickle, which align4j never loads: save with safe_serialization=True)" : ""));

@@ -63,6 +63,7 @@ final class RandomModel {
 
     private static CausalLM.Written write(String type, ObjectNode user, String source, Path tokDir, Path out, long seed)
             throws IOException {
+        CausalLM.checkTokenizerFiles(tokDir); // tokenizer.json among them: nothing is written before this
         int tokenizerSize = tokenizerSize(tokDir.resolve("tokenizer.json"));
         Integer bos;
         Integer eos;
@@ -140,6 +141,8 @@ final class RandomModel {
         JsonNode n;
         try {
             n = JSON.readTree(tokenizerJson.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new Align4jException(io.github.align4j.internal.Texts.jsonError(tokenizerJson + ": not valid JSON", e), e);
         } catch (IOException e) {
             throw new Align4jException(tokenizerJson + ": cannot read: " + io.github.align4j.internal.Texts.firstLine(String.valueOf(e.getMessage())), e);
         }

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.FolderFiles;
+import io.github.align4j.internal.Texts;
 import io.github.align4j.model.SafeTensors.Checkpoint;
 import io.github.align4j.model.SafeTensors.DType;
 import java.io.IOException;
@@ -42,11 +44,11 @@ final class SafeTensorsReader {
 
     static Checkpoint open(Path path) {
         if (Files.isDirectory(path)) {
-            Path single = path.resolve(SINGLE);
+            Path single = FolderFiles.inside(path, path.resolve(SINGLE), "model folder");
             if (Files.isRegularFile(single)) {
                 return openFiles(path, List.of(single), null, null);
             }
-            Path index = path.resolve(INDEX);
+            Path index = FolderFiles.inside(path, path.resolve(INDEX), "model folder");
             if (Files.isRegularFile(index)) {
                 return openIndex(path, index);
             }
@@ -71,7 +73,7 @@ final class SafeTensorsReader {
         try {
             root = JSON.readTree(index.toFile());
         } catch (JsonProcessingException e) {
-            throw fail(index, "not valid JSON (" + e.getOriginalMessage() + ")." + REFETCH, e);
+            throw fail(index, Texts.jsonError("not valid JSON", e) + "." + REFETCH, e);
         } catch (IOException e) {
             throw fail(index, "cannot be read: " + e.getMessage(), e);
         }
@@ -89,7 +91,7 @@ final class SafeTensorsReader {
             }
             String shard = v.asText();
             if (!shards.containsKey(shard)) {
-                Path p = dir.resolve(shard);
+                Path p = FolderFiles.inside(dir, dir.resolve(shard), "model folder");
                 if (!Files.isRegularFile(p)) {
                     throw fail(index, "lists shard '" + shard + "' (for tensor '" + tensor + "') but " + p
                             + " does not exist. Download all shards of the checkpoint.", null);
@@ -164,7 +166,9 @@ final class SafeTensorsReader {
             }
             root = JSON.readTree(read(ch, 8, (int) n).array());
         } catch (JsonProcessingException e) {
-            throw fail(file, "header is not valid JSON (" + e.getOriginalMessage() + ")." + REFETCH, e);
+            String twice = duplicateKey(e);
+            throw fail(file, (twice != null ? "header names tensor '" + twice + "' twice"
+                    : Texts.jsonError("header is not valid JSON", e)) + "." + REFETCH, e);
         } catch (IOException e) {
             throw fail(file, "cannot be read: " + e.getMessage(), e);
         }
@@ -289,6 +293,19 @@ final class SafeTensorsReader {
             }
         }
         return b.flip();
+    }
+
+    /** The key a strict parser saw twice (a tensor name, from the parser's state, not its message), or null. */
+    private static String duplicateKey(JsonProcessingException e) {
+        if (String.valueOf(e.getOriginalMessage()).startsWith("Duplicate field")
+                && e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser p) {
+            try {
+                return p.currentName();
+            } catch (RuntimeException | java.io.IOException ignored) {
+                return null;
+            }
+        }
+        return null;
     }
 
     static Align4jException fail(Path file, String message, Throwable cause) {

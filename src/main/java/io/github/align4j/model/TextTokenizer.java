@@ -2,6 +2,9 @@ package io.github.align4j.model;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.github.align4j.internal.FolderFiles;
+import io.github.align4j.internal.Texts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
@@ -60,7 +63,7 @@ public final class TextTokenizer implements AutoCloseable {
      */
     public static TextTokenizer load(Path dir, Integer fallbackEosId) {
         Offline.ensure();
-        Path file = dir.resolve("tokenizer.json");
+        Path file = FolderFiles.inside(dir, dir.resolve("tokenizer.json"), "tokenizer folder");
         if (!Files.isRegularFile(file)) {
             throw new Align4jException(file + ": no tokenizer.json here. Copy the tokenizer files of the "
                     + "checkpoint (tokenizer.json, tokenizer_config.json) into " + dir + ".");
@@ -74,18 +77,21 @@ public final class TextTokenizer implements AutoCloseable {
                     .optPadding(false)
                     .build();
         } catch (IOException | RuntimeException e) {
-            throw new Align4jException(file + ": cannot read the tokenizer: " + e.getMessage(), e);
+            throw new Align4jException(file + ": cannot read the tokenizer: " + tokenizerError(e), e);
         }
         Map<String, String> special = new LinkedHashMap<>();
         String template = null;
-        Path cfgFile = dir.resolve("tokenizer_config.json");
+        Path cfgFile = FolderFiles.inside(dir, dir.resolve("tokenizer_config.json"), "tokenizer folder");
         if (Files.isRegularFile(cfgFile)) {
             JsonNode cfg;
             try {
                 cfg = JSON.readTree(cfgFile.toFile());
+            } catch (JsonProcessingException e) {
+                tok.close();
+                throw new Align4jException(Texts.jsonError(cfgFile + ": not valid JSON", e), e);
             } catch (IOException e) {
                 tok.close();
-                throw new Align4jException(cfgFile + ": not valid JSON: " + e.getMessage(), e);
+                throw new Align4jException(cfgFile + ": cannot read: " + e.getMessage(), e);
             }
             if (cfg == null || !cfg.isObject()) {
                 tok.close();
@@ -106,6 +112,23 @@ public final class TextTokenizer implements AutoCloseable {
         }
         Integer pad = special.containsKey("pad_token") ? idOf(tok, special.get("pad_token")) : null;
         return new TextTokenizer(tok, dir, special, template, bos, eos, pad);
+    }
+
+    private static final java.util.regex.Pattern AT_LINE = java.util.regex.Pattern.compile("line (\\d{1,9}) column (\\d{1,9})");
+
+    /**
+     * What the tokenizers library said, without its words: serde quotes unknown keys and values of
+     * the file ("unknown variant `...`"), so only the position it names is kept.
+     */
+    static String tokenizerError(Exception e) {
+        if (e instanceof IOException && !(e.getMessage() != null && AT_LINE.matcher(e.getMessage()).find())) {
+            return "cannot read the file (" + e.getClass().getSimpleName() + ")";
+        }
+        java.util.regex.Matcher m = AT_LINE.matcher(String.valueOf(e.getMessage()));
+        return m.find()
+                ? Texts.parseError("not a tokenizer.json the Hugging Face tokenizers library can load", Long.parseLong(m.group(1)),
+                        Long.parseLong(m.group(2)), "malformed or unsupported content")
+                : "not a tokenizer.json the Hugging Face tokenizers library can load";
     }
 
     private static String tokenText(JsonNode n) {

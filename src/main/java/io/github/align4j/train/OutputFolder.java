@@ -349,7 +349,8 @@ final class OutputFolder {
             });
             return wrote;
         } catch (IOException | RuntimeException e) {
-            throw new Align4jException(lockFile + ": this file is not one align4j wrote (" + e.getMessage() + "), and "
+            throw new Align4jException(lockFile + ": this file is not one align4j wrote (" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                    ? io.github.align4j.internal.Texts.jsonError("not valid JSON", j) : e.getMessage()) + "), and "
                     + "align4j will not overwrite it. Move it out of the folder, or choose another output folder.", e);
         }
     }

@@ -1,6 +1,7 @@
 package io.github.align4j.train;
 
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.FolderFiles;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.BufferedInputStream;
@@ -77,14 +78,14 @@ final class ReferenceCache {
     static String weightsFingerprint(Path dir) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(Files.readAllBytes(dir.resolve("config.json")));
+            md.update(Files.readAllBytes(FolderFiles.inside(dir, dir.resolve("config.json"), "model folder")));
             List<Path> files;
             try (var s = Files.list(dir)) {
                 files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
             }
             for (Path f : files) {
                 md.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+                try (FileChannel ch = FileChannel.open(FolderFiles.inside(dir, f, "model folder"), StandardOpenOption.READ)) {
                     long size = ch.size();
                     md.update(ByteBuffer.allocate(8).putLong(0, size));
                     ByteBuffer buf = ByteBuffer.allocate(4096);

@@ -206,11 +206,7 @@ public final class TrainConfig {
                     throw new NumberFormatException();
                 }
             } else if (k.type() == Integer.class) {
-                if (value instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
-                    v = Math.toIntExact(n.longValue());
-                } else {
-                    v = Integer.parseInt(value.toString().trim());
-                }
+                v = integer(value, where);
             } else if (k.type() == Map.class) {
                 v = options(value, where);
             } else if (k.type() == Boolean.class) {
@@ -237,6 +233,36 @@ public final class TrainConfig {
             throw new Align4jException(where + " must be " + (k.type() == Integer.class ? "an integer" : "a number")
                     + ", got '" + value + "'");
         }
+    }
+
+    /**
+     * An int from a recipe's or the command line's value: 4.9 is not an integer (never rounded), and
+     * an integer beyond an int's range says so rather than that it is no integer.
+     */
+    private static int integer(Object value, String where) {
+        java.math.BigInteger big;
+        if (value instanceof Integer || value instanceof Long || value instanceof Short || value instanceof Byte) {
+            big = java.math.BigInteger.valueOf(((Number) value).longValue());
+        } else if (value instanceof java.math.BigInteger b) {
+            big = b;
+        } else if (value instanceof Number n) {
+            double d = n.doubleValue();
+            if (!Double.isFinite(d) || d != Math.rint(d)) {
+                throw new NumberFormatException();
+            }
+            big = new java.math.BigDecimal(d).toBigInteger();
+        } else {
+            String t = value.toString().trim();
+            if (!t.matches("[+-]?[0-9]{1,4000}")) {
+                throw new NumberFormatException();
+            }
+            big = new java.math.BigInteger(t);
+        }
+        if (big.bitLength() > 31) {
+            throw new Align4jException(where + " is " + big + ", out of range [" + Integer.MIN_VALUE + ", "
+                    + Integer.MAX_VALUE + "]");
+        }
+        return big.intValueExact();
     }
 
     /**

@@ -103,7 +103,7 @@ class ResumeCommandTest {
         InitCommandTest.assertUserError(train(out, "--config", recipe.toString()),
                 recipe + ":3: unknown key 'learnin_rate' (did you mean 'learning_rate'?)");
         Files.writeString(recipe, "beta: 0.2\nbeta: 0.3\n");
-        InitCommandTest.assertUserError(train(out, "--config", recipe.toString()), recipe + ":2: not a valid YAML recipe", "beta");
+        InitCommandTest.assertUserError(train(out, "--config", recipe.toString()), recipe + ":2: not a valid YAML recipe at line 2", "(a key given twice)");
         Files.writeString(recipe, "beta: -1\n");
         InitCommandTest.assertUserError(train(out, "--config", recipe.toString()), recipe + ":1: key 'beta' must be > 0");
         Files.writeString(recipe, "- beta\n- 0.1\n");

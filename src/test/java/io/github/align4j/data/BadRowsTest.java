@@ -2,6 +2,7 @@ package io.github.align4j.data;
 
 import static io.github.align4j.data.FileFormatsTest.write;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,8 +42,8 @@ class BadRowsTest {
     void invalidJson() throws IOException {
         Path f = dir.resolve("d.jsonl");
         String m = error("d.jsonl", GOOD + GOOD + "{\"prompt\": \"Hi\", \"chosen\": }\n");
-        assertTrue(m.startsWith(f + " line 3: not valid JSON (Unexpected character ('}'"), m);
-        assertTrue(m.contains("at column 28"), m);
+        assertTrue(m.startsWith(f + " line 3: not valid JSON (malformed JSON at column 28)"), m); // never the row's text
+        assertFalse(m.contains("'}'"), m);
         assertTrue(m.endsWith(HINT), m);
         m = error("t.jsonl", GOOD + "{\"prompt\":\"Hi\",\"chosen\":\" a\",\"rejected\":\" b\"} trailing\n");
         assertTrue(m.startsWith(dir.resolve("t.jsonl") + " line 2: not valid JSON"), m);

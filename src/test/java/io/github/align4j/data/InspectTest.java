@@ -64,8 +64,7 @@ class InspectTest {
             assertEquals(ids(p.get(i).rejected()), list(e.get("rejected_ids")));
         }
         assertEquals(List.of(275, 50256), list(ex.get(0).get("chosen_ids")));
-        assertTrue(j.get("bad_row_messages").get(0).asText().endsWith("d.jsonl line 12: not valid JSON (Unrecognized "
-                + "token 'oops': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false') "
+        assertTrue(j.get("bad_row_messages").get(0).asText().endsWith("d.jsonl line 12: not valid JSON (malformed JSON "
                 + "at column 5); each line of a JSON Lines file must be one JSON object"));
     }
 

@@ -367,4 +367,18 @@ class MtBenchTest {
             throw new AssertionError(s, e);
         }
     }
+
+    @Test
+    void aLoneSurrogateInAReportNamesTheFileLineAndColumn(@TempDir Path tmp) throws Exception {
+        Path f = tmp.resolve("results.md");
+        String text = "# MT-Bench\n\n| q | answer \ud83d\ude00 ok |\n| 1 | h\u00e9 \ud83d |\n";
+        String m = assertThrows(Align4jException.class, () -> MtBenchReport.writeText(f, text)).getMessage();
+        assertTrue(m.startsWith(f + ": cannot write line 4, column 10 (\\ud83d): UTF-8 cannot encode a lone surrogate"), m);
+        assertFalse(Files.exists(f));
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertEquals(0, s.count(), "no temporary file is left");
+        }
+        MtBenchReport.writeText(f, "a \ud83d\ude00 pair is fine\n");
+        assertEquals("a \ud83d\ude00 pair is fine\n", Files.readString(f, StandardCharsets.UTF_8));
+    }
 }

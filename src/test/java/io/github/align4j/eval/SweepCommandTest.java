@@ -178,7 +178,18 @@ class SweepCommandTest {
                 e.getMessage());
         Files.writeString(yaml, "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\nseeds: 0\ngrid:\n  beta: [0.1]\n");
         e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class, () -> SweepConfig.load(yaml));
-        assertTrue(e.getMessage().contains("seeds: expected a whole number ≥ 1"), e.getMessage());
+        assertTrue(e.getMessage().contains("seeds (runs per cell) is 0, out of range [1, 2147483647]"), e.getMessage());
+        String[][] cases = { // never rounded, never read as 0
+            {"seeds: 2.5", "seeds (runs per cell) must be an integer in [1, 2147483647], got 2.5"},
+            {"judge_samples: 4.9", "judge_samples must be an integer in [1, 1000000], got 4.9"},
+            {"train_rows: lots", "train_rows must be an integer in [0, 2147483647], got a string"},
+            {"max_new_tokens: 4611686018427387904", "max_new_tokens is 4611686018427387904, out of range [1, 2147483647]"},
+        };
+        for (String[] c : cases) {
+            Files.writeString(yaml, "model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: o\n" + c[0] + "\ngrid:\n  beta: [0.1]\n");
+            e = org.junit.jupiter.api.Assertions.assertThrows(io.github.align4j.Align4jException.class, () -> SweepConfig.load(yaml));
+            assertEquals(yaml + ": " + c[1], e.getMessage());
+        }
     }
 
     /** eval: mt_bench refuses a key over plain http to another machine when the file is read, unless judge_allow_http. */

@@ -93,6 +93,20 @@ class LossRegistryTest {
     }
 
     @Test
+    void aClassThatIsNotALossIsRefusedBeforeItsStaticInitializerRuns() throws Exception {
+        String name = StaticInitProbe.NotALoss.class.getName(); // a class literal does not initialize
+        String notALoss = error(() -> Losses.create(name, Map.of()));
+        assertTrue(notALoss.contains(name + " is not a loss"), notALoss);
+        assertEquals(0, StaticInitProbe.NOT_A_LOSS_INITS.get(), "the refused class's static initializer ran");
+        String weighted = error(() -> Losses.weighted(Map.of(name, 1.0), Map.of()));
+        assertTrue(weighted.contains("is not a loss"), weighted);
+        assertEquals(0, StaticInitProbe.NOT_A_LOSS_INITS.get());
+        // the probe works: initializing the class counts
+        Class.forName(name, true, getClass().getClassLoader());
+        assertEquals(1, StaticInitProbe.NOT_A_LOSS_INITS.get());
+    }
+
+    @Test
     void weightedFromWeightsAndOptions() {
         Map<String, Double> weights = new LinkedHashMap<>();
         weights.put("dpo", 1.0);

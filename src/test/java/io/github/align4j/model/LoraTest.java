@@ -245,6 +245,29 @@ class LoraTest {
         }
     }
 
+    @Test
+    void rankMustBeAnIntegerInRangeNeverRounded(@TempDir Path tmp) throws Exception {
+        String[][] cases = {
+            {"4.9", "key 'r' must be an integer in [1, 65536], got 4.9"},
+            {"4.0", "key 'r' must be an integer in [1, 65536], got 4.0"},
+            {"\"4\"", "key 'r' must be an integer in [1, 65536], got a string"},
+            {"0", "key 'r' is 0, out of range [1, 65536]"},
+            {"4611686018427387904", "key 'r' is 4611686018427387904, out of range [1, 65536]"},
+        };
+        int i = 0;
+        for (String[] c : cases) {
+            Path d = Files.createDirectories(tmp.resolve("r" + i++));
+            Files.writeString(d.resolve("adapter_config.json"), "{\"peft_type\":\"LORA\",\"r\":" + c[0]
+                    + ",\"lora_alpha\":8,\"target_modules\":[\"q_proj\"]}");
+            String m = assertThrows(Align4jException.class, () -> PeftAdapter.readConfig(d)).getMessage();
+            assertEquals(d.resolve("adapter_config.json") + ": " + c[1], m);
+        }
+        Path ok = Files.createDirectories(tmp.resolve("ok"));
+        Files.writeString(ok.resolve("adapter_config.json"), "{\"peft_type\":\"LORA\",\"r\":16,\"lora_alpha\":8,"
+                + "\"target_modules\":[\"q_proj\"]}");
+        assertEquals(16, PeftAdapter.readConfig(ok).r());
+    }
+
     /**
      * Gradients reach A and B only (the frozen base gets none) and equal central finite differences of the
      * summed log-probs, for a llama-family and a GPT-2 (Conv1D) model.

@@ -55,6 +55,38 @@ class TrainConfigTest {
     }
 
     @Test
+    void integersOutOfRangeSaySoAndFractionsAreNoIntegers(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("big.yaml");
+        Files.writeString(f, "beta: 0.1\nmax_steps: 4611686018427387904\n"); // 2^62
+        String m = assertThrows(Align4jException.class, () -> TrainConfig.fromYaml(f, TrainConfig.defaults(), null)).getMessage();
+        assertTrue(m.contains("big.yaml:2") && m.contains("max_steps") && m.contains("4611686018427387904")
+                && m.contains("out of range [-2147483648, 2147483647]"), m);
+        Files.writeString(f, "max_steps: 123456789012345678901234567890\n"); // beyond a long
+        m = assertThrows(Align4jException.class, () -> TrainConfig.fromYaml(f, TrainConfig.defaults(), null)).getMessage();
+        assertTrue(m.contains("out of range [-2147483648, 2147483647]"), m);
+        Files.writeString(f, "max_steps: 4.9\n");
+        m = assertThrows(Align4jException.class, () -> TrainConfig.fromYaml(f, TrainConfig.defaults(), null)).getMessage();
+        assertTrue(m.contains("max_steps") && m.contains("must be an integer") && m.contains("4.9"), m);
+        TrainConfig d = TrainConfig.defaults();
+        m = assertThrows(Align4jException.class, () -> d.with("seed", "99999999999", "--seed")).getMessage();
+        assertTrue(m.contains("key 'seed' is 99999999999, out of range"), m);
+        m = assertThrows(Align4jException.class, () -> d.with("seed", 1e12, "--seed")).getMessage();
+        assertTrue(m.contains("out of range"), m);
+        assertEquals(2147483647, d.with("seed", "2147483647", "--seed").seed());
+        assertEquals(-2147483648, d.with("seed", -2147483648L, "--seed").seed());
+        assertEquals(40, d.with("max_steps", 40.0, "--max-steps").maxSteps());
+    }
+
+    @Test
+    void aBrokenRecipeIsDescribedWithoutQuotingIt(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("token.yaml");
+        Files.writeString(f, "beta: 0.1\nhf_FAKEtokenSecret: [unclosed\n");
+        String m = assertThrows(Align4jException.class, () -> TrainConfig.fromYaml(f, TrainConfig.defaults(), null)).getMessage();
+        assertTrue(m.contains("token.yaml") && m.contains("not a valid YAML recipe") && m.contains("line "), m);
+        assertTrue(!m.contains("hf_FAKE") && !m.contains("unclosed"), m);
+    }
+
+    @Test
     void schedulesFollowTransformers() {
         Schedule cos = new Schedule(1.0, "cosine", 10, 110);
         assertEquals(0.0, cos.at(0), 1e-12);
