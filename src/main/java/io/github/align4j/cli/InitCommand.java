@@ -85,7 +85,8 @@ final class InitCommand implements Callable<Integer> {
             if (tokenizer != null) {
                 CliSupport.existingDir(tokenizer, "--tokenizer", "a Hugging Face tokenizer folder with tokenizer.json");
             }
-            CausalLM.Written c = CausalLM.init(type, JSON.convertValue(user, MAP), source, tokenizer, out, seed);
+            CausalLM.Written c = CausalLM.init(type, JSON.convertValue(user, MAP), source, tokenizer, out, seed,
+                    progress(spec.commandLine().getErr()));
             done = true;
             stdout.println(c.summary() + " to " + out);
             stdout.flush();
@@ -95,6 +96,25 @@ final class InitCommand implements Callable<Integer> {
                 removeIfEmpty(out);
             }
         }
+    }
+
+    /**
+     * A progress line on standard error for a model of more than 50M parameters (a 7B model takes minutes): at most one
+     * a second, and one at the end.
+     */
+    static java.util.function.BiConsumer<Long, Long> progress(java.io.PrintWriter err) {
+        long[] last = {System.nanoTime()};
+        return (done, total) -> {
+            if (total < 50_000_000L) {
+                return;
+            }
+            long now = System.nanoTime();
+            if (done.longValue() == total.longValue() || now - last[0] > 1_000_000_000L) {
+                last[0] = now;
+                err.printf(java.util.Locale.ROOT, "init: %,d of %,d parameters drawn (%.0f%%)%n", done, total, 100.0 * done / total);
+                err.flush();
+            }
+        };
     }
 
     /** Removes a folder this run created when it failed before writing anything into it. */

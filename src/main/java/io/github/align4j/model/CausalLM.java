@@ -236,8 +236,17 @@ public final class CausalLM implements AutoCloseable {
      */
     public static Written init(String modelType, Map<String, ?> config, String configSource, Path tokenizerDir,
             Path outDir, long seed) {
+        return init(modelType, config, configSource, tokenizerDir, outDir, seed, null);
+    }
+
+    /**
+     * {@link #init(String, Map, String, Path, Path, long)} that reports its progress: {@code progress} is called after
+     * each tensor is drawn with the parameters drawn so far and the total (a 7B model takes minutes).
+     */
+    public static Written init(String modelType, Map<String, ?> config, String configSource, Path tokenizerDir,
+            Path outDir, long seed, java.util.function.BiConsumer<Long, Long> progress) {
         com.fasterxml.jackson.databind.JsonNode n = JSON.valueToTree(config == null ? Map.of() : config);
-        return RandomModel.create(modelType, (ObjectNode) n, configSource, tokenizerDir, outDir, seed);
+        return RandomModel.create(modelType, (ObjectNode) n, configSource, tokenizerDir, outDir, seed, progress);
     }
 
     /**

@@ -33,7 +33,8 @@ final class RandomModel {
      * @param user config.json keys that override the defaults
      * @param source names the keys' origin in error messages
      */
-    static CausalLM.Written create(String type, ObjectNode user, String source, Path tokDir, Path out, long seed) {
+    static CausalLM.Written create(String type, ObjectNode user, String source, Path tokDir, Path out, long seed,
+            java.util.function.BiConsumer<Long, Long> progress) {
         if (type == null) {
             JsonNode t = user.get("model_type");
             if (t == null || t.isNull()) {
@@ -53,7 +54,7 @@ final class RandomModel {
             } else if (!Files.isRegularFile(tokDir.resolve("tokenizer.json"))) {
                 throw new Align4jException(tokDir + ": no tokenizer.json here; give a Hugging Face tokenizer folder");
             }
-            return write(resolved, user, source, tokDir, out, seed);
+            return write(resolved, user, source, tokDir, out, seed, progress);
         } catch (IOException e) {
             throw new Align4jException(out + ": cannot write the model: " + e, e);
         } finally {
@@ -61,7 +62,8 @@ final class RandomModel {
         }
     }
 
-    private static CausalLM.Written write(String type, ObjectNode user, String source, Path tokDir, Path out, long seed)
+    private static CausalLM.Written write(String type, ObjectNode user, String source, Path tokDir, Path out, long seed,
+            java.util.function.BiConsumer<Long, Long> progress)
             throws IOException {
         CausalLM.checkTokenizerFiles(tokDir); // tokenizer.json among them: nothing is written before this
         int tokenizerSize = tokenizerSize(tokDir.resolve("tokenizer.json"));
@@ -104,11 +106,17 @@ final class RandomModel {
         ByteBuffer buf = ByteBuffer.allocateDirect((int) largest * 4).order(ByteOrder.LITTLE_ENDIAN);
         List<SafeTensors.Entry> entries = new ArrayList<>();
         RandomWeights draws = new RandomWeights(seed); // the writer asks for the tensors once each, in this order
+        long[] drawn = {0};
+        final long all = count;
         for (Map.Entry<String, Shape> e : shapes.entrySet()) {
             String name = e.getKey();
             long n = e.getValue().size();
             entries.add(new SafeTensors.Entry(name, e.getValue().getShape(), () -> {
                 draws.fill(name, n, buf.clear().asFloatBuffer());
+                drawn[0] += n;
+                if (progress != null) {
+                    progress.accept(drawn[0], all);
+                }
                 return buf.clear().limit((int) n * 4);
             }));
         }

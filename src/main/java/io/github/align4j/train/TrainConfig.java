@@ -129,16 +129,19 @@ public final class TrainConfig {
     }
 
     private final Map<String, Object> values;
+    /** Where each key that was set came from (a recipe file, "command line", "Builder"); a key not here is a default. */
+    private final Map<String, String> sources;
 
-    private TrainConfig(Map<String, Object> values) {
+    private TrainConfig(Map<String, Object> values, Map<String, String> sources) {
         this.values = Collections.unmodifiableMap(values);
+        this.sources = Collections.unmodifiableMap(sources);
     }
 
     /** All defaults. */
     public static TrainConfig defaults() {
         Map<String, Object> v = new LinkedHashMap<>();
         KEYS.values().forEach(k -> v.put(k.name(), k.dflt()));
-        return new TrainConfig(v);
+        return new TrainConfig(v, Map.of());
     }
 
     /** Known keys with their help text, for --help and docs. */
@@ -162,7 +165,9 @@ public final class TrainConfig {
         Object v = convert(k, value, source);
         Map<String, Object> m = new LinkedHashMap<>(values);
         m.put(name, v);
-        return new TrainConfig(m);
+        Map<String, String> src = new LinkedHashMap<>(sources);
+        src.put(name, source);
+        return new TrainConfig(m, src);
     }
 
     /** A copy with several keys set. */
@@ -444,13 +449,29 @@ public final class TrainConfig {
     /** Cross-key checks, run before any model loads. */
     public TrainConfig validated() {
         if (maxPromptLength() > 0 && maxLength() > 0 && maxPromptLength() >= maxLength()) {
-            throw new Align4jException("max_prompt_length (" + maxPromptLength() + ") must be smaller than max_length ("
-                    + maxLength() + ")");
+            throw new Align4jException(describe("max_prompt_length") + " must be smaller than " + describe("max_length"));
         }
         if (maxSteps() <= 0 && numTrainEpochs() <= 0) {
-            throw new Align4jException("set num_train_epochs > 0 or max_steps > 0");
+            throw new Align4jException("set num_train_epochs > 0 or max_steps > 0 (" + describe("num_train_epochs") + ", "
+                    + describe("max_steps") + ")");
         }
         return this;
+    }
+
+    /**
+     * A key and its value for a message, saying where the value came from: {@code "max_length 1024 (the default)"} or
+     * {@code "max_length 100 (from recipe.yaml)"}, so an error about a value the user never set says so.
+     */
+    public String describe(String key) {
+        Object v = get(key);
+        String src = sources.get(key);
+        return key + " " + v + (src == null ? " (the default)" : " (from " + src + ")");
+    }
+
+    /** Whether a key was set (by a recipe, a flag or a builder), as opposed to left at its default. */
+    public boolean isSet(String key) {
+        get(key);
+        return sources.containsKey(key);
     }
 
     public Object get(String name) {

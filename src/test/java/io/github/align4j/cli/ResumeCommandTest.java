@@ -93,7 +93,10 @@ class ResumeCommandTest {
         InitCommandTest.assertUserError(train(out, "--lr", "-1"), "learning_rate", "must be ≥ 0");
         InitCommandTest.assertUserError(train(out, "--batch-size", "0"), "per_device_train_batch_size", "must be ≥ 1");
         InitCommandTest.assertUserError(train(out, "--max-length", "16", "--max-prompt-length", "32"),
-                "max_prompt_length (32) must be smaller than max_length (16)");
+                "max_prompt_length 32 (from command line) must be smaller than max_length 16 (from command line)");
+        // a value the user never set is named as the default
+        InitCommandTest.assertUserError(train(out, "--max-prompt-length", "2000"),
+                "max_prompt_length 2000 (from command line) must be smaller than max_length 1024 (the default)");
         InitCommandTest.assertUserError(train(out, "--data", dir.resolve("missing.jsonl").toString()),
                 "--data (train_file) " + dir.resolve("missing.jsonl") + ": no such file");
         InitCommandTest.assertUserError(train(out, "--chat-template", dir.resolve("t.jinja").toString()), "t.jinja: no such file");
@@ -103,7 +106,7 @@ class ResumeCommandTest {
         InitCommandTest.assertUserError(train(out, "--config", recipe.toString()),
                 recipe + ":3: unknown key 'learnin_rate' (did you mean 'learning_rate'?)");
         Files.writeString(recipe, "beta: 0.2\nbeta: 0.3\n");
-        InitCommandTest.assertUserError(train(out, "--config", recipe.toString()), recipe + ":2: not a valid YAML recipe at line 2", "(a key given twice)");
+        InitCommandTest.assertUserError(train(out, "--config", recipe.toString()), recipe + ":2: not a valid YAML recipe", "given twice");
         Files.writeString(recipe, "beta: -1\n");
         InitCommandTest.assertUserError(train(out, "--config", recipe.toString()), recipe + ":1: key 'beta' must be > 0");
         Files.writeString(recipe, "- beta\n- 0.1\n");

@@ -82,7 +82,7 @@ class TrainConfigTest {
         Path f = dir.resolve("token.yaml");
         Files.writeString(f, "beta: 0.1\nhf_FAKEtokenSecret: [unclosed\n");
         String m = assertThrows(Align4jException.class, () -> TrainConfig.fromYaml(f, TrainConfig.defaults(), null)).getMessage();
-        assertTrue(m.contains("token.yaml") && m.contains("not a valid YAML recipe") && m.contains("line "), m);
+        assertTrue(m.contains("token.yaml:2") && m.contains("not a valid YAML recipe") && m.contains("column"), m);
         assertTrue(!m.contains("hf_FAKE") && !m.contains("unclosed"), m);
     }
 
