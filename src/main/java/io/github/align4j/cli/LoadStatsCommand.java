@@ -43,7 +43,7 @@ final class LoadStatsCommand implements Callable<Integer> {
     String device;
 
     @Option(names = "--forward", defaultValue = "0", paramLabel = "T",
-            description = "Then run one forward pass over T tokens (touches every weight); 0: skip.")
+            description = "Then run one forward pass over T tokens (touches every weight); default 0: skip.")
     int forward;
 
     @Override

@@ -126,4 +126,14 @@ class TrainConfigTest {
                 () -> TrainConfig.defaults().with(Map.of("loss_type", "apo_zero", "f_divergence_type", "forward_kl"), "r").loss())
                 .getMessage().contains("does not apply"));
     }
+
+    @Test
+    void anErrorAboutADefaultSaysItWasTheDefault() {
+        String m = assertThrows(Align4jException.class, () -> TrainConfig.builder().maxPromptLength(2000).build()).getMessage();
+        assertTrue(m.contains("max_prompt_length 2000 (from TrainConfig.Builder (max_prompt_length))")
+                && m.contains("max_length 1024 (the default)"), m);
+        TrainConfig c = TrainConfig.defaults().with("beta", 0.2, "r.yaml");
+        assertTrue(c.isSet("beta") && !c.isSet("learning_rate"));
+        assertEquals("beta 0.2 (from r.yaml)", c.describe("beta"));
+    }
 }
