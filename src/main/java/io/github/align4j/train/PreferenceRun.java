@@ -228,6 +228,8 @@ public final class PreferenceRun {
                         .referenceType(precision.reference()).resume(b.resume).overwrite(b.overwrite).planned(true);
                 if (b.loss != null) {
                     tb.loss(b.loss);
+                } else {
+                    tb.configLoss(loss); // built once, from the config
                 }
                 b.listeners.forEach(tb::listener);
                 if (b.reference != null) {

@@ -83,7 +83,8 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     private PreferenceTrainer(Builder b) {
         TrainConfig c = b.config.validated();
-        this.loss = ConfigUse.loss(c, b.loss); // the config's loss unless one is given (not both)
+        // the config's loss unless one is given (not both); PreferenceRun hands over the config's loss it built
+        this.loss = b.configLoss != null ? b.configLoss : ConfigUse.loss(c, b.loss);
         this.cfg = ConfigUse.recorded(c, loss, b.loss != null);
         this.lossRecord = ConfigUse.describe(loss, c, b.loss != null);
         this.policy = b.policy;
@@ -528,6 +529,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private boolean resume;
         private Boolean overwrite;
         private boolean planned;
+        private PreferenceLoss configLoss;
 
         public Builder config(TrainConfig c) { this.config = c; return this; }
         /** The model to train (loaded with {@code CausalLM.Options.training()}). */
@@ -596,6 +598,9 @@ public final class PreferenceTrainer implements AutoCloseable {
          * folder with a message, as {@code align4j train} does without {@code --overwrite}.
          */
         public Builder overwrite(boolean o) { this.overwrite = o; return this; }
+
+        /** PreferenceRun has built the config's loss already: the trainer trains it as the config's own. */
+        Builder configLoss(PreferenceLoss l) { this.configLoss = l; return this; }
 
         /** PreferenceRun has planned memory from the data already: the trainer does not plan it again. */
         Builder planned(boolean p) { this.planned = p; return this; }
