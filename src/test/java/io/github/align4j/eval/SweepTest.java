@@ -162,6 +162,27 @@ class SweepTest {
         assertEquals("dpo learning_rate=0.001", cells.get(0).row());
     }
 
+    /** A cell is a run of the library's: use_peft, lora_r and torch_dtype in the grid train a LoRA adapter on a half base. */
+    @Test
+    void aCellHonoursLoraAndPrecisionKeys(@TempDir Path dir) throws Exception {
+        Path model = SweepFixture.model(dir.resolve("model"));
+        Path out = dir.resolve("out");
+        try (TextTokenizer tok = TextTokenizer.load(model, null)) {
+            Map<String, List<?>> g = new LinkedHashMap<>();
+            g.put("use_peft", List.of(true));
+            g.put("lora_r", List.of(4));
+            g.put("torch_dtype", List.of("float16"));
+            Sweep.Result r = Sweep.builder().base(SweepFixture.config()).grid(g).model(model)
+                    .trainPairs(SweepFixture.pairs(tok, 24, 1)).evalPairs(SweepFixture.pairs(tok, 8, 2)).output(out).build().run();
+            Path cell = out.resolve("cells").resolve(r.cells().get(0).cell().id());
+            assertTrue(Files.isRegularFile(cell.resolve("final/adapter_model.safetensors")), "the cell trained an adapter");
+            assertFalse(Files.exists(cell.resolve("final/model.safetensors")), "and only the adapter");
+            assertEquals(4, new com.fasterxml.jackson.databind.ObjectMapper().readTree(cell.resolve("final/adapter_config.json").toFile())
+                    .path("r").asInt());
+            assertEquals(3.0, r.cells().get(0).metric("steps"));
+        }
+    }
+
     static Sweep sweep(Path model, Path out, TextTokenizer tok, List<TokenizedPair> train, List<TokenizedPair> eval,
             Sweep.Listener l) {
         return Sweep.builder().base(SweepFixture.config()).grid(grid()).model(model).trainPairs(train).evalPairs(eval)
