@@ -14,7 +14,6 @@ import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.ModelDtypes;
 import io.github.align4j.model.TextTokenizer;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,13 +116,14 @@ public final class PreferenceRun {
         Path modelDir = Path.of(cfg.modelPath());
         boolean haveModel = Files.isRegularFile(modelDir.resolve("config.json"));
         if (!lenient || haveModel) {
-            checkModelFolder(modelDir, "model_name_or_path (--model)");
+            RunChecks.modelFolder(modelDir, "model_name_or_path (--model)");
             if (!cfg.refModelPath().isEmpty()) {
-                checkModelFolder(Path.of(cfg.refModelPath()), "ref_model (--ref-model)");
+                RunChecks.modelFolder(Path.of(cfg.refModelPath()), "ref_model (--ref-model)");
             }
         }
         if (!lenient) {
-            checkFiles();
+            RunChecks.files(cfg, b.trainData != null || b.trainPairs != null || b.trainUnpaired != null,
+                    b.evalData != null || b.trainPairs != null || b.trainUnpaired != null);
         }
         Precision p = haveModel ? precision(modelDir) : null;
         List<String> lines = new ArrayList<>();
@@ -173,16 +172,17 @@ public final class PreferenceRun {
         long start = System.nanoTime();
         Path modelDir = Path.of(cfg.modelPath());
         Path out = Path.of(cfg.outputDir());
-        checkModelFolder(modelDir, "model_name_or_path (--model)");
+        RunChecks.modelFolder(modelDir, "model_name_or_path (--model)");
         if (!cfg.refModelPath().isEmpty()) {
-            checkModelFolder(Path.of(cfg.refModelPath()), "ref_model (--ref-model)");
+            RunChecks.modelFolder(Path.of(cfg.refModelPath()), "ref_model (--ref-model)");
         }
         for (String i : ignoredKeys) {
             say("note: recipe key ignored: " + i);
         }
         Precision precision = precision(modelDir); // torch_dtype resolved once for the whole run
-        checkOutput(out);
-        checkFiles();
+        RunChecks.output(out, b.overwrite, b.resume);
+        RunChecks.files(cfg, b.trainData != null || b.trainPairs != null || b.trainUnpaired != null,
+                b.evalData != null || b.trainPairs != null || b.trainUnpaired != null);
         ModelConfig mc = ModelConfig.load(modelDir);
         if (cfg.usePeft()) {
             RunModels.checkTargets(cfg, mc);
@@ -382,66 +382,6 @@ public final class PreferenceRun {
         LOG.info(line);
         if (b.messages != null) {
             b.messages.accept(line);
-        }
-    }
-
-    static void checkModelFolder(Path dir, String what) {
-        if (!Files.isDirectory(dir)) {
-            throw new Align4jException(what + " " + dir + ": no such folder. Give a Hugging Face model folder "
-                    + "(config.json, model.safetensors, tokenizer.json).");
-        }
-        if (!Files.isRegularFile(dir.resolve("config.json"))) {
-            if (Files.isRegularFile(dir.resolve("adapter_config.json"))) {
-                throw new Align4jException(what + " " + dir + ": a LoRA adapter, not a model. Merge it into its base first "
-                        + "(align4j merge --model BASE --adapter " + dir + " --out MERGED) and give the merged folder");
-            }
-            throw new Align4jException(what + " " + dir + ": no config.json in this folder");
-        }
-    }
-
-    private void checkOutput(Path dir) {
-        if (Files.exists(dir) && !Files.isDirectory(dir)) {
-            throw new Align4jException("output_dir (--output) " + dir + " is a file; give a folder");
-        }
-        if (Files.isDirectory(dir) && !b.overwrite && !b.resume) {
-            try (Stream<Path> s = Files.list(dir)) {
-                if (s.findAny().isPresent()) {
-                    throw new Align4jException("output_dir (--output) " + dir + " is not empty; choose a new folder, resume "
-                            + "the run there (--resume, PreferenceRun.Builder.resume), or replace its checkpoints and "
-                            + "metrics (--overwrite, PreferenceRun.Builder.overwrite)");
-                }
-            } catch (IOException e) {
-                throw new Align4jException("output_dir (--output) " + dir + ": cannot list: " + e.getMessage(), e);
-            }
-        }
-    }
-
-    /** Files named by the settings exist (globs and folders are PreferenceData's to check). */
-    private void checkFiles() {
-        boolean lists = b.trainPairs != null || b.trainUnpaired != null;
-        if (b.trainData == null && !lists) {
-            checkFile(cfg.trainFile(), "--data (train_file)");
-        }
-        if (!cfg.evalFile().isEmpty() && b.evalData == null && !lists) {
-            checkFile(cfg.evalFile(), "--eval-data (eval_file)");
-        }
-        if (!cfg.chatTemplate().isEmpty() && !Files.isRegularFile(Path.of(cfg.chatTemplate()))) {
-            throw new Align4jException("--chat-template (chat_template) " + cfg.chatTemplate() + ": no such file");
-        }
-    }
-
-    private static void checkFile(String pathOrGlob, String what) {
-        if (pathOrGlob.contains("*") || pathOrGlob.contains("?") || pathOrGlob.contains("[")) {
-            return;
-        }
-        Path p;
-        try {
-            p = Path.of(pathOrGlob);
-        } catch (java.nio.file.InvalidPathException e) {
-            throw new Align4jException(what + " '" + pathOrGlob + "': not a valid path");
-        }
-        if (!Files.exists(p)) {
-            throw new Align4jException(what + " " + p + ": no such file or folder");
         }
     }
 
