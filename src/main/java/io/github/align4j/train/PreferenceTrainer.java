@@ -196,10 +196,11 @@ public final class PreferenceTrainer implements AutoCloseable {
                 throw new Align4jException("sync_ref_model (TR-DPO) changes the reference during training, so its "
                         + "log-probs cannot be precomputed: turn precompute_ref_log_probs off (or sync_ref_model)");
             }
-            if (reference.adaptersOff()) {
-                throw new Align4jException("sync_ref_model (TR-DPO) mixes the policy into the reference, but with LoRA "
-                        + "(use_peft) the reference is the policy's own base with the adapters off, which TR-DPO would "
-                        + "change too (TRL refuses this as well). Train all weights (use_peft false), or turn "
+            if (policy.adapterConfig() != null) {
+                throw new Align4jException("sync_ref_model (TR-DPO) mixes the policy's weights into the reference, but "
+                        + "this policy trains LoRA adapters: by default its reference is its own base with the adapters "
+                        + "off, which TR-DPO would change too, and a separate reference would need the merged weights "
+                        + "(TRL does not mix a PEFT policy either). Train all weights (use_peft false), or turn "
                         + "sync_ref_model off");
             }
         }

@@ -33,6 +33,8 @@ final class Reference implements AutoCloseable {
     private Map<ReferenceCache.Key, Float> cache;
     /** TR-DPO: the run mixes the policy into this reference, so it must be a model of its own. */
     private boolean syncs;
+    /** Whether the reference is a copy that TR-DPO may change in place. */
+    private boolean mixable;
 
     /**
      * @param given a loaded reference the caller keeps (or null)
@@ -95,11 +97,16 @@ final class Reference implements AutoCloseable {
                 model = loader.get();
                 owned = true;
             }
-            if (syncs) {
-                if (!owned) { // the caller's model: mix into a copy
-                    model = model.frozenCopy();
-                    owned = true;
+            if (syncs && !mixable) {
+                // a copy in memory of its own: a loaded reference may alias its read-only mapped files, and the
+                // caller's model must not change
+                CausalLM own = model.frozenCopy();
+                if (owned && model != policy) {
+                    model.close();
                 }
+                model = own;
+                owned = true;
+                mixable = true;
                 checkMixable();
             }
             return;
