@@ -266,6 +266,33 @@ class TrlOptionsTest {
                 e.getMessage());
     }
 
+    /** A checkpoint's TR-DPO reference is read back as untrusted: a NaN (manifest rehashed) is refused, naming it. */
+    @Test
+    void aNonFiniteTrDpoReferenceIsRefused(@TempDir Path dir) throws Exception {
+        Map<String, Object> tr = Map.of("sync_ref_model", true, "ref_model_sync_steps", 2);
+        List<TokenizedPair> data = SyntheticTask.pairs(18, 1);
+        Path out = dir.resolve("out");
+        ResumeTest.train(model, out, ResumeTest.config(5, tr), false, data, null, 3);
+        Path ck = out.resolve("checkpoint-3");
+        Path ref = ck.resolve(Checkpoints.REFERENCE);
+        byte[] b = Files.readAllBytes(ref);
+        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(b.length - 4, Float.NaN);
+        Files.write(ref, b);
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var manifest = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(ck.resolve(Checkpoints.MANIFEST).toFile());
+        for (var e : manifest.get("files")) {
+            Path f = ck.resolve(e.get("path").asText());
+            ((com.fasterxml.jackson.databind.node.ObjectNode) e).put("bytes", Files.size(f)).put("sha256",
+                    Checkpoints.sha256(f, false));
+        }
+        Files.write(ck.resolve(Checkpoints.MANIFEST), json.writeValueAsBytes(manifest));
+        Align4jException e = assertThrows(Align4jException.class,
+                () -> ResumeTest.train(model, out, ResumeTest.config(5, tr), true, data, null, -1));
+        assertTrue(e.getMessage().contains(Checkpoints.REFERENCE) && e.getMessage().contains("NaN")
+                && e.getMessage().contains("the TR-DPO reference"), e.getMessage());
+        assertFalse(Files.exists(out.resolve("final")), "nothing written");
+    }
+
     @Test
     void refusesWhatCannotWork(@TempDir Path dir) throws Exception {
         try (CausalLM policy = CausalLM.load(model, ResumeTest.TRAIN)) {
