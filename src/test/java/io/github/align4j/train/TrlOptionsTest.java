@@ -239,7 +239,10 @@ class TrlOptionsTest {
         return d;
     }
 
-    /** TR-DPO stopped at step 3 (after a reference update at 2) and resumed ends bit-identical to one run. */
+    /**
+     * TR-DPO stopped at step 3 (after a reference update at 2), resumed and stopped at 4 (a step that updates it),
+     * and resumed again ends bit-identical to one run.
+     */
     @Test
     void trDpoResumesBitIdentical(@TempDir Path dir) throws Exception {
         Map<String, Object> tr = Map.of("sync_ref_model", true, "ref_model_sync_steps", 2, "ref_model_mixup_alpha", 0.5);
@@ -250,6 +253,8 @@ class TrlOptionsTest {
         ResumeTest.Run first = ResumeTest.train(model, out, ResumeTest.config(7, tr), false, data, null, 3);
         assertTrue(first.result().stopped());
         assertTrue(Files.isRegularFile(out.resolve("checkpoint-3/" + Checkpoints.REFERENCE)));
+        ResumeTest.Run second = ResumeTest.train(model, out, ResumeTest.config(7, tr), true, data, null, 4); // a sync step
+        assertEquals(4, second.result().steps());
         ResumeTest.Run last = ResumeTest.train(model, out, ResumeTest.config(7, tr), true, data, null, -1);
         assertEquals(7, last.result().steps());
         ResumeTest.assertSameWeights(ref.weights(), last.weights());
