@@ -439,6 +439,16 @@ public final class TrainConfig {
         if (maxSteps() <= 0 && numTrainEpochs() <= 0) {
             throw new Align4jException("set num_train_epochs > 0 or max_steps > 0");
         }
+        if (syncRefModel() && precomputeRef()) {
+            throw new Align4jException("sync_ref_model (TR-DPO) changes the reference during training, so its log-probs "
+                    + "cannot be precomputed: turn precompute_ref_log_probs off (or sync_ref_model)");
+        }
+        if (syncRefModel() && usePeft()) {
+            throw new Align4jException("sync_ref_model (TR-DPO) mixes the policy's weights into the reference, which "
+                    + "use_peft (LoRA) does not allow: the default reference is the policy's own base with the adapters "
+                    + "off (TRL does not mix a PEFT policy either). Train all weights (use_peft false), or turn "
+                    + "sync_ref_model off");
+        }
         return this;
     }
 

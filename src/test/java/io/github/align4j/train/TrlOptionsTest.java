@@ -329,6 +329,11 @@ class TrlOptionsTest {
                     () -> TrainConfig.defaults().with(bad.getKey(), bad.getValue(), "recipe.yaml"));
             assertTrue(e.getMessage().startsWith("recipe.yaml: key '" + bad.getKey() + "' must be"), e.getMessage());
         }
+        for (String other : List.of("precompute_ref_log_probs", "use_peft")) { // refused before any model loads
+            Align4jException e = assertThrows(Align4jException.class, () -> TrainConfig.defaults()
+                    .with(Map.of("sync_ref_model", true, other, true), "recipe.yaml").validated());
+            assertTrue(e.getMessage().startsWith("sync_ref_model (TR-DPO)") && e.getMessage().contains(other), e.getMessage());
+        }
         java.util.HashMap<String, Object> nul = new java.util.HashMap<>();
         nul.put("ld_alpha", null);
         assertEquals(1.0, TrainConfig.defaults().with(nul, "recipe.yaml").ldAlpha(), "ld_alpha: null is TRL's off");
