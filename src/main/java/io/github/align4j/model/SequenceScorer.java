@@ -119,6 +119,7 @@ public final class SequenceScorer {
         NDArray logSoftmax = logits.logSoftmax(-1);
         NDArray targetIds = Scalars.owned(manager.create(targets, new Shape(m, 1)));
         NDArray picks = logSoftmax.gather(targetIds, -1); // [M, 1]
+        NDArray logDenom = opts.alignedMeans() ? logSumOfSquares(logSoftmax) : null;
         Ops.free(logSoftmax, targetIds);
         NDArray seg = Scalars.owned(manager.create(segment, new Shape(b, m)));
         NDArray summed;
@@ -131,7 +132,7 @@ public final class SequenceScorer {
         }
         NDArray logps = summed.reshape(b);
         NDArray frozen = logits.stopGradient();
-        NDArray aligned = opts.alignedMeans() ? alignedMeans(manager, frozen, picks, seg, counts) : null;
+        NDArray aligned = opts.alignedMeans() ? alignedMeans(manager, logDenom, picks, seg, counts) : null;
         NDArray meanLogit = frozen.mean(new int[] {-1}, true); // [M, 1]
         NDArray logitSummed = seg.matMul(meanLogit);
         NDArray logitSums = logitSummed.reshape(b);
@@ -140,16 +141,25 @@ public final class SequenceScorer {
     }
 
     /**
+     * {@code log Σ_v p_v²} per position (= logsumexp(2·logits) − 2·logsumexp(logits)), without a gradient,
+     * from the log-softmax the forward pass computed anyway; [M, 1]. Σ p² ≥ 1/V, so no underflow.
+     */
+    private static NDArray logSumOfSquares(NDArray logSoftmax) {
+        NDArray ls = logSoftmax.stopGradient();
+        NDArray twice = ls.mul(2);
+        NDArray sq = twice.exp();
+        NDArray sum = sq.sum(new int[] {-1}, true);
+        NDArray out = sum.log();
+        Ops.free(ls, twice, sq, sum);
+        return out;
+    }
+
+    /**
      * WPO (Zhou et al. 2024, eq. 2) as TRL's DPOTrainer computes it, with no gradient: per completion
      * token {@code log p_t − log Σ_v p_v²} (the log of the token's probability over the distribution's
      * own expected probability), averaged over the row's completion tokens; [B].
      */
-    private static NDArray alignedMeans(NDManager manager, NDArray frozenLogits, NDArray picks, NDArray seg, float[] counts) {
-        NDArray ls = frozenLogits.logSoftmax(-1); // [M, V]
-        NDArray twice = ls.mul(2);
-        NDArray sq = twice.exp();
-        NDArray sum = sq.sum(new int[] {-1}, true); // Σ p² ≥ 1/V: no underflow in float32
-        NDArray logDenom = sum.log(); // = logsumexp(2·logits) − 2·logsumexp(logits)
+    private static NDArray alignedMeans(NDManager manager, NDArray logDenom, NDArray picks, NDArray seg, float[] counts) {
         NDArray frozenPicks = picks.stopGradient();
         NDArray diff = frozenPicks.sub(logDenom); // [M, 1]
         NDArray total = seg.matMul(diff).reshape(counts.length);
@@ -159,7 +169,7 @@ public final class SequenceScorer {
         }
         NDArray invArr = Scalars.owned(manager.create(inv));
         NDArray mean = total.mul(invArr);
-        Ops.free(ls, twice, sq, sum, logDenom, frozenPicks, diff, total, invArr);
+        Ops.free(logDenom, frozenPicks, diff, total, invArr);
         return mean;
     }
 }
