@@ -13,6 +13,11 @@ import io.github.align4j.internal.Scalars;
  * <p>Only completion positions go through the head and the log-softmax: the hidden states of
  * those positions are gathered first, so the [B, T, V] logits of prompt and padding positions are
  * never computed.
+ *
+ * <p>Two trainer options of TRL's DPOTrainer are computed here, where the per-token values are at
+ * hand: LD-DPO's length-desensitised sums ({@code ld_alpha}: a row's first {@code full} completion
+ * tokens count fully, the rest are scaled by α) and WPO's per-sequence mean aligned log-prob
+ * ({@code use_weighting}: {@code mean_t [log p_t − log Σ_v p_v²]}, without a gradient).
  */
 public final class SequenceScorer {
     private SequenceScorer() {}
@@ -24,8 +29,28 @@ public final class SequenceScorer {
      * @param tokens completion token counts
      * @param logitSums Σ over completion positions of the mean logit over the vocabulary (no
      *     gradient), for TRL's {@code logits/chosen} metric
+     * @param alignedMeans WPO's mean over the completion tokens of {@code log p_t − log Σ_v p_v²}
+     *     (no gradient), or null when not asked for
      */
-    public record Scores(NDArray logps, NDArray tokens, NDArray logitSums) {}
+    public record Scores(NDArray logps, NDArray tokens, NDArray logitSums, NDArray alignedMeans) {
+        /** Scores without WPO's aligned means. */
+        public Scores(NDArray logps, NDArray tokens, NDArray logitSums) {
+            this(logps, tokens, logitSums, null);
+        }
+    }
+
+    /**
+     * How the completion tokens are summed.
+     *
+     * @param full per row, how many leading completion tokens count fully (LD-DPO's public length
+     *     {@code l_p}); null: all of them
+     * @param alpha the weight of the tokens after them (LD-DPO's α, TRL's {@code ld_alpha})
+     * @param alignedMeans whether to compute {@link Scores#alignedMeans()} (WPO)
+     */
+    public record Options(int[] full, double alpha, boolean alignedMeans) {
+        /** Plain sums, no aligned means. */
+        public static final Options PLAIN = new Options(null, 1, false);
+    }
 
     /**
      * Scores B sequences in one forward pass.
@@ -37,6 +62,15 @@ public final class SequenceScorer {
      *     the batch's attention alone cannot fit in the memory available ({@link SequenceLimits})
      */
     public static Scores score(CausalLM lm, NDManager manager, int[][] sequences, int[] completionStart) {
+        return score(lm, manager, sequences, completionStart, Options.PLAIN);
+    }
+
+    /**
+     * {@link #score(CausalLM, NDManager, int[][], int[])} with LD-DPO's weighting of the tokens and
+     * WPO's aligned means as {@code opts} asks.
+     */
+    public static Scores score(CausalLM lm, NDManager manager, int[][] sequences, int[] completionStart, Options opts) {
+        boolean ld = opts.full() != null && opts.alpha() != 1;
         int b = sequences.length;
         int t = 0;
         int m = 0;
@@ -51,6 +85,7 @@ public final class SequenceScorer {
         long[] rows = new long[m]; // flat index (i·T + pos−1) of the hidden state that predicts each completion token
         long[] targets = new long[m];
         float[] segment = new float[b * m]; // segment[i, j] = 1 when completion token j belongs to row i
+        float[] weighted = ld ? new float[b * m] : segment; // LD-DPO: α after the row's first full[i] tokens
         float[] counts = new float[b];
         int j = 0;
         for (int i = 0; i < b; i++) {
@@ -62,6 +97,9 @@ public final class SequenceScorer {
                 rows[j] = (long) i * t + pos - 1;
                 targets[j] = s[pos];
                 segment[i * m + j] = 1f;
+                if (ld) {
+                    weighted[i * m + j] = counts[i] < opts.full()[i] ? 1f : (float) opts.alpha();
+                }
                 counts[i]++;
             }
         }
@@ -81,15 +119,57 @@ public final class SequenceScorer {
         NDArray logSoftmax = logits.logSoftmax(-1);
         NDArray targetIds = Scalars.owned(manager.create(targets, new Shape(m, 1)));
         NDArray picks = logSoftmax.gather(targetIds, -1); // [M, 1]
+        NDArray logDenom = opts.alignedMeans() ? logSumOfSquares(logSoftmax) : null;
         Ops.free(logSoftmax, targetIds);
         NDArray seg = Scalars.owned(manager.create(segment, new Shape(b, m)));
-        NDArray summed = seg.matMul(picks); // [B, 1]
+        NDArray summed;
+        if (ld) {
+            NDArray w = Scalars.owned(manager.create(weighted, new Shape(b, m)));
+            summed = w.matMul(picks); // [B, 1]
+            Ops.free(w);
+        } else {
+            summed = seg.matMul(picks); // [B, 1]
+        }
         NDArray logps = summed.reshape(b);
         NDArray frozen = logits.stopGradient();
+        NDArray aligned = opts.alignedMeans() ? alignedMeans(manager, logDenom, picks, seg, counts) : null;
         NDArray meanLogit = frozen.mean(new int[] {-1}, true); // [M, 1]
         NDArray logitSummed = seg.matMul(meanLogit);
         NDArray logitSums = logitSummed.reshape(b);
         Ops.free(logits, picks, summed, frozen, meanLogit, logitSummed, seg);
-        return new Scores(logps, Scalars.owned(manager.create(counts)), logitSums);
+        return new Scores(logps, Scalars.owned(manager.create(counts)), logitSums, aligned);
+    }
+
+    /**
+     * {@code log Σ_v p_v²} per position (= logsumexp(2·logits) − 2·logsumexp(logits)), without a gradient,
+     * from the log-softmax the forward pass computed anyway; [M, 1]. Σ p² ≥ 1/V, so no underflow.
+     */
+    private static NDArray logSumOfSquares(NDArray logSoftmax) {
+        NDArray ls = logSoftmax.stopGradient();
+        NDArray twice = ls.mul(2);
+        NDArray sq = twice.exp();
+        NDArray sum = sq.sum(new int[] {-1}, true);
+        NDArray out = sum.log();
+        Ops.free(ls, twice, sq, sum);
+        return out;
+    }
+
+    /**
+     * WPO (Zhou et al. 2024, eq. 2) as TRL's DPOTrainer computes it, with no gradient: per completion
+     * token {@code log p_t − log Σ_v p_v²} (the log of the token's probability over the distribution's
+     * own expected probability), averaged over the row's completion tokens; [B].
+     */
+    private static NDArray alignedMeans(NDManager manager, NDArray logDenom, NDArray picks, NDArray seg, float[] counts) {
+        NDArray frozenPicks = picks.stopGradient();
+        NDArray diff = frozenPicks.sub(logDenom); // [M, 1]
+        NDArray total = seg.matMul(diff).reshape(counts.length);
+        float[] inv = new float[counts.length];
+        for (int i = 0; i < inv.length; i++) {
+            inv[i] = counts[i] > 0 ? 1f / counts[i] : 0f;
+        }
+        NDArray invArr = Scalars.owned(manager.create(inv));
+        NDArray mean = total.mul(invArr);
+        Ops.free(logDenom, frozenPicks, diff, total, invArr);
+        return mean;
     }
 }

@@ -11,8 +11,18 @@ import java.util.function.Consumer;
  * implementation per {@link PreferenceLoss.DataKind}, used for training and for evaluation alike.
  */
 interface Batching {
-    /** What a micro-batch is scored with. */
-    record Scoring(CausalLM policy, PreferenceLoss loss, double beta, Reference reference) {}
+    /**
+     * What a micro-batch is scored with.
+     *
+     * @param ldAlpha LD-DPO's α ({@code ld_alpha}; 1: plain sums), pairs only
+     * @param useWeighting WPO's per-pair weights ({@code use_weighting}), pairs only
+     */
+    record Scoring(CausalLM policy, PreferenceLoss loss, double beta, Reference reference, double ldAlpha,
+            boolean useWeighting) {
+        Scoring(CausalLM policy, PreferenceLoss loss, double beta, Reference reference) {
+            this(policy, loss, beta, reference, 1, false);
+        }
+    }
 
     int size();
 

@@ -53,6 +53,8 @@ final class Checkpoints {
     static final String OPTIMIZER = "optimizer.safetensors";
     /** F32 weights, written only when model.safetensors is stored in a narrower type (BF16). */
     static final String MASTER = "master_weights.safetensors";
+    /** TR-DPO's reference as the run has mixed it (sync_ref_model), float32: a resume continues from it. */
+    static final String REFERENCE = "ref_model.safetensors";
     static final String FORMAT = "align4j-checkpoint";
     static final String FINAL = "final";
     private static final Pattern NAME = Pattern.compile("checkpoint-(\\d+)");
@@ -82,6 +84,15 @@ final class Checkpoints {
      */
     static Path save(Path output, String name, CausalLM policy, Path tokenizerDir, AdamW optimizer, TrainConfig cfg,
             List<Map<String, Object>> history, long globalStep, ObjectNode resume) {
+        return save(output, name, policy, tokenizerDir, optimizer, cfg, history, globalStep, resume, null);
+    }
+
+    /**
+     * {@link #save(Path, String, CausalLM, Path, AdamW, TrainConfig, List, long, ObjectNode)}, with the
+     * weights of a reference the run changes (TR-DPO) in {@link #REFERENCE} when not null.
+     */
+    static Path save(Path output, String name, CausalLM policy, Path tokenizerDir, AdamW optimizer, TrainConfig cfg,
+            List<Map<String, Object>> history, long globalStep, ObjectNode resume, Map<String, NDArray> reference) {
         Path target = output.resolve(name);
         Path tmp = output.resolve("." + name + ".tmp");
         try {
@@ -112,6 +123,11 @@ final class Checkpoints {
                 addArrays(entries, "exp_avg.", optimizer.firstMoments());
                 addArrays(entries, "exp_avg_sq.", optimizer.secondMoments());
                 writeSafetensors(tmp, OPTIMIZER, entries);
+            }
+            if (reference != null) {
+                List<SafeTensors.Entry> entries = new ArrayList<>();
+                addArrays(entries, "", reference);
+                writeSafetensors(tmp, REFERENCE, entries);
             }
             ObjectNode state = JSON.createObjectNode();
             state.put("global_step", globalStep);

@@ -76,16 +76,17 @@ final class PairedBatches implements Batching {
     public boolean train(Scoring s, NDManager mgr, int[] rows, Window w, int divisor) {
         int b = rows.length;
         int[][][] in2 = inputs(rows);
-        float[] ref = s.loss().needsReference() ? s.reference().logps(in2[0], in2[1]) : null;
+        int[] full = publicLengths(in2[1], s.ldAlpha());
+        float[] ref = s.loss().needsReference() ? s.reference().logps(in2[0], in2[1], full, s.ldAlpha()) : null;
         Seqs q = Seqs.of(in2[0], in2[1]);
         // KeepAlive: a custom loss's x.mul(beta) builds its scalar over Java memory that a GC could free before
         // backward reads it; the scope holds that memory until backward is done (see KeepAlive).
         try (KeepAlive keep = KeepAlive.open();
                 GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            SequenceScorer.Scores sc = SequenceScorer.score(s.policy(), mgr, q.seqs(), q.starts());
+            SequenceScorer.Scores sc = SequenceScorer.score(s.policy(), mgr, q.seqs(), q.starts(), options(s, full));
             PairedLogps in = logps(mgr, sc, ref, b);
             LossOutput out = ((PairedLoss) s.loss()).compute(in, s.beta());
-            NDArray mean = out.losses().mean();
+            NDArray mean = weighted(s, out.losses(), sc, b).mean();
             s.policy().backward(Scalars.divide(mean, divisor)); // the policy's own: it recomputes checkpointed layers
             float lossValue = mean.getFloat();
             w.addPaired(lossValue, sc, ref, b, s.beta(), out.metrics(), q.tokens());
@@ -97,17 +98,52 @@ final class PairedBatches implements Batching {
     public void evaluate(Scoring s, NDManager mgr, int[] rows, Window w) {
         int b = rows.length;
         int[][][] in2 = inputs(rows);
-        float[] ref = s.loss().needsReference() ? s.reference().logps(in2[0], in2[1]) : null;
+        int[] full = publicLengths(in2[1], s.ldAlpha());
+        float[] ref = s.loss().needsReference() ? s.reference().logps(in2[0], in2[1], full, s.ldAlpha()) : null;
         Seqs q = Seqs.of(in2[0], in2[1]);
-        SequenceScorer.Scores sc = SequenceScorer.score(s.policy(), mgr, q.seqs(), q.starts());
+        SequenceScorer.Scores sc = SequenceScorer.score(s.policy(), mgr, q.seqs(), q.starts(), options(s, full));
         float lossValue = Float.NaN;
         Map<String, NDArray> extra = Map.of();
         if (s.loss() instanceof PairedLoss pl) {
             LossOutput out = pl.compute(logps(mgr, sc, ref, b), s.beta());
-            lossValue = out.losses().mean().getFloat();
+            lossValue = weighted(s, out.losses(), sc, b).mean().getFloat();
             extra = out.metrics();
         }
         w.addPaired(lossValue, sc, ref, b, s.beta(), extra, q.tokens());
+    }
+
+    /**
+     * LD-DPO's public length per row (chosen rows, then rejected): {@code l_p = min(|y_c|, |y_r|)} of the
+     * row's pair; null when ld_alpha is 1 (every token counts fully).
+     */
+    static int[] publicLengths(int[][] completions, double ldAlpha) {
+        if (ldAlpha == 1) {
+            return null;
+        }
+        int b = completions.length / 2;
+        int[] full = new int[2 * b];
+        for (int i = 0; i < b; i++) {
+            full[i] = Math.min(completions[i].length, completions[b + i].length);
+            full[b + i] = full[i];
+        }
+        return full;
+    }
+
+    private static SequenceScorer.Options options(Scoring s, int[] full) {
+        return new SequenceScorer.Options(full, s.ldAlpha(), s.useWeighting());
+    }
+
+    /**
+     * WPO's weighted per-pair losses: {@code loss_i · min(1, exp(a_c + a_r))} with a the policy's mean aligned
+     * log-probs (no gradient), as TRL's DPOTrainer weights them; the losses unchanged without use_weighting.
+     */
+    static NDArray weighted(Scoring s, NDArray losses, SequenceScorer.Scores sc, int b) {
+        if (!s.useWeighting()) {
+            return losses;
+        }
+        NDArray a = sc.alignedMeans();
+        NDArray weights = a.get(new NDIndex("0:{}", b)).add(a.get(new NDIndex("{}:", b))).exp().minimum(1f);
+        return losses.mul(weights);
     }
 
     private static PairedLogps logps(NDManager mgr, SequenceScorer.Scores sc, float[] ref, int b) {

@@ -152,15 +152,59 @@ public final class PreferenceTrainer implements AutoCloseable {
             refType = dir == null ? ai.djl.ndarray.types.DataType.FLOAT32
                     : io.github.align4j.model.ModelDtypes.resolve(cfg.torchDtype(), dir);
         }
-        reference = new Reference(b.reference, refPath, policy, refType);
+        reference = new Reference(b.reference, refPath, policy, refType).syncing(cfg.syncRefModel());
         if (cfg.precomputeRef() && reference.fingerprint() == null) {
             throw new Align4jException("precompute_ref_log_probs needs a reference loaded from a folder "
                     + "(the cache is keyed by its weights)");
         }
+        checkTrlOptions(paired);
     }
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** use_weighting, ld_alpha and sync_ref_model: what they need, refused clearly where it is missing. */
+    private void checkTrlOptions(boolean paired) {
+        List<String> set = new ArrayList<>();
+        if (cfg.useWeighting()) {
+            set.add("use_weighting");
+        }
+        if (cfg.ldAlpha() != 1) {
+            set.add("ld_alpha");
+        }
+        if (cfg.syncRefModel()) {
+            set.add("sync_ref_model");
+        }
+        if (set.isEmpty()) {
+            return;
+        }
+        if (!paired) {
+            throw new Align4jException(String.join(", ", set) + " " + (set.size() == 1 ? "is an option" : "are options")
+                    + " of TRL's DPOTrainer for paired losses; loss '" + loss.name() + "' trains on unpaired examples: "
+                    + "turn " + (set.size() == 1 ? "it" : "them") + " off or choose a paired loss");
+        }
+        if (cfg.ldAlpha() != 1 && cfg.precomputeRef() && loss.needsReference()) {
+            throw new Align4jException("ld_alpha (LD-DPO) weighs the reference's tokens by the length of each pair's "
+                    + "shorter completion, and the precompute_ref_log_probs cache holds plain sums: turn one of them off");
+        }
+        if (cfg.syncRefModel()) {
+            if (!loss.needsReference()) {
+                throw new Align4jException("sync_ref_model (TR-DPO) updates the reference, but loss '" + loss.name()
+                        + "' uses no reference: turn sync_ref_model off");
+            }
+            if (cfg.precomputeRef()) {
+                throw new Align4jException("sync_ref_model (TR-DPO) changes the reference during training, so its "
+                        + "log-probs cannot be precomputed: turn precompute_ref_log_probs off (or sync_ref_model)");
+            }
+            if (policy.adapterConfig() != null) {
+                throw new Align4jException("sync_ref_model (TR-DPO) mixes the policy's weights into the reference, but "
+                        + "this policy trains LoRA adapters: by default its reference is its own base with the adapters "
+                        + "off, which TR-DPO would change too, and a separate reference would need the merged weights "
+                        + "(TRL does not mix a PEFT policy either). Train all weights (use_peft false), or turn "
+                        + "sync_ref_model off");
+            }
+        }
     }
 
     /** Called after every optimizer step with its wall time and the policy tokens it processed. */
@@ -243,6 +287,9 @@ public final class PreferenceTrainer implements AutoCloseable {
             RunState.Restored r = state.restore(from, loop.params, loop.optimizer, pos, w, this::say);
             start = r.step();
             badSteps = r.badSteps();
+            if (cfg.syncRefModel()) {
+                restoreReference(from.dir());
+            }
             log = MetricsLog.resumed(output, r.history(), r.elapsed());
             say("resume: continuing from " + from.dir() + " at step " + start + " of " + total);
         } else {
@@ -266,7 +313,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         listeners = all;
         listeners.forEach(l -> l.onTrainBegin(this, total));
         long saved = from == null ? -1 : start;
-        Batching.Scoring scoring = new Batching.Scoring(policy, loss, cfg.beta(), reference);
+        Batching.Scoring scoring = scoring();
         try {
             if (start >= total && from != null && from.dir().getFileName().toString().equals(Checkpoints.FINAL)) {
                 say("resume: " + from.dir() + " is the end of this run (step " + start + " of " + total + "); nothing to train");
@@ -294,6 +341,9 @@ public final class PreferenceTrainer implements AutoCloseable {
                 sw.steps++;
                 w.addAll(sw);
                 long done = step + 1;
+                if (cfg.syncRefModel() && done % cfg.refModelSyncSteps() == 0) {
+                    reference.mixIn(cfg.refModelMixupAlpha()); // TR-DPO, as TRL's callback at the step's end
+                }
                 double epochs = pos.epochs();
                 Map<String, Double> stepMetrics = numbers(sw.flush(st.learningRate(), done, epochs, log.elapsedSeconds()));
                 boolean logNow = done % cfg.loggingSteps() == 0 || done == total || done == 1;
@@ -414,6 +464,21 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     // ---- the reference -----------------------------------------------------------------------------
 
+    private Batching.Scoring scoring() {
+        return new Batching.Scoring(policy, loss, cfg.beta(), reference, cfg.ldAlpha(), cfg.useWeighting());
+    }
+
+    /** TR-DPO: the reference as the checkpoint's run had mixed it. */
+    private void restoreReference(Path dir) {
+        Path file = dir.resolve(Checkpoints.REFERENCE);
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new Align4jException(dir + " holds no " + Checkpoints.REFERENCE + ", so the run that wrote it did not use "
+                    + "sync_ref_model (TR-DPO) and its reference cannot be continued: resume with sync_ref_model false, "
+                    + "or start a new run in a new folder");
+        }
+        Checkpoints.copyInto(file, "", reference.weights(), "the TR-DPO reference");
+    }
+
     private void prepareReference() {
         if (loss.needsReference()) {
             reference.prepare(cfg.precomputeRef(), cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say);
@@ -451,7 +516,7 @@ public final class PreferenceTrainer implements AutoCloseable {
             prepareReference();
         }
         Window w = new Window();
-        Batching.Scoring scoring = new Batching.Scoring(policy, loss, cfg.beta(), reference);
+        Batching.Scoring scoring = scoring();
         int bs = cfg.evalBatchSize();
         for (Batching data : new Batching[] {evalPairs == null ? null : new PairedBatches(evalPairs),
             evalUnpaired == null ? null : new UnpairedBatches(evalUnpaired)}) {
@@ -490,7 +555,8 @@ public final class PreferenceTrainer implements AutoCloseable {
                     + " are the last with finite weights. Check the model's weights and the training settings.");
         }
         Path p = Checkpoints.save(output, name, policy, tokenizerDir, loop.optimizer, cfg, log.history(), done,
-                state.save(totalSteps(), pos, w, badSteps, log.elapsedSeconds()));
+                state.save(totalSteps(), pos, w, badSteps, log.elapsedSeconds()),
+                cfg.syncRefModel() ? reference.weights() : null);
         if (!name.equals(Checkpoints.FINAL)) {
             Checkpoints.prune(output, cfg.saveTotalLimit());
         }

@@ -31,6 +31,10 @@ final class Reference implements AutoCloseable {
     private CausalLM model;
     private boolean owned;
     private Map<ReferenceCache.Key, Float> cache;
+    /** TR-DPO: the run mixes the policy into this reference, so it must be a model of its own. */
+    private boolean syncs;
+    /** Whether the reference is a copy that TR-DPO may change in place. */
+    private boolean mixable;
 
     /**
      * @param given a loaded reference the caller keeps (or null)
@@ -54,6 +58,15 @@ final class Reference implements AutoCloseable {
                     ? () -> CausalLM.load(src, new CausalLM.Options(policy.device(), false, type))
                     : policy::frozenCopy; // fingerprint before training starts: the policy changes
         }
+    }
+
+    /**
+     * TR-DPO ({@code sync_ref_model}): the run changes the reference's weights, so {@link #prepare} makes
+     * it a model of its own (a copy of a reference the caller gave: the caller's model is not changed).
+     */
+    Reference syncing(boolean on) {
+        this.syncs = on;
+        return this;
     }
 
     /** Whether the reference is the policy with its LoRA adapters switched off. */
@@ -83,6 +96,18 @@ final class Reference implements AutoCloseable {
             if (model == null) {
                 model = loader.get();
                 owned = true;
+            }
+            if (syncs && !mixable) {
+                // a copy in memory of its own: a loaded reference may alias its read-only mapped files, and the
+                // caller's model must not change
+                CausalLM own = model.frozenCopy();
+                if (owned && model != policy) {
+                    model.close();
+                }
+                model = own;
+                owned = true;
+                mixable = true;
+                checkMixable();
             }
             return;
         }
@@ -145,6 +170,18 @@ final class Reference implements AutoCloseable {
 
     /** Reference log-probs of these sequences, from the cache or a no-graph forward of the reference. */
     float[] logps(int[][] prompts, int[][] completions) {
+        return logps(prompts, completions, null, 1);
+    }
+
+    /**
+     * Reference log-probs with LD-DPO's weighting: each row's first {@code full[i]} completion tokens
+     * count fully, the rest times {@code ldAlpha} (null or 1: plain sums). The cache holds plain sums
+     * only, so the trainer refuses precompute_ref_log_probs with ld_alpha.
+     */
+    float[] logps(int[][] prompts, int[][] completions, int[] full, double ldAlpha) {
+        if (full != null && ldAlpha != 1 && cache != null) {
+            throw new IllegalStateException("the reference cache holds plain sums, not LD-DPO's");
+        }
         float[] out = new float[prompts.length];
         if (cache != null) {
             for (int i = 0; i < out.length; i++) {
@@ -159,7 +196,48 @@ final class Reference implements AutoCloseable {
         try (NDManager m = model.manager().newSubManager();
                 CausalLM.AdaptersOff off = adaptersOff ? model.adaptersDisabled() : null) {
             Seqs s = Seqs.of(prompts, completions);
-            return SequenceScorer.score(model, m, s.seqs(), s.starts()).logps().toFloatArray();
+            return SequenceScorer.score(model, m, s.seqs(), s.starts(), new SequenceScorer.Options(full, ldAlpha, false))
+                    .logps().toFloatArray();
+        }
+    }
+
+    /** TR-DPO needs the reference's weights to match the policy's by name and shape. */
+    private void checkMixable() {
+        Map<String, ai.djl.ndarray.NDArray> ref = model.parameters();
+        for (Map.Entry<String, ai.djl.ndarray.NDArray> e : policy.parameters().entrySet()) {
+            ai.djl.ndarray.NDArray r = ref.get(e.getKey());
+            if (r == null || !r.getShape().equals(e.getValue().getShape())) {
+                throw new io.github.align4j.Align4jException("sync_ref_model (TR-DPO) mixes the policy's weights into the "
+                        + "reference, but the reference " + (r == null ? "has no tensor '" + e.getKey() + "'"
+                                : "holds '" + e.getKey() + "' as " + r.getShape() + ", not " + e.getValue().getShape())
+                        + ": use a reference of the policy's architecture (ref_model), or turn sync_ref_model off");
+            }
+        }
+    }
+
+    /** The reference's weights by Hugging Face name (TR-DPO checkpoints); the reference must be loaded. */
+    Map<String, ai.djl.ndarray.NDArray> weights() {
+        return model.parameters();
+    }
+
+    /**
+     * TR-DPO's update (Gorbatovski et al. 2024; TRL's SyncRefModelCallback): every weight of the
+     * reference becomes {@code α·policy + (1−α)·reference}, computed in float32 and stored in the
+     * reference's own precision, without a gradient.
+     */
+    void mixIn(double alpha) {
+        Map<String, ai.djl.ndarray.NDArray> ref = model.parameters();
+        for (Map.Entry<String, ai.djl.ndarray.NDArray> e : policy.parameters().entrySet()) {
+            ai.djl.ndarray.NDArray r = ref.get(e.getKey());
+            try (NDScope scope = new NDScope()) {
+                ai.djl.ndarray.NDArray p = e.getValue().stopGradient().toType(ai.djl.ndarray.types.DataType.FLOAT32, true);
+                ai.djl.ndarray.NDArray q = r.toType(ai.djl.ndarray.types.DataType.FLOAT32, true);
+                ai.djl.ndarray.NDArray mixed = p.mul((float) alpha).add(q.mul((float) (1 - alpha)));
+                if (mixed.getDataType() != r.getDataType()) {
+                    mixed = mixed.toType(r.getDataType(), false);
+                }
+                r.set(new ai.djl.ndarray.index.NDIndex("..."), mixed);
+            }
         }
     }
 

@@ -73,6 +73,11 @@ public final class TrainConfig {
         key("discopop_tau", Double.class, 0.05, "DiscoPOP temperature τ of the mixing weight (> 0)");
         key("f_divergence_type", String.class, "reverse_kl", "reverse_kl, forward_kl, js_divergence or alpha_divergence (f-DPO)");
         key("f_alpha_divergence_coef", Double.class, 1.0, "α of alpha_divergence");
+        key("use_weighting", Boolean.class, false, "WPO: weight each pair's loss by the policy's probability of both completions (pairs)");
+        key("ld_alpha", Double.class, 1.0, "LD-DPO: completion tokens past the shorter completion's length count times α, in [0, 1] (1: off)");
+        key("sync_ref_model", Boolean.class, false, "TR-DPO: every ref_model_sync_steps steps the reference becomes α·policy + (1−α)·reference");
+        key("ref_model_mixup_alpha", Double.class, 0.6, "TR-DPO α, in (0, 1]");
+        key("ref_model_sync_steps", Integer.class, 512, "TR-DPO τ: optimizer steps between reference updates (≥ 1)");
         key("loss_kwargs", Map.class, Map.of(), "more loss options, e.g. {kl_detach: false}, handed to the loss (a custom loss gets them all)");
         key("learning_rate", Double.class, 5e-7, "peak learning rate (≥ 0)");
         key("lr_scheduler_type", String.class, "cosine", "cosine, linear or constant (after warmup)");
@@ -197,8 +202,9 @@ public final class TrainConfig {
 
     private static Object convert(Key k, Object value, String source) {
         String where = source + ": key '" + k.name() + "'";
-        if (value == null && k.name().equals("torch_dtype")) {
-            return k.dflt(); // the handbook's config_full.yaml says torch_dtype: null: transformers' default, float32
+        if (value == null && (k.name().equals("torch_dtype") || k.name().equals("ld_alpha"))) {
+            // torch_dtype: null is transformers' float32; ld_alpha: null is TRL's "off", as α = 1
+            return k.dflt(); // the handbook's config_full.yaml says torch_dtype: null
         }
         if (value == null) {
             throw new Align4jException(where + " has no value");
@@ -397,6 +403,15 @@ public final class TrainConfig {
                 require(List.of("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence").contains(v), where,
                         "must be reverse_kl, forward_kl, js_divergence or alpha_divergence, got '" + v + "'");
                 break;
+            case "ld_alpha":
+                require((Double) v >= 0 && (Double) v <= 1, where, "must be in [0, 1] (1: off)");
+                break;
+            case "ref_model_mixup_alpha":
+                require((Double) v > 0 && (Double) v <= 1, where, "must be in (0, 1]");
+                break;
+            case "ref_model_sync_steps":
+                require((Integer) v >= 1, where, "must be ≥ 1");
+                break;
             case "f_alpha_divergence_coef":
                 require(Double.isFinite((Double) v), where, "must be a finite number");
                 break;
@@ -455,6 +470,16 @@ public final class TrainConfig {
             throw new Align4jException("set num_train_epochs > 0 or max_steps > 0 (" + describe("num_train_epochs") + ", "
                     + describe("max_steps") + ")");
         }
+        if (syncRefModel() && precomputeRef()) {
+            throw new Align4jException("sync_ref_model (TR-DPO) changes the reference during training, so its log-probs "
+                    + "cannot be precomputed: turn precompute_ref_log_probs off (or sync_ref_model)");
+        }
+        if (syncRefModel() && usePeft()) {
+            throw new Align4jException("sync_ref_model (TR-DPO) mixes the policy's weights into the reference, which "
+                    + "use_peft (LoRA) does not allow: the default reference is the policy's own base with the adapters "
+                    + "off (TRL does not mix a PEFT policy either). Train all weights (use_peft false), or turn "
+                    + "sync_ref_model off");
+        }
         return this;
     }
 
@@ -503,6 +528,14 @@ public final class TrainConfig {
     public double desirableWeight() { return d("desirable_weight"); }
     public double undesirableWeight() { return d("undesirable_weight"); }
     public double discopopTau() { return d("discopop_tau"); }
+    /** WPO ({@code use_weighting}). */
+    public boolean useWeighting() { return (Boolean) values.get("use_weighting"); }
+    /** LD-DPO's α ({@code ld_alpha}; 1: off). */
+    public double ldAlpha() { return d("ld_alpha"); }
+    /** TR-DPO ({@code sync_ref_model}). */
+    public boolean syncRefModel() { return (Boolean) values.get("sync_ref_model"); }
+    public double refModelMixupAlpha() { return d("ref_model_mixup_alpha"); }
+    public int refModelSyncSteps() { return i("ref_model_sync_steps"); }
     /** loss_kwargs: more options for the loss, as given (numbers as Double). */
     @SuppressWarnings("unchecked")
     public Map<String, Object> lossKwargs() { return (Map<String, Object>) values.get("loss_kwargs"); }
@@ -692,6 +725,11 @@ public final class TrainConfig {
         public Builder fDivergenceType(String v) { return put("f_divergence_type", v); }
         public Builder fAlphaDivergenceCoef(double v) { return put("f_alpha_divergence_coef", v); }
         public Builder lossKwargs(Map<String, ?> v) { return put("loss_kwargs", v); }
+        public Builder useWeighting(boolean v) { return put("use_weighting", v); }
+        public Builder ldAlpha(double v) { return put("ld_alpha", v); }
+        public Builder syncRefModel(boolean v) { return put("sync_ref_model", v); }
+        public Builder refModelMixupAlpha(double v) { return put("ref_model_mixup_alpha", v); }
+        public Builder refModelSyncSteps(int v) { return put("ref_model_sync_steps", v); }
         public Builder learningRate(double v) { return put("learning_rate", v); }
         public Builder lrSchedulerType(String v) { return put("lr_scheduler_type", v); }
         public Builder warmupRatio(double v) { return put("warmup_ratio", v); }

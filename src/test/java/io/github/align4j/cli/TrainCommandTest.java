@@ -76,6 +76,29 @@ class TrainCommandTest {
         assertTrue(Files.isRegularFile(out.resolve("final/tokenizer.json")));
     }
 
+    /** TRL's use_weighting, ld_alpha and TR-DPO from a recipe train through the CLI; TR-DPO with LoRA exits 2 before loading. */
+    @Test
+    void trlTrainerOptionsFromARecipe(@TempDir Path tmp) throws Exception {
+        Path data = tmp.resolve("d.jsonl");
+        Files.writeString(data, "{\"prompt\": \"Say hi.\", \"chosen\": \"Hi there!\", \"rejected\": \"No.\"}\n"
+                + "{\"prompt\": \"Count to three.\", \"chosen\": \"One, two, three.\", \"rejected\": \"Four.\"}\n");
+        Path recipe = tmp.resolve("r.yaml");
+        Files.writeString(recipe, "use_weighting: true\nld_alpha: 0.5\nsync_ref_model: true\nref_model_sync_steps: 2\n");
+        Path out = tmp.resolve("run");
+        List<String> args = common(out);
+        args.addAll(List.of("--data", data.toString(), "--config", recipe.toString()));
+        Cli.Result r = Cli.run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(Double.isFinite(metrics(out).get(4).get("loss").asDouble()));
+        assertTrue(Files.isRegularFile(out.resolve("final/ref_model.safetensors")));
+
+        Files.writeString(recipe, "sync_ref_model: true\nuse_peft: true\n");
+        List<String> lora = common(tmp.resolve("run2"));
+        lora.addAll(List.of("--data", data.toString(), "--config", recipe.toString()));
+        InitCommandTest.assertUserError(Cli.run(lora.toArray(String[]::new)), "sync_ref_model (TR-DPO)", "use_peft false");
+        assertFalse(Files.exists(tmp.resolve("run2")), "refused before anything is written");
+    }
+
     /** A user's loss class on the class path trains through the CLI (examples/java/com/example/SoftHingeLoss). */
     @Test
     void customLossByClassName(@TempDir Path tmp) throws Exception {
