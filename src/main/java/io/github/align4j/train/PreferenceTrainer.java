@@ -87,7 +87,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.cfg = ConfigUse.recorded(c, loss, b.loss != null);
         this.lossRecord = ConfigUse.describe(loss, c, b.loss != null);
         this.policy = b.policy;
-        List<TokenizedPair> trainPairs = b.trainPairs;
+        List<TokenizedPair> trainPairs = b.online != null ? b.onlinePlan : b.trainPairs;
         List<TokenizedUnpaired> trainUnpaired = b.trainUnpaired;
         this.evalPairs = b.evalPairs;
         this.evalUnpaired = b.evalUnpaired;
@@ -115,7 +115,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (!b.planned) {
             ConfigUse.checkDirect(cfg, policy, b.evalPairs != null || b.evalUnpaired != null);
         }
-        ConfigUse.check(cfg, policy, b.trainPairs, b.trainUnpaired, "training");
+        ConfigUse.check(cfg, policy, trainPairs, b.trainUnpaired, "training");
         ConfigUse.check(cfg, policy, b.evalPairs, b.evalUnpaired, "eval");
         if (!policy.hasTrainableWeights()) {
             throw new Align4jException("the policy has nothing to train: load it with CausalLM.Options.training(), or "
@@ -143,7 +143,17 @@ public final class PreferenceTrainer implements AutoCloseable {
                             ? "; convert pairs to unpaired examples for KTO (PreferenceData.toUnpaired) or choose a paired loss"
                             : "; choose an unpaired loss such as kto"));
         }
-        train = paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
+        if (b.online != null) {
+            if (b.trainPairs != null || b.trainUnpaired != null) {
+                throw new Align4jException("an online run samples its pairs: give prompts (Builder.online), not training data");
+            }
+            if (cfg.precomputeRef()) {
+                throw new Align4jException("precompute_ref_log_probs cannot be used online: the completions are sampled "
+                        + "during training, so the reference scores them live; drop --precompute-ref");
+            }
+        }
+        train = b.online != null ? new OnlineBatches(trainPairs, b.online, cfg)
+                : paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
         state = new RunState(cfg, train, lossRecord);
         ai.djl.ndarray.types.DataType refType = b.referenceType;
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
@@ -255,7 +265,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         for (ai.djl.ndarray.NDArray a : policy.trainableParameters().values()) {
             trainableCount += a.size();
         }
-        all.add(new LogLines(train.size() + (train instanceof PairedBatches ? " pairs" : " examples"), cfg, trainableCount,
+        all.add(new LogLines(train.size() + (train instanceof OnlineBatches ? " prompts" : train instanceof PairedBatches ? " pairs" : " examples"), cfg, trainableCount,
                 policy.adapterConfig() != null ? policy.parameterCount() + trainableCount : policy.parameterCount(),
                 policy.device().toString(), () -> tokensSeen));
         if (console != null) {
@@ -274,6 +284,9 @@ public final class PreferenceTrainer implements AutoCloseable {
             for (long step = start; step < total; step++) {
                 long stepStart = System.nanoTime();
                 Window sw = new Window();
+                if (train instanceof OnlineBatches ob) {
+                    ob.beginStep(step);
+                }
                 TrainLoop.Step st = loop.step(step, pos, (mgr, rows, divisor) -> train.train(scoring, mgr, rows, sw, divisor));
                 if (st.updated()) {
                     badSteps = 0;
@@ -528,6 +541,8 @@ public final class PreferenceTrainer implements AutoCloseable {
         private boolean resume;
         private Boolean overwrite;
         private boolean planned;
+        private OnlinePairs online;
+        private List<TokenizedPair> onlinePlan;
 
         public Builder config(TrainConfig c) { this.config = c; return this; }
         /** The model to train (loaded with {@code CausalLM.Options.training()}). */
@@ -596,6 +611,22 @@ public final class PreferenceTrainer implements AutoCloseable {
          * folder with a message, as {@code align4j train} does without {@code --overwrite}.
          */
         public Builder overwrite(boolean o) { this.overwrite = o; return this; }
+
+        /**
+         * An online run (TRL's OnlineDPOTrainer): the data order walks through prompts, and every training
+         * micro-batch takes fresh pairs of its prompts from {@code source}, sampled from the current policy
+         * outside the gradient collector. Used by {@code io.github.align4j.eval.OnlineDpo}; not with
+         * {@link #trainPairs}, {@link #trainUnpaired} or {@code precompute_ref_log_probs}.
+         *
+         * @param plan one entry per prompt: its ids and completions as long as the longest that can be
+         *     sampled (their content is not trained), for the length checks, the memory plan and the data
+         *     fingerprint a resume checks
+         */
+        public Builder online(List<TokenizedPair> plan, OnlinePairs source) {
+            this.onlinePlan = List.copyOf(plan);
+            this.online = java.util.Objects.requireNonNull(source, "source");
+            return this;
+        }
 
         /** PreferenceRun has planned memory from the data already: the trainer does not plan it again. */
         Builder planned(boolean p) { this.planned = p; return this; }
