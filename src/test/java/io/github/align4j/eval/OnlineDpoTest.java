@@ -339,6 +339,10 @@ class OnlineDpoTest {
             m = assertThrows(Align4jException.class, () -> online(lm, tok, config(1, 1, 1e-3), 1).betas(List.of(0.1, -1.0))
                     .build()).getMessage();
             assertTrue(m.contains("beta"), m);
+            // a judge's NaN never becomes a ranking: the run stops with a message naming the prompt
+            m = assertThrows(Align4jException.class, () -> online(lm, tok, config(1, 1, 1e-3), 1)
+                    .judge((p, c) -> Double.NaN).build().train()).getMessage();
+            assertTrue(m.contains("not a finite number") && m.contains(prompts.get(0)), m);
         }
     }
 
@@ -366,6 +370,12 @@ class OnlineDpoTest {
             assertEquals(1, j.compare("q", "it is good .", "it is bad ."));
             assertEquals(4, s.requests());
             assertFalse(j.undecided() > 0);
+            // a reply without a verdict is a tie, counted, and not cached: the next run asks again
+            s.script(q -> JudgeServer.Action.reply("I cannot decide."));
+            assertEquals(0, j.compare("q2", "x .", "y ."));
+            assertEquals(1, j.undecided());
+            assertEquals(0, j.compare("q2", "x .", "y ."));
+            assertEquals(8, s.requests());
         }
     }
 }
