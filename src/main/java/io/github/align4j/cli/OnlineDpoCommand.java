@@ -67,7 +67,7 @@ final class OnlineDpoCommand implements Callable<Integer> {
     @Option(names = "--loss-type", defaultValue = "sigmoid", paramLabel = "sigmoid|ipo", description = "sigmoid (DPO) or "
             + "ipo (default: ${DEFAULT-VALUE}).")
     String lossType;
-    @Option(names = "--beta", split = ",", paramLabel = "B[,B...]", description = "β; a list gives one per epoch, the last "
+    @Option(names = "--beta", split = ",", paramLabel = "B", description = "β; a comma-separated list gives one per epoch, the last "
             + "kept (default 0.1).")
     List<Double> beta;
     @Option(names = "--missing-eos-penalty", defaultValue = "0", paramLabel = "P", description = "Subtracted from the "
@@ -117,8 +117,27 @@ final class OnlineDpoCommand implements Callable<Integer> {
     LoraFlags lora = new LoraFlags();
     @Mixin
     EvalDataFlags dataFlags;
-    @Mixin
-    SamplingFlags sampling;
+    @Option(names = "--num-samples", defaultValue = "2", paramLabel = "K",
+            description = "Completions sampled per prompt and step, ranked by the judge; k ≥ 2 (default: ${DEFAULT-VALUE}).")
+    int numSamples;
+    @Option(names = "--max-new-tokens", defaultValue = "64", paramLabel = "N",
+            description = "TRL's max_new_tokens: most tokens per completion, EOS excluded (default: ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+    @Option(names = "--temperature", defaultValue = "0.9", paramLabel = "T",
+            description = "Sampling temperature, TRL's default (default: ${DEFAULT-VALUE}).")
+    double temperature;
+    @Option(names = "--top-p", defaultValue = "1.0", paramLabel = "P",
+            description = "Nucleus sampling: keep the most likely tokens up to probability P (default: ${DEFAULT-VALUE}, off).")
+    double topP;
+    @Option(names = "--top-k", defaultValue = "0", paramLabel = "K",
+            description = "Keep the K most likely tokens (default: ${DEFAULT-VALUE}, off).")
+    int topK;
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Seed of the prompt order, LoRA's init "
+            + "and dropout, and of every step's samples (each drawn from seed, step and prompt) (default: ${DEFAULT-VALUE}).")
+    int seed;
+    @Option(names = "--no-chat-template",
+            description = "Give the prompts to the model as they are, without the tokenizer's chat template.")
+    boolean noChatTemplate;
 
     @Override
     public Integer call() throws Exception {
@@ -138,9 +157,8 @@ final class OnlineDpoCommand implements Callable<Integer> {
         for (String i : ignored) {
             out.println("note: recipe key ignored: " + i);
         }
-        int k = spec.commandLine().getParseResult().hasMatchedOption("--num-samples") ? sampling.numSamples : 2;
-        SamplingOptions so = new SamplingOptions(sampling.maxNewTokens, sampling.temperature, sampling.topP, sampling.topK,
-                0, k);
+        int k = numSamples;
+        SamplingOptions so = new SamplingOptions(maxNewTokens, temperature, topP, topK, 0, k);
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
         ModelConfig mc = ModelConfig.load(model);
         Device dev = Devices.resolve(cfg.device());
@@ -150,7 +168,7 @@ final class OnlineDpoCommand implements Callable<Integer> {
         try (TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId()); CausalLM policy = load(cfg, dev)) {
             PromptRows.Prompts ps = PromptRows.load(data, "--data", tok, dataFlags.options(0, 0));
             OnlineDpo.Builder b = OnlineDpo.builder().config(cfg).policy(policy).tokenizer(tok).prompts(ps.texts())
-                    .useChatTemplate(!sampling.noChatTemplate && !ps.rendered()).sampling(so)
+                    .useChatTemplate(!noChatTemplate && !ps.rendered()).sampling(so)
                     .missingEosPenalty(missingEosPenalty).output(output).tokenizerDir(model).resume(resume)
                     .console(System.err);
             if (!resume) {
@@ -217,7 +235,7 @@ final class OnlineDpoCommand implements Callable<Integer> {
             put(m, "num_train_epochs", length.epochs);
             put(m, "max_steps", length.maxSteps);
         }
-        m.put("seed", (int) sampling.seed);
+        m.put("seed", seed);
         put(m, "logging_steps", loggingSteps);
         put(m, "save_steps", saveSteps);
         put(m, "save_total_limit", saveTotalLimit);

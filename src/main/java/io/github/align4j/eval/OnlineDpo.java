@@ -279,7 +279,7 @@ public final class OnlineDpo {
         private boolean useChatTemplate = true;
         private Judge judge;
         private PairwiseJudge pairwise;
-        private SamplingOptions sampling = new SamplingOptions(64, 1.0, 1.0, 0, 0, 2);
+        private SamplingOptions sampling = new SamplingOptions(64, 0.9, 1.0, 0, 0, 2);
         private double missingEosPenalty;
         private List<Double> betas;
         private Path output;
@@ -311,8 +311,8 @@ public final class OnlineDpo {
         public Builder pairwiseJudge(PairwiseJudge j) { this.pairwise = j; return this; }
         /**
          * How completions are sampled: {@code maxNewTokens} is TRL's {@code max_new_tokens}, {@code numSamples}
-         * the k ≥ 2 completions per prompt, {@code seed} mixed into every step's seed (default: 64 tokens,
-         * temperature 1, k = 2).
+         * the k ≥ 2 completions per prompt, {@code seed} mixed into every step's seed (default: TRL's
+         * 64 tokens at temperature 0.9, k = 2).
          */
         public Builder sampling(SamplingOptions o) { this.sampling = Objects.requireNonNull(o); return this; }
         /** TRL's {@code missing_eos_penalty}: subtracted from the score of a completion that did not end at EOS (default 0). */
