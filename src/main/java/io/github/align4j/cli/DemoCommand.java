@@ -55,6 +55,15 @@ final class DemoCommand implements Callable<Integer> {
             description = "PyTorch threads while the demo runs (default 1: fastest for a model this small).")
     Integer threads;
 
+    @Option(names = "--online", description = "Instead of the grid: offline DPO against online DPO (samples of the "
+            + "current policy ranked by the judge every step) at the same number of judge calls, over --seeds seeds; "
+            + "writes online.md and online.csv.")
+    boolean online;
+
+    @Option(names = "--online-beta", paramLabel = "BETA", defaultValue = "0.1",
+            description = "With --online: the β of both runs (default: ${DEFAULT-VALUE}).")
+    double onlineBeta;
+
     @Override
     public Integer call() {
         Demo.Options o = quick ? Demo.Options.quick(output) : Demo.Options.full(output);
@@ -75,6 +84,13 @@ final class DemoCommand implements Callable<Integer> {
                 throw new Align4jException("--threads must be ≥ 1, got " + threads);
             }
             o = o.withThreads(threads);
+        }
+        if (online) {
+            if (!(onlineBeta > 0) || Double.isInfinite(onlineBeta)) {
+                throw new Align4jException("--online-beta must be a finite number > 0, got " + onlineBeta);
+            }
+            Demo.online(o, onlineBeta, System.err);
+            return CliSupport.EXIT_OK;
         }
         Demo.run(o, System.err);
         return CliSupport.EXIT_OK;

@@ -29,6 +29,7 @@ import picocli.CommandLine.ScopeType;
             MtBenchCommand.class,
             SweepCommand.class,
             DemoCommand.class,
+            OnlineDpoCommand.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class,
         })

@@ -168,6 +168,16 @@ public final class Demo {
         }
     }
 
+    /**
+     * {@code align4j demo --online}: offline against online DPO at β on this task, at the same number of
+     * judge calls, over {@code o.seeds()} seeds (see {@link OnlineStudy}); writes online.md and online.csv.
+     *
+     * @return the results table (markdown)
+     */
+    public static String online(Options o, double beta, PrintStream console) {
+        return OnlineStudy.run(o, beta, console).table();
+    }
+
     private static Outcome runInner(Options o, PrintStream console, long start) {
         PrintStream out = console;
         Judge judge = ReviewJudge.INSTANCE;

@@ -88,7 +88,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.cfg = ConfigUse.recorded(c, loss, b.loss != null);
         this.lossRecord = ConfigUse.describe(loss, c, b.loss != null);
         this.policy = b.policy;
-        List<TokenizedPair> trainPairs = b.trainPairs;
+        List<TokenizedPair> trainPairs = b.online != null ? b.onlinePlan : b.trainPairs;
         List<TokenizedUnpaired> trainUnpaired = b.trainUnpaired;
         this.evalPairs = b.evalPairs;
         this.evalUnpaired = b.evalUnpaired;
@@ -116,7 +116,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (!b.planned) {
             ConfigUse.checkDirect(cfg, policy, b.evalPairs != null || b.evalUnpaired != null);
         }
-        ConfigUse.check(cfg, policy, b.trainPairs, b.trainUnpaired, "training");
+        ConfigUse.check(cfg, policy, trainPairs, b.trainUnpaired, "training");
         ConfigUse.check(cfg, policy, b.evalPairs, b.evalUnpaired, "eval");
         if (!policy.hasTrainableWeights()) {
             throw new Align4jException("the policy has nothing to train: load it with CausalLM.Options.training(), or "
@@ -144,7 +144,17 @@ public final class PreferenceTrainer implements AutoCloseable {
                             ? "; convert pairs to unpaired examples for KTO (PreferenceData.toUnpaired) or choose a paired loss"
                             : "; choose an unpaired loss such as kto"));
         }
-        train = paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
+        if (b.online != null) {
+            if (b.trainPairs != null || b.trainUnpaired != null) {
+                throw new Align4jException("an online run samples its pairs: give prompts (Builder.online), not training data");
+            }
+            if (cfg.precomputeRef()) {
+                throw new Align4jException("precompute_ref_log_probs cannot be used online: the completions are sampled "
+                        + "during training, so the reference scores them live; drop --precompute-ref");
+            }
+        }
+        train = b.online != null ? new OnlineBatches(trainPairs, b.online, cfg)
+                : paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
         state = new RunState(cfg, train, lossRecord);
         ai.djl.ndarray.types.DataType refType = b.referenceType;
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
@@ -303,7 +313,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         for (ai.djl.ndarray.NDArray a : policy.trainableParameters().values()) {
             trainableCount += a.size();
         }
-        all.add(new LogLines(train.size() + (train instanceof PairedBatches ? " pairs" : " examples"), cfg, trainableCount,
+        all.add(new LogLines(train.size() + (train instanceof OnlineBatches ? " prompts" : train instanceof PairedBatches ? " pairs" : " examples"), cfg, trainableCount,
                 policy.adapterConfig() != null ? policy.parameterCount() + trainableCount : policy.parameterCount(),
                 policy.device().toString(), () -> tokensSeen));
         if (console != null) {
@@ -322,6 +332,9 @@ public final class PreferenceTrainer implements AutoCloseable {
             for (long step = start; step < total; step++) {
                 long stepStart = System.nanoTime();
                 Window sw = new Window();
+                if (train instanceof OnlineBatches ob) {
+                    ob.beginStep(step);
+                }
                 TrainLoop.Step st = loop.step(step, pos, (mgr, rows, divisor) -> train.train(scoring, mgr, rows, sw, divisor));
                 if (st.updated()) {
                     badSteps = 0;
@@ -597,6 +610,9 @@ public final class PreferenceTrainer implements AutoCloseable {
         private boolean planned;
         private PreferenceLoss configLoss;
 
+        private OnlinePairs online;
+        private List<TokenizedPair> onlinePlan;
+
         public Builder config(TrainConfig c) { this.config = c; return this; }
         /** The model to train (loaded with {@code CausalLM.Options.training()}). */
         public Builder policy(CausalLM p) { this.policy = p; return this; }
@@ -667,6 +683,22 @@ public final class PreferenceTrainer implements AutoCloseable {
 
         /** PreferenceRun has built the config's loss already: the trainer trains it as the config's own. */
         Builder configLoss(PreferenceLoss l) { this.configLoss = l; return this; }
+
+        /**
+         * An online run (TRL's OnlineDPOTrainer): the data order walks through prompts, and every training
+         * micro-batch takes fresh pairs of its prompts from {@code source}, sampled from the current policy
+         * outside the gradient collector. Used by {@code io.github.align4j.eval.OnlineDpo}; not with
+         * {@link #trainPairs}, {@link #trainUnpaired} or {@code precompute_ref_log_probs}.
+         *
+         * @param plan one entry per prompt: its ids and completions as long as the longest that can be
+         *     sampled (their content is not trained), for the length checks, the memory plan and the data
+         *     fingerprint a resume checks
+         */
+        public Builder online(List<TokenizedPair> plan, OnlinePairs source) {
+            this.onlinePlan = List.copyOf(plan);
+            this.online = java.util.Objects.requireNonNull(source, "source");
+            return this;
+        }
 
         /** PreferenceRun has planned memory from the data already: the trainer does not plan it again. */
         Builder planned(boolean p) { this.planned = p; return this; }
