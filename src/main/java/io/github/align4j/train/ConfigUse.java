@@ -59,6 +59,9 @@ final class ConfigUse {
         if (!explicit || loss instanceof WeightedLoss) {
             return cfg;
         }
+        if (loss instanceof io.github.align4j.loss.ReferenceFree r) { // recorded as TRL's key, so a resume rebuilds it
+            return recorded(cfg.with("reference_free", true, "Builder.loss"), r.inner(), true);
+        }
         if (loss instanceof io.github.align4j.loss.FDivergence f) { // recorded as TRL's keys, so a resume rebuilds it
             Map<String, Object> keys = new LinkedHashMap<>(f.options());
             keys.keySet().retainAll(java.util.Set.of(io.github.align4j.loss.FDivergence.TYPE_KEY,

@@ -73,6 +73,7 @@ public final class TrainConfig {
         key("discopop_tau", Double.class, 0.05, "DiscoPOP temperature τ of the mixing weight (> 0)");
         key("f_divergence_type", String.class, "reverse_kl", "reverse_kl, forward_kl, js_divergence or alpha_divergence (f-DPO)");
         key("f_alpha_divergence_coef", Double.class, 1.0, "α of alpha_divergence");
+        key("reference_free", Boolean.class, false, "no reference model: its log-probs are taken as 0 (paired losses)");
         key("use_weighting", Boolean.class, false, "WPO: weight each pair's loss by the policy's probability of both completions (pairs)");
         key("ld_alpha", Double.class, 1.0, "LD-DPO: completion tokens past the shorter completion's length count times α, in [0, 1] (1: off)");
         key("sync_ref_model", Boolean.class, false, "TR-DPO: every ref_model_sync_steps steps the reference becomes α·policy + (1−α)·reference");
@@ -528,6 +529,8 @@ public final class TrainConfig {
     public double desirableWeight() { return d("desirable_weight"); }
     public double undesirableWeight() { return d("undesirable_weight"); }
     public double discopopTau() { return d("discopop_tau"); }
+    /** reference_free: the reference's log-probs are taken as 0 and no reference is loaded. */
+    public boolean referenceFree() { return (Boolean) values.get("reference_free"); }
     /** WPO ({@code use_weighting}). */
     public boolean useWeighting() { return (Boolean) values.get("use_weighting"); }
     /** LD-DPO's α ({@code ld_alpha}; 1: off). */
@@ -656,8 +659,9 @@ public final class TrainConfig {
         io.github.align4j.loss.PreferenceLoss loss = lossWeights().isBlank()
                 ? io.github.align4j.loss.Losses.create(lossType(), allLossOptions())
                 : io.github.align4j.loss.Losses.weighted(lossWeightsMap(), allLossOptions());
-        return io.github.align4j.loss.FDivergence.wrap(loss,
+        loss = io.github.align4j.loss.FDivergence.wrap(loss,
                 io.github.align4j.loss.FDivergence.Type.of(s("f_divergence_type")), d("f_alpha_divergence_coef"));
+        return referenceFree() ? io.github.align4j.loss.ReferenceFree.wrap(loss) : loss;
     }
 
     /** True when a loss key (loss_type, loss_weights, loss options, loss_kwargs) is away from its default. */
@@ -672,7 +676,7 @@ public final class TrainConfig {
 
     /** The keys that make the loss. */
     public static final List<String> LOSS_KEYS = List.of("loss_type", "loss_weights", "label_smoothing", "simpo_gamma",
-            "desirable_weight", "undesirable_weight", "discopop_tau", "f_divergence_type", "f_alpha_divergence_coef", "loss_kwargs");
+            "desirable_weight", "undesirable_weight", "discopop_tau", "f_divergence_type", "f_alpha_divergence_coef", "reference_free", "loss_kwargs");
 
     /** A builder starting from the defaults. */
     public static Builder builder() {
@@ -724,6 +728,7 @@ public final class TrainConfig {
         public Builder discopopTau(double v) { return put("discopop_tau", v); }
         public Builder fDivergenceType(String v) { return put("f_divergence_type", v); }
         public Builder fAlphaDivergenceCoef(double v) { return put("f_alpha_divergence_coef", v); }
+        public Builder referenceFree(boolean v) { return put("reference_free", v); }
         public Builder lossKwargs(Map<String, ?> v) { return put("loss_kwargs", v); }
         public Builder useWeighting(boolean v) { return put("use_weighting", v); }
         public Builder ldAlpha(double v) { return put("ld_alpha", v); }

@@ -122,4 +122,18 @@ class ConfigUseTest {
         assertEquals("alpha_divergence", config.path("f_divergence_type").asText());
         assertEquals(0.5, config.path("f_alpha_divergence_coef").asDouble());
     }
+
+    /** reference_free: no reference; with one pair per step the first loss is −logσ(β(πc − πr)) of the logged log-probs. */
+    @Test
+    void referenceFreeTrainsWithoutAReference(@TempDir Path dir) throws Exception {
+        Path model = SyntheticTask.model(dir.resolve("model"), 5);
+        try (CausalLM policy = CausalLM.load(model, PreferenceTrainerTest.TRAIN);
+                PreferenceTrainer t = PreferenceTrainer.builder().config(base().referenceFree(true).batchSize(1).maxSteps(1).build())
+                        .policy(policy).trainPairs(SyntheticTask.pairs(4, 1)).console(null).build()) {
+            Map<String, Object> m = t.train().lastTrain();
+            double d = ((Number) m.get("logps/chosen")).doubleValue() - ((Number) m.get("logps/rejected")).doubleValue();
+            assertEquals(Math.log1p(Math.exp(-0.1 * d)), ((Number) m.get("loss")).doubleValue(), 1e-4);
+            assertNotEquals(Math.log(2), ((Number) m.get("loss")).doubleValue(), 1e-3);
+        }
+    }
 }
