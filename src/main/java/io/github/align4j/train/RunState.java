@@ -35,6 +35,7 @@ final class RunState {
     private final Batching data;
     private final Map<String, Object> lossRecord;
     private String dataSha;
+    private CpuKernels cpu;
 
     RunState(TrainConfig cfg, Batching data, Map<String, Object> lossRecord) {
         this.cfg = cfg;
@@ -61,7 +62,16 @@ final class RunState {
         r.put("nonfinite_in_a_row", badSteps);
         r.put("elapsed_s", elapsed);
         r.set("window", json.valueToTree(w.save()));
+        cpu().save(r);
         return r;
+    }
+
+    /** This process's threads and CPU kernels (read once: they do not change during a run). */
+    private CpuKernels cpu() {
+        if (cpu == null) {
+            cpu = CpuKernels.current();
+        }
+        return cpu;
     }
 
     /** SHA-256 of the tokenized training examples in order: a resume must see the same data. */
@@ -145,6 +155,13 @@ final class RunState {
         }
         if (!changed.isEmpty()) {
             say.accept("warning: resuming with changed settings: " + String.join(", ", changed));
+        }
+        List<String> cpuChanged = cpu().differences(a);
+        if (!cpuChanged.isEmpty()) {
+            say.accept("warning: resuming with other CPU settings than the run so far (" + String.join(", ", cpuChanged)
+                    + "): the result will be close, not identical, to an uninterrupted run's. For bit-identical results "
+                    + "resume with the same thread count (ai.djl.pytorch.num_threads, ai.djl.pytorch.num_interop_threads) "
+                    + "and the same ATEN_CPU_CAPABILITY on the same kind of CPU.");
         }
         long step = from.step();
         // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
