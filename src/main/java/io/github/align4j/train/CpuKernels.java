@@ -24,6 +24,7 @@ record CpuKernels(int threads, int interopThreads, String kernels) {
 
     /** This process's: libtorch's thread counts (the engine is loaded) and the kernels it dispatches to. */
     static CpuKernels current() {
+        ai.djl.engine.Engine.getEngine("PyTorch"); // loads libtorch (and applies ai.djl.pytorch.num_threads) if nothing has yet
         return new CpuKernels(JniUtils.getNumThreads(), JniUtils.getNumInteropThreads(),
                 kernels(System.getenv("ATEN_CPU_CAPABILITY"), cpuFlags(), System.getProperty("os.arch", "")));
     }
