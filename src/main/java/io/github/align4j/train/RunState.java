@@ -18,7 +18,8 @@ import java.util.function.Consumer;
 /**
  * What a resume needs besides weights and moments, stored as "align4j" in trainer_state.json: the
  * data position, the data's fingerprint, the random order's seed, the non-finite counter, the
- * open logging window and the elapsed time; and its restoring from a checkpoint.
+ * open logging window, the elapsed time and the thread counts and CPU kernels ({@link CpuKernels}); and
+ * its restoring from a checkpoint.
  */
 final class RunState {
     /** Settings that fix the data order: a resumed run must keep them. */
