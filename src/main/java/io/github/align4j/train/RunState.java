@@ -18,7 +18,8 @@ import java.util.function.Consumer;
 /**
  * What a resume needs besides weights and moments, stored as "align4j" in trainer_state.json: the
  * data position, the data's fingerprint, the random order's seed, the non-finite counter, the
- * open logging window and the elapsed time; and its restoring from a checkpoint.
+ * open logging window, the elapsed time and the thread counts and CPU kernels ({@link CpuKernels}); and
+ * its restoring from a checkpoint.
  */
 final class RunState {
     /** Settings that fix the data order: a resumed run must keep them. */
@@ -35,6 +36,7 @@ final class RunState {
     private final Batching data;
     private final Map<String, Object> lossRecord;
     private String dataSha;
+    private CpuKernels cpu;
 
     RunState(TrainConfig cfg, Batching data, Map<String, Object> lossRecord) {
         this.cfg = cfg;
@@ -61,7 +63,16 @@ final class RunState {
         r.put("nonfinite_in_a_row", badSteps);
         r.put("elapsed_s", elapsed);
         r.set("window", json.valueToTree(w.save()));
+        cpu().save(r);
         return r;
+    }
+
+    /** This process's threads and CPU kernels (read once: they do not change during a run). */
+    private CpuKernels cpu() {
+        if (cpu == null) {
+            cpu = CpuKernels.current();
+        }
+        return cpu;
     }
 
     /** SHA-256 of the tokenized training examples in order: a resume must see the same data. */
@@ -146,6 +157,13 @@ final class RunState {
         }
         if (!changed.isEmpty()) {
             say.accept("warning: resuming with changed settings: " + String.join(", ", changed));
+        }
+        List<String> cpuChanged = cpu().differences(a);
+        if (!cpuChanged.isEmpty()) {
+            say.accept("warning: resuming with other CPU settings than the run so far (" + String.join(", ", cpuChanged)
+                    + "): the result will be close, not identical, to an uninterrupted run's. For bit-identical results "
+                    + "resume with the same thread count (ai.djl.pytorch.num_threads, ai.djl.pytorch.num_interop_threads) "
+                    + "and the same ATEN_CPU_CAPABILITY on the same kind of CPU.");
         }
         long step = from.step();
         checkRanges(dir.resolve(Checkpoints.STATE), st, a, step, pos);

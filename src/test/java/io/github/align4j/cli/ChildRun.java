@@ -19,6 +19,10 @@ import java.util.stream.Stream;
  * can show: SIGKILL at any moment, SIGINT and SIGTERM.
  */
 final class ChildRun {
+    /** What decides libtorch's reduction order and SIMD rounding besides the inputs. */
+    static final List<String> THREADS = List.of("ai.djl.pytorch.num_threads", "ai.djl.pytorch.num_interop_threads");
+    static final String KERNELS = "ATEN_CPU_CAPABILITY";
+
     final Process process;
     final Path log;
 
@@ -27,13 +31,27 @@ final class ChildRun {
         this.log = log;
     }
 
+    /**
+     * Starts the child with this JVM's libtorch thread counts and CPU kernels (ATEN_CPU_CAPABILITY), so that
+     * its runs round exactly as one in this JVM does: bit-identity holds only for the same threads and kernels.
+     */
     static ChildRun start(Path log, List<String> args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-Xmx1g", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", System.getProperty("java.class.path"), "io.github.align4j.cli.Main"));
+                "-Dai.djl.offline=true", "-Xmx1g", "-XX:TieredStopAtLevel=1", "-Xshare:auto"));
+        for (String p : THREADS) {
+            if (System.getProperty(p) != null) {
+                cmd.add("-D" + p + "=" + System.getProperty(p));
+            }
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.github.align4j.cli.Main"));
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("OPT_OUT_TRACKING", "true");
+        if (System.getenv(KERNELS) != null) {
+            pb.environment().put(KERNELS, System.getenv(KERNELS));
+        } else {
+            pb.environment().remove(KERNELS);
+        }
         return new ChildRun(pb.start(), log);
     }
 

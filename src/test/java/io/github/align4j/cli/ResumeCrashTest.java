@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The promise of {@code --resume}: a run killed with SIGKILL at arbitrary moments (after its first
  * checkpoint, possibly in the middle of writing one), and resumed each time, ends with exactly the
- * weights, optimizer state and metrics of a run that was never interrupted.
+ * weights, optimizer state and metrics of a run that was never interrupted, given the same libtorch
+ * thread counts and CPU kernels (ChildRun gives the children this JVM's).
  */
 class ResumeCrashTest {
     static final int STEPS = 14;
@@ -77,6 +78,14 @@ class ResumeCrashTest {
         assertEquals(0, finish.exit(180), finish.output());
         assertTrue(finish.output().contains("resume: continuing from"), finish.output());
 
+        // bit-identity holds for the same thread counts and CPU kernels: the children ran with this JVM's
+        assertFalse(finish.output().contains("other CPU settings"), finish.output());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var wholeState = json.readTree(whole.resolve("final/trainer_state.json").toFile()).get("align4j");
+        var outState = json.readTree(out.resolve("final/trainer_state.json").toFile()).get("align4j");
+        for (String k : List.of("intra_op_threads", "interop_threads", "cpu_kernels")) {
+            assertEquals(wholeState.get(k), outState.get(k), k + " of the child runs and of the run in this JVM");
+        }
         for (String f : List.of("model.safetensors", "optimizer.safetensors")) {
             assertArrayEquals(Files.readAllBytes(whole.resolve("final").resolve(f)), Files.readAllBytes(out.resolve("final").resolve(f)),
                     f + " differs from the uninterrupted run's");

@@ -231,6 +231,55 @@ class ResumeTest {
         assertEquals(8, changed.result().steps());
     }
 
+    /**
+     * A checkpoint records the thread counts and CPU kernels of its run; a resume under others goes on, with a
+     * warning that the result will be close, not identical (reduction order and SIMD rounding differ).
+     */
+    @Test
+    void recordsThreadsAndKernelsAndWarnsWhenAResumeUsesOthers(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run");
+        train(out, config(4, Map.of()), false, data, null, 2);
+        Path ck = out.resolve("checkpoint-2");
+        Path stateFile = ck.resolve(Checkpoints.STATE);
+        ObjectNode state = (ObjectNode) new ObjectMapper().readTree(stateFile.toFile());
+        ObjectNode a = (ObjectNode) state.get("align4j");
+        assertEquals(CpuKernels.current().threads(), a.get("intra_op_threads").asInt(), "ai.djl.pytorch.num_threads (Surefire: 1)");
+        assertEquals(CpuKernels.current().interopThreads(), a.get("interop_threads").asInt());
+        assertEquals(CpuKernels.current().kernels(), a.get("cpu_kernels").asText());
+
+        // as if the run so far had had other threads and kernels (the manifest's checksum follows the edit)
+        String kernels = a.get("cpu_kernels").asText().equals("default") ? "avx2" : "default";
+        int threads = CpuKernels.current().threads();
+        a.put("intra_op_threads", threads + 2);
+        a.put("cpu_kernels", kernels);
+        Files.write(stateFile, new ObjectMapper().writeValueAsBytes(state));
+        Path mf = ck.resolve("manifest.json");
+        ObjectNode m = (ObjectNode) new ObjectMapper().readTree(mf.toFile());
+        for (JsonNode e : m.get("files")) {
+            if (e.get("path").asText().equals(Checkpoints.STATE)) {
+                ((ObjectNode) e).put("bytes", Files.size(stateFile)).put("sha256", Checkpoints.sha256(stateFile, false));
+            }
+        }
+        Files.write(mf, new ObjectMapper().writeValueAsBytes(m));
+
+        Run resumed = train(out, config(4, Map.of()), true, data, null, -1);
+        assertTrue(resumed.console().contains("continuing from " + ck), resumed.console());
+        assertTrue(resumed.console().contains("warning: resuming with other CPU settings than the run so far (intra-op threads " + (threads + 2) + " → " + threads + ", "
+                + "CPU kernels " + kernels + " → " + CpuKernels.current().kernels() + "): the result will be close, not identical"),
+                resumed.console());
+        assertEquals(4, resumed.result().steps());
+        // what it wrote records this process's settings again
+        JsonNode now = new ObjectMapper().readTree(out.resolve("final").resolve(Checkpoints.STATE).toFile()).get("align4j");
+        assertEquals(threads, now.get("intra_op_threads").asInt());
+        assertEquals(CpuKernels.current().kernels(), now.get("cpu_kernels").asText());
+
+        // the same settings: no warning
+        Path same = dir.resolve("same");
+        train(same, config(4, Map.of()), false, data, null, 2);
+        Run plain = train(same, config(4, Map.of()), true, data, null, -1);
+        assertFalse(plain.console().contains("other CPU settings"), plain.console());
+    }
+
     @Test
     void resumeWithoutACheckpointStartsOverAndOverwriteReplaces(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("run");
