@@ -687,7 +687,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         /**
          * An online run (TRL's OnlineDPOTrainer): the data order walks through prompts, and every training
          * micro-batch takes fresh pairs of its prompts from {@code source}, sampled from the current policy
-         * outside the gradient collector. Used by {@code io.github.align4j.eval.OnlineDpo}; not with
+         * outside the gradient collector. Used by the eval package's {@code OnlineDpo}; not with
          * {@link #trainPairs}, {@link #trainUnpaired} or {@code precompute_ref_log_probs}.
          *
          * @param plan one entry per prompt: its ids and completions as long as the longest that can be
