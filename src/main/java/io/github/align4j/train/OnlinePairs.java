@@ -7,7 +7,7 @@ import java.util.Map;
 /**
  * Where an online run's pairs come from: called once per micro-batch, before the gradient collector
  * opens, with the prompts of that micro-batch; it samples completions from the current policy, ranks
- * them and returns one (chosen, rejected) pair per prompt. the eval package's {@code OnlineDpo}
+ * them and returns one (chosen, rejected) pair per prompt. The eval package's {@code OnlineDpo}
  * implements it with a sampler and a judge; {@link PreferenceTrainer.Builder#online} takes it.
  *
  * <p>A resumable run needs a deterministic source: the same (step, micro-batch, prompts) and the same
