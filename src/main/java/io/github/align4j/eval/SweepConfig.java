@@ -60,7 +60,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
 
     /** Keys of the sweep file that are not trainer fields. */
     static final List<String> SWEEP_KEYS = List.of("grid", "train_rows", "judge", "judge_samples", "max_new_tokens",
-            "temperature", "seeds", "eval");
+            "temperature", "seeds", "eval", "shards");
 
     static {
         ReviewJudge.register(); // the built-in judges can be named in a sweep file
@@ -141,7 +141,8 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         double temp = root.path("temperature").asDouble(1.0);
         new SamplingOptions(maxNew, temp, 1.0, 0, 0, Math.max(1, samples)); // checks the values
         SweepConfig c = new SweepConfig(file, base, grid, ignored, rows, judge, samples, maxNew, temp, text);
-        c.seeds(); // checks seeds and eval
+        c.seeds(); // checks seeds, shards and eval
+        c.shards();
         c.mtBench();
         Sweep.expand(grid, base); // every cell's values and the ids are valid
         return c;
@@ -197,6 +198,18 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         if (n.asInt() > Sweep.MAX_SEEDS) {
             throw new Align4jException(file + ": seeds: at most " + Sweep.MAX_SEEDS + " runs per cell, got " + n.asInt()
                     + "; a handful (3 to 5) tells a finding from one trajectory");
+        }
+        return n.asInt();
+    }
+
+    /** The file's {@code shards: N} (the array job's size, for {@code --shard env}), or null when not set. */
+    public Integer shards() {
+        JsonNode n = root().get("shards");
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 1) {
+            throw new Align4jException(file + ": shards: expected a whole number ≥ 1 (the array job's size), got " + n);
         }
         return n.asInt();
     }
