@@ -690,7 +690,11 @@ public final class Sweep {
         }
         try {
             JsonNode n = JSON.readTree(f.toFile());
-            if (!JSON.valueToTree(configMap(cell, seed)).equals(n.get("config"))) {
+            JsonNode saved = n.get("config");
+            if (saved instanceof ObjectNode o) {
+                o.remove("device"); // results written before the device was left out
+            }
+            if (!JSON.valueToTree(configMap(cell, seed)).equals(saved)) {
                 return null; // the cell's settings changed since: train it again
             }
             Map<String, Double> m = new LinkedHashMap<>();
@@ -705,8 +709,10 @@ public final class Sweep {
         }
     }
 
+    /** What a run trains (its result and checkpoints are reused under these): not where it trains (device). */
     private Map<String, Object> configMap(Cell cell, long seed) {
         Map<String, Object> m = new LinkedHashMap<>(config(cell, seed).asMap());
+        m.remove("device"); // a Spark task or an array job trains on the GPU it was given; the report is built elsewhere
         m.put("model", model.toAbsolutePath().normalize().toString());
         m.put("train_pairs", trainPairs.size());
         m.put("eval_pairs", evalPairs == null ? 0 : evalPairs.size());

@@ -186,6 +186,15 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 maxNewTokens, temperature, text);
     }
 
+    /**
+     * A copy training on another device ({@code cpu}, {@code gpu:N}, ...): where a Spark task or an array job's
+     * pod trains; a run's results are reused whatever device trained them.
+     */
+    public SweepConfig withDevice(String device) {
+        return new SweepConfig(file, base.with("device", device, "device"), grid, ignored, trainRows, judge, judgeSamples,
+                maxNewTokens, temperature, text);
+    }
+
     /** Runs per cell (the file's {@code seeds}, default 1). */
     public int seeds() {
         JsonNode n = root().get("seeds");

@@ -106,7 +106,7 @@ public final class TrainConfig {
         key("train_file", String.class, "", "training data");
         key("eval_file", String.class, "", "held-out data");
         key("output_dir", String.class, "", "where metrics and checkpoints go");
-        key("device", String.class, "auto", "cpu, gpu or auto");
+        key("device", String.class, "auto", "cpu, gpu, gpu:N (the N-th GPU) or auto");
         key("chat_template", String.class, "", "a file with a Jinja chat template (default: the tokenizer's)");
         key("use_peft", Boolean.class, false, "train LoRA adapters on a frozen base; the reference is the base with the adapters off");
         key("lora_r", Integer.class, 16, "LoRA rank r (≥ 1)");
@@ -360,7 +360,8 @@ public final class TrainConfig {
                         "must be cosine, linear or constant, got '" + v + "'");
                 break;
             case "device":
-                require(List.of("cpu", "gpu", "auto", "cuda").contains(v), where, "must be cpu, gpu or auto");
+                require(List.of("cpu", "gpu", "auto", "cuda").contains(v) || String.valueOf(v).matches("(gpu|cuda):\\d{1,4}"),
+                        where, "must be cpu, gpu, gpu:N or auto");
                 break;
             case "f_divergence_type":
                 require(List.of("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence").contains(v), where,

@@ -72,6 +72,16 @@ class SweepShardTest {
         }
     }
 
+    /** A Spark task trains on the GPU it was given: device gpu:N is a valid setting, refused when there is no such GPU. */
+    @Test
+    void deviceNamesOneGpuOfSeveral() {
+        assertEquals("gpu:1", io.github.align4j.train.TrainConfig.defaults().with("device", "gpu:1", "test").device());
+        assertThrows(Align4jException.class, () -> io.github.align4j.train.TrainConfig.defaults().with("device", "gpu:x", "test"));
+        int gpus = ai.djl.engine.Engine.getInstance().getGpuCount();
+        assertTrue(assertThrows(Align4jException.class, () -> io.github.align4j.model.Devices.resolve("gpu:" + gpus))
+                .getMessage().contains("DJL sees " + gpus + " GPU(s)"));
+    }
+
     @Test
     void shardsThenReportGiveTheUnshardedResults(@TempDir Path dir) throws Exception {
         Path yaml = sweepFile(dir, dir.resolve("sharded"), "");
