@@ -1,0 +1,118 @@
+package io.github.align4j.spark;
+
+import io.github.align4j.Align4jException;
+import io.github.align4j.eval.Sweep;
+import io.github.align4j.eval.SweepConfig;
+import io.github.align4j.internal.Texts;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * {@code spark-submit --class io.github.align4j.spark.Main align4j-spark.jar <command> ...}: the align4j
+ * commands that spread over a cluster, with the flags of the matching {@code align4j} command.
+ *
+ * <ul>
+ *   <li>{@code sweep --config FILE [--output DIR] [--seeds N] [--dry-run]}: every (cell, seed) run is a Spark
+ *       task; the driver writes the report (see {@link SparkSweep}).
+ * </ul>
+ *
+ * Exit codes as the {@code align4j} command line: 0 done, 2 a user error (the message says what to change),
+ * 1 anything else.
+ */
+public final class Main {
+    private Main() {}
+
+    static final String USAGE = "usage: spark-submit --class io.github.align4j.spark.Main align4j-spark.jar sweep --config "
+            + "FILE.yaml [--output DIR] [--seeds N] [--dry-run]";
+
+    public static void main(String[] args) {
+        // DJL must never call home (the executors get it from align4j's Offline too)
+        if (System.getProperty("OPT_OUT_TRACKING") == null && System.getenv("OPT_OUT_TRACKING") == null) {
+            System.setProperty("OPT_OUT_TRACKING", "true");
+        }
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        try {
+            if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+                out.println(USAGE);
+                return args.length == 0 ? 2 : 0;
+            }
+            String command = args[0];
+            Map<String, String> flags = flags(Arrays.copyOfRange(args, 1, args.length), List.of("--config", "--output",
+                    "--seeds"), List.of("--dry-run"));
+            if (!command.equals("sweep")) {
+                throw new Align4jException("unknown command '" + Texts.printable(command) + "'; " + USAGE);
+            }
+            String config = flags.get("--config");
+            if (config == null) {
+                throw new Align4jException("sweep: --config FILE.yaml is required");
+            }
+            SweepConfig sc = SweepConfig.load(Path.of(config));
+            if (flags.containsKey("--output")) {
+                sc = sc.withOutputDir(flags.get("--output"));
+            }
+            int seeds = 0;
+            if (flags.containsKey("--seeds")) {
+                try {
+                    seeds = Integer.parseInt(flags.get("--seeds"));
+                } catch (NumberFormatException e) {
+                    seeds = -1;
+                }
+                if (seeds < 1 || seeds > Sweep.MAX_SEEDS) {
+                    throw new Align4jException("--seeds must be between 1 and " + Sweep.MAX_SEEDS + ", got "
+                            + Texts.printable(flags.get("--seeds")));
+                }
+            }
+            if (flags.containsKey("--dry-run")) {
+                out.print(sc.plan());
+                out.println("dry run: nothing was trained.");
+                return 0;
+            }
+            out.print(sc.plan());
+            out.flush();
+            SparkSession spark = SparkSession.builder().appName("align4j sweep " + sc.file().getFileName()).getOrCreate();
+            try {
+                Sweep.Status st = SparkSweep.run(spark, sc, seeds);
+                out.printf("sweep: %d runs finished; report: %s%n", st.runs(), sc.outputDir().toAbsolutePath().normalize()
+                        .resolve("report.html"));
+            } finally {
+                spark.stop();
+            }
+            return 0;
+        } catch (Align4jException e) {
+            err.println("error: " + Texts.printable(e.getMessage()));
+            return 2;
+        }
+    }
+
+    /** --name value pairs (and --name=value), and switches; anything else is refused by name. */
+    static Map<String, String> flags(String[] args, List<String> valued, List<String> switches) {
+        Map<String, String> m = new LinkedHashMap<>();
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        for (int i = 0; i < rest.size(); i++) {
+            String a = rest.get(i);
+            String name = a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
+            if (switches.contains(a)) {
+                m.put(a, "true");
+            } else if (valued.contains(name)) {
+                String v = a.contains("=") ? a.substring(a.indexOf('=') + 1) : i + 1 < rest.size() ? rest.get(++i) : null;
+                if (v == null) {
+                    throw new Align4jException(name + " needs a value");
+                }
+                m.put(name, v);
+            } else {
+                throw new Align4jException("unknown option '" + Texts.printable(a.length() > 60 ? a.substring(0, 60) + "…" : a)
+                        + "'; " + USAGE);
+            }
+        }
+        return m;
+    }
+}
