@@ -61,6 +61,10 @@ final class SweepCommand implements Callable<Integer> {
             + "and report.html from the runs finished so far, naming the ones not finished (exit 0 either way).")
     boolean report;
 
+    @Option(names = "--gpu-memory", paramLabel = "GIB", description = "With --dry-run: plan each cell's memory against one "
+            + "GPU of this many GiB (e.g. 80) instead of the device seen here; needs the model's config.json only.")
+    Double gpuMemory;
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -89,8 +93,11 @@ final class SweepCommand implements Callable<Integer> {
             out.flush();
             return CliSupport.EXIT_OK;
         }
+        if (gpuMemory != null && !(gpuMemory > 0 && gpuMemory < 1e6)) {
+            throw new io.github.align4j.Align4jException("--gpu-memory: expected GiB above 0, e.g. 80, got " + gpuMemory);
+        }
         if (dryRun) {
-            out.print(sc.plan());
+            out.print(sc.plan(gpuMemory == null ? -1 : (long) (gpuMemory * (1L << 30))));
             if (seeds != null) {
                 out.println("  --seeds " + seeds + " replaces the file's seeds (" + sc.seeds() + ")");
             }
