@@ -51,6 +51,9 @@ class SweepShardTest {
                 Map.of("SLURM_ARRAY_TASK_ID", "1")::get)).getMessage().contains("--shards N"));
         assertTrue(assertThrows(Align4jException.class, () -> Sweep.Shard.parse("env", 4,
                 Map.of("SLURM_ARRAY_TASK_ID", "4")::get)).getMessage().contains("--array=0-3"));
+        String m = assertThrows(Align4jException.class, () -> Sweep.Shard.parse("env", 4,
+                Map.of("JOB_COMPLETION_INDEX", "1\u001b[2J" + "9".repeat(100))::get)).getMessage();
+        assertTrue(m.contains("not a whole number") && !m.contains("\u001b") && m.length() < 200, m);
         assertTrue(assertThrows(Align4jException.class, () -> Sweep.Shard.parse("1/3", 4, k -> null)).getMessage()
                 .contains("give one count"));
         // every run in exactly one shard, sizes within one of each other
