@@ -60,6 +60,8 @@ public final class PreferenceTrainer implements AutoCloseable {
     private final CausalLM policy;
     private final PreferenceLoss loss;
     private final Map<String, Object> lossRecord;
+    private final List<TokenizedPair> trainPairs; // as given, for ref_logps_file's rows
+    private final List<TokenizedUnpaired> trainUnpaired;
     private final List<TokenizedPair> evalPairs;
     private final List<TokenizedUnpaired> evalUnpaired;
     private final Path output;
@@ -144,6 +146,8 @@ public final class PreferenceTrainer implements AutoCloseable {
                             : "; choose an unpaired loss such as kto"));
         }
         train = paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
+        this.trainPairs = trainPairs;
+        this.trainUnpaired = trainUnpaired;
         state = new RunState(cfg, train, lossRecord);
         ai.djl.ndarray.types.DataType refType = b.referenceType;
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
@@ -415,6 +419,12 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     private void prepareReference() {
         if (loss.needsReference()) {
+            if (!cfg.refLogpsFile().isEmpty()) { // a reference pass done elsewhere (align4j logprobs, align4j-spark logprobs)
+                Path f = Path.of(cfg.refLogpsFile());
+                reference.prepare(true, cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say,
+                        RefLogpsFile.read(f, trainPairs, trainUnpaired, evalPairs, evalUnpaired), f.toString());
+                return;
+            }
             reference.prepare(cfg.precomputeRef(), cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say);
         }
     }
