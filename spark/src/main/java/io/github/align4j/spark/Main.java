@@ -20,6 +20,8 @@ import org.apache.spark.sql.SparkSession;
  * <ul>
  *   <li>{@code sweep --config FILE [--output DIR] [--seeds N] [--dry-run]}: every (cell, seed) run is a Spark
  *       task; the driver writes the report (see {@link SparkSweep}).
+ *   <li>{@code logprobs --model DIR --data PATH --out FILE.jsonl [--adapter DIR] ...}: the reference's log-probs of
+ *       every row, data-parallel, with TRL's precompute columns (see {@link SparkLogprobs}).
  * </ul>
  *
  * Exit codes as the {@code align4j} command line: 0 done, 2 a user error (the message says what to change),
@@ -29,7 +31,9 @@ public final class Main {
     private Main() {}
 
     static final String USAGE = "usage: spark-submit --class io.github.align4j.spark.Main align4j-spark.jar sweep --config "
-            + "FILE.yaml [--output DIR] [--seeds N] [--dry-run]";
+            + "FILE.yaml [--output DIR] [--seeds N] [--dry-run] | logprobs --model DIR --data PATH --out FILE.jsonl "
+            + "[--adapter DIR] [--batch-size N] [--max-length N] [--max-prompt-length N] [--apply-chat-template] "
+            + "[--skip-bad-rows] [--cache-dir DIR]";
 
     public static void main(String[] args) {
         // DJL must never call home (the executors get it from align4j's Offline too)
@@ -46,11 +50,14 @@ public final class Main {
                 return args.length == 0 ? 2 : 0;
             }
             String command = args[0];
-            Map<String, String> flags = flags(Arrays.copyOfRange(args, 1, args.length), List.of("--config", "--output",
-                    "--seeds"), List.of("--dry-run"));
+            if (command.equals("logprobs")) {
+                return logprobs(Arrays.copyOfRange(args, 1, args.length), out);
+            }
             if (!command.equals("sweep")) {
                 throw new Align4jException("unknown command '" + Texts.printable(command) + "'; " + USAGE);
             }
+            Map<String, String> flags = flags(Arrays.copyOfRange(args, 1, args.length), List.of("--config", "--output",
+                    "--seeds"), List.of("--dry-run"));
             String config = flags.get("--config");
             if (config == null) {
                 throw new Align4jException("sweep: --config FILE.yaml is required");
@@ -91,6 +98,46 @@ public final class Main {
             err.println("error: " + Texts.printable(e.getMessage()));
             return 2;
         }
+    }
+
+    /** {@code logprobs --model DIR --data PATH --out FILE [...]}: see {@link SparkLogprobs}. */
+    private static int logprobs(String[] args, PrintStream out) {
+        Map<String, String> f = flags(args, List.of("--model", "--data", "--out", "--adapter", "--batch-size",
+                "--max-length", "--max-prompt-length", "--cache-dir"), List.of("--apply-chat-template", "--skip-bad-rows"));
+        for (String req : List.of("--model", "--data", "--out")) {
+            if (!f.containsKey(req)) {
+                throw new Align4jException("logprobs: " + req + " is required; " + USAGE);
+            }
+        }
+        SparkLogprobs.Job job = new SparkLogprobs.Job(f.get("--model"), f.get("--adapter"), f.get("--data"),
+                number(f, "--batch-size", 8, 1), number(f, "--max-length", 1024, 0), number(f, "--max-prompt-length", 512, 0),
+                f.containsKey("--apply-chat-template"), f.get("--cache-dir"), f.containsKey("--skip-bad-rows"));
+        SparkSession spark = SparkSession.builder().appName("align4j logprobs " + f.get("--data")).getOrCreate();
+        try {
+            SparkLogprobs.Summary s = SparkLogprobs.run(spark, job, Path.of(f.get("--out")));
+            out.printf(java.util.Locale.ROOT, "logprobs: scored %d of %d rows with %d tasks in %.1f s (%.1f rows/s); wrote %s%n",
+                    s.scored(), s.rowsRead(), s.tasks(), s.seconds(), s.rowsPerSecond(), f.get("--out"));
+        } finally {
+            spark.stop();
+        }
+        return 0;
+    }
+
+    private static int number(Map<String, String> f, String name, int dflt, int min) {
+        String v = f.get(name);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n >= min) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new Align4jException(name + ": expected a whole number ≥ " + min + ", got '" + Texts.printable(v.length() > 40
+                ? v.substring(0, 40) + "…" : v) + "'");
     }
 
     /** --name value pairs (and --name=value), and switches; anything else is refused by name. */
