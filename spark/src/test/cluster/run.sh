@@ -6,7 +6,9 @@
 #
 #   1. a 4-cell sweep (dpo, ipo × β 0.1, 0.5) gives the same results.csv as `align4j sweep` of the same file;
 #   2. an executor JVM killed (SIGKILL) while its cell trains: the sweep still finishes, the killed
-#      cell resumes from its checkpoint (the log line is shown), and results.csv is the same again.
+#      cell resumes from its checkpoint (the log line is shown), and results.csv is the same again;
+#   3. 1,000 rows scored by the logprobs job equal `align4j logprobs`, and `align4j train --ref-logps`
+#      with that file gives the losses of `--precompute-ref`.
 #
 # Run from spark/ after `mvn package` there and in the root (needs ../target/align4j.jar and
 # target/align4j-spark.jar). Writes only under target/cluster/. Nothing listens beyond 127.0.0.1.
@@ -175,4 +177,40 @@ local_sweep "$work/kill-local.yaml"
 kill_local_s=$(( $(date +%s) - t ))
 diff <(values "$work/out-kill-local/results.csv") <(values "$work/out-kill/results.csv")
 echo "test 2 passed: sweep with a killed executor ${kill_s} s (align4j sweep locally: ${kill_local_s} s); resumed; results.csv identical"
+# ---- 3. 1,000 rows scored on the cluster = align4j logprobs; train with them as the reference ---------
+for i in $(seq 0 999); do
+    p=${products[$(( i % 8 ))]}
+    n=$(( i % 7 ))
+    extra=$(printf ' really%.0s' $(seq 0 $n))
+    echo "{\"prompt\": \"Row $i: how is the$extra good $p?\", \"chosen\": \"The $p is$extra great.\", \"rejected\": \"The $p is awful.\"}"
+done > "$work/rows1000.jsonl"
+t=$(date +%s)
+submit "$work/logprobs-driver.log" logprobs --model "$work/model" --data "$work/rows1000.jsonl" \
+    --out "$work/ref-spark.jsonl" --batch-size 8 --cache-dir "$work/cache" || { tail -50 "$work/logprobs-driver.log"; exit 1; }
+logprobs_s=$(( $(date +%s) - t ))
+grep -h "logprobs: scored" "$work/logprobs-driver.log"
+t=$(date +%s)
+java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -jar "$cli" logprobs \
+    --model "$work/model" --data "$work/rows1000.jsonl" --out "$work/ref-local.jsonl" --batch-size 8 \
+    --cache-dir "$work/cache" 2> "$work/logprobs-local.log"
+logprobs_local_s=$(( $(date +%s) - t ))
+test "$(wc -l < "$work/ref-spark.jsonl")" -eq 1000
+# the same values, bit for bit, under TRL's column names
+diff <(sed 's/"ref_/"/g' "$work/ref-spark.jsonl") "$work/ref-local.jsonl"
+train() { # OUTPUT ARGS...
+    local o=$1; shift
+    java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -jar "$cli" train \
+        --model "$work/model" --data "$work/rows1000.jsonl" --output "$work/$o" --max-steps 2 --batch-size 8 \
+        --logging-steps 1 --cache-dir "$work/cache" "$@" > "$work/$o.log" 2>&1 || { cat "$work/$o.log"; exit 1; }
+}
+train train-precompute --precompute-ref
+train train-ref-spark --ref-logps "$work/ref-spark.jsonl"
+grep -q "from $work/ref-spark.jsonl (reference model not loaded)" "$work/train-ref-spark.log"
+losses() { grep -o '"loss":[^,]*' "$1/metrics.jsonl" | head -2; }
+# the same losses to float precision: --precompute-ref scores the reference in the trainer's own batches,
+# whose sums may differ from the logprobs job's in the last bit
+paste -d' ' <(losses "$work/train-precompute" | cut -d: -f2) <(losses "$work/train-ref-spark" | cut -d: -f2) \
+    | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 * ($1 < 0 ? -$1 : $1)) { print "losses differ: " $0; exit 1 } }'
+echo "test 3 passed: 1,000 rows scored on 2 executors in ${logprobs_s} s (align4j logprobs locally: ${logprobs_local_s} s), values identical; train --ref-logps: losses $(losses "$work/train-ref-spark" | cut -d: -f2 | tr '\n' ' ')vs --precompute-ref $(losses "$work/train-precompute" | cut -d: -f2 | tr '\n' ' ')"
+
 echo "cluster tests: $(( $(date +%s) - t0 )) s in all"
