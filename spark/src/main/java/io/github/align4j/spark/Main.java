@@ -22,6 +22,8 @@ import org.apache.spark.sql.SparkSession;
  *       task; the driver writes the report (see {@link SparkSweep}).
  *   <li>{@code logprobs --model DIR --data PATH --out FILE.jsonl [--adapter DIR] ...}: the reference's log-probs of
  *       every row, data-parallel, with TRL's precompute columns (see {@link SparkLogprobs}).
+ *   <li>{@code generate --model DIR --data PROMPTS.jsonl --out FILE.jsonl [...]}: samples for a table of prompts,
+ *       as {@code align4j generate --json} (see {@link SparkGenerate}).
  * </ul>
  *
  * Exit codes as the {@code align4j} command line: 0 done, 2 a user error (the message says what to change),
@@ -33,7 +35,9 @@ public final class Main {
     static final String USAGE = "usage: spark-submit --class io.github.align4j.spark.Main align4j-spark.jar sweep --config "
             + "FILE.yaml [--output DIR] [--seeds N] [--dry-run] | logprobs --model DIR --data PATH --out FILE.jsonl "
             + "[--adapter DIR] [--batch-size N] [--max-length N] [--max-prompt-length N] [--apply-chat-template] "
-            + "[--skip-bad-rows] [--cache-dir DIR]";
+            + "[--skip-bad-rows] [--cache-dir DIR] | generate --model DIR --data PROMPTS.jsonl --out FILE.jsonl "
+            + "[--adapter DIR] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] "
+            + "[--num-samples N] [--no-chat-template]";
 
     public static void main(String[] args) {
         // DJL must never call home (the executors get it from align4j's Offline too)
@@ -52,6 +56,9 @@ public final class Main {
             String command = args[0];
             if (command.equals("logprobs")) {
                 return logprobs(Arrays.copyOfRange(args, 1, args.length), out);
+            }
+            if (command.equals("generate")) {
+                return generate(Arrays.copyOfRange(args, 1, args.length), out);
             }
             if (!command.equals("sweep")) {
                 throw new Align4jException("unknown command '" + Texts.printable(command) + "'; " + USAGE);
@@ -121,6 +128,43 @@ public final class Main {
             spark.stop();
         }
         return 0;
+    }
+
+    /** {@code generate --model DIR --data PROMPTS.jsonl --out FILE.jsonl [...]}: see {@link SparkGenerate}. */
+    private static int generate(String[] args, PrintStream out) {
+        Map<String, String> f = flags(args, List.of("--model", "--data", "--out", "--adapter", "--max-new-tokens",
+                "--temperature", "--top-p", "--top-k", "--seed", "--num-samples"), List.of("--no-chat-template"));
+        for (String req : List.of("--model", "--data", "--out")) {
+            if (!f.containsKey(req)) {
+                throw new Align4jException("generate: " + req + " is required; " + USAGE);
+            }
+        }
+        SparkGenerate.Job job = new SparkGenerate.Job(f.get("--model"), f.get("--adapter"), number(f, "--max-new-tokens", 128, 1),
+                real(f, "--temperature", 1.0), real(f, "--top-p", 1.0), number(f, "--top-k", 0, 0),
+                number(f, "--seed", 0, Integer.MIN_VALUE), number(f, "--num-samples", 1, 1), !f.containsKey("--no-chat-template"));
+        SparkSession spark = SparkSession.builder().appName("align4j generate " + f.get("--data")).getOrCreate();
+        try {
+            long t = System.nanoTime();
+            long lines = SparkGenerate.run(spark, job, Path.of(f.get("--data")), Path.of(f.get("--out")));
+            out.printf(java.util.Locale.ROOT, "generate: %d completions in %.1f s; wrote %s%n", lines,
+                    (System.nanoTime() - t) / 1e9, f.get("--out"));
+        } finally {
+            spark.stop();
+        }
+        return 0;
+    }
+
+    private static double real(Map<String, String> f, String name, double dflt) {
+        String v = f.get(name);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            return Double.parseDouble(v.trim());
+        } catch (NumberFormatException e) {
+            throw new Align4jException(name + ": expected a number, got '" + Texts.printable(v.length() > 40
+                    ? v.substring(0, 40) + "…" : v) + "'");
+        }
     }
 
     private static int number(Map<String, String> f, String name, int dflt, int min) {
