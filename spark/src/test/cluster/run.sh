@@ -8,7 +8,8 @@
 #   2. an executor JVM killed (SIGKILL) while its cell trains: the sweep still finishes, the killed
 #      cell resumes from its checkpoint (the log line is shown), and results.csv is the same again;
 #   3. 1,000 rows scored by the logprobs job equal `align4j logprobs`, and `align4j train --ref-logps`
-#      with that file gives the losses of `--precompute-ref`.
+#      with that file gives the losses of `--precompute-ref`;
+#   4. samples for 20 prompts by the generate job equal `align4j generate --json`.
 #
 # Run from spark/ after `mvn package` there and in the root (needs ../target/align4j.jar and
 # target/align4j-spark.jar). Writes only under target/cluster/. Nothing listens beyond 127.0.0.1.
@@ -212,5 +213,19 @@ losses() { grep -o '"loss":[^,]*' "$1/metrics.jsonl" | head -2; }
 paste -d' ' <(losses "$work/train-precompute" | cut -d: -f2) <(losses "$work/train-ref-spark" | cut -d: -f2) \
     | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 * ($1 < 0 ? -$1 : $1)) { print "losses differ: " $0; exit 1 } }'
 echo "test 3 passed: 1,000 rows scored on 2 executors in ${logprobs_s} s (align4j logprobs locally: ${logprobs_local_s} s), values identical; train --ref-logps: losses $(losses "$work/train-ref-spark" | cut -d: -f2 | tr '\n' ' ')vs --precompute-ref $(losses "$work/train-precompute" | cut -d: -f2 | tr '\n' ' ')"
+
+# ---- 4. samples for a table of prompts on the cluster = align4j generate --json ----------------------
+for i in $(seq 0 19); do echo "{\"prompt\": \"Tell me about the ${products[$(( i % 8 ))]} number $i.\"}"; done \
+    > "$work/prompts.jsonl"
+t=$(date +%s)
+submit "$work/generate-driver.log" generate --model "$work/model" --data "$work/prompts.jsonl" --out "$work/samples-spark.jsonl" \
+    --max-new-tokens 16 --temperature 0.8 --seed 7 --num-samples 2 || { tail -50 "$work/generate-driver.log"; exit 1; }
+generate_s=$(( $(date +%s) - t ))
+java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -jar "$cli" generate \
+    --model "$work/model" --data "$work/prompts.jsonl" --json --max-new-tokens 16 --temperature 0.8 --seed 7 \
+    --num-samples 2 --device cpu > "$work/samples-local.jsonl" 2> /dev/null
+test "$(wc -l < "$work/samples-spark.jsonl")" -eq 40
+diff "$work/samples-local.jsonl" "$work/samples-spark.jsonl"
+echo "test 4 passed: 20 prompts × 2 samples on 2 executors in ${generate_s} s; lines identical to align4j generate --json"
 
 echo "cluster tests: $(( $(date +%s) - t0 )) s in all"
