@@ -110,7 +110,7 @@ YAML
 submit() { # LOG ARGS...
     local log=$1; shift
     java -Xmx1g $opens -cp "$job:$SPARK_HOME/jars/*" org.apache.spark.deploy.SparkSubmit --master "$master_url" \
-        --conf spark.executor.cores=1 --conf spark.task.cpus=1 --conf spark.executor.memory=1500m \
+        --conf spark.executor.cores=1 --conf spark.task.cpus=1 --conf spark.executor.memory=1g \
         --conf spark.ui.enabled=false --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 \
         --conf spark.executorEnv.OPT_OUT_TRACKING=true --conf spark.executorEnv.SPARK_LOCAL_IP=127.0.0.1 \
         --conf "spark.executor.extraJavaOptions=-Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1" \

@@ -101,6 +101,19 @@ final class SweepCommand implements Callable<Integer> {
             if (seeds != null) {
                 out.println("  --seeds " + seeds + " replaces the file's seeds (" + sc.seeds() + ")");
             }
+            if (sh != null) {
+                int perCell = seeds != null ? seeds : sc.seeds();
+                List<String> mine = new ArrayList<>();
+                List<Sweep.Cell> cells = sc.cells();
+                for (int r = 0; r < cells.size() * perCell; r++) {
+                    if (sh.owns(r)) {
+                        mine.add(cells.get(r / perCell).id() + (perCell == 1 ? "" : " seed "
+                                + ((long) sc.base().seed() + r % perCell)));
+                    }
+                }
+                out.println("  shard      " + sh + ": " + mine.size() + " run(s): " + (mine.size() > 40
+                        ? String.join(", ", mine.subList(0, 40)) + ", ..." : String.join(", ", mine)));
+            }
             out.println("dry run: nothing was trained.");
             out.flush();
             return CliSupport.EXIT_OK;

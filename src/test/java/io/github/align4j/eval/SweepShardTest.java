@@ -135,6 +135,10 @@ class SweepShardTest {
         err.getBuffer().setLength(0);
         assertEquals(2, cl.execute("sweep", "--config", yaml.toString(), "--shard", "1/3"));
         assertTrue(err.toString().contains("give one count"), err.toString()); // the file says 4
+        StringWriter plan = new StringWriter();
+        cl.setOut(new PrintWriter(plan));
+        assertEquals(0, cl.execute("sweep", "--config", yaml.toString(), "--dry-run", "--shard", "1/4"), err.toString());
+        assertTrue(plan.toString().contains("shard      1/4: 1 run(s): dpo-beta0.5\n"), plan.toString());
         Path bad = dir.resolve("bad.yaml");
         Files.writeString(bad, Files.readString(yaml).replace("shards: 4", "shards: two"));
         err.getBuffer().setLength(0);
