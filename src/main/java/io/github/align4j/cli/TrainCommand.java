@@ -104,6 +104,11 @@ final class TrainCommand implements Callable<Integer> {
     boolean resume;
     @Option(names = "--config", paramLabel = "RECIPE.yaml", description = "A recipe with alignment-handbook keys; flags override it.")
     Path config;
+    @Option(names = "--ref-logps", paramLabel = "FILE", description = "The reference's log-probs per data row, as "
+            + "align4j logprobs or align4j-spark's logprobs job writes them (chosen_logps/rejected_logps or TRL's "
+            + "ref_chosen_logps/ref_rejected_logps, one JSON line per row): the reference pass is not run again.")
+    String refLogps;
+
     @Option(names = "--precompute-ref", description = "Score the reference once before training and cache it on disk.")
     boolean precomputeRef;
     @Option(names = "--cache-dir", paramLabel = "DIR", description = "Cache root: tokenized data in DIR/tokenized, "
@@ -186,6 +191,7 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, Object> m = new LinkedHashMap<>();
         put(m, "model_name_or_path", model);
         put(m, "ref_model", refModel);
+        put(m, "ref_logps_file", refLogps);
         put(m, "train_file", data);
         put(m, "eval_file", evalData);
         put(m, "eval_split", evalSplit);

@@ -185,6 +185,102 @@ public final class Sweep {
         default void cellFinished(int index, int total, CellResult result) {}
     }
 
+    /**
+     * Which runs of a sweep one process trains, for array jobs (Kubernetes Indexed Jobs, Slurm arrays) and
+     * Spark tasks: run {@code r} (grid order, the seeds of a cell together, from 0) belongs to shard
+     * {@code r mod count}. The assignment depends only on the sweep file (grid and seeds), so every
+     * process of an array computes the same one; shard sizes differ by at most one run.
+     *
+     * @param index this shard, from 0 to {@code count - 1}
+     * @param count how many shards the sweep is split into
+     */
+    public record Shard(int index, int count) {
+        /** Environment variables that name an array job's index: Kubernetes Indexed Jobs, then Slurm arrays. */
+        public static final List<String> INDEX_VARIABLES = List.of("JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID");
+
+        public Shard {
+            if (count < 1 || index < 0 || index >= count) {
+                throw new Align4jException("shard " + index + "/" + count + ": expected I/N with N ≥ 1 and I from 0 to N−1, "
+                        + "e.g. --shard 0/8 ... --shard 7/8");
+            }
+        }
+
+        /** Whether run {@code run} (0-based, grid order, seeds of a cell together) is this shard's. */
+        public boolean owns(int run) {
+            return run % count == index;
+        }
+
+        /**
+         * Reads {@code --shard}: {@code I/N}, or {@code env} for the index from {@link #INDEX_VARIABLES} with
+         * the count from {@code count} (a flag or the sweep file's {@code shards:}).
+         *
+         * @param spec {@code I/N} or {@code env}
+         * @param count the number of shards for {@code env} (null: not given); with {@code I/N} it must agree
+         * @param env the environment (e.g. {@code System::getenv})
+         */
+        public static Shard parse(String spec, Integer count, java.util.function.Function<String, String> env) {
+            String s = spec == null ? "" : spec.trim();
+            if (s.equalsIgnoreCase("env")) {
+                String name = null;
+                String value = null;
+                for (String v : INDEX_VARIABLES) {
+                    value = env.apply(v);
+                    if (value != null && !value.isBlank()) {
+                        name = v;
+                        break;
+                    }
+                }
+                if (name == null) {
+                    throw new Align4jException("--shard env: neither " + String.join(" nor ", INDEX_VARIABLES) + " is set; "
+                            + "run it as a Kubernetes Indexed Job or a Slurm array task, or give --shard I/N");
+                }
+                if (count == null) {
+                    throw new Align4jException("--shard env: how many shards? Give --shards N or 'shards: N' in the sweep file "
+                            + "(the array's size)");
+                }
+                int i;
+                try {
+                    i = Integer.parseInt(value.trim());
+                } catch (NumberFormatException e) {
+                    throw new Align4jException("--shard env: " + name + " is '" + io.github.align4j.internal.Texts.printable(
+                            value.length() > 40 ? value.substring(0, 40) + "…" : value) + "', not a whole number");
+                }
+                if (i < 0 || i >= count) {
+                    throw new Align4jException("--shard env: " + name + " is " + i + " but there are " + count + " shards (0 to "
+                            + (count - 1) + "); make the array's indices 0.." + (count - 1) + " (Slurm: --array=0-"
+                            + (count - 1) + ")");
+                }
+                return new Shard(i, count);
+            }
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})/(\\d{1,9})").matcher(s);
+            if (!m.matches()) {
+                throw new Align4jException("--shard '" + io.github.align4j.internal.Texts.printable(s.length() > 40
+                        ? s.substring(0, 40) + "…" : s) + "': expected I/N (shard I of N, I from 0 to N−1, e.g. 0/8) or env");
+            }
+            Shard sh = new Shard(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+            if (count != null && count != sh.count()) {
+                throw new Align4jException("--shard " + sh + " splits the sweep into " + sh.count() + " shards but --shards "
+                        + "(or the file's shards:) says " + count + "; give one count");
+            }
+            return sh;
+        }
+
+        @Override
+        public String toString() {
+            return index + "/" + count;
+        }
+    }
+
+    /**
+     * What {@link #report} found: the finished runs (the report's content) and the runs not finished yet,
+     * each named {@code <cell id>} or {@code <cell id> seed <seed>}.
+     */
+    public record Status(Result finished, List<String> missing, int runs) {
+        public boolean complete() {
+            return missing.isEmpty();
+        }
+    }
+
     private final TrainConfig base;
     private final List<Cell> cells;
     private final Path model;
@@ -393,12 +489,17 @@ public final class Sweep {
      */
     public Result run() {
         try (SweepLock lock = SweepLock.acquire(output)) {
-            return runLocked();
+            return runLocked(null);
         }
     }
 
-    /** {@link #run()} with the output folder's lock already held. */
-    private Result runLocked() {
+    /** The number of runs: cells × seeds. */
+    public int runs() {
+        return cells.size() * seeds;
+    }
+
+    /** {@link #run()} with the output folder's lock already held; only the shard's runs when shard is set. */
+    private Result runLocked(Shard shard) {
         List<CellResult> results = new ArrayList<>();
         CausalLM reference = null;
         Map<Integer, JudgeRun> judgeRuns = new LinkedHashMap<>(); // per seed: the reference's samples of that seed
@@ -409,6 +510,9 @@ public final class Sweep {
                 long steps = steps(cell);
                 for (int k = 0; k < seeds; k++) {
                     int i = ci * seeds + k;
+                    if (shard != null && !shard.owns(i)) {
+                        continue;
+                    }
                     long seed = seed(k);
                     if (listener != null) {
                         listener.cellStarted(i, total, cell, steps);
@@ -445,6 +549,23 @@ public final class Sweep {
         return new Result(List.copyOf(results), primaryMetric(), output);
     }
 
+    /** The finished runs (result.json present and written with these settings) and the missing ones, in grid order. */
+    Status status() {
+        List<CellResult> done = new ArrayList<>();
+        List<String> missing = new ArrayList<>();
+        for (Cell cell : cells) {
+            for (int k = 0; k < seeds; k++) {
+                CellResult r = readResult(cell, seed(k));
+                if (r != null && (mtBench == null || Double.isFinite(r.metric("mt_bench")))) {
+                    done.add(r);
+                } else {
+                    missing.add(seeds == 1 ? cell.id() : cell.id() + " seed " + seed(k));
+                }
+            }
+        }
+        return new Status(new Result(List.copyOf(done), primaryMetric(), output), List.copyOf(missing), runs());
+    }
+
     private CellResult runCell(Cell cell, long seed, CausalLM reference, JudgeRun judgeRun, long steps) {
         long start = System.nanoTime();
         TrainConfig c = config(cell, seed);
@@ -453,7 +574,9 @@ public final class Sweep {
         Map<String, Double> m = new LinkedHashMap<>();
         // the cell is a run of the library's, as align4j train runs it: LoRA, torch_dtype and the rest of its keys apply
         PreferenceRun.Builder b = PreferenceRun.builder().config(c.toBuilder().modelPath(model.toString()).outputDir(dir.toString()).build())
-                .overwrite(true) // an unfinished cell is trained again from the start
+                // a run begun with these same settings (a killed process, a retried Spark task, a preempted pod)
+                // continues from its newest checkpoint; any other run in the folder is trained again from the start
+                .resume(begun(cell, seed)).overwrite(!begun(cell, seed))
                 .cacheDir(output.resolve("cache")).console(null)
                 .onStep((step, seconds, tokens) -> {
                     if (listener != null) {
@@ -481,6 +604,13 @@ public final class Sweep {
         }
         if (evalPairs != null && !evalPairs.isEmpty()) {
             b.evalPairs(evalPairs);
+        }
+        boolean resumed = begun(cell, seed);
+        if (!resumed) {
+            writeJson(dir.resolve(BEGUN), JSON.valueToTree(configMap(cell, seed)), "the cell's settings");
+        } else if (console != null) {
+            console.println("  " + cell.id() + (seeds == 1 ? "" : " seed " + seed) + ": resuming its unfinished run from "
+                    + "the newest checkpoint in " + dir);
         }
         PreferenceTrainer.TrainResult tr = b.build().train();
         Path finalModel = tr.finalCheckpoint();
@@ -533,6 +663,20 @@ public final class Sweep {
 
     // ---- resumption ------------------------------------------------------------------------------
 
+    /** Written into a run's folder before it trains: the settings it began with (see {@link #begun}). */
+    static final String BEGUN = "sweep_run.json";
+
+    /** Whether the run's folder holds a run begun with exactly these settings (so its checkpoints continue it). */
+    boolean begun(Cell cell, long seed) {
+        Path f = cellDir(cell, seed).resolve(BEGUN);
+        try {
+            return Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.size(f) < (1 << 20)
+                    && JSON.valueToTree(configMap(cell, seed)).equals(JSON.readTree(f.toFile()));
+        } catch (IOException | RuntimeException e) {
+            return false; // damaged: train again from the start
+        }
+    }
+
     private Path resultFile(Cell cell, long seed) {
         return cellDir(cell, seed).resolve("result.json");
     }
@@ -545,7 +689,11 @@ public final class Sweep {
         }
         try {
             JsonNode n = JSON.readTree(f.toFile());
-            if (!JSON.valueToTree(configMap(cell, seed)).equals(n.get("config"))) {
+            JsonNode saved = n.get("config");
+            if (saved instanceof ObjectNode o) {
+                o.remove("device"); // results written before the device was left out
+            }
+            if (!JSON.valueToTree(configMap(cell, seed)).equals(saved)) {
                 return null; // the cell's settings changed since: train it again
             }
             Map<String, Double> m = new LinkedHashMap<>();
@@ -560,8 +708,10 @@ public final class Sweep {
         }
     }
 
+    /** What a run trains (its result and checkpoints are reused under these): not where it trains (device). */
     private Map<String, Object> configMap(Cell cell, long seed) {
         Map<String, Object> m = new LinkedHashMap<>(config(cell, seed).asMap());
+        m.remove("device"); // a Spark task or an array job trains on the GPU it was given; the report is built elsewhere
         m.put("model", model.toAbsolutePath().normalize().toString());
         m.put("train_pairs", trainPairs.size());
         m.put("eval_pairs", evalPairs == null ? 0 : evalPairs.size());
@@ -592,7 +742,11 @@ public final class Sweep {
             }
         });
         n.put("seconds", r.seconds());
-        Path f = resultFile(r.cell(), r.seed());
+        writeJson(resultFile(r.cell(), r.seed()), n, "the cell's result");
+    }
+
+    /** Writes a JSON file through a temporary file and an atomic move. */
+    private static void writeJson(Path f, JsonNode n, String what) {
         try {
             Files.createDirectories(f.getParent());
             Path tmp = Files.createTempFile(f.getParent(), ".result", ".tmp");
@@ -603,7 +757,7 @@ public final class Sweep {
                 Files.deleteIfExists(tmp);
             }
         } catch (IOException e) {
-            throw new Align4jException(f + ": cannot write the cell's result: " + e.getMessage(), e);
+            throw new Align4jException(f + ": cannot write " + what + ": " + e.getMessage(), e);
         }
     }
 
@@ -629,6 +783,80 @@ public final class Sweep {
 
     /** As {@link #run(SweepConfig, PrintStream)}, with {@code seeds} runs per cell (0: the file's {@code seeds}, else 1). */
     public static Result run(SweepConfig sc, int seeds, PrintStream console) {
+        return run(sc, seeds, null, console);
+    }
+
+    /**
+     * As {@link #run(SweepConfig, int, PrintStream)}, only the runs of one shard when {@code shard} is set
+     * (an array job's task, a Spark task). A shard writes its runs' folders and no report: build the report
+     * with {@link #report} once every shard has finished. Shards of one sweep may run at once on one output
+     * folder (each holds its own lock); its results are the same as the unsharded sweep's.
+     */
+    public static Result run(SweepConfig sc, int seeds, Shard shard, PrintStream console) {
+        try (SweepLock lock = shard == null ? SweepLock.acquire(sc.outputDir()) : SweepLock.acquire(sc.outputDir(), shard)) {
+            return open(sc, seeds, console, sweep -> {
+                sweep.listener = new ConsoleListener(console, sweep, shard);
+                Result r = sweep.runLocked(shard);
+                if (shard == null) {
+                    writeReport(sc, r, List.of(), console);
+                } else if (console != null) {
+                    Status st = sweep.status();
+                    console.printf(Locale.ROOT, "shard %s: %d run(s) here; %d of %d runs of the sweep finished%n", shard,
+                            r.cells().size(), st.finished().cells().size(), st.runs());
+                    console.println(st.complete() ? "every run has finished: build the report with align4j sweep --config "
+                            + sc.file() + " --report" : "when every shard has finished: align4j sweep --config " + sc.file()
+                            + " --report");
+                }
+                return r;
+            });
+        }
+    }
+
+    /**
+     * Builds the report (results.csv, results_summary.csv, results.md, plots, report.html) from the runs
+     * finished so far, without training: for array jobs and Spark, once the shards are done, or to look
+     * at a sweep under way. The report and the returned status name the runs not finished yet; loads no
+     * model (the data is read again, from the tokenized cache).
+     *
+     * @throws Align4jException when no run has finished yet
+     */
+    public static Status report(SweepConfig sc, int seeds, PrintStream console) {
+        try (SweepLock lock = SweepLock.acquire(sc.outputDir())) {
+            return open(sc, seeds, console, sweep -> {
+                Status st = sweep.status();
+                if (st.finished().cells().isEmpty()) {
+                    throw new Align4jException(sc.outputDir() + ": no run of this sweep has finished yet (0 of " + st.runs()
+                            + "); run the sweep (or its shards: --shard I/N) first");
+                }
+                writeReport(sc, st.finished(), st.missing(), console);
+                return st;
+            });
+        }
+    }
+
+    private static void writeReport(SweepConfig sc, Result r, List<String> missing, PrintStream console) {
+        String headline = summary(r);
+        if (!missing.isEmpty()) {
+            headline = String.format(Locale.ROOT, "Partial report: %d of %d runs finished; not finished yet: %s. ",
+                    r.cells().size(), r.cells().size() + missing.size(), shortList(missing)) + headline;
+        }
+        Report.write(r, "align4j sweep: " + sc.file().getFileName(), sc.text(), headline, sc.outputDir());
+        if (console != null) {
+            console.println();
+            console.println(Report.table(r));
+            console.println(headline);
+            console.println("report: " + sc.outputDir().resolve("report.html"));
+        }
+    }
+
+    private static String shortList(List<String> names) {
+        int shown = Math.min(names.size(), 20);
+        return String.join(", ", names.subList(0, shown)) + (names.size() > shown ? " and " + (names.size() - shown)
+                + " more" : "");
+    }
+
+    /** Checks the file, reads the tokenizer and the data once, builds the sweep and hands it to body. */
+    private static <T> T open(SweepConfig sc, int seeds, PrintStream console, java.util.function.Function<Sweep, T> body) {
         TrainConfig base = sc.base();
         Path model = Path.of(base.modelPath());
         if (base.modelPath().isBlank() || !Files.isDirectory(model)) {
@@ -643,8 +871,7 @@ public final class Sweep {
             throw new Align4jException(sc.file() + ": no train_file; add the preference data's path");
         }
         io.github.align4j.model.ModelConfig mc = io.github.align4j.model.ModelConfig.load(model);
-        try (SweepLock lock = SweepLock.acquire(sc.outputDir()); // before the data is tokenized into its cache
-                TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId())) {
+        try (TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId())) { // the caller holds the lock: before the data is tokenized into its cache
             io.github.align4j.data.DataOptions opts = io.github.align4j.data.DataOptions.defaults()
                     .withMaxLength(base.maxLength()).withMaxPromptLength(base.maxPromptLength())
                     .withApplyChatTemplate(base.applyChatTemplate())
@@ -683,18 +910,7 @@ public final class Sweep {
                 b.judge(Judges.byName(sc.judge()), new ArrayList<>(prompts), new SamplingOptions(sc.maxNewTokens(),
                         sc.temperature(), 1.0, 0, base.seed(), sc.judgeSamples()), tok);
             }
-            Sweep sweep = b.build();
-            sweep.listener = new ConsoleListener(console, sweep);
-            Result r = sweep.runLocked();
-            String headline = summary(r);
-            Report.write(r, "align4j sweep: " + sc.file().getFileName(), sc.text(), headline, sc.outputDir());
-            if (console != null) {
-                console.println();
-                console.println(Report.table(r));
-                console.println(headline);
-                console.println("report: " + sc.outputDir().resolve("report.html"));
-            }
-            return r;
+            return body.apply(b.build());
         }
     }
 
@@ -708,12 +924,16 @@ public final class Sweep {
         private final PrintStream out;
         private final Progress bar;
         private final String primary;
+        private int runsLeft;
 
-        ConsoleListener(PrintStream out, Sweep sweep) {
+        ConsoleListener(PrintStream out, Sweep sweep, Shard shard) {
             this.out = out;
             long total = 0;
-            for (Cell c : sweep.cells()) {
-                total += sweep.steps(c) * sweep.seeds();
+            for (int r = 0; r < sweep.runs(); r++) {
+                if (shard == null || shard.owns(r)) {
+                    total += sweep.steps(sweep.cells().get(r / sweep.seeds()));
+                    runsLeft++;
+                }
             }
             this.bar = new Progress(out, total);
             this.primary = sweep.primaryMetric();
@@ -736,7 +956,7 @@ public final class Sweep {
             }
             bar.println(String.format(Locale.ROOT, "  %-24s seed %-4d %s %s  %.1f s%s", r.cell().id(), r.seed(), primary,
                     Report.shown(r, primary), r.seconds(), r.reused() ? " (reused)" : ""));
-            if (index == total - 1) {
+            if (--runsLeft == 0) {
                 bar.finish();
             }
         }

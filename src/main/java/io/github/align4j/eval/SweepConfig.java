@@ -60,7 +60,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
 
     /** Keys of the sweep file that are not trainer fields. */
     static final List<String> SWEEP_KEYS = List.of("grid", "train_rows", "judge", "judge_samples", "max_new_tokens",
-            "temperature", "seeds", "eval");
+            "temperature", "seeds", "eval", "shards");
 
     static {
         ReviewJudge.register(); // the built-in judges can be named in a sweep file
@@ -141,7 +141,8 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         double temp = root.path("temperature").asDouble(1.0);
         new SamplingOptions(maxNew, temp, 1.0, 0, 0, Math.max(1, samples)); // checks the values
         SweepConfig c = new SweepConfig(file, base, grid, ignored, rows, judge, samples, maxNew, temp, text);
-        c.seeds(); // checks seeds and eval
+        c.seeds(); // checks seeds, shards and eval
+        c.shards();
         c.mtBench();
         Sweep.expand(grid, base); // every cell's values and the ids are valid
         return c;
@@ -185,6 +186,15 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 maxNewTokens, temperature, text);
     }
 
+    /**
+     * A copy training on another device ({@code cpu}, {@code gpu:N}, ...): where a Spark task or an array job's
+     * pod trains; a run's results are reused whatever device trained them.
+     */
+    public SweepConfig withDevice(String device) {
+        return new SweepConfig(file, base.with("device", device, "device"), grid, ignored, trainRows, judge, judgeSamples,
+                maxNewTokens, temperature, text);
+    }
+
     /** Runs per cell (the file's {@code seeds}, default 1). */
     public int seeds() {
         JsonNode n = root().get("seeds");
@@ -197,6 +207,18 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                     + "; a handful (3 to 5) tells a finding from one trajectory");
         }
         return seeds;
+    }
+
+    /** The file's {@code shards: N} (the array job's size, for {@code --shard env}), or null when not set. */
+    public Integer shards() {
+        JsonNode n = root().get("shards");
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 1) {
+            throw new Align4jException(file + ": shards: expected a whole number ≥ 1 (the array job's size), got " + n);
+        }
+        return n.asInt();
     }
 
     /** The {@code eval: {mt_bench: ...}} entry, or null. */
@@ -224,6 +246,16 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
      * already finished in the output folder.
      */
     public String plan() {
+        return plan(-1);
+    }
+
+    /**
+     * {@link #plan()} with each cell's memory plan (the trainer's planner, sequences of max_length) against one
+     * device: a GPU of {@code gpuBytes} (e.g. 80 GB; {@code sweep --gpu-memory}), or, when that is below 0, the
+     * device the file names as seen here. A cell that cannot fit is said so plainly: a run trains on one device.
+     * Needs the model's config.json only (no weights).
+     */
+    public String plan(long gpuBytes) {
         StringBuilder sb = new StringBuilder();
         List<Sweep.Cell> cells = cells();
         sb.append("sweep ").append(file).append(": ").append(cells.size()).append(" cells (");
@@ -269,10 +301,30 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         long total = 0;
         boolean known = true;
         int done = 0;
+        MemoryCheck mem = MemoryCheck.of(base, gpuBytes);
+        if (mem != null) {
+            sb.append("  memory     ").append(mem.device).append('\n');
+        } else {
+            sb.append("  memory     not planned: model_name_or_path is not here (its config.json alone is enough)\n");
+        }
+        int tooBig = 0;
+        String firstTooBig = null;
         sb.append("  cells:\n");
         for (int i = 0; i < cells.size(); i++) {
             Sweep.Cell c = cells.get(i);
             TrainConfig cc = base.with(c.values(), "grid").validated();
+            String memory = "";
+            if (mem != null) {
+                io.github.align4j.train.MemoryPlan mp = mem.plan(Sweep.forItsLoss(cc));
+                boolean fits = mp.fits();
+                memory = "  ~" + gib(mp.total()) + (mp.available() < 0 ? "" : fits ? " fits" : " DOES NOT FIT");
+                if (!fits) {
+                    tooBig++;
+                    if (firstTooBig == null) {
+                        firstTooBig = c.id() + ":\n" + mp.format().stripTrailing().indent(6);
+                    }
+                }
+            }
             long steps = steps(cc, rows);
             known &= steps > 0;
             total += Math.max(0, steps) * seeds;
@@ -282,14 +334,55 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 finished = Files.isRegularFile((seeds == 1 ? d : d.resolve("seed-" + ((long) b.seed() + k))).resolve("result.json"));
             }
             done += finished ? 1 : 0;
-            sb.append(String.format(Locale.ROOT, "    %3d  %-28s %s  %s%n", i + 1, c.id(), steps > 0 ? steps + " steps"
-                    : "steps unknown", finished ? "finished (will be reused)" : "to run"));
+            sb.append(String.format(Locale.ROOT, "    %3d  %-28s %s  %s%s%n", i + 1, c.id(), steps > 0 ? steps + " steps"
+                    : "steps unknown", finished ? "finished (will be reused)" : "to run", memory));
+        }
+        if (tooBig > 0) {
+            sb.append(String.format(Locale.ROOT, "  NOT ONE DEVICE: %d of %d cells cannot fit in %s. Each run trains on one "
+                    + "device (align4j has no multi-GPU training of one run): change the settings, e.g. use_peft: true "
+                    + "(LoRA; recipes/pref-align-scan/*-lora.yaml), or use a larger device. The plan of %s",
+                    tooBig, cells.size(), mem.target, firstTooBig));
+            if (sb.charAt(sb.length() - 1) != '\n') {
+                sb.append('\n');
+            }
         }
         sb.append("  steps      ").append(known ? String.format(Locale.ROOT, "%,d optimizer steps in total (%s)", total,
                 rows > 0 ? String.format(Locale.ROOT, "%,d training rows", rows) : "max_steps")
                 : "unknown until the training data is read (set train_rows for the plan)").append('\n');
         sb.append("  resume     ").append(done).append(" of ").append(cells.size()).append(" cells finished\n");
         return sb.toString();
+    }
+
+    private static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
+    }
+
+    /** The device a dry run plans against, and the model's shape. */
+    private record MemoryCheck(ModelConfig model, ai.djl.Device device0, long available, String device, String target) {
+        static MemoryCheck of(TrainConfig base, long gpuBytes) {
+            Path dir = Path.of(base.modelPath());
+            if (base.modelPath().isBlank() || !Files.isRegularFile(dir.resolve("config.json"))) {
+                return null;
+            }
+            ModelConfig mc = ModelConfig.load(dir);
+            if (gpuBytes > 0) {
+                return new MemoryCheck(mc, ai.djl.Device.gpu(), gpuBytes, "planned against one GPU of " + gib(gpuBytes)
+                        + " (--gpu-memory)", "one GPU of " + gib(gpuBytes));
+            }
+            String d = base.device().toLowerCase(Locale.ROOT);
+            if (!d.equals("cpu") && !d.equals("auto") && ai.djl.engine.Engine.getInstance().getGpuCount() == 0) {
+                return new MemoryCheck(mc, ai.djl.Device.gpu(), -1, "device " + d + " is not on this machine: estimates "
+                        + "only; give --gpu-memory GIB (e.g. 80) to check each cell against one GPU", d);
+            }
+            ai.djl.Device dev = io.github.align4j.model.Devices.resolve(base.device());
+            io.github.align4j.train.MemoryPlan probe = io.github.align4j.train.MemoryPlan.builder(mc).device(dev).build();
+            String here = dev + (probe.available() < 0 ? "" : " (" + gib(probe.available()) + " available here)");
+            return new MemoryCheck(mc, dev, probe.available(), "planned against " + here, here);
+        }
+
+        io.github.align4j.train.MemoryPlan plan(TrainConfig c) {
+            return io.github.align4j.train.MemoryPlan.from(c, model, device0).availableBytes(available).build();
+        }
     }
 
     /** Training rows for the plan: counted in a present JSONL file, else train_rows, less the eval split. */

@@ -27,19 +27,30 @@ final class SweepLock implements AutoCloseable {
 
     /** Creates the output folder and locks it for this sweep, or refuses when another sweep holds it. */
     static SweepLock acquire(Path output) {
-        Path file = output.resolve(Sweep.LOCK);
+        return acquire(output, output.resolve(Sweep.LOCK));
+    }
+
+    /**
+     * Locks one shard of a sweep ({@code .align4j-sweep-shard-I-of-N.lock}): the shards of an array job run at
+     * once on one output folder, each run in its own folder, but no shard runs twice at once.
+     */
+    static SweepLock acquire(Path output, Sweep.Shard shard) {
+        return acquire(output, output.resolve(".align4j-sweep-shard-" + shard.index() + "-of-" + shard.count() + ".lock"));
+    }
+
+    private static SweepLock acquire(Path output, Path file) {
         FileChannel ch = null;
         try {
             Files.createDirectories(output);
             ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
             FileLock l = ch.tryLock();
             if (l == null) {
-                throw busy(output, "another align4j sweep (another process)");
+                throw busy(output, file, "another align4j sweep (another process)");
             }
             return new SweepLock(ch, l);
         } catch (OverlappingFileLockException e) {
             close(ch);
-            throw busy(output, "another sweep in this process");
+            throw busy(output, file, "another sweep in this process");
         } catch (IOException e) {
             close(ch);
             if (Files.isSymbolicLink(file)) {
@@ -54,8 +65,8 @@ final class SweepLock implements AutoCloseable {
         }
     }
 
-    private static Align4jException busy(Path output, String who) {
-        return new Align4jException(output + ": " + who + " is running on this output folder (it holds " + Sweep.LOCK
+    private static Align4jException busy(Path output, Path file, String who) {
+        return new Align4jException(output + ": " + who + " is running on this output folder (it holds " + file.getFileName()
                 + "); wait for it to finish, or give this sweep another output folder (--output DIR)");
     }
 

@@ -4,7 +4,7 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import io.github.align4j.Align4jException;
 
-/** {@code --device cpu|gpu|auto}: auto picks the first GPU when DJL sees one, else the CPU. */
+/** {@code --device cpu|gpu|gpu:N|auto}: auto picks the first GPU when DJL sees one, else the CPU; gpu:N the N-th. */
 public final class Devices {
     private Devices() {}
 
@@ -24,7 +24,17 @@ public final class Devices {
             case "auto":
                 return Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
             default:
-                throw new Align4jException("--device '" + name + "': expected cpu, gpu or auto");
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:gpu|cuda):(\\d{1,4})").matcher(n);
+                if (m.matches()) { // one GPU of several, e.g. the one a Spark task was given
+                    int i = Integer.parseInt(m.group(1));
+                    int count = Engine.getInstance().getGpuCount();
+                    if (i >= count) {
+                        throw new Align4jException("--device " + n + ": DJL sees " + count + " GPU(s)" + (count == 0
+                                ? "; use a CUDA build of the PyTorch natives (see docs/cuda.md)" : ", numbered 0 to " + (count - 1)));
+                    }
+                    return Device.gpu(i);
+                }
+                throw new Align4jException("--device '" + name + "': expected cpu, gpu, gpu:N or auto");
         }
     }
 }

@@ -60,6 +60,8 @@ public final class PreferenceTrainer implements AutoCloseable {
     private final CausalLM policy;
     private final PreferenceLoss loss;
     private final Map<String, Object> lossRecord;
+    private final List<TokenizedPair> trainPairs; // as given, for ref_logps_file's rows
+    private final List<TokenizedUnpaired> trainUnpaired;
     private final List<TokenizedPair> evalPairs;
     private final List<TokenizedUnpaired> evalUnpaired;
     private final Path output;
@@ -148,13 +150,16 @@ public final class PreferenceTrainer implements AutoCloseable {
             if (b.trainPairs != null || b.trainUnpaired != null) {
                 throw new Align4jException("an online run samples its pairs: give prompts (Builder.online), not training data");
             }
-            if (cfg.precomputeRef()) {
-                throw new Align4jException("precompute_ref_log_probs cannot be used online: the completions are sampled "
-                        + "during training, so the reference scores them live; drop --precompute-ref");
+            if (cfg.precomputeRef() || !cfg.refLogpsFile().isEmpty()) {
+                throw new Align4jException((cfg.precomputeRef() ? "precompute_ref_log_probs" : "ref_logps_file")
+                        + " cannot be used online: the completions are sampled during training, so the reference "
+                        + "scores them live; drop " + (cfg.precomputeRef() ? "--precompute-ref" : "--ref-logps"));
             }
         }
         train = b.online != null ? new OnlineBatches(trainPairs, b.online, cfg)
                 : paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
+        this.trainPairs = trainPairs;
+        this.trainUnpaired = trainUnpaired;
         state = new RunState(cfg, train, lossRecord);
         ai.djl.ndarray.types.DataType refType = b.referenceType;
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
@@ -494,6 +499,12 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     private void prepareReference() {
         if (loss.needsReference()) {
+            if (!cfg.refLogpsFile().isEmpty()) { // a reference pass done elsewhere (align4j logprobs, align4j-spark logprobs)
+                Path f = Path.of(cfg.refLogpsFile());
+                reference.prepare(true, cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say,
+                        RefLogpsFile.read(f, trainPairs, trainUnpaired, evalPairs, evalUnpaired), f.toString());
+                return;
+            }
             reference.prepare(cfg.precomputeRef(), cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say);
         }
     }

@@ -92,6 +92,36 @@ final class Reference implements AutoCloseable {
      */
     void prepare(boolean precompute, Path cacheDir, int evalBatchSize, Consumer<BiConsumer<int[], int[]>> requests,
             Consumer<String> say) {
+        prepare(precompute, cacheDir, evalBatchSize, requests, say, null, null);
+    }
+
+    /**
+     * As above, with log-probs given per sequence (ref_logps_file: a cluster's reference pass): the given ones
+     * are used as they are, the reference scores only the others (none when the file covers the run).
+     */
+    void prepare(boolean precompute, Path cacheDir, int evalBatchSize, Consumer<BiConsumer<int[], int[]>> requests,
+            Consumer<String> say, Map<ReferenceCache.Key, Float> given, String givenFrom) {
+        if (given != null) {
+            Map<ReferenceCache.Key, Float> m = new HashMap<>();
+            List<int[][]> rest = new ArrayList<>();
+            Set<ReferenceCache.Key> missing = new java.util.HashSet<>();
+            requests.accept((p, c) -> {
+                ReferenceCache.Key k = ReferenceCache.key(p, c);
+                Float v = given.get(k);
+                if (v != null) {
+                    m.put(k, v);
+                } else if (missing.add(k)) {
+                    rest.add(new int[][] {p, c});
+                }
+            });
+            say.accept("reference log-probs: " + m.size() + " sequences from " + givenFrom + (rest.isEmpty()
+                    ? " (reference model not loaded)" : "; scoring the " + rest.size() + " it does not cover"));
+            if (!rest.isEmpty()) {
+                m.putAll(score(rest, evalBatchSize));
+            }
+            cache = m;
+            return;
+        }
         if (!precompute) {
             if (model == null) {
                 model = loader.get();
@@ -133,6 +163,15 @@ final class Reference implements AutoCloseable {
         }
         say.accept("reference log-probs: scoring " + work.size() + " sequences once, "
                 + (file == null ? "kept in memory (no cache folder given)" : "cached in " + file));
+        Map<ReferenceCache.Key, Float> m = score(work, evalBatchSize);
+        if (file != null) {
+            ReferenceCache.write(file, m);
+        }
+        cache = m;
+    }
+
+    /** Scores these (prompt, completion) pairs with the reference, shortest first, in no-graph forwards. */
+    private Map<ReferenceCache.Key, Float> score(List<int[][]> work, int evalBatchSize) {
         CausalLM ref = model != null ? model : loader.get();
         Map<ReferenceCache.Key, Float> m = new HashMap<>();
         int bs = Math.max(1, evalBatchSize * 2);
@@ -153,10 +192,7 @@ final class Reference implements AutoCloseable {
         if (ref != model && ref != policy) {
             ref.close();
         }
-        if (file != null) {
-            ReferenceCache.write(file, m);
-        }
-        cache = m;
+        return m;
     }
 
     /**

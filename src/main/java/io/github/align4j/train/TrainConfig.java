@@ -109,10 +109,11 @@ public final class TrainConfig {
         key("eval_split", Double.class, 0.0, "hold out this fraction of the training data when there is no eval file");
         key("model_name_or_path", String.class, "", "the policy's Hugging Face folder");
         key("ref_model", String.class, "", "the reference's folder (default: a frozen copy of the policy)");
+        key("ref_logps_file", String.class, "", "the reference's log-probs per row (a logprobs job's JSON lines): no reference pass");
         key("train_file", String.class, "", "training data");
         key("eval_file", String.class, "", "held-out data");
         key("output_dir", String.class, "", "where metrics and checkpoints go");
-        key("device", String.class, "auto", "cpu, gpu or auto");
+        key("device", String.class, "auto", "cpu, gpu, gpu:N (the N-th GPU) or auto");
         key("chat_template", String.class, "", "a file with a Jinja chat template (default: the tokenizer's)");
         key("use_peft", Boolean.class, false, "train LoRA adapters on a frozen base; the reference is the base with the adapters off");
         key("lora_r", Integer.class, 16, "LoRA rank r (≥ 1)");
@@ -398,7 +399,8 @@ public final class TrainConfig {
                         "must be cosine, linear or constant, got '" + v + "'");
                 break;
             case "device":
-                require(List.of("cpu", "gpu", "auto", "cuda").contains(v), where, "must be cpu, gpu or auto");
+                require(List.of("cpu", "gpu", "auto", "cuda").contains(v) || String.valueOf(v).matches("(gpu|cuda):\\d{1,4}"),
+                        where, "must be cpu, gpu, gpu:N or auto");
                 break;
             case "f_divergence_type":
                 require(List.of("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence").contains(v), where,
@@ -572,6 +574,8 @@ public final class TrainConfig {
     public double evalSplit() { return d("eval_split"); }
     public String modelPath() { return s("model_name_or_path"); }
     public String refModelPath() { return s("ref_model"); }
+    /** {@code ref_logps_file}: the reference's log-probs per data row, computed elsewhere (empty: none). */
+    public String refLogpsFile() { return s("ref_logps_file"); }
     public String trainFile() { return s("train_file"); }
     public String evalFile() { return s("eval_file"); }
     public String outputDir() { return s("output_dir"); }
@@ -763,6 +767,7 @@ public final class TrainConfig {
         public Builder evalSplit(double v) { return put("eval_split", v); }
         public Builder modelPath(String v) { return put("model_name_or_path", v); }
         public Builder refModelPath(String v) { return put("ref_model", v); }
+        public Builder refLogpsFile(String v) { return put("ref_logps_file", v); }
         public Builder trainFile(String v) { return put("train_file", v); }
         public Builder evalFile(String v) { return put("eval_file", v); }
         public Builder outputDir(String v) { return put("output_dir", v); }

@@ -20,7 +20,7 @@ class RecipeTest {
     static Stream<Path> recipes() throws Exception {
         try (Stream<Path> s = Files.list(Path.of("recipes/pref-align-scan"))) {
             List<Path> l = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
-            assertEquals(2, l.size(), "the Zephyr and OpenHermes scans");
+            assertEquals(4, l.size(), "the Zephyr and OpenHermes scans, each full and LoRA (one 80 GB GPU per cell)");
             return l.stream();
         }
     }
@@ -32,7 +32,9 @@ class RecipeTest {
         assertEquals(List.of("dpo", "ipo", "kto_pair"), c.grid().get("loss_type"));
         assertEquals(List.of(0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), c.grid().get("beta"));
         TrainConfig b = c.base();
-        assertEquals(5e-7, b.learningRate());
+        boolean lora = recipe.getFileName().toString().endsWith("-lora.yaml");
+        assertEquals(lora ? 5e-6 : 5e-7, b.learningRate());
+        assertEquals(lora, b.usePeft());
         assertEquals("cosine", b.lrSchedulerType());
         assertEquals(0.1, b.warmupRatio());
         assertEquals(1.0, b.numTrainEpochs());

@@ -120,8 +120,10 @@ class SweepTest {
                 assertEquals(e.getValue(), Files.getLastModifiedTime(e.getKey()));
             }
 
-            // an interrupted cell (no result.json) is the only one trained again
+            // an interrupted cell (no result.json, killed before its first checkpoint) is the only one trained again
+            // (SweepShardTest: one killed after a checkpoint continues from it)
             Files.delete(out.resolve("cells/kto-beta0.1/result.json"));
+            io.github.align4j.internal.FileTrees.deleteTree(out.resolve("cells/kto-beta0.1/final"));
             Counter third = new Counter();
             Sweep.Result resumed = sweep(model, out, tok, train, eval, third).run();
             assertEquals(List.of("kto-beta0.1"), third.trained);
