@@ -68,7 +68,7 @@ final class LogprobsCommand implements Callable<Integer> {
     String out;
 
     @Option(names = "--batch-size", defaultValue = "8", paramLabel = "N",
-            description = "Rows per forward pass (a pair counts once; default: ${DEFAULT-VALUE}). Results do not depend on it.")
+            description = "Rows per forward pass (a pair counts once; default: ${DEFAULT-VALUE}). Results do not depend on it beyond float rounding (a sum may differ in its last bit between batch sizes).")
     int batchSize;
 
     @Option(names = "--device", defaultValue = "auto", paramLabel = "cpu|gpu|auto",

@@ -172,7 +172,7 @@ public final class ChatClient {
          */
         public void checkTransport() {
             if (keyOverPlainHttp() && !allowPlainHttp) {
-                throw new Align4jException("judge URL " + endpoint() + ": the API key " + keySource() + " would be sent "
+                throw new Align4jException("judge URL " + shownEndpoint() + ": the API key " + keySource() + " would be sent "
                         + "unencrypted (http://) to " + endpoint().getHost() + ", which is not this machine. Use https://, "
                         + "or allow plain http explicitly (--judge-allow-http; in a sweep file, judge_allow_http: true)");
             }
@@ -189,6 +189,11 @@ public final class ChatClient {
             return apiKeyEnv == null ? "(given by the caller)" : "in $" + apiKeyEnv;
         }
 
+        /** The endpoint as messages show it: without {@code user:password@}, which is a secret as the key is. */
+        public String shownEndpoint() {
+            return withoutUserInfo(endpoint().toString());
+        }
+
         /** The endpoint the requests go to. */
         public URI endpoint() {
             String u = url.strip();
@@ -201,7 +206,7 @@ public final class ChatClient {
         /** Never shows the key. */
         @Override
         public String toString() {
-            return "ChatClient.Options[url=" + url + ", model=" + model + ", apiKey=" + (apiKey == null ? "none"
+            return "ChatClient.Options[url=" + withoutUserInfo(url) + ", model=" + model + ", apiKey=" + (apiKey == null ? "none"
                     : "(from " + (apiKeyEnv == null ? "the caller" : "$" + apiKeyEnv) + ")") + ", maxTokens=" + maxTokens
                     + ", concurrency=" + concurrency + ", timeout=" + timeout + ", maxRetries=" + maxRetries + ", cache="
                     + cacheFile + (allowPlainHttp ? ", allowPlainHttp" : "") + "]";
@@ -372,14 +377,14 @@ public final class ChatClient {
             return out;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new Align4jException("interrupted while waiting for the judge at " + o.endpoint(), e);
+            throw new Align4jException("interrupted while waiting for the judge at " + o.shownEndpoint(), e);
         } finally {
             pool.shutdownNow();
         }
     }
 
     private String who() {
-        return o.endpoint() + " (model '" + o.model() + "')";
+        return o.shownEndpoint() + " (model '" + o.model() + "')";
     }
 
     private Reply send(String system, String user) {
@@ -592,5 +597,10 @@ public final class ChatClient {
         public void onComplete() {
             result.complete(buf.toByteArray());
         }
+    }
+
+    /** {@code url} with any {@code user:password@} before the host removed (credentials never reach a message). */
+    static String withoutUserInfo(String url) {
+        return url == null ? null : url.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^/@?#]*@", "$1");
     }
 }

@@ -25,6 +25,8 @@ import java.util.Map;
  */
 final class JudgeCache {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The largest cache file read (it is read whole): ~250,000 judgments of 2 KB. */
+    static final long MAX_BYTES = 512L << 20;
 
     /** A cached reply. */
     record Entry(String content, long promptTokens, long completionTokens) {}
@@ -53,25 +55,50 @@ final class JudgeCache {
             if (!Files.exists(file)) {
                 return new JudgeCache(file, 0, false);
             }
+            if (!Files.isRegularFile(file)) {
+                throw new Align4jException("judge cache " + file + ": not a regular file; give a file (JSONL) to create or reuse");
+            }
+            long size = Files.size(file);
+            if (size > MAX_BYTES) {
+                throw new Align4jException(String.format(java.util.Locale.ROOT, "judge cache %s: %,d bytes, over the %,d "
+                        + "a cache may hold; start a new cache file (--judge-cache)", file, size, MAX_BYTES));
+            }
             byte[] bytes = Files.readAllBytes(file);
             String text = new String(bytes, StandardCharsets.UTF_8);
             int bad = 0;
+            int records = 0;
             Map<String, Entry> m = new HashMap<>();
-            for (String line : text.split("\n", -1)) {
+            String[] lines = text.split("\n", -1);
+            int last = lines.length - 1;
+            while (last >= 0 && lines[last].isBlank()) {
+                last--;
+            }
+            for (int i = 0; i <= last; i++) {
+                String line = lines[i];
                 if (line.isBlank()) {
                     continue;
                 }
+                boolean ok = false;
                 try {
                     JsonNode n = JSON.readTree(line);
-                    if (n == null || !n.path("key").isTextual() || !n.path("content").isTextual()) {
-                        bad++;
-                        continue;
+                    if (n != null && n.path("key").isTextual() && n.path("content").isTextual()) {
+                        m.put(n.get("key").asText(), new Entry(n.get("content").asText(),
+                                ChatClient.tokens(n.path("prompt_tokens")), ChatClient.tokens(n.path("completion_tokens"))));
+                        ok = true;
+                        records++;
                     }
-                    m.put(n.get("key").asText(), new Entry(n.get("content").asText(), ChatClient.tokens(n.path("prompt_tokens")),
-                            ChatClient.tokens(n.path("completion_tokens"))));
                 } catch (IOException e) {
-                    bad++; // a line torn by a killed run
+                    ok = false;
                 }
+                if (!ok) {
+                    bad++;
+                }
+            }
+            // A killed run tears a line (later runs append after it); a file none of whose lines is a cache record
+            // is someone else's file, and judge replies would be appended to it.
+            if (records == 0 && bad > 0) {
+                throw new Align4jException("judge cache " + file + ": not an align4j judge cache (" + bad + " of its lines "
+                        + "are not cache records), so nothing is appended to it; give a new file or an existing cache");
             }
             JudgeCache c = new JudgeCache(file, bad, bytes.length > 0 && bytes[bytes.length - 1] != '\n');
             c.entries.putAll(m);

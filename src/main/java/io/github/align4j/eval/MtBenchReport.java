@@ -60,7 +60,7 @@ final class MtBenchReport {
                 }
             }
             MtBench.say(log, "judging " + ms.size() + " answer turns of " + a.modelId() + " with " + judge + " at "
-                    + client.options().endpoint());
+                    + client.options().shownEndpoint());
             List<ChatClient.Reply> replies = client.completeAll(ms.stream().map(MtBenchJudging.Match::prompt).toList(),
                     MtBenchJudging::rated);
             List<Single> js = new ArrayList<>();
@@ -99,7 +99,7 @@ final class MtBenchReport {
                 }
             }
             MtBench.say(log, "judging " + ms.size() / 2 + " answer turns of " + a.modelId() + " against " + b.modelId()
-                    + " in both orders (" + ms.size() + " prompts) with " + judge + " at " + client.options().endpoint());
+                    + " in both orders (" + ms.size() + " prompts) with " + judge + " at " + client.options().shownEndpoint());
             List<ChatClient.Reply> replies = client.completeAll(ms.stream().map(MtBenchJudging.Match::prompt).toList(),
                     MtBenchJudging::decided);
             List<Pair> js = new ArrayList<>();

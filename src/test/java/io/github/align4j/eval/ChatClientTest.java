@@ -468,4 +468,28 @@ class ChatClientTest {
             }
         }
     }
+
+    /** --judge-cache naming a file that is not a judge cache (a shell profile, a data file) is refused, never appended to. */
+    @Test
+    void aFileThatIsNotAJudgeCacheIsRefusedAndLeftAsItWas() throws Exception {
+        Path profile = dir.resolve(".bashrc");
+        String before = "export PATH=/usr/bin\nalias ll='ls -l'\n";
+        Files.writeString(profile, before, StandardCharsets.UTF_8);
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("[[5]]"))) {
+            io.github.align4j.Align4jException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.github.align4j.Align4jException.class, () -> client(s, opts(s).withCache(profile)).complete(null, "a"));
+            assertTrue(e.getMessage().contains("not an align4j judge cache"), e.getMessage());
+            assertEquals(0, s.requests());
+        }
+        assertEquals(before, Files.readString(profile, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void credentialsInTheJudgeUrlNeverReachAMessage() {
+        assertEquals("https://judge.example/v1/chat/completions",
+                ChatClient.withoutUserInfo("https://alice:s3cret@judge.example/v1/chat/completions"));
+        assertEquals("http://127.0.0.1:8080/x", ChatClient.withoutUserInfo("http://127.0.0.1:8080/x"));
+        ChatClient.Options o = ChatClient.Options.of("https://alice:s3cret@judge.example/v1", "m");
+        assertFalse(o.shownEndpoint().contains("s3cret") || o.toString().contains("s3cret"), o.toString());
+    }
 }
