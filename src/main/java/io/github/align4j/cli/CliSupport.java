@@ -253,4 +253,35 @@ final class CliSupport {
     static void deleteTree(Path dir) {
         io.github.align4j.internal.FileTrees.deleteTree(dir);
     }
+
+    /**
+     * {@code --judge openai:MODEL@URL}'s client settings: the key from the environment variable named by
+     * {@code --judge-api-key-env}, the reply cache ({@code --judge-cache}, default {@code ~/.cache/align4j/judge_cache.jsonl}),
+     * plain http only as {@code --judge-allow-http} allows, with its warning on {@code err}.
+     */
+    static io.github.align4j.eval.ChatClient.Options judgeOptions(String judge, String apiKeyEnv, java.nio.file.Path cache,
+            boolean allowHttp, java.io.PrintWriter err) {
+        String key = null;
+        if (apiKeyEnv != null) {
+            key = System.getenv(apiKeyEnv);
+            if (key == null || key.isEmpty()) {
+                throw new Align4jException("--judge-api-key-env " + apiKeyEnv + ": the environment variable is not set; "
+                        + "export it or leave the option out for a server that needs no key");
+            }
+        }
+        if (cache == null) {
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            java.nio.file.Path root = xdg != null && !xdg.isBlank() ? java.nio.file.Path.of(xdg)
+                    : java.nio.file.Path.of(System.getProperty("user.home"), ".cache");
+            cache = root.resolve("align4j").resolve("judge_cache.jsonl");
+        }
+        io.github.align4j.eval.ChatClient.Options o = io.github.align4j.eval.LlmJudge.parse(judge).withApiKey(apiKeyEnv, key)
+                .withCache(cache).withPlainHttp(allowHttp);
+        o.checkTransport();
+        if (o.plainHttpWarning() != null) {
+            err.println(o.plainHttpWarning());
+            err.flush();
+        }
+        return o;
+    }
 }

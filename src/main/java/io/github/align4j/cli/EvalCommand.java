@@ -217,26 +217,8 @@ final class EvalCommand implements Callable<Integer> {
 
     /** --judge openai:MODEL@URL with its key (from the environment) and its reply cache. */
     private Judge llmJudge() {
-        String key = null;
-        if (judgeApiKeyEnv != null) {
-            key = System.getenv(judgeApiKeyEnv);
-            if (key == null || key.isEmpty()) {
-                throw new Align4jException("--judge-api-key-env " + judgeApiKeyEnv + ": the environment variable is not set; "
-                        + "export it or leave the option out for a server that needs no key");
-            }
-        }
-        Path cache = judgeCache;
-        if (cache == null) {
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            Path root = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-            cache = root.resolve("align4j").resolve("judge_cache.jsonl");
-        }
-        ChatClient.Options o = LlmJudge.parse(judge).withApiKey(judgeApiKeyEnv, key).withCache(cache).withPlainHttp(judgeAllowHttp);
-        o.checkTransport();
-        if (o.plainHttpWarning() != null) {
-            spec.commandLine().getErr().println(o.plainHttpWarning());
-            spec.commandLine().getErr().flush();
-        }
+        ChatClient.Options o = CliSupport.judgeOptions(judge, judgeApiKeyEnv, judgeCache, judgeAllowHttp,
+                spec.commandLine().getErr());
         return new LlmJudge(new ChatClient(o));
     }
 }
