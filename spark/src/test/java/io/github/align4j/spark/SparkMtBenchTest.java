@@ -107,5 +107,22 @@ class SparkMtBenchTest {
         m = assertThrows(Align4jException.class, () -> SparkMtBench.check(new SparkMtBench.Job(abs, "out", 4, 0, null, 1),
                 false)).getMessage();
         assertTrue(m.contains("--output 'out' is relative"), m);
+
+        // the command line: exit 2 with the flag to fix, before any Spark session starts
+        for (String[] c : new String[][] {
+            {"--output", "/o", "needs --models"},
+            {"--models", f.toString(), "needs --output"},
+            {"--models", f.toString(), "--output", "/o", "--question-ids", "81,x", "--question-ids: expected a whole number"},
+            {"--models", f.toString(), "--output", "/o", "--seed", "1.5", "--seed: expected a whole number"},
+            {"--models", f.toString(), "--output", "/o", "--temperature", "1", "unknown option '--temperature'"}}) {
+            List<String> args = new ArrayList<>(List.of("generate", "--mt-bench"));
+            args.addAll(List.of(c).subList(0, c.length - 1));
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            assertEquals(2, Main.run(args.toArray(String[]::new), new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+                    new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8)));
+            String said = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+            String want = c[c.length - 1].startsWith("needs ") ? c[c.length - 1].substring(6) + " is required" : c[c.length - 1];
+            assertTrue(said.startsWith("error: ") && said.contains(want), said);
+        }
     }
 }
