@@ -9,7 +9,9 @@
 #      cell resumes from its checkpoint (the log line is shown), and results.csv is the same again;
 #   3. 1,000 rows scored by the logprobs job equal `align4j logprobs`, and `align4j train --ref-logps`
 #      with that file gives the losses of `--precompute-ref`;
-#   4. samples for 20 prompts by the generate job equal `align4j generate --json`.
+#   4. samples for 20 prompts by the generate job equal `align4j generate --json`;
+#   5. MT-Bench answers of two models (the tiny model, and a LoRA adapter trained on it) by
+#      `generate --mt-bench` equal `align4j mt-bench --answers-only`'s files.
 #
 # Run from spark/ after `mvn package` there and in the root (needs ../target/align4j.jar and
 # target/align4j-spark.jar). Writes only under target/cluster/. Nothing listens beyond 127.0.0.1.
@@ -227,5 +229,36 @@ java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_i
 test "$(wc -l < "$work/samples-spark.jsonl")" -eq 40
 diff "$work/samples-local.jsonl" "$work/samples-spark.jsonl"
 echo "test 4 passed: 20 prompts × 2 samples on 2 executors in ${generate_s} s; lines identical to align4j generate --json"
+
+# ---- 5. MT-Bench answers of two models (one a base + LoRA adapter) = align4j mt-bench --answers-only ----
+java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -jar "$cli" train \
+    --model "$work/model" --data "$work/pairs.jsonl" --output "$work/lora-cell" --max-steps 3 --batch-size 4 \
+    --use-peft --lr 1e-2 > "$work/lora-cell.log" 2>&1 || { cat "$work/lora-cell.log"; exit 1; }
+test -s "$work/lora-cell/final/adapter_config.json"
+printf '{"model_id": "sft", "model": "%s"}\n{"model": "%s", "adapter": "%s"}\n' "$work/model" "$work/model" \
+    "$work/lora-cell/final" > "$work/models.jsonl"
+t=$(date +%s)
+submit "$work/mt-bench-driver.log" generate --mt-bench --models "$work/models.jsonl" --output "$work/mt-spark" \
+    --question-ids 81,111,131 --max-new-tokens 8 || { tail -50 "$work/mt-bench-driver.log"; exit 1; }
+mt_s=$(( $(date +%s) - t ))
+mt_local() { # ARGS...
+    java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -jar "$cli" mt-bench \
+        --answers-only --output "$work/mt-local" --question-ids 81,111,131 --max-new-tokens 8 --device cpu "$@" > /dev/null 2> "$work/mt-local.log" || { cat "$work/mt-local.log"; exit 1; }
+}
+mt_local --model "$work/model" --model-id sft
+mt_local --model "$work/model" --adapter "$work/lora-cell/final"
+# FastChat's tstamp is when a row was written; everything else must be equal
+notime() { sed 's/"tstamp":[0-9.E]*//' "$1"; }
+for id in sft lora-cell; do
+    test "$(wc -l < "$work/mt-spark/model_answer/$id.jsonl")" -eq 3
+    diff <(notime "$work/mt-local/model_answer/$id.jsonl") <(notime "$work/mt-spark/model_answer/$id.jsonl")
+done
+# the adapter changed the answers, and each model ran in an executor JVM
+if diff -q <(notime "$work/mt-spark/model_answer/sft.jsonl" | sed 's/"model_id":"[^"]*"//; s/"answer_id":"[^"]*"//') \
+    <(notime "$work/mt-spark/model_answer/lora-cell.jsonl" | sed 's/"model_id":"[^"]*"//; s/"answer_id":"[^"]*"//') > /dev/null; then
+    echo "the adapter did not change the answers" >&2; exit 1
+fi
+test "$(grep -h "generate --mt-bench: model .* starts (executor pid" "$work"/worker-*/app-*/*/stderr | wc -l)" -ge 2
+echo "test 5 passed: MT-Bench answers of 2 models (one base + LoRA adapter) on 2 executors in ${mt_s} s; files identical to align4j mt-bench --answers-only (but tstamp)"
 
 echo "cluster tests: $(( $(date +%s) - t0 )) s in all"

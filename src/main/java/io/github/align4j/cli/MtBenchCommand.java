@@ -27,7 +27,9 @@ import picocli.CommandLine.Spec;
                     + "/v1/chat/completions endpoint grades them (single: 1-10 per turn; pairwise: against --baseline, "
                     + "both orders), and the scores per turn and category are written to --output.",
             "Resumable: answers already in OUTPUT/model_answer/ and judge replies in the judge cache are reused, so "
-                    + "a rerun never asks the judge twice."
+                    + "a rerun never asks the judge twice.",
+            "--answers-only writes OUTPUT/model_answer/<model-id>.jsonl and stops (no judge): the answers of many "
+                    + "models can be made elsewhere (e.g. align4j-spark's generate --mt-bench) and judged later with --answers."
         })
 final class MtBenchCommand implements Callable<Integer> {
     @Spec
@@ -45,18 +47,24 @@ final class MtBenchCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
 
-    @Option(names = "--adapter", paramLabel = "DIR", description = "A LoRA adapter on top of --model (not supported yet).")
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A PEFT LoRA adapter (adapter_config.json, "
+            + "adapter_model.safetensors) applied to --model, its base, when it answers: e.g. a LoRA sweep cell's final/. "
+            + "The default --model-id is then the adapter folder's name (for final/, the cell's).")
     Path adapter;
+
+    @Option(names = "--answers-only", description = "Only write the model's answers (OUTPUT/model_answer/<model-id>.jsonl, "
+            + "as before judging) and stop; no judge is asked, so --judge-url and --judge-model are not needed.")
+    boolean answersOnly;
 
     @Option(names = "--model-id", paramLabel = "NAME",
             description = "The name in answer and judgment files (default: the folder's name; a sweep cell's final/ is named after the cell).")
     String modelId;
 
-    @Option(names = "--judge-url", required = true, paramLabel = "URL",
+    @Option(names = "--judge-url", paramLabel = "URL",
             description = "The judge server's base URL, e.g. https://api.openai.com/v1 or http://localhost:8000/v1 (vLLM).")
     String judgeUrl;
 
-    @Option(names = "--judge-model", required = true, paramLabel = "NAME", description = "The judge model's name on that server, e.g. gpt-4.")
+    @Option(names = "--judge-model", paramLabel = "NAME", description = "The judge model's name on that server, e.g. gpt-4.")
     String judgeModel;
 
     @Option(names = "--judge-api-key-env", paramLabel = "VAR",
@@ -125,11 +133,46 @@ final class MtBenchCommand implements Callable<Integer> {
     /** Backoff of retries; tests shorten it. */
     Duration backoffBase = Duration.ofSeconds(1);
 
+    /** --answers-only: the answer phase alone, as MtBench.writeAnswers. */
+    private int answersOnly() {
+        if (input.model == null) {
+            throw new Align4jException("--answers-only makes a model's answers: give --model DIR, not --answers");
+        }
+        if (baseline != null || !"single".equalsIgnoreCase(mode)) {
+            throw new Align4jException("--answers-only answers --model alone; for a baseline's answers run it again with the "
+                    + "baseline as --model (and --model-id NAME)");
+        }
+        CliSupport.existingDir(input.model, "--model", "a Hugging Face model folder with config.json, model.safetensors "
+                + "and tokenizer.json");
+        MtBench.Options o = MtBench.Options.forModel(input.model).adapter(adapter).modelId(modelId).output(output)
+                .maxNewTokens(maxNewTokens).questionLimit(questions).questionIds(questionIds).seed(seed)
+                .device(Devices.resolve(device));
+        PrintWriter err = spec.commandLine().getErr();
+        Path file = MtBench.writeAnswers(o, line -> {
+            err.println(CliSupport.printable(line));
+            err.flush();
+        });
+        PrintWriter out = spec.commandLine().getOut();
+        out.println("answers: " + file.toAbsolutePath());
+        out.flush();
+        return CliSupport.EXIT_OK;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (adapter != null) {
-            throw new Align4jException("--adapter: LoRA adapters are not supported yet; merge the adapter into the model "
-                    + "and pass the merged folder as --model");
+            if (input.model == null) {
+                throw new Align4jException("--adapter applies to the model that answers: give --model DIR (its base), not --answers");
+            }
+            CliSupport.existingDir(adapter, "--adapter", "a PEFT LoRA adapter folder with adapter_config.json and "
+                    + "adapter_model.safetensors");
+        }
+        if (answersOnly) {
+            return answersOnly();
+        }
+        if (judgeUrl == null || judgeModel == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: " + (judgeUrl == null
+                    ? "'--judge-url=URL'" : "'--judge-model=NAME'") + " (or --answers-only to make the answers alone)");
         }
         MtBench.Mode m = switch (mode.toLowerCase(Locale.ROOT)) {
             case "single" -> MtBench.Mode.SINGLE;
@@ -165,7 +208,7 @@ final class MtBenchCommand implements Callable<Integer> {
                 .withPlainHttp(judgeAllowHttp);
         judge.checkTransport(); // MtBench.run warns (through the log below) when the key goes over http
         MtBench.Options o = (input.model != null ? MtBench.Options.forModel(input.model) : MtBench.Options.forAnswers(input.answers))
-                .modelId(modelId).mode(m).baseline(baseline).baselineId(baselineId).judge(judge).output(output)
+                .adapter(adapter).modelId(modelId).mode(m).baseline(baseline).baselineId(baselineId).judge(judge).output(output)
                 .maxNewTokens(maxNewTokens).questionLimit(questions).questionIds(questionIds).seed(seed);
         if (input.model != null || (baseline != null && Files.isDirectory(baseline))) {
             o.device(Devices.resolve(device));

@@ -63,6 +63,7 @@ public final class MtBench {
     /** What to evaluate and how; build with {@link #forModel} or {@link #forAnswers}. */
     public static final class Options {
         Path model;
+        Path adapter;
         Path answers;
         String modelId;
         Path baseline;
@@ -90,6 +91,16 @@ public final class MtBench {
             Options o = new Options();
             o.answers = answersFile;
             return o;
+        }
+
+        /**
+         * A PEFT LoRA adapter ({@code adapter_config.json}, {@code adapter_model.safetensors}) applied to the
+         * model of {@link #forModel} when it answers, e.g. a sweep cell's {@code final/} of a LoRA run; the
+         * default model id is then the adapter's (its folder's name, or its parent's for {@code final}).
+         */
+        public Options adapter(Path adapterDir) {
+            this.adapter = adapterDir;
+            return this;
         }
 
         /** The name in answer and judgment files (default: the model folder's name, or its parent's for {@code final}). */
@@ -223,6 +234,7 @@ public final class MtBench {
         if (o.mode == Mode.SINGLE && o.baseline != null) {
             throw new Align4jException("--baseline is only used in pairwise mode: add --mode pairwise");
         }
+        checkAdapter(o);
         if (o.modelId != null) {
             MtBenchData.checkId(o.modelId, "--model-id", "choose a short name");
         }
@@ -230,11 +242,11 @@ public final class MtBench {
             MtBenchData.checkId(o.baselineId, "--baseline-id", "choose a short name");
         }
         List<Question> qs = select(o);
-        Answers a = answers(o.model, o.answers, o.modelId, qs, o, log);
+        Answers a = answers(o.model, o.adapter, o.answers, o.modelId, qs, o, log);
         Answers b = null;
         if (o.mode == Mode.PAIRWISE) {
             boolean file = Files.isRegularFile(o.baseline);
-            b = answers(file ? null : o.baseline, file ? o.baseline : null, o.baselineId, qs, o, log);
+            b = answers(file ? null : o.baseline, null, file ? o.baseline : null, o.baselineId, qs, o, log);
             if (b.modelId().equals(a.modelId())) {
                 throw new Align4jException("the model and the baseline are both named '" + a.modelId()
                         + "'; give one of them another name (--model-id / --baseline-id)");
@@ -255,6 +267,60 @@ public final class MtBench {
                     + " unreadable line(s) (a run killed mid-write); those prompts are asked again");
         }
         return MtBenchReport.judgeAndWrite(o, qs, a, b, client, log);
+    }
+
+    /**
+     * The answer phase of {@link #run} alone: the model of {@link Options#forModel} (with its
+     * {@link Options#adapter}, if any) answers the selected questions into {@link #answersFile}, exactly as
+     * {@code run} does before judging (the same questions, temperatures, seeds and file), keeping the
+     * answers already there (a killed run's torn last line is answered again). No judge is needed; the
+     * judge, mode and baseline options are not used.
+     *
+     * @param log progress lines (may be null: silent)
+     * @return the answers file, one row per question in id order
+     */
+    public static Path writeAnswers(Options o, Consumer<String> log) {
+        if (o.model == null) {
+            throw new Align4jException("MT-Bench answers are made by a model: build the options with Options.forModel "
+                    + "(--model DIR)");
+        }
+        Path file = answersFile(o);
+        if (o.maxNewTokens < 1) {
+            throw new Align4jException("--max-new-tokens must be ≥ 1, got " + o.maxNewTokens);
+        }
+        answers(o.model, o.adapter, null, o.modelId, select(o), o, log);
+        return file;
+    }
+
+    /**
+     * Where {@link #writeAnswers} (and {@link #run}) write the model's answers:
+     * {@code OUTPUT/model_answer/<model_id>.jsonl}, the id made safe as a file name.
+     */
+    public static Path answersFile(Options o) {
+        if (o.model == null) {
+            throw new Align4jException("MT-Bench answers are made by a model: build the options with Options.forModel "
+                    + "(--model DIR)");
+        }
+        if (o.output == null) {
+            throw new Align4jException("MT-Bench needs an output folder (--output DIR)");
+        }
+        checkAdapter(o);
+        return o.output.resolve("model_answer").resolve(MtBenchData.fileName(modelId(o.model, o.adapter, o.modelId)) + ".jsonl");
+    }
+
+    private static void checkAdapter(Options o) {
+        if (o.adapter != null && o.model == null) {
+            throw new Align4jException("--adapter applies to the model that answers: give --model DIR (its base), not --answers");
+        }
+    }
+
+    /** The model's id: given, else the adapter's folder's default, else the model folder's. */
+    private static String modelId(Path modelDir, Path adapter, String id) {
+        if (id != null) {
+            return MtBenchData.checkId(id, "--model-id", "choose a short name");
+        }
+        Path named = adapter != null ? adapter : modelDir;
+        return MtBenchData.checkId(defaultId(named), named.toString(), "name the model with --model-id (or --baseline-id)");
     }
 
     static void say(Consumer<String> log, String line) {
@@ -296,7 +362,8 @@ public final class MtBench {
     }
 
     /** Answers from a file, or generated by the model (reusing those already in the output's answers file). */
-    private static Answers answers(Path modelDir, Path file, String id, List<Question> qs, Options o, Consumer<String> log) {
+    private static Answers answers(Path modelDir, Path adapter, Path file, String id, List<Question> qs, Options o,
+            Consumer<String> log) {
         if (file != null) {
             if (!Files.isRegularFile(file)) {
                 throw new Align4jException(file + ": no such answers file (FastChat model_answer JSONL)");
@@ -327,8 +394,11 @@ public final class MtBench {
             throw new Align4jException(modelDir + ": no such model folder; expected a Hugging Face folder with config.json, "
                     + "*.safetensors and tokenizer.json");
         }
-        String mid = id != null ? id : MtBenchData.checkId(defaultId(modelDir), modelDir.toString(),
-                "name the model with --model-id (or --baseline-id)");
+        if (adapter != null && !Files.isDirectory(adapter)) {
+            throw new Align4jException(adapter + ": no such adapter folder; expected a PEFT LoRA adapter with "
+                    + "adapter_config.json and adapter_model.safetensors");
+        }
+        String mid = modelId(modelDir, adapter, id);
         Path out = o.output.resolve("model_answer").resolve(MtBenchData.fileName(mid) + ".jsonl");
         Map<Integer, List<String>> have = new TreeMap<>();
         if (Files.isRegularFile(out)) {
@@ -340,7 +410,7 @@ public final class MtBench {
                     + " (delete the file to generate them again)");
         }
         if (!todo.isEmpty()) {
-            generate(modelDir, mid, todo, o, out, have, log);
+            generate(modelDir, adapter, mid, todo, o, out, have, log);
         }
         // one row per question, in id order, atomically (FastChat's reorg_answer_file)
         StringBuilder sb = new StringBuilder();
@@ -351,10 +421,11 @@ public final class MtBench {
         return new Answers(mid, selected);
     }
 
-    private static void generate(Path dir, String mid, List<Question> todo, Options o, Path out,
+    private static void generate(Path dir, Path adapter, String mid, List<Question> todo, Options o, Path out,
             Map<Integer, List<String>> have, Consumer<String> log) {
         ModelConfig config = ModelConfig.load(dir);
-        say(log, "answering " + todo.size() + " question(s) x 2 turns with " + dir + " (max " + o.maxNewTokens
+        say(log, "answering " + todo.size() + " question(s) x 2 turns with " + dir + (adapter == null ? ""
+                : " and the adapter " + adapter) + " (max " + o.maxNewTokens
                 + " new tokens per turn) on " + o.device);
         try {
             Files.createDirectories(out.getParent());
@@ -362,7 +433,7 @@ public final class MtBench {
             throw new Align4jException(out.getParent() + ": cannot create the folder: " + e.getMessage(), e);
         }
         try (TextTokenizer tok = TextTokenizer.load(dir, config.eosTokenId());
-                CausalLM lm = CausalLM.load(dir, new CausalLM.Options(o.device, false, DataType.FLOAT32))) {
+                CausalLM lm = load(dir, adapter, o.device)) {
             Generator g = new Generator(lm, tok);
             ChatTemplate template = tok.chatTemplate() == null ? null
                     : ChatTemplate.of(tok.chatTemplate(), tok.specialTokens(), dir.resolve("tokenizer_config.json").toString());
@@ -391,6 +462,20 @@ public final class MtBench {
                 }
             }
         }
+    }
+
+    /** The model in float32, frozen, with the adapter applied when given (closed again if that fails). */
+    private static CausalLM load(Path dir, Path adapter, Device device) {
+        CausalLM lm = CausalLM.load(dir, new CausalLM.Options(device, false, DataType.FLOAT32));
+        if (adapter != null) {
+            try {
+                lm.loadAdapter(adapter, false);
+            } catch (RuntimeException e) {
+                lm.close();
+                throw e;
+            }
+        }
+        return lm;
     }
 
     /** The conversation without a chat template. */

@@ -7,12 +7,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import io.github.align4j.eval.JudgeServer;
 import io.github.align4j.eval.JudgeServer.Action;
+import io.github.align4j.eval.MtBench;
+import io.github.align4j.model.CausalLM;
+import io.github.align4j.model.LoraConfig;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -107,7 +115,8 @@ class MtBenchCommandTest {
     @Test
     void userErrorsExitWith2() throws Exception {
         try (JudgeServer s = new JudgeServer(r -> Action.status(401, "{\"error\":\"bad key\"}"))) {
-            assertUserError(Cli.run(args(s, dir.resolve("e1"), "--adapter", dir.toString())), "not supported yet");
+            assertUserError(Cli.run(args(s, dir.resolve("e1"), "--adapter", dir.resolve("no-such").toString())), "--adapter",
+                    "no-such");
             assertUserError(Cli.run(args(s, dir.resolve("e2"), "--judge-api-key-env", "ALIGN4J_SURELY_UNSET_VAR")),
                     "ALIGN4J_SURELY_UNSET_VAR", "not set");
             assertUserError(Cli.run(args(s, dir.resolve("e3"), "--mode", "pairwise")), "--baseline");
@@ -117,6 +126,106 @@ class MtBenchCommandTest {
                     r.err());
             assertFalse(r.err().contains("\tat "), r.err());
         }
+    }
+
+    /** A LoRA adapter on {@code base} (all-linear, r 4, B random so that it changes the answers) saved in {@code out}. */
+    static Path adapter(Path base, Path out, long seed) {
+        try (CausalLM lm = CausalLM.load(base, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT32))) {
+            lm.addAdapters(new LoraConfig(4, 8, 0, List.of(LoraConfig.ALL_LINEAR), false), seed);
+            Random rnd = new Random(seed + 1);
+            for (Map.Entry<String, NDArray> e : lm.trainableParameters().entrySet()) {
+                if (e.getKey().endsWith("lora_B.weight")) {
+                    float[] v = new float[Math.toIntExact(e.getValue().size())];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = (float) (0.5 * rnd.nextGaussian());
+                    }
+                    e.getValue().set(v);
+                }
+            }
+            lm.saveAdapter(out);
+        }
+        return out;
+    }
+
+    static List<String> rows(Path file) throws Exception {
+        return Files.readAllLines(file).stream().map(MtBenchCommandTest::noTime).toList();
+    }
+
+    /**
+     * --answers-only (no judge at all) writes the file mt-bench's answer phase writes, as does the library's
+     * MtBench.writeAnswers; with --adapter the answers change and the file is named after the adapter's cell;
+     * a torn last line is answered again, identically.
+     */
+    @Test
+    void answersOnlyWritesTheAnswerPhasesFileWithOrWithoutAnAdapter() throws Exception {
+        Path judged = dir.resolve("ao-judged");
+        try (JudgeServer s = new JudgeServer(r -> Action.reply("Rating: [[7]]"))) {
+            Cli.Result r = Cli.run(args(s, judged, "--question-ids", "81,111,91"));
+            assertEquals(0, r.exit(), r.toString());
+        }
+        List<String> expected = rows(judged.resolve("model_answer/tuned.jsonl"));
+        assertEquals(3, expected.size());
+        String[] common = {"--questions", "2", "--max-new-tokens", "3", "--device", "cpu", "--question-ids", "81,111,91"};
+        Path only = dir.resolve("ao-only");
+        List<String> a = new java.util.ArrayList<>(List.of("mt-bench", "--answers-only", "--model", model.toString(),
+                "--output", only.toString()));
+        a.addAll(List.of(common));
+        Cli.Result r = Cli.run(a.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        Path file = only.resolve("model_answer/tuned.jsonl");
+        assertEquals("answers: " + file.toAbsolutePath(), r.out().strip());
+        assertEquals(expected, rows(file));
+        assertEquals(List.of("model_answer"), Files.list(only).map(p -> p.getFileName().toString()).toList(),
+                "no judgments, no results");
+
+        // the library's public answer phase writes the same file
+        Path lib = dir.resolve("ao-lib");
+        MtBench.Options o = MtBench.Options.forModel(model).output(lib).maxNewTokens(3).questionIds(List.of(81, 111, 91))
+                .device(Device.cpu());
+        assertEquals(lib.resolve("model_answer/tuned.jsonl"), MtBench.answersFile(o));
+        assertEquals(MtBench.answersFile(o), MtBench.writeAnswers(o, null));
+        assertEquals(expected, rows(MtBench.answersFile(o)));
+
+        // a killed run's torn file: the torn question is answered again, the same
+        List<String> raw = Files.readAllLines(file);
+        Files.writeString(file, raw.get(0) + "\n" + raw.get(1).substring(0, 25));
+        r = Cli.run(a.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("reusing 1 answer(s)"), r.err());
+        assertEquals(expected, rows(file));
+
+        // with an adapter: named after the cell of .../dpo-beta0.1/final, other answers, the same as the library's
+        Path adapter = adapter(model, dir.resolve("scan/cells/dpo-beta0.1/final"), 3);
+        List<String> b = new java.util.ArrayList<>(a);
+        b.addAll(List.of("--adapter", adapter.toString()));
+        r = Cli.run(b.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        List<String> adapted = rows(only.resolve("model_answer/dpo-beta0.1.jsonl"));
+        assertEquals(3, adapted.size());
+        assertTrue(adapted.get(0).contains("\"model_id\":\"dpo-beta0.1\""), adapted.get(0));
+        assertFalse(adapted.stream().map(l -> l.replaceAll("\"(model_id|answer_id)\":\"[^\"]*\"", ""))
+                .toList().equals(expected.stream().map(l -> l.replaceAll("\"(model_id|answer_id)\":\"[^\"]*\"", "")).toList()),
+                "the adapter changes the answers");
+        MtBench.Options oa = MtBench.Options.forModel(model).adapter(adapter).output(dir.resolve("ao-lib-adapter"))
+                .maxNewTokens(3).questionIds(List.of(81, 111, 91)).device(Device.cpu());
+        assertEquals(adapted, rows(MtBench.writeAnswers(oa, null)));
+
+        // mt-bench with the adapter judges those answers
+        try (JudgeServer s = new JudgeServer(x -> Action.reply("Rating: [[7]]"))) {
+            Path full = dir.resolve("ao-adapter-judged");
+            r = Cli.run(args(s, full, "--question-ids", "81,111,91", "--adapter", adapter.toString()));
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(adapted, rows(full.resolve("model_answer/dpo-beta0.1.jsonl")));
+        }
+
+        // refusals: no judge without --answers-only; --answers-only with a baseline or with --answers
+        r = Cli.run("mt-bench", "--model", model.toString(), "--output", dir.resolve("ao-e1").toString());
+        assertUserError(r, "--judge-url", "--answers-only");
+        assertUserError(Cli.run("mt-bench", "--answers-only", "--model", model.toString(), "--output",
+                dir.resolve("ao-e2").toString(), "--mode", "pairwise", "--baseline", base.toString()), "baseline as --model");
+        assertUserError(Cli.run("mt-bench", "--answers-only", "--answers", file.toString(), "--output",
+                dir.resolve("ao-e3").toString()), "give --model DIR");
+        assertFalse(Files.exists(dir.resolve("ao-e1")) || Files.exists(dir.resolve("ao-e2")) || Files.exists(dir.resolve("ao-e3")));
     }
 
     /** The judge's rating of an answer: from its length; some lengths get no rating (-1). */

@@ -24,6 +24,8 @@ import org.apache.spark.sql.SparkSession;
  *       every row, data-parallel, with TRL's precompute columns (see {@link SparkLogprobs}).
  *   <li>{@code generate --model DIR --data PROMPTS.jsonl --out FILE.jsonl [...]}: samples for a table of prompts,
  *       as {@code align4j generate --json} (see {@link SparkGenerate}).
+ *   <li>{@code generate --mt-bench --models MODELS.jsonl --output DIR [...]}: MT-Bench answers of many models, one
+ *       task per model, as {@code align4j mt-bench --answers-only} (see {@link SparkMtBench}).
  * </ul>
  *
  * Exit codes as the {@code align4j} command line: 0 done, 2 a user error (the message says what to change),
@@ -37,7 +39,8 @@ public final class Main {
             + "[--adapter DIR] [--batch-size N] [--max-length N] [--max-prompt-length N] [--apply-chat-template] "
             + "[--skip-bad-rows] [--cache-dir DIR] | generate --model DIR --data PROMPTS.jsonl --out FILE.jsonl "
             + "[--adapter DIR] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] "
-            + "[--num-samples N] [--no-chat-template]";
+            + "[--num-samples N] [--no-chat-template] | generate --mt-bench --models MODELS.jsonl --output DIR "
+            + "[--max-new-tokens N] [--questions N | --question-ids ID,...] [--seed S]";
 
     public static void main(String[] args) {
         // DJL must never call home (the executors get it from align4j's Offline too)
@@ -132,6 +135,9 @@ public final class Main {
 
     /** {@code generate --model DIR --data PROMPTS.jsonl --out FILE.jsonl [...]}: see {@link SparkGenerate}. */
     private static int generate(String[] args, PrintStream out) {
+        if (Arrays.asList(args).contains("--mt-bench")) {
+            return mtBench(args, out);
+        }
         Map<String, String> f = flags(args, List.of("--model", "--data", "--out", "--adapter", "--max-new-tokens",
                 "--temperature", "--top-p", "--top-k", "--seed", "--num-samples"), List.of("--no-chat-template"));
         for (String req : List.of("--model", "--data", "--out")) {
@@ -148,6 +154,45 @@ public final class Main {
             long lines = SparkGenerate.run(spark, job, Path.of(f.get("--data")), Path.of(f.get("--out")));
             out.printf(java.util.Locale.ROOT, "generate: %d completions in %.1f s; wrote %s%n", lines,
                     (System.nanoTime() - t) / 1e9, f.get("--out"));
+        } finally {
+            spark.stop();
+        }
+        return 0;
+    }
+
+    /** {@code generate --mt-bench --models FILE --output DIR [...]}: see {@link SparkMtBench}. */
+    private static int mtBench(String[] args, PrintStream out) {
+        Map<String, String> f = flags(args, List.of("--models", "--output", "--max-new-tokens", "--questions",
+                "--question-ids", "--seed"), List.of("--mt-bench"));
+        for (String req : List.of("--models", "--output")) {
+            if (!f.containsKey(req)) {
+                throw new Align4jException("generate --mt-bench: " + req + " is required; " + USAGE);
+            }
+        }
+        List<Integer> ids = null;
+        if (f.containsKey("--question-ids")) {
+            ids = new ArrayList<>();
+            for (String part : f.get("--question-ids").split(",", -1)) {
+                ids.add(number(Map.of("--question-ids", part), "--question-ids", 0, 1));
+            }
+        }
+        long seed = 42;
+        if (f.containsKey("--seed")) {
+            try {
+                seed = Long.parseLong(f.get("--seed").trim());
+            } catch (NumberFormatException e) {
+                throw new Align4jException("--seed: expected a whole number, got '" + Texts.printable(f.get("--seed").length() > 40
+                        ? f.get("--seed").substring(0, 40) + "…" : f.get("--seed")) + "'");
+            }
+        }
+        SparkMtBench.Job job = new SparkMtBench.Job(SparkMtBench.readModels(Path.of(f.get("--models"))), f.get("--output"),
+                number(f, "--max-new-tokens", 1024, 1), number(f, "--questions", 0, 0), ids, seed);
+        SparkSession spark = SparkSession.builder().appName("align4j generate --mt-bench " + f.get("--models")).getOrCreate();
+        try {
+            SparkMtBench.Summary s = SparkMtBench.run(spark, job);
+            out.printf(java.util.Locale.ROOT, "generate --mt-bench: answers of %d models in %.1f s:%n", s.files().size(),
+                    s.seconds());
+            s.files().forEach(p -> out.println("  " + Texts.printable(p.toString())));
         } finally {
             spark.stop();
         }

@@ -16,9 +16,34 @@ final class Tiny {
     static final String[] PRODUCTS = {"phone", "lamp", "chair", "kettle", "camera", "bike", "watch", "desk"};
 
     static Path model(Path dir) {
+        return model(dir, 7);
+    }
+
+    static Path model(Path dir, long seed) {
         CausalLM.init("llama", Map.of("hidden_size", 32, "num_hidden_layers", 1, "num_attention_heads", 2,
-                "num_key_value_heads", 2, "intermediate_size", 64), null, dir, 7);
+                "num_key_value_heads", 2, "intermediate_size", 64), null, dir, seed);
         return dir;
+    }
+
+    /** A LoRA adapter on {@code base} (all-linear, r 4, B random so that it changes the outputs) saved in {@code out}. */
+    static Path adapter(Path base, Path out, long seed) {
+        try (CausalLM lm = CausalLM.load(base, new CausalLM.Options(ai.djl.Device.cpu(), false,
+                ai.djl.ndarray.types.DataType.FLOAT32))) {
+            lm.addAdapters(new io.github.align4j.model.LoraConfig(4, 8, 0,
+                    List.of(io.github.align4j.model.LoraConfig.ALL_LINEAR), false), seed);
+            Random r = new Random(seed + 1);
+            for (Map.Entry<String, ai.djl.ndarray.NDArray> e : lm.trainableParameters().entrySet()) {
+                if (e.getKey().endsWith("lora_B.weight")) {
+                    float[] v = new float[Math.toIntExact(e.getValue().size())];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = (float) (0.5 * r.nextGaussian());
+                    }
+                    e.getValue().set(v);
+                }
+            }
+            lm.saveAdapter(out);
+        }
+        return out;
     }
 
     static Path pairs(Path file, int n, long seed) throws Exception {
