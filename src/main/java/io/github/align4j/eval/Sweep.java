@@ -631,8 +631,11 @@ public final class Sweep {
             throw new Align4jException(dir + ": no final checkpoint to score with MT-Bench; delete the folder to train "
                     + "the cell again");
         }
-        MtBench.Result r = mtBench.score(finalModel, dir.resolve("mt_bench"), output.resolve("cache")
-                .resolve("mt_bench_judge.jsonl"), device, seed, console == null ? null : console::println);
+        // a LoRA cell's final/ holds its adapter: MT-Bench answers with the sweep's base model and that adapter
+        boolean adapter = Files.isRegularFile(finalModel.resolve("adapter_config.json"));
+        MtBench.Result r = mtBench.score(adapter ? model : finalModel, adapter ? finalModel : null, dir.resolve("mt_bench"),
+                output.resolve("cache").resolve("mt_bench_judge.jsonl"), device, seed,
+                console == null ? null : console::println);
         m.put("mt_bench", r.score());
         m.put("mt_bench_turn1", r.scores().turn1());
         m.put("mt_bench_turn2", r.scores().turn2());

@@ -137,8 +137,16 @@ public record SweepEval(String judgeUrl, String judgeModel, String apiKeyEnv, in
 
     /** Scores one model folder; answers, judgments and results go to out. */
     MtBench.Result score(Path model, Path out, Path cache, Device device, long seed, Consumer<String> log) {
+        return score(model, null, out, cache, device, seed, log);
+    }
+
+    /** As above, for a LoRA cell: the base {@code model} with the cell's {@code adapter} (null: a full checkpoint). */
+    MtBench.Result score(Path model, Path adapter, Path out, Path cache, Device device, long seed, Consumer<String> log) {
         MtBench.Options o = MtBench.Options.forModel(model).judge(judge(cache)).output(out).maxNewTokens(maxNewTokens)
                 .device(device).seed(seed);
+        if (adapter != null) {
+            o.adapter(adapter);
+        }
         if (!questionIds.isEmpty()) {
             o.questionIds(questionIds);
         } else if (questionLimit > 0) {

@@ -224,4 +224,38 @@ class SweepCommandTest {
             assertTrue(e.getMessage().contains("eval: mt_bench: "), e.getMessage());
         }
     }
+
+    /** A LoRA cell's final/ is an adapter: MT-Bench answers with the sweep's base and that adapter. */
+    @Test
+    void mtBenchScoresALoraCellWithItsAdapter(@TempDir Path dir) throws Exception {
+        Path model = SweepFixture.model(dir.resolve("model"));
+        ObjectMapper json = new ObjectMapper();
+        List<String> rows = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            rows.add(json.writeValueAsString(Map.of("prompt", "Review " + i + ":", "chosen", " great .", "rejected", " awful .")));
+        }
+        Path data = dir.resolve("pairs.jsonl");
+        Files.write(data, rows);
+        try (JudgeServer s = new JudgeServer(q -> JudgeServer.Action.reply("Rating: [[7]]"))) {
+            Path yaml = dir.resolve("sweep.yaml");
+            Files.writeString(yaml, String.join("\n", "model_name_or_path: " + model, "train_file: " + data,
+                    "output_dir: " + dir.resolve("out"), "max_steps: 2", "per_device_train_batch_size: 4", "device: cpu",
+                    "use_peft: true", "lora_r: 4", "eval:", "  mt_bench:", "    judge_url: " + s.url(), "    judge_model: judge-x",
+                    "    max_new_tokens: 2", "    questions: [81]", "    judge_concurrency: 1", "grid:", "  beta: [0.1]", ""));
+            StringWriter out = new StringWriter();
+            picocli.CommandLine cl = io.github.align4j.cli.Main.commandLine();
+            cl.setOut(new PrintWriter(out));
+            cl.setErr(new PrintWriter(out));
+            assertEquals(0, cl.execute("sweep", "--config", yaml.toString()), out.toString());
+            Path cell;
+            try (var cellDirs = Files.list(dir.resolve("out/cells"))) {
+                cell = cellDirs.findFirst().orElseThrow();
+            }
+            assertTrue(Files.isRegularFile(cell.resolve("final/adapter_model.safetensors")), "a LoRA cell");
+            assertTrue(Files.isRegularFile(cell.resolve("mt_bench/results.json")), out.toString());
+            List<String> csv = Files.readAllLines(dir.resolve("out/results.csv"));
+            List<String> cols = List.of(csv.get(0).split(","));
+            assertEquals(7.0, Double.parseDouble(csv.get(1).split(",")[cols.indexOf("mt_bench")]), 1e-9, csv.toString());
+        }
+    }
 }
