@@ -186,6 +186,11 @@ final class BenchCommand implements Callable<Integer> {
                 r.minStepSeconds(), r.maxStepSeconds(), r.stepSeconds().length);
         out.printf(Locale.ROOT, "policy tokens/s  %.1f%n", r.tokensPerSecond());
         out.printf(Locale.ROOT, "training         %s%n", r.training());
+        if (!r.realData()) {
+            out.printf(Locale.ROOT, "GFLOP/s          %.1f achieved (%.2f GFLOP a step), %.0f%% of the %.1f GFLOP/s float32 matmul "
+                    + "peak measured at %s%n", r.achievedGflops(), r.stepGflop(), 100 * r.shareOfPeak(), r.matmulPeakGflops(),
+                    r.matmulPeakShape());
+        }
         out.printf(Locale.ROOT, "peak RSS         %.1f MB  (after warm-up %.1f MB, at the end %.1f MB)%n", r.peakRssMb(),
                 r.rssAfterWarmupMb(), r.rssEndMb());
         out.printf(Locale.ROOT, "memory plan      %.1f MB estimated peak (%+.0f%% of the measured peak; breakdown: --json)%n",

@@ -98,12 +98,33 @@ public final class Bench {
      * @param rssAfterStepMb resident memory after each timed step (flat in a healthy run)
      * @param plan the memory planner's estimate for this run ({@link MemoryPlan}), next to {@code peakRssMb}
      * @param training what was trained: "full fine-tuning" or the LoRA settings, precision and recomputation
+     * @param gflopPerStep the matrix-multiply work of one step in GFLOP by term (forward, reference,
+     *     recompute, input_gradients, weight_gradients; docs/performance.md "GFLOP/s"); empty for real data,
+     *     whose steps differ in shape
+     * @param matmulPeakGflops the best float32 matmul rate measured in this process at the model's shapes
+     * @param matmulPeakShape the product that reached it
      */
     public record Result(String model, long parameters, int pairs, int prompt, int completion, int threads,
             boolean precomputeRef, double[] stepSeconds, long policyTokens, double paddingFraction, double peakRssMb,
             double rssAfterWarmupMb, double rssEndMb, int arraysAfterWarmup, int arraysEnd, double setupSeconds,
             String device, boolean realData, int examples, boolean groupByLength, double[] rssAfterStepMb,
-            MemoryPlan plan, String training) {
+            MemoryPlan plan, String training, Map<String, Double> gflopPerStep, double matmulPeakGflops,
+            String matmulPeakShape) {
+
+        /** GFLOP of one step (Σ of {@link #gflopPerStep()}), NaN for real data. */
+        public double stepGflop() {
+            return gflopPerStep.isEmpty() ? Double.NaN : gflopPerStep.values().stream().mapToDouble(Double::doubleValue).sum();
+        }
+
+        /** The median step's achieved GFLOP/s, NaN for real data. */
+        public double achievedGflops() {
+            return stepGflop() / medianStepSeconds();
+        }
+
+        /** {@link #achievedGflops()} over {@link #matmulPeakGflops()}. */
+        public double shareOfPeak() {
+            return achievedGflops() / matmulPeakGflops;
+        }
 
         /** The planner's estimated peak in MiB (as peakRssMb: /proc's kB / 1024). */
         public double estimatedPeakMb() {
@@ -162,6 +183,15 @@ public final class Bench {
             }
             m.put("padding_fraction", paddingFraction);
             m.put("training", training);
+            if (!realData) {
+                m.put("gflop_per_step", gflopPerStep);
+                m.put("achieved_gflops", achievedGflops());
+            }
+            m.put("matmul_peak_gflops", matmulPeakGflops);
+            m.put("matmul_peak_shape", matmulPeakShape);
+            if (!realData) {
+                m.put("share_of_peak", shareOfPeak());
+            }
             m.put("peak_rss_mb", peakRssMb);
             m.put("estimated_peak_mb", estimatedPeakMb());
             m.put("estimate_over_measured", peakRssMb > 0 ? estimatedPeakMb() / peakRssMb : Double.NaN);
@@ -282,10 +312,26 @@ public final class Bench {
             List<int[]> batches = Batches.epoch(data.size(), o.pairs(), o.seed(), 0, true, o.groupByLength(),
                     i -> data.get(i).prompt().length + Math.max(data.get(i).chosen().length, data.get(i).rejected().length));
             double padding = paddingFraction(batches, data);
+            double peakRss = rssMb("VmHWM"); // before the matmul timing below allocates its operands
+            Map<String, Double> gflop = new LinkedHashMap<>();
+            if (o.data() == null) {
+                StepFlops f = StepFlops.of(cfg, o.pairs(), o.prompt() + o.completion(), o.completion(), o.lora(),
+                        o.gradientCheckpointing(), o.precomputeRef());
+                gflop.put("forward", f.forward() / 1e9);
+                gflop.put("reference", f.reference() / 1e9);
+                gflop.put("recompute", f.recompute() / 1e9);
+                gflop.put("input_gradients", f.inputGradients() / 1e9);
+                gflop.put("weight_gradients", f.weightGradients() / 1e9);
+            }
+            int longest = data.stream().mapToInt(p -> p.prompt().length + Math.max(p.chosen().length, p.rejected().length))
+                    .max().orElse(1);
+            int scored = data.stream().mapToInt(p -> Math.max(p.chosen().length, p.rejected().length)).max().orElse(1);
+            MatmulPeak peak = MatmulPeak.measure(cfg, device, 2L * o.pairs() * longest, 2L * o.pairs() * scored);
             return new Result(o.model().toString(), policy.parameterCount(), o.pairs(), o.prompt(), o.completion(),
-                    threads(), o.precomputeRef(), times, tokens[0], padding, rssMb("VmHWM"),
+                    threads(), o.precomputeRef(), times, tokens[0], padding, peakRss,
                     rss[0], rss[1], arrays[0], arrays[1], setup[0], device.toString(),
-                    o.data() != null, data.size(), o.groupByLength(), rssSteps, plan, describe(o, frozen));
+                    o.data() != null, data.size(), o.groupByLength(), rssSteps, plan, describe(o, frozen), gflop,
+                    peak.gflops(), peak.shape());
         } finally {
             if (tmpCache != null) {
                 deleteTree(tmpCache);

@@ -55,6 +55,15 @@ class BenchCommandTest {
         assertEquals(44 / median, j.get("tokens_per_second").asDouble(), 1e-6 * j.get("tokens_per_second").asDouble());
         assertTrue(j.get("peak_rss_mb").asDouble() > 10, j.toString());
         assertEquals("full fine-tuning", j.get("training").asText());
+        double gflop = 0;
+        for (String k : List.of("forward", "reference", "recompute", "input_gradients", "weight_gradients")) {
+            gflop += j.get("gflop_per_step").get(k).asDouble();
+        }
+        assertTrue(gflop > 0 && j.get("gflop_per_step").get("recompute").asDouble() == 0, j.toString());
+        assertEquals(gflop / median, j.get("achieved_gflops").asDouble(), 1e-9 * gflop / median, "FLOPs of a median step: " + j);
+        assertTrue(j.get("matmul_peak_gflops").asDouble() > 0, j.toString());
+        assertEquals(j.get("achieved_gflops").asDouble() / j.get("matmul_peak_gflops").asDouble(),
+                j.get("share_of_peak").asDouble(), 1e-9, j.toString());
         double terms = 0;
         for (JsonNode t : j.get("estimate_mb")) {
             terms += t.asDouble();
@@ -74,7 +83,8 @@ class BenchCommandTest {
         Cli.Result table = Cli.run("bench", "--model", model.toString(), "--pairs", "1", "--prompt", "4", "--completion", "4",
                 "--steps", "2");
         assertEquals(0, table.exit(), table.toString());
-        for (String s : List.of("step time", "median", "policy tokens/s", "peak RSS", "memory plan", "live arrays", "padding")) {
+        for (String s : List.of("step time", "median", "policy tokens/s", "GFLOP/s", "matmul", "peak RSS", "memory plan",
+                "live arrays", "padding")) {
             assertTrue(table.out().contains(s), table.out());
         }
     }
