@@ -146,7 +146,7 @@ final class MemoryEstimate {
         List<long[]> kept = new ArrayList<>();
         List<long[]> worstLayer = List.of();
         for (int i = 0; i < c.numLayers(); i++) {
-            List<long[]> t = MemoryModel.layerTensors(c, s.rows(), s.tokens(), s.lora(), i);
+            List<long[]> t = MemoryModel.layerTensors(c, s.rows(), s.tokens(), s.lora(), i, a);
             if (MemoryModel.sum(t) > MemoryModel.sum(worstLayer)) {
                 worstLayer = t;
             }

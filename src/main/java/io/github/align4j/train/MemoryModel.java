@@ -111,13 +111,15 @@ final class MemoryModel {
      * x², tanh, 1 + tanh). Full fine-tuning adds each projection's input (for its weight's
      * gradient) and, for Llama, RMSNorm's normalised x (for its weight's gradient). Under LoRA an
      * input is kept only for the adapters that read it: once without dropout, or the dropout mask
-     * and the dropped copy per adapter with it; and each adapter keeps its rank-r product x·Aᵀ.
+     * (one byte a value) and the dropped copy per adapter with it; and each adapter keeps its rank-r
+     * product x·Aᵀ.
      *
      * @param lora null for full fine-tuning
      * @param layer the layer's index (LoRA targets may name layers)
+     * @param activationBytes bytes of an activation (the masks' byte counts are given in these units)
      * @return {count, elements} of each kind of tensor
      */
-    static List<long[]> layerTensors(ModelConfig c, long rows, long tokens, LoraConfig lora, int layer) {
+    static List<long[]> layerTensors(ModelConfig c, long rows, long tokens, LoraConfig lora, int layer, long activationBytes) {
         long n = rows * tokens;
         long e = c.hiddenSize();
         long inner = c.intermediateSize();
@@ -143,7 +145,10 @@ final class MemoryModel {
         for (String g : GROUPS) {
             long k = adapted.stream().filter(m -> m.group().equals(g)).count();
             if (k > 0) {
-                t.add(new long[] {lora.dropout() > 0 ? 2 * k : 1, n * groupInput(c, g)});
+                t.add(new long[] {lora.dropout() > 0 ? k : 1, n * groupInput(c, g)});
+                if (lora.dropout() > 0) { // the 0/1 byte masks autograd keeps
+                    t.add(new long[] {k, (n * groupInput(c, g) + activationBytes - 1) / activationBytes});
+                }
             }
         }
         if (!adapted.isEmpty()) {

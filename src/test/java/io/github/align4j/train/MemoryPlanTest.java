@@ -121,11 +121,11 @@ class MemoryPlanTest {
         assertEquals(2_608 * 4 + 2 * 576 * 4 + 1000 * 8 * 4 + 3 * 6 * 1000 * 4, b.allocatorSlack());
         assertEquals(251_938_896L, p.total());
 
-        // dropout keeps a mask and the dropped input per adapter instead of the shared input:
-        // 2·(3·64 + 64 + 2·64 + 128) instead of 64+64+64+128, per layer
+        // dropout keeps the dropped input and a byte mask (a quarter of a float) per adapter instead of the
+        // shared input: (3·64 + 64 + 2·64 + 128)·(1 + 1/4) = 640 instead of 64+64+64+128, per layer
         MemoryPlan d = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).lora(lora.withDropout(0.1))
                 .frozenDtype(MemoryPlan.Dtype.FLOAT16).reference(MemoryPlan.Reference.ADAPTERS_OFF).availableBytes(-1).build();
-        assertEquals((2_608L + 2 * (1_024 - 320)) * 4, d.breakdown().activations());
+        assertEquals((2_608L + 2 * (640 - 320)) * 4, d.breakdown().activations());
     }
 
     @Test

@@ -1,0 +1,89 @@
+package io.github.align4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.GradientCollector;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * LoRA dropout's masks are the draws of {@code new SplittableRandom(seed)} (so that resumed runs and
+ * published results keep their masks), and the byte mask applied to x equals the float mask
+ * x · (mask · 1/(1−rate)) of the earlier code bit for bit, values and gradient.
+ */
+class DropoutMaskTest {
+    /** The definition: four 16-bit draws per nextLong, low bits first; dropped below the threshold. */
+    static byte[] reference(int n, long seed, int threshold) {
+        byte[] out = new byte[n];
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (int i = 0; i < n; ) {
+            long r = rng.nextLong();
+            for (int k = 0; k < 4 && i < n; k++, i++) {
+                out[i] = ((r >>> (16 * k)) & 0xffff) < threshold ? (byte) 0 : (byte) 1;
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void maskBytesAreSplittableRandomsDraws() {
+        for (int n : new int[] {0, 1, 3, 4, 5, 7, 8, 9, 17, 1001}) {
+            for (int threshold : new int[] {0, 1, 3277, 32768, 65535}) {
+                for (long seed : new long[] {0, 42, -7, Long.MIN_VALUE}) {
+                    ByteBuffer b = ByteBuffer.allocateDirect(Math.max(n, 1)).order(ByteOrder.LITTLE_ENDIAN);
+                    byte[] want = reference(n, seed, threshold);
+                    Adapters.maskBytes(b, n, seed, threshold);
+                    byte[] got = new byte[n];
+                    b.get(0, got);
+                    assertArrayEquals(want, got, "n " + n + " threshold " + threshold + " seed " + seed);
+                }
+            }
+        }
+        byte[] half = reference(100_000, 5, 32768);
+        int kept = 0;
+        for (byte x : half) {
+            kept += x;
+        }
+        assertTrue(Math.abs(kept - 50_000) < 1_000, "half kept at rate 0.5: " + kept);
+    }
+
+    @Test
+    void byteMaskEqualsTheFloatMaskBitForBit() {
+        double rate = 0.05;
+        Adapters a = new Adapters(LoraConfig.defaults().withDropout(rate));
+        a.key(7);
+        try (NDManager m = NDManager.newBaseManager()) {
+            a.pass = new Pass(m, 1, 1, 0, null, null, true, 3, DataType.FLOAT32);
+            NDArray x = m.randomNormal(new ai.djl.ndarray.types.Shape(6, 37)); // negatives too: x · 0 is −0
+            NDArray w = m.randomNormal(new ai.djl.ndarray.types.Shape(6, 37));
+            x.setRequiresGradient(true);
+            float[] y;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray out = a.dropout(x, 2);
+                y = out.toFloatArray();
+                gc.backward(out.mul(w).sum());
+            }
+            float[] grad = x.getGradient().toFloatArray();
+            byte[] bits = reference(6 * 37, Adapters.mix(Adapters.mix(7, 3), 2), (int) Math.round(rate * 65536));
+            float scale = (float) (1 / (1 - rate));
+            float[] xs = x.toFloatArray();
+            float[] ws = w.toFloatArray();
+            int dropped = 0;
+            for (int i = 0; i < xs.length; i++) {
+                float mask = bits[i] * 1f * scale; // the float mask the earlier code built
+                assertEquals(Float.floatToIntBits(xs[i] * mask), Float.floatToIntBits(y[i]), "value " + i);
+                assertEquals(Float.floatToIntBits(ws[i] * mask), Float.floatToIntBits(grad[i]), "gradient " + i);
+                dropped += 1 - bits[i];
+            }
+            assertTrue(dropped > 0, "some values dropped at rate 0.05 over 222 values");
+        }
+    }
+}
