@@ -12,10 +12,8 @@ import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;
-import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,8 +23,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -124,51 +120,21 @@ public final class SparkGenerate {
         if (!Files.isRegularFile(file)) {
             throw new Align4jException("--data " + file + ": no such file (JSON Lines with a \"prompt\" text field)");
         }
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(Files.newInputStream(file), StandardCharsets.UTF_8))) {
-            StringBuilder sb = new StringBuilder();
-            long line = 0;
-            int c;
-            boolean more = true;
-            while (more) {
-                c = in.read();
-                if (c >= 0 && c != '\n') {
-                    if (sb.length() >= MAX_LINE) {
-                        throw new Align4jException(file + " line " + (line + 1) + ": longer than " + MAX_LINE + " characters");
-                    }
-                    sb.append((char) c);
-                    continue;
-                }
-                more = c >= 0;
-                line++;
-                String l = sb.toString().strip();
-                sb.setLength(0);
-                if (l.isEmpty()) {
-                    continue;
-                }
-                JsonNode n;
-                try {
-                    n = JSON.readTree(l);
-                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                    throw new Align4jException(Texts.jsonError(file + " line " + line, e), e);
-                }
-                if (n == null || !n.path("prompt").isTextual()) {
-                    throw new Align4jException(file + " line " + line + ": no \"prompt\" text field");
-                }
-                if (out.size() >= MAX_PROMPTS) {
-                    throw new Align4jException(file + ": more than " + MAX_PROMPTS + " prompts; split the table");
-                }
-                out.add(n.get("prompt").asText());
+        JsonLines.read(file, MAX_LINE, (where, n) -> {
+            if (n == null || !n.path("prompt").isTextual()) {
+                throw new Align4jException(where + ": no \"prompt\" text field");
             }
-        } catch (IOException e) {
-            throw new Align4jException(file + ": cannot read it: " + e.getMessage(), e);
-        }
+            if (out.size() >= MAX_PROMPTS) {
+                throw new Align4jException(file + ": more than " + MAX_PROMPTS + " prompts; split the table");
+            }
+            out.add(n.get("prompt").asText());
+        });
         if (out.isEmpty()) {
             throw new Align4jException(file + ": no prompts");
         }
         return out;
     }
 
-    private static final Map<String, CausalLM> MODELS = new ConcurrentHashMap<>();
 
     /** One task: prompts i with i mod tasks = its index; returns {i, its JSON lines}. */
     static final class GenerateTask implements FlatMapFunction<Integer, String[]> {
@@ -195,21 +161,7 @@ public final class SparkGenerate {
             }
             Path dir = Path.of(job.model());
             ModelConfig config = ModelConfig.load(dir);
-            Device dev = device;
-            CausalLM lm = MODELS.computeIfAbsent(job.model() + "|" + job.adapter() + "|" + device, k -> {
-                CausalLM m = CausalLM.load(dir, new CausalLM.Options(dev, false, ai.djl.ndarray.types.DataType.FLOAT32));
-                if (job.adapter() != null) {
-                    try {
-                        m.loadAdapter(Path.of(job.adapter()), false);
-                    } catch (RuntimeException e) {
-                        m.close();
-                        throw e;
-                    }
-                }
-                LoggerFactory.getLogger(SparkGenerate.class).info("generate: loaded {} on {} in executor pid {}", job.model(),
-                        dev, ProcessHandle.current().pid());
-                return m;
-            });
+            CausalLM lm = ExecutorModels.get(job.model(), job.adapter(), device, "generate");
             List<String[]> out = new ArrayList<>();
             SamplingOptions o = job.sampling();
             try (TextTokenizer tok = TextTokenizer.load(dir, config.eosTokenId())) {

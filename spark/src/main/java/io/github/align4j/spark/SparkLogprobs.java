@@ -27,8 +27,6 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -182,24 +180,8 @@ public final class SparkLogprobs {
     }
 
     /** Models loaded in this executor JVM, by folder, adapter and device: loaded once, reused by every task here. */
-    private static final Map<String, CausalLM> MODELS = new ConcurrentHashMap<>();
-
     private static CausalLM model(Job job, Device device) {
-        String key = job.model() + "|" + job.adapter() + "|" + device;
-        return MODELS.computeIfAbsent(key, k -> {
-            CausalLM lm = CausalLM.load(job.modelDir(), new CausalLM.Options(device, false, ai.djl.ndarray.types.DataType.FLOAT32));
-            if (job.adapter() != null) {
-                try {
-                    lm.loadAdapter(Path.of(job.adapter()), false);
-                } catch (RuntimeException e) {
-                    lm.close();
-                    throw e;
-                }
-            }
-            LoggerFactory.getLogger(SparkLogprobs.class).info("logprobs: loaded {} on {} in executor pid {}", job.model(),
-                    device, ProcessHandle.current().pid());
-            return lm;
-        });
+        return ExecutorModels.get(job.model(), job.adapter(), device, "logprobs");
     }
 
     /** One task: batches j with j mod tasks = its index; returns {example, logp0, logp1, tokens0, tokens1} per row. */

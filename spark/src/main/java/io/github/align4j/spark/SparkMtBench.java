@@ -1,18 +1,13 @@
 package io.github.align4j.spark;
 
 import ai.djl.Device;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
 import io.github.align4j.eval.MtBench;
 import io.github.align4j.internal.Texts;
 import io.github.align4j.model.Devices;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.Serializable;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,7 +42,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class SparkMtBench {
     private static final Logger LOG = LoggerFactory.getLogger(SparkMtBench.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** Longest line of a models file. */
     static final int MAX_LINE = 64 * 1024;
     /** Most models in one job. */
@@ -191,57 +185,28 @@ public final class SparkMtBench {
                     + "\"adapter\": DIR} per line)");
         }
         List<Model> out = new ArrayList<>();
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(Files.newInputStream(file), StandardCharsets.UTF_8))) {
-            StringBuilder sb = new StringBuilder();
-            long line = 0;
-            boolean more = true;
-            while (more) {
-                int c = in.read();
-                if (c >= 0 && c != '\n') {
-                    if (sb.length() >= MAX_LINE) {
-                        throw new Align4jException(file + " line " + (line + 1) + ": longer than " + MAX_LINE + " characters");
-                    }
-                    sb.append((char) c);
-                    continue;
-                }
-                more = c >= 0;
-                line++;
-                String l = sb.toString().strip();
-                sb.setLength(0);
-                if (l.isEmpty()) {
-                    continue;
-                }
-                JsonNode n;
-                try {
-                    n = JSON.readTree(l);
-                } catch (JsonProcessingException e) {
-                    throw new Align4jException(Texts.jsonError(file + " line " + line, e), e);
-                }
-                String where = file + " line " + line;
-                if (n == null || !n.isObject()) {
-                    throw new Align4jException(where + ": expected an object {\"model_id\": ..., \"model\": DIR, \"adapter\": DIR}");
-                }
-                for (Iterator<String> it = n.fieldNames(); it.hasNext();) {
-                    String k = it.next();
-                    if (!KEYS.contains(k)) {
-                        String shown = Texts.printable(k.length() > 40 ? k.substring(0, 40) + "…" : k);
-                        throw new Align4jException(where + ": unknown key '" + shown + "'; the keys are model_id, model, adapter");
-                    }
-                    if (!n.get(k).isTextual() && !n.get(k).isNull()) {
-                        throw new Align4jException(where + ": \"" + k + "\" must be a text");
-                    }
-                }
-                if (!n.path("model").isTextual() || n.get("model").asText().isBlank()) {
-                    throw new Align4jException(where + ": no \"model\" (the model folder, or the base of \"adapter\")");
-                }
-                if (out.size() >= MAX_MODELS) {
-                    throw new Align4jException(file + ": more than " + MAX_MODELS + " models; split the file");
-                }
-                out.add(new Model(text(n, "model_id"), n.get("model").asText(), text(n, "adapter")));
+        JsonLines.read(file, MAX_LINE, (where, n) -> {
+            if (n == null || !n.isObject()) {
+                throw new Align4jException(where + ": expected an object {\"model_id\": ..., \"model\": DIR, \"adapter\": DIR}");
             }
-        } catch (IOException e) {
-            throw new Align4jException(file + ": cannot read it: " + e.getMessage(), e);
-        }
+            for (Iterator<String> it = n.fieldNames(); it.hasNext();) {
+                String k = it.next();
+                if (!KEYS.contains(k)) {
+                    String shown = Texts.printable(k.length() > 40 ? k.substring(0, 40) + "…" : k);
+                    throw new Align4jException(where + ": unknown key '" + shown + "'; the keys are model_id, model, adapter");
+                }
+                if (!n.get(k).isTextual() && !n.get(k).isNull()) {
+                    throw new Align4jException(where + ": \"" + k + "\" must be a text");
+                }
+            }
+            if (!n.path("model").isTextual() || n.get("model").asText().isBlank()) {
+                throw new Align4jException(where + ": no \"model\" (the model folder, or the base of \"adapter\")");
+            }
+            if (out.size() >= MAX_MODELS) {
+                throw new Align4jException(file + ": more than " + MAX_MODELS + " models; split the file");
+            }
+            out.add(new Model(text(n, "model_id"), n.get("model").asText(), text(n, "adapter")));
+        });
         if (out.isEmpty()) {
             throw new Align4jException(file + ": no models");
         }
