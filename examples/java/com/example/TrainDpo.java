@@ -21,8 +21,8 @@ public final class TrainDpo {
         try (TextTokenizer tok = TextTokenizer.load(model, null);
                 CausalLM policy = CausalLM.load(model, CausalLM.Options.training())) {
             PreferenceData data = PreferenceData.load(args[1], DataOptions.defaults()
-                    .withMaxLength(cfg.maxLength()).withMaxPromptLength(cfg.maxPromptLength()), tok);
-            PreferenceData[] split = data.split(0.1, cfg.seed()); // {train, held out}
+                    .withMaxLength(cfg.data().maxLength()).withMaxPromptLength(cfg.data().maxPromptLength()), tok);
+            PreferenceData[] split = data.split(0.1, cfg.optimization().seed()); // {train, held out}
             try (PreferenceTrainer trainer = PreferenceTrainer.builder()
                     .config(cfg)
                     .policy(policy)                          // reference: a frozen copy of MODEL_DIR

@@ -161,7 +161,7 @@ final class OnlineDpoCommand implements Callable<Integer> {
         SamplingOptions so = new SamplingOptions(maxNewTokens, temperature, topP, topK, 0, k);
         CliSupport.existingDir(model, "--model", "a Hugging Face model folder with config.json, model.safetensors and tokenizer.json");
         ModelConfig mc = ModelConfig.load(model);
-        Device dev = Devices.resolve(cfg.device());
+        Device dev = Devices.resolve(cfg.model().device().toString());
         LlmPairJudge pair = llm ? pairJudge() : null;
         OnlineDpo[] run = new OnlineDpo[1];
         PreferenceTrainer.TrainResult r;
@@ -184,7 +184,7 @@ final class OnlineDpoCommand implements Callable<Integer> {
             }
             run[0] = b.build();
             out.println(String.format(Locale.ROOT, "online %s: %d prompts, k = %d samples each, judge %s, %d steps → %s",
-                    cfg.lossType().equalsIgnoreCase("ipo") ? "IPO" : "DPO", ps.texts().size(), k,
+                    cfg.lossSpec().type().equalsIgnoreCase("ipo") ? "IPO" : "DPO", ps.texts().size(), k,
                     io.github.align4j.internal.Texts.printable(judge), run[0].totalSteps(), output));
             out.flush();
             try (StopSignals signals = StopSignals.install(run[0]::requestStop, spec.commandLine().getErr())) {
@@ -208,12 +208,12 @@ final class OnlineDpoCommand implements Callable<Integer> {
 
     /** The policy, with LoRA adapters on a frozen base under --use-peft (the reference is then the base). */
     private CausalLM load(TrainConfig cfg, Device dev) {
-        if (!cfg.usePeft()) {
+        if (!cfg.lora().enabled()) {
             return CausalLM.load(model, CausalLM.Options.training().withDevice(dev));
         }
-        CausalLM lm = CausalLM.load(model, new CausalLM.Options(dev, false, ModelDtypes.resolve(cfg.torchDtype(), model)));
+        CausalLM lm = CausalLM.load(model, new CausalLM.Options(dev, false, ModelDtypes.resolve(cfg.model().torchDtype().key(), model)));
         try {
-            return lm.addAdapters(cfg.lora(), cfg.seed());
+            return lm.addAdapters(cfg.lora().adapters(), cfg.optimization().seed());
         } catch (RuntimeException e) {
             lm.close();
             throw e;

@@ -108,7 +108,7 @@ final class SweepCommand implements Callable<Integer> {
                 for (int r = 0; r < cells.size() * perCell; r++) {
                     if (sh.owns(r)) {
                         mine.add(cells.get(r / perCell).id() + (perCell == 1 ? "" : " seed "
-                                + ((long) sc.base().seed() + r % perCell)));
+                                + ((long) sc.base().optimization().seed() + r % perCell)));
                     }
                 }
                 out.println("  shard      " + sh + ": " + mine.size() + " run(s): " + (mine.size() > 40

@@ -140,14 +140,14 @@ final class TrainCommand implements Callable<Integer> {
         }
         cfg = cfg.with(flags(), "command line");
         if (!lossOptions.isEmpty()) {
-            Map<String, Object> kw = new LinkedHashMap<>(cfg.lossKwargs());
+            Map<String, Object> kw = new LinkedHashMap<>(cfg.lossSpec().kwargs());
             kw.putAll(lossOptions(lossOptions));
             cfg = cfg.with("loss_kwargs", kw, "--loss-option");
         }
         cfg = cfg.validated();
         if (resume && overwrite) {
             throw new Align4jException("--resume and --overwrite exclude each other: --resume continues the run in "
-                    + cfg.outputDir() + ", --overwrite replaces it");
+                    + cfg.output().dir() + ", --overwrite replaces it");
         }
         for (String i : ignored) {
             out.println("note: recipe key ignored: " + i);
@@ -303,13 +303,13 @@ final class TrainCommand implements Callable<Integer> {
             out.println("  " + l);
         }
         if (plan.memory() != null) {
-            out.println("memory plan (max_length " + run.config().maxLength() + " tokens a sequence):");
+            out.println("memory plan (max_length " + run.config().data().maxLength() + " tokens a sequence):");
             out.println(plan.memory().format().stripTrailing().indent(2).stripTrailing());
         }
         run.config().asMap().forEach((k, v) -> out.println("  " + k + ": " + v));
         out.flush();
         if (!plan.fits()) {
-            throw new Align4jException("this run does not fit in memory at max_length " + run.config().maxLength()
+            throw new Align4jException("this run does not fit in memory at max_length " + run.config().data().maxLength()
                     + " (the plan above says what would fit)");
         }
         return CliSupport.EXIT_OK;

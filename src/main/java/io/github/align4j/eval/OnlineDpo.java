@@ -73,10 +73,10 @@ public final class OnlineDpo {
             throw new Align4jException("OnlineDpo needs config, policy, tokenizer and prompts (OnlineDpo.Builder)");
         }
         this.cfg = b.config.validated();
-        String lt = cfg.lossType().toLowerCase(Locale.ROOT);
-        if (!cfg.lossWeights().isEmpty() || !(lt.equals("sigmoid") || lt.equals("dpo") || lt.equals("ipo"))) {
+        String lt = cfg.lossSpec().type().toLowerCase(Locale.ROOT);
+        if (!cfg.lossSpec().weights().isEmpty() || !(lt.equals("sigmoid") || lt.equals("dpo") || lt.equals("ipo"))) {
             throw new Align4jException("online DPO trains loss_type sigmoid (DPO) or ipo, as TRL's OnlineDPOTrainer does; got "
-                    + (cfg.lossWeights().isEmpty() ? "loss_type '" + cfg.lossType() + "'" : "loss_weights") + " (--loss-type)");
+                    + (cfg.lossSpec().weights().isEmpty() ? "loss_type '" + cfg.lossSpec().type() + "'" : "loss_weights") + " (--loss-type)");
         }
         if ((b.judge == null) == (b.pairwise == null)) {
             throw new Align4jException("online DPO needs exactly one judge: a reward function (Builder.judge) or a pairwise "
@@ -93,7 +93,7 @@ public final class OnlineDpo {
             throw new Align4jException("missing_eos_penalty must be a finite number ≥ 0 (--missing-eos-penalty), got "
                     + b.missingEosPenalty);
         }
-        this.betas = b.betas != null ? List.copyOf(b.betas) : List.of(cfg.beta());
+        this.betas = b.betas != null ? List.copyOf(b.betas) : List.of(cfg.lossSpec().beta());
         if (betas.isEmpty() || betas.stream().anyMatch(x -> !(x > 0) || x.isInfinite())) {
             throw new Align4jException("beta must be one or more finite numbers > 0 (one per epoch; the last is kept), got "
                     + betas);
@@ -102,17 +102,17 @@ public final class OnlineDpo {
         int maxPos = b.policy.config().maxPositions();
         for (int i = 0; i < b.prompts.size(); i++) {
             int[] ids = generator.encodePrompt(b.prompts.get(i), b.useChatTemplate);
-            if (cfg.maxPromptLength() > 0 && ids.length > cfg.maxPromptLength()) { // cut from the left, as DPO data is
-                ids = Arrays.copyOfRange(ids, ids.length - cfg.maxPromptLength(), ids.length);
+            if (cfg.data().maxPromptLength() > 0 && ids.length > cfg.data().maxPromptLength()) { // cut from the left, as DPO data is
+                ids = Arrays.copyOfRange(ids, ids.length - cfg.data().maxPromptLength(), ids.length);
             }
             int room = maxPos - ids.length - 1; // the stop token is scored too
-            if (cfg.maxLength() > 0) {
-                room = Math.min(room, cfg.maxLength() - ids.length - 1);
+            if (cfg.data().maxLength() > 0) {
+                room = Math.min(room, cfg.data().maxLength() - ids.length - 1);
             }
             int budget = Math.min(b.sampling.maxNewTokens(), room);
             if (budget < 1) {
                 throw new Align4jException("prompt " + i + " (0-based) has " + ids.length + " tokens: no room for a completion "
-                        + "under max_length " + cfg.maxLength() + " and the model's " + maxPos + " positions; lower "
+                        + "under max_length " + cfg.data().maxLength() + " and the model's " + maxPos + " positions; lower "
                         + "max_prompt_length (--max-prompt-length) or raise max_length (--max-length)");
             }
             promptIds.add(ids);
@@ -188,7 +188,7 @@ public final class OnlineDpo {
         for (int p : prompts) {
             String prompt = b.prompts.get(p);
             SamplingOptions o = new SamplingOptions(budgets.get(p), b.sampling.temperature(), b.sampling.topP(),
-                    b.sampling.topK(), sampleSeed(b.sampling.seed(), cfg.seed(), step, micro, p), k);
+                    b.sampling.topK(), sampleSeed(b.sampling.seed(), cfg.optimization().seed(), step, micro, p), k);
             Generator.Result r = generator.run(promptIds.get(p), o, true);
             List<String> texts = new ArrayList<>(k);
             for (int j = 0; j < k; j++) {

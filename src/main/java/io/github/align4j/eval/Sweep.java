@@ -322,7 +322,7 @@ public final class Sweep {
         this.output = b.output;
         this.console = b.console;
         this.listener = b.listener;
-        this.device = Devices.resolve(base.device());
+        this.device = Devices.resolve(base.model().device().toString());
         if (b.seeds < 1 || b.seeds > MAX_SEEDS) {
             throw new Align4jException("seeds must be between 1 and " + MAX_SEEDS + ", got " + b.seeds);
         }
@@ -351,7 +351,7 @@ public final class Sweep {
 
     /** The seed of a cell's k-th run. */
     long seed(int k) {
-        return (long) base.seed() + k;
+        return (long) base.optimization().seed() + k;
     }
 
     /**
@@ -436,7 +436,7 @@ public final class Sweep {
 
     /** The trainer settings of one cell's run with this seed. */
     TrainConfig config(Cell cell, long seed) {
-        return seed == base.seed() ? config(cell) : config(cell).with("seed", Math.toIntExact(seed), "seeds");
+        return seed == base.optimization().seed() ? config(cell) : config(cell).with("seed", Math.toIntExact(seed), "seeds");
     }
 
     /** The loss of one cell (see {@link #config}). */
@@ -446,7 +446,7 @@ public final class Sweep {
 
     /** c without the loss options none of its losses reads. */
     static TrainConfig forItsLoss(TrainConfig c) {
-        List<String> specs = c.lossWeights().isBlank() ? List.of(c.lossType()) : List.copyOf(c.lossWeightsMap().keySet());
+        List<String> specs = c.lossSpec().weights().isEmpty() ? List.of(c.lossSpec().type()) : List.copyOf(c.lossSpec().weights().keySet());
         TrainConfig defaults = TrainConfig.defaults();
         for (String k : c.lossOptions().keySet()) {
             if (specs.stream().noneMatch(spec -> Losses.reads(spec, k))) {
@@ -454,19 +454,19 @@ public final class Sweep {
             }
         }
         Map<String, Object> kwargs = new LinkedHashMap<>();
-        c.lossKwargs().forEach((k, v) -> {
+        c.lossSpec().kwargs().forEach((k, v) -> {
             if (specs.stream().anyMatch(spec -> Losses.reads(spec, k))) {
                 kwargs.put(k, v);
             }
         });
-        return kwargs.size() == c.lossKwargs().size() ? c : c.with("loss_kwargs", kwargs, "sweep");
+        return kwargs.size() == c.lossSpec().kwargs().size() ? c : c.with("loss_kwargs", kwargs, "sweep");
     }
 
     /** Optimizer steps of one cell. */
     long steps(Cell cell) {
         TrainConfig c = config(cell);
-        if (c.maxSteps() > 0) {
-            return c.maxSteps();
+        if (c.optimization().maxSteps() > 0) {
+            return c.optimization().maxSteps();
         }
         boolean unpaired = loss(c).dataKind() == PreferenceLoss.DataKind.UNPAIRED;
         return PreferenceTrainer.totalSteps(unpaired ? 2L * trainPairs.size() : trainPairs.size(), c);
@@ -594,11 +594,11 @@ public final class Sweep {
                         m.put("kl", j.klToReference());
                     }
                 });
-        if (!c.usePeft()) {
+        if (!c.lora().enabled()) {
             b.reference(reference); // one frozen reference for every cell; under LoRA it is the base with adapters off
         }
         if (loss.dataKind() == PreferenceLoss.DataKind.UNPAIRED) {
-            b.trainUnpaired(unpaired(trainPairs, c.seed()));
+            b.trainUnpaired(unpaired(trainPairs, c.optimization().seed()));
         } else {
             b.trainPairs(trainPairs);
         }
@@ -861,37 +861,37 @@ public final class Sweep {
     /** Checks the file, reads the tokenizer and the data once, builds the sweep and hands it to body. */
     private static <T> T open(SweepConfig sc, int seeds, PrintStream console, java.util.function.Function<Sweep, T> body) {
         TrainConfig base = sc.base();
-        Path model = Path.of(base.modelPath());
-        if (base.modelPath().isBlank() || !Files.isDirectory(model)) {
-            throw new Align4jException(sc.file() + ": model_name_or_path '" + base.modelPath()
+        Path model = Path.of(base.model().path());
+        if (base.model().path().isBlank() || !Files.isDirectory(model)) {
+            throw new Align4jException(sc.file() + ": model_name_or_path '" + base.model().path()
                     + "' is not a folder here; download the model (config.json, *.safetensors, tokenizer files) first");
         }
-        if (!base.refModelPath().isBlank()) {
+        if (!base.reference().path().isBlank()) {
             throw new Align4jException(sc.file() + ": ref_model is not supported in a sweep yet: the reference is the "
                     + "starting model (model_name_or_path); remove ref_model");
         }
-        if (base.trainFile().isBlank()) {
+        if (base.data().trainFile().isBlank()) {
             throw new Align4jException(sc.file() + ": no train_file; add the preference data's path");
         }
         io.github.align4j.model.ModelConfig mc = io.github.align4j.model.ModelConfig.load(model);
         try (TextTokenizer tok = TextTokenizer.load(model, mc.eosTokenId())) { // the caller holds the lock: before the data is tokenized into its cache
             io.github.align4j.data.DataOptions opts = io.github.align4j.data.DataOptions.defaults()
-                    .withMaxLength(base.maxLength()).withMaxPromptLength(base.maxPromptLength())
-                    .withApplyChatTemplate(base.applyChatTemplate())
-                    .withChatTemplateFile(base.chatTemplate().isBlank() ? null : Path.of(base.chatTemplate()))
+                    .withMaxLength(base.data().maxLength()).withMaxPromptLength(base.data().maxPromptLength())
+                    .withApplyChatTemplate(base.data().applyChatTemplate())
+                    .withChatTemplateFile(base.data().chatTemplate().isBlank() ? null : Path.of(base.data().chatTemplate()))
                     .withCacheDir(sc.outputDir().resolve("cache").resolve("tokenized"));
             long t = System.nanoTime();
-            io.github.align4j.data.PreferenceData train = io.github.align4j.data.PreferenceData.load(base.trainFile(), opts, tok);
+            io.github.align4j.data.PreferenceData train = io.github.align4j.data.PreferenceData.load(base.data().trainFile(), opts, tok);
             io.github.align4j.data.PreferenceData eval = null;
-            if (!base.evalFile().isBlank()) {
-                eval = io.github.align4j.data.PreferenceData.load(base.evalFile(), opts, tok);
-            } else if (base.evalSplit() > 0) {
-                io.github.align4j.data.PreferenceData[] parts = train.split(base.evalSplit(), base.seed());
+            if (!base.data().evalFile().isBlank()) {
+                eval = io.github.align4j.data.PreferenceData.load(base.data().evalFile(), opts, tok);
+            } else if (base.data().evalSplit() > 0) {
+                io.github.align4j.data.PreferenceData[] parts = train.split(base.data().evalSplit(), base.optimization().seed());
                 train = parts[0];
                 eval = parts[1];
             }
             if (!train.paired()) {
-                throw new Align4jException(base.trainFile() + ": the sweep needs paired data (prompt, chosen, rejected): "
+                throw new Align4jException(base.data().trainFile() + ": the sweep needs paired data (prompt, chosen, rejected): "
                         + "paired losses train on it and KTO gets each pair as two unpaired examples");
             }
             List<TokenizedPair> evalPairs = eval != null && eval.paired() ? eval.pairs() : List.of();
@@ -911,7 +911,7 @@ public final class Sweep {
                             + "or eval_split");
                 }
                 b.judge(Judges.byName(sc.judge()), new ArrayList<>(prompts), new SamplingOptions(sc.maxNewTokens(),
-                        sc.temperature(), 1.0, 0, base.seed(), sc.judgeSamples()), tok);
+                        sc.temperature(), 1.0, 0, base.optimization().seed(), sc.judgeSamples()), tok);
             }
             return body.apply(b.build());
         }

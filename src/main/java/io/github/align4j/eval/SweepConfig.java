@@ -115,7 +115,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             }
             grid.put(key, values);
         }
-        for (Object loss : grid.getOrDefault("loss_type", List.of(base.lossType()))) {
+        for (Object loss : grid.getOrDefault("loss_type", List.of(base.lossSpec().type()))) {
             try {
                 Losses.create(loss.toString(), Map.of());
             } catch (Align4jException e) {
@@ -128,7 +128,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             throw new Align4jException(file + ": " + e.getMessage(), e);
         }
         checkLossOptions(file, grid, base);
-        if (base.outputDir().isBlank()) {
+        if (base.output().dir().isBlank()) {
             throw new Align4jException(file + ": no output_dir. Add e.g. 'output_dir: runs/my-scan' (or pass --output).");
         }
         long rows = io.github.align4j.internal.JsonInts.of(root, "train_rows", file + ": train_rows", 0, 0, Integer.MAX_VALUE);
@@ -153,10 +153,10 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
      * must accept the options it reads (label_smoothing 0.7 with dpo is an error, not ε = 0).
      */
     private static void checkLossOptions(Path file, Map<String, List<Object>> grid, TrainConfig base) {
-        List<Object> losses = grid.getOrDefault("loss_type", List.of(base.lossType()));
+        List<Object> losses = grid.getOrDefault("loss_type", List.of(base.lossSpec().type()));
         for (String k : base.allLossOptions().keySet()) {
             boolean read = losses.stream().anyMatch(l -> Losses.reads(l.toString(), k))
-                    || grid.containsKey("loss_weights") || !base.lossWeights().isBlank();
+                    || grid.containsKey("loss_weights") || !base.lossSpec().weights().isEmpty();
             if (!read) {
                 throw new Align4jException(file + ": loss option " + k + " is read by no loss of the sweep " + losses
                         + "; remove it or add a loss that uses it");
@@ -173,7 +173,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
 
     /** A copy whose cells also get these loss options ({@code --loss-option k=v}), added to loss_kwargs. */
     public SweepConfig withLossOptions(Map<String, ?> options) {
-        Map<String, Object> m = new LinkedHashMap<>(base.lossKwargs());
+        Map<String, Object> m = new LinkedHashMap<>(base.lossSpec().kwargs());
         m.putAll(options);
         TrainConfig b = base.with("loss_kwargs", m, "--loss-option");
         checkLossOptions(file, grid, b);
@@ -232,7 +232,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
     }
 
     public Path outputDir() {
-        return Path.of(base.outputDir());
+        return Path.of(base.output().dir());
     }
 
     /** The cells of the grid, in order. */
@@ -262,17 +262,17 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         List<String> dims = new ArrayList<>();
         grid.forEach((k, v) -> dims.add(k + " " + v.size()));
         sb.append(String.join(" × ", dims)).append(")\n");
-        Path model = Path.of(base.modelPath());
-        sb.append("  model      ").append(base.modelPath().isBlank() ? "(model_name_or_path not set)" : describeModel(model))
+        Path model = Path.of(base.model().path());
+        sb.append("  model      ").append(base.model().path().isBlank() ? "(model_name_or_path not set)" : describeModel(model))
                 .append('\n');
-        if (!base.refModelPath().isBlank()) {
-            sb.append("  reference  ").append(describeModel(Path.of(base.refModelPath()))).append('\n');
+        if (!base.reference().path().isBlank()) {
+            sb.append("  reference  ").append(describeModel(Path.of(base.reference().path()))).append('\n');
         } else {
             sb.append("  reference  a frozen copy of the model; its log-probs are computed once for the whole grid\n");
         }
-        sb.append("  train      ").append(describeData(base.trainFile())).append('\n');
-        sb.append("  eval       ").append(!base.evalFile().isBlank() ? describeData(base.evalFile())
-                : base.evalSplit() > 0 ? String.format(Locale.ROOT, "%.1f%% of the training rows (eval_split)", 100 * base.evalSplit())
+        sb.append("  train      ").append(describeData(base.data().trainFile())).append('\n');
+        sb.append("  eval       ").append(!base.data().evalFile().isBlank() ? describeData(base.data().evalFile())
+                : base.data().evalSplit() > 0 ? String.format(Locale.ROOT, "%.1f%% of the training rows (eval_split)", 100 * base.data().evalSplit())
                 : "none: cells are not evaluated on held-out pairs").append('\n');
         sb.append("  judge      ").append(judge == null ? "none (held-out preference accuracy ranks the cells; judge "
                 + "the saved checkpoints with MT-Bench, see docs/study.md)" : judge + ", " + judgeSamples
@@ -286,17 +286,17 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                     + "replies are cached); the table shows the MT-Bench score\n");
         }
         sb.append("  seeds      ").append(seeds).append(seeds == 1 ? " (one run per cell; seeds: 3 tells a finding from "
-                + "one trajectory)" : String.format(Locale.ROOT, " runs per cell, seeds %d–%d", base.seed(),
-                (long) base.seed() + seeds - 1)).append('\n');
+                + "one trajectory)" : String.format(Locale.ROOT, " runs per cell, seeds %d–%d", base.optimization().seed(),
+                (long) base.optimization().seed() + seeds - 1)).append('\n');
         sb.append("  output     ").append(outputDir().toAbsolutePath().normalize()).append('\n');
         if (!ignored.isEmpty()) {
             sb.append("  ignored    ").append(String.join("; ", ignored)).append('\n');
         }
         sb.append(String.format(Locale.ROOT, "  trainer    lr %s %s (warmup %s), %s epoch(s)%s, batch %d × %d accumulation, "
-                + "max_length %d, max_prompt_length %d, seed %d%n", Sweep.format(b.learningRate()), b.lrSchedulerType(),
-                b.warmupSteps() > 0 ? b.warmupSteps() + " steps" : Sweep.format(b.warmupRatio()),
-                Sweep.format(b.numTrainEpochs()), b.maxSteps() > 0 ? " / max_steps " + b.maxSteps() : "", b.batchSize(),
-                b.gradientAccumulationSteps(), b.maxLength(), b.maxPromptLength(), b.seed()));
+                + "max_length %d, max_prompt_length %d, seed %d%n", Sweep.format(b.optimization().learningRate()), b.optimization().scheduler().key(),
+                b.optimization().warmupSteps() > 0 ? b.optimization().warmupSteps() + " steps" : Sweep.format(b.optimization().warmupRatio()),
+                Sweep.format(b.optimization().numTrainEpochs()), b.optimization().maxSteps() > 0 ? " / max_steps " + b.optimization().maxSteps() : "", b.optimization().batchSize(),
+                b.optimization().gradientAccumulationSteps(), b.data().maxLength(), b.data().maxPromptLength(), b.optimization().seed()));
         long rows = rows();
         long total = 0;
         boolean known = true;
@@ -331,7 +331,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             Path d = outputDir().resolve("cells").resolve(c.id());
             boolean finished = Files.isDirectory(d);
             for (int k = 0; k < seeds && finished; k++) { // stops at the first unfinished run
-                finished = Files.isRegularFile((seeds == 1 ? d : d.resolve("seed-" + ((long) b.seed() + k))).resolve("result.json"));
+                finished = Files.isRegularFile((seeds == 1 ? d : d.resolve("seed-" + ((long) b.optimization().seed() + k))).resolve("result.json"));
             }
             done += finished ? 1 : 0;
             sb.append(String.format(Locale.ROOT, "    %3d  %-28s %s  %s%s%n", i + 1, c.id(), steps > 0 ? steps + " steps"
@@ -360,8 +360,8 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
     /** The device a dry run plans against, and the model's shape. */
     private record MemoryCheck(ModelConfig model, ai.djl.Device device0, long available, String device, String target) {
         static MemoryCheck of(TrainConfig base, long gpuBytes) {
-            Path dir = Path.of(base.modelPath());
-            if (base.modelPath().isBlank() || !Files.isRegularFile(dir.resolve("config.json"))) {
+            Path dir = Path.of(base.model().path());
+            if (base.model().path().isBlank() || !Files.isRegularFile(dir.resolve("config.json"))) {
                 return null;
             }
             ModelConfig mc = ModelConfig.load(dir);
@@ -369,12 +369,12 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 return new MemoryCheck(mc, ai.djl.Device.gpu(), gpuBytes, "planned against one GPU of " + gib(gpuBytes)
                         + " (--gpu-memory)", "one GPU of " + gib(gpuBytes));
             }
-            String d = base.device().toLowerCase(Locale.ROOT);
+            String d = base.model().device().toString().toLowerCase(Locale.ROOT);
             if (!d.equals("cpu") && !d.equals("auto") && ai.djl.engine.Engine.getInstance().getGpuCount() == 0) {
                 return new MemoryCheck(mc, ai.djl.Device.gpu(), -1, "device " + d + " is not on this machine: estimates "
                         + "only; give --gpu-memory GIB (e.g. 80) to check each cell against one GPU", d);
             }
-            ai.djl.Device dev = io.github.align4j.model.Devices.resolve(base.device());
+            ai.djl.Device dev = io.github.align4j.model.Devices.resolve(base.model().device().toString());
             io.github.align4j.train.MemoryPlan probe = io.github.align4j.train.MemoryPlan.builder(mc).device(dev).build();
             String here = dev + (probe.available() < 0 ? "" : " (" + gib(probe.available()) + " available here)");
             return new MemoryCheck(mc, dev, probe.available(), "planned against " + here, here);
@@ -388,15 +388,15 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
     /** Training rows for the plan: counted in a present JSONL file, else train_rows, less the eval split. */
     long rows() {
         long rows = 0;
-        Path f = Path.of(base.trainFile());
-        if (!base.trainFile().isBlank() && Files.isRegularFile(f) && f.toString().endsWith(".jsonl")) {
+        Path f = Path.of(base.data().trainFile());
+        if (!base.data().trainFile().isBlank() && Files.isRegularFile(f) && f.toString().endsWith(".jsonl")) {
             rows = nonBlankLines(f);
         }
         if (rows == 0) {
             rows = trainRows;
         }
-        if (rows > 0 && base.evalFile().isBlank() && base.evalSplit() > 0) {
-            rows -= Math.max(1, Math.round(rows * base.evalSplit()));
+        if (rows > 0 && base.data().evalFile().isBlank() && base.data().evalSplit() > 0) {
+            rows -= Math.max(1, Math.round(rows * base.data().evalSplit()));
         }
         return rows;
     }
@@ -429,8 +429,8 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
 
     /** Optimizer steps of one cell, or −1 when the number of rows is unknown. KTO counts each pair twice. */
     static long steps(TrainConfig c, long rows) {
-        if (c.maxSteps() > 0) {
-            return c.maxSteps();
+        if (c.optimization().maxSteps() > 0) {
+            return c.optimization().maxSteps();
         }
         if (rows <= 0) {
             return -1;

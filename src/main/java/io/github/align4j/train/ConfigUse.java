@@ -100,7 +100,7 @@ final class ConfigUse {
      */
     static void check(TrainConfig cfg, CausalLM policy, List<TokenizedPair> pairs, List<TokenizedUnpaired> unpaired,
             String which) {
-        int max = cfg.maxLength();
+        int max = cfg.data().maxLength();
         if (max > 0) {
             if (pairs != null) {
                 for (TokenizedPair p : pairs) {
@@ -125,7 +125,7 @@ final class ConfigUse {
     }
 
     static void checkDevice(TrainConfig cfg, CausalLM policy) {
-        String d = cfg.device();
+        String d = cfg.model().device().toString();
         if (d.equals("auto")) {
             return; // auto: wherever the policy was loaded
         }
@@ -144,26 +144,26 @@ final class ConfigUse {
      */
     static void checkDirect(TrainConfig cfg, CausalLM policy, boolean evalGiven) {
         String run = "PreferenceRun.builder().config(cfg).build().train(), which loads the model and data as the config says";
-        if (cfg.usePeft() && policy.adapterConfig() == null) {
+        if (cfg.lora().enabled() && policy.adapterConfig() == null) {
             throw new Align4jException("use_peft is set but the policy has no LoRA adapters, so every weight would be trained: "
-                    + "load a frozen base and add them (CausalLM.load(dir, CausalLM.Options.inference()).addAdapters(cfg.lora(), "
-                    + "cfg.seed())), or use " + run);
+                    + "load a frozen base and add them (CausalLM.load(dir, CausalLM.Options.inference()).addAdapters(cfg.lora().adapters(), "
+                    + "cfg.optimization().seed())), or use " + run);
         }
-        if (cfg.usePeft() && !policy.adapterConfig().equals(cfg.lora())) {
-            throw new Align4jException("use_peft is set with " + cfg.lora() + " but the policy's adapters are "
-                    + policy.adapterConfig() + ": add the adapters with cfg.lora(), or set the lora_* keys to the policy's");
+        if (cfg.lora().enabled() && !policy.adapterConfig().equals(cfg.lora().adapters())) {
+            throw new Align4jException("use_peft is set with " + cfg.lora().adapters() + " but the policy's adapters are "
+                    + policy.adapterConfig() + ": add the adapters with cfg.lora().adapters(), or set the lora_* keys to the policy's");
         }
-        if (!cfg.trainFile().isEmpty() || !cfg.evalFile().isEmpty()) {
+        if (!cfg.data().trainFile().isEmpty() || !cfg.data().evalFile().isEmpty()) {
             throw new Align4jException("train_file/eval_file are set, but PreferenceTrainer trains the data given to its builder "
                     + "(trainPairs, evalPairs) and would not read them: clear them, or use " + run);
         }
-        if (cfg.evalSplit() > 0 && !evalGiven) {
-            throw new Align4jException("eval_split is " + cfg.evalSplit() + " but PreferenceTrainer does not split data: hold "
-                    + "out with PreferenceData.split(" + cfg.evalSplit() + ", seed) and pass evalPairs, or use " + run);
+        if (cfg.data().evalSplit() > 0 && !evalGiven) {
+            throw new Align4jException("eval_split is " + cfg.data().evalSplit() + " but PreferenceTrainer does not split data: hold "
+                    + "out with PreferenceData.split(" + cfg.data().evalSplit() + ", seed) and pass evalPairs, or use " + run);
         }
-        if (!cfg.modelPath().isEmpty() && policy.source() != null
-                && !policy.source().toAbsolutePath().normalize().equals(java.nio.file.Path.of(cfg.modelPath()).toAbsolutePath().normalize())) {
-            throw new Align4jException("model_name_or_path is " + cfg.modelPath() + " but the policy was loaded from "
+        if (!cfg.model().path().isEmpty() && policy.source() != null
+                && !policy.source().toAbsolutePath().normalize().equals(java.nio.file.Path.of(cfg.model().path()).toAbsolutePath().normalize())) {
+            throw new Align4jException("model_name_or_path is " + cfg.model().path() + " but the policy was loaded from "
                     + policy.source() + ": set it to the policy's folder or clear it");
         }
     }

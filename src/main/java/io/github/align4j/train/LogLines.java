@@ -38,8 +38,8 @@ final class LogLines implements TrainingListener {
         if (LOG.isInfoEnabled()) {
             LOG.info(String.format(Locale.ROOT, "***** Running training ***** %s, %s epochs, micro-batch %d, gradient "
                     + "accumulation %d, %d optimization steps, %,d of %,d parameters trainable, loss %s (β=%s), on %s",
-                    examples, num(cfg.numTrainEpochs()), cfg.batchSize(), cfg.gradientAccumulationSteps(), totalSteps,
-                    trainable, total, cfg.lossWeights().isEmpty() ? cfg.lossType() : cfg.lossWeights(), num(cfg.beta()), device));
+                    examples, num(cfg.optimization().numTrainEpochs()), cfg.optimization().batchSize(), cfg.optimization().gradientAccumulationSteps(), totalSteps,
+                    trainable, total, cfg.lossSpec().weights().isEmpty() ? cfg.lossSpec().type() : cfg.lossSpec().weights(), num(cfg.lossSpec().beta()), device));
         }
     }
 

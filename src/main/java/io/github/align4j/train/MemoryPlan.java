@@ -142,26 +142,26 @@ public final class MemoryPlan {
 
     /** {@link #of} as a builder, to change the shape or the available memory before building. */
     public static Builder from(TrainConfig cfg, ModelConfig model, Device device) {
-        Builder b = builder(model).device(device).tokens(cfg.maxLength(), cfg.maxLength() - 1)
-                .frozenDtype(Dtype.of(cfg.torchDtype(), model)).gradientCheckpointing(cfg.gradientCheckpointing())
-                .loraOption(new LoraConfig(cfg.loraR(), cfg.loraAlpha(), cfg.loraDropout(), cfg.loraTargetModules(), cfg.useRslora()));
+        Builder b = builder(model).device(device).tokens(cfg.data().maxLength(), cfg.data().maxLength() - 1)
+                .frozenDtype(Dtype.of(cfg.model().torchDtype().key(), model)).gradientCheckpointing(cfg.model().gradientCheckpointing())
+                .loraOption(new LoraSpec(true, cfg.lora().r(), cfg.lora().alpha(), cfg.lora().dropout(), cfg.lora().targetModules(), cfg.lora().useRslora()).adapters());
         io.github.align4j.loss.PreferenceLoss loss = cfg.loss();
         boolean paired = loss.dataKind() == io.github.align4j.loss.PreferenceLoss.DataKind.PAIRED;
         if (paired) {
-            b.pairs(cfg.batchSize());
+            b.pairs(cfg.optimization().batchSize());
         } else {
-            b.sequences(cfg.batchSize());
+            b.sequences(cfg.optimization().batchSize());
         }
-        if (cfg.usePeft()) {
-            b.lora(cfg.lora());
+        if (cfg.lora().enabled()) {
+            b.lora(cfg.lora().adapters());
         }
-        String ref = cfg.refModelPath();
+        String ref = cfg.reference().path();
         if (ref != null && !ref.isEmpty()) {
             b.referenceModel(ModelConfig.load(java.nio.file.Path.of(ref)));
         }
         Reference kind = !loss.needsReference() ? Reference.NONE
-                : cfg.precomputeRef() ? Reference.PRECOMPUTED
-                : cfg.usePeft() && (ref == null || ref.isEmpty()) ? Reference.ADAPTERS_OFF
+                : cfg.reference().precompute() ? Reference.PRECOMPUTED
+                : cfg.lora().enabled() && (ref == null || ref.isEmpty()) ? Reference.ADAPTERS_OFF
                 : Reference.SEPARATE;
         return b.reference(kind);
     }
@@ -229,17 +229,17 @@ public final class MemoryPlan {
         }
         ModelConfig model = policy.config();
         Builder b = builder(model).device(policy.device()).tokens(longest, Math.min(completion, longest))
-                .gradientCheckpointing(cfg.gradientCheckpointing()).lora(policy.adapterConfig());
+                .gradientCheckpointing(cfg.model().gradientCheckpointing()).lora(policy.adapterConfig());
         if (pairs != null) {
-            b.pairs(cfg.batchSize());
+            b.pairs(cfg.optimization().batchSize());
         } else {
-            b.sequences(cfg.batchSize());
+            b.sequences(cfg.optimization().batchSize());
         }
         CausalLM frozen = policy.adapterConfig() != null ? policy : givenRef;
-        b.frozenDtype(frozen != null ? (half(frozen) ? Dtype.FLOAT16 : Dtype.FLOAT32) : Dtype.of(cfg.torchDtype(), model));
+        b.frozenDtype(frozen != null ? (half(frozen) ? Dtype.FLOAT16 : Dtype.FLOAT32) : Dtype.of(cfg.model().torchDtype().key(), model));
         if (!needsReference) {
             b.reference(Reference.NONE);
-        } else if (cfg.precomputeRef()) {
+        } else if (cfg.reference().precompute()) {
             b.reference(Reference.PRECOMPUTED);
         } else if (givenRef != null) {
             b.reference(Reference.SEPARATE).referenceModel(givenRef.config());

@@ -26,8 +26,8 @@ final class OnlineBatches implements Batching {
     OnlineBatches(List<TokenizedPair> plan, OnlinePairs source, TrainConfig cfg) {
         this.plan = plan;
         this.source = source;
-        long microPerEpoch = (plan.size() + cfg.batchSize() - 1) / cfg.batchSize();
-        this.stepsPerEpoch = Position.stepsPerEpoch(microPerEpoch, cfg.gradientAccumulationSteps());
+        long microPerEpoch = (plan.size() + cfg.optimization().batchSize() - 1) / cfg.optimization().batchSize();
+        this.stepsPerEpoch = Position.stepsPerEpoch(microPerEpoch, cfg.optimization().gradientAccumulationSteps());
     }
 
     /** Called before optimizer step {@code s} (0-based) runs its micro-batches. */

@@ -63,22 +63,22 @@ public final class PreferenceRun {
         this.cfg = Objects.requireNonNull(b.config, "config").validated();
         this.ignoredKeys = List.copyOf(b.ignored);
         this.loss = b.loss != null ? ConfigUse.loss(cfg, b.loss) : cfg.loss(); // built once, checked before anything loads
-        if (b.trainData == null && b.trainPairs == null && b.trainUnpaired == null && cfg.trainFile().isEmpty()) {
+        if (b.trainData == null && b.trainPairs == null && b.trainUnpaired == null && cfg.data().trainFile().isEmpty()) {
             throw new Align4jException("no training data: set train_file (TrainConfig.Builder.trainFile, --data) or give "
                     + "loaded data with PreferenceRun.Builder.trainData");
         }
-        if (cfg.modelPath().isEmpty()) {
+        if (cfg.model().path().isEmpty()) {
             throw new Align4jException("no model: set model_name_or_path (TrainConfig.Builder.modelPath, --model)");
         }
-        if (cfg.outputDir().isEmpty()) {
+        if (cfg.output().dir().isEmpty()) {
             throw new Align4jException("no output folder: set output_dir (TrainConfig.Builder.outputDir, --output); "
                     + "checkpoints, final/ and metrics.jsonl go there");
         }
         if (b.resume && b.overwrite) {
             throw new Align4jException("resume and overwrite exclude each other: resume continues the run in "
-                    + cfg.outputDir() + ", overwrite replaces it");
+                    + cfg.output().dir() + ", overwrite replaces it");
         }
-        if (b.reference != null && cfg.usePeft()) {
+        if (b.reference != null && cfg.lora().enabled()) {
             throw new Align4jException("a shared reference model was given (PreferenceRun.Builder.reference) but use_peft is "
                     + "set: under LoRA the reference is the base with the adapters off; drop the shared reference");
         }
@@ -113,12 +113,12 @@ public final class PreferenceRun {
      *     another machine): the plan then says so; false checks them as {@link #train()} does
      */
     public Plan plan(boolean lenient) {
-        Path modelDir = Path.of(cfg.modelPath());
+        Path modelDir = Path.of(cfg.model().path());
         boolean haveModel = Files.isRegularFile(modelDir.resolve("config.json"));
         if (!lenient || haveModel) {
             RunChecks.modelFolder(modelDir, "model_name_or_path (--model)");
-            if (!cfg.refModelPath().isEmpty()) {
-                RunChecks.modelFolder(Path.of(cfg.refModelPath()), "ref_model (--ref-model)");
+            if (!cfg.reference().path().isEmpty()) {
+                RunChecks.modelFolder(Path.of(cfg.reference().path()), "ref_model (--ref-model)");
             }
         }
         if (!lenient) {
@@ -128,22 +128,22 @@ public final class PreferenceRun {
         Precision p = haveModel ? precision(modelDir) : null;
         List<String> lines = new ArrayList<>();
         lines.add("model:  " + modelDir + (haveModel ? "" : "  (folder not found: expected on the training machine)"));
-        lines.add("data:   " + (b.trainData != null ? "given (" + b.trainData.size() + " examples)" : cfg.trainFile())
-                + (cfg.evalFile().isEmpty() ? cfg.evalSplit() > 0 ? "; eval_split " + cfg.evalSplit() : ""
-                : "; eval " + cfg.evalFile()));
-        lines.add("loss:   " + (cfg.lossWeights().isEmpty() ? loss.name() : cfg.lossWeights()) + ", β=" + cfg.beta());
-        lines.add("output: " + cfg.outputDir());
+        lines.add("data:   " + (b.trainData != null ? "given (" + b.trainData.size() + " examples)" : cfg.data().trainFile())
+                + (cfg.data().evalFile().isEmpty() ? cfg.data().evalSplit() > 0 ? "; eval_split " + cfg.data().evalSplit() : ""
+                : "; eval " + cfg.data().evalFile()));
+        lines.add("loss:   " + (cfg.lossSpec().weights().isEmpty() ? loss.name() : cfg.lossSpec().weights()) + ", β=" + cfg.lossSpec().beta());
+        lines.add("output: " + cfg.output().dir());
         lines.addAll(RunModels.plan(cfg));
         MemoryPlan memory = null;
         if (haveModel) {
             ModelConfig mc = ModelConfig.load(modelDir);
-            if (cfg.usePeft()) {
+            if (cfg.lora().enabled()) {
                 RunModels.checkTargets(cfg, mc);
             }
-            memory = MemoryPlan.of(cfg, mc, Devices.resolve(cfg.device()));
+            memory = MemoryPlan.of(cfg, mc, Devices.resolve(cfg.model().device().toString()));
         }
-        if (p != null && !cfg.usePeft() && p.reference() != DataType.FLOAT32) {
-            lines.add("note: full fine-tuning trains float32 weights; torch_dtype " + cfg.torchDtype()
+        if (p != null && !cfg.lora().enabled() && p.reference() != DataType.FLOAT32) {
+            lines.add("note: full fine-tuning trains float32 weights; torch_dtype " + cfg.model().torchDtype().key()
                     + " applies to the frozen reference");
         }
         return new Plan(List.copyOf(lines), memory, List.copyOf(ignoredKeys));
@@ -170,11 +170,11 @@ public final class PreferenceRun {
      */
     public PreferenceTrainer.TrainResult train() {
         long start = System.nanoTime();
-        Path modelDir = Path.of(cfg.modelPath());
-        Path out = Path.of(cfg.outputDir());
+        Path modelDir = Path.of(cfg.model().path());
+        Path out = Path.of(cfg.output().dir());
         RunChecks.modelFolder(modelDir, "model_name_or_path (--model)");
-        if (!cfg.refModelPath().isEmpty()) {
-            RunChecks.modelFolder(Path.of(cfg.refModelPath()), "ref_model (--ref-model)");
+        if (!cfg.reference().path().isEmpty()) {
+            RunChecks.modelFolder(Path.of(cfg.reference().path()), "ref_model (--ref-model)");
         }
         for (String i : ignoredKeys) {
             say("note: recipe key ignored: " + i);
@@ -184,10 +184,10 @@ public final class PreferenceRun {
         RunChecks.files(cfg, b.trainData != null || b.trainPairs != null || b.trainUnpaired != null,
                 b.evalData != null || b.trainPairs != null || b.trainUnpaired != null);
         ModelConfig mc = ModelConfig.load(modelDir);
-        if (cfg.usePeft()) {
+        if (cfg.lora().enabled()) {
             RunModels.checkTargets(cfg, mc);
         }
-        Device device = Devices.resolve(cfg.device());
+        Device device = Devices.resolve(cfg.model().device().toString());
         Data data;
         if (b.trainPairs != null || b.trainUnpaired != null) {
             data = given();
@@ -217,8 +217,8 @@ public final class PreferenceRun {
                         + "train --dry-run shows the plan):\n" + plan.format().stripTrailing());
             }
             LOG.debug("memory plan:\n{}", plan.format());
-            if (!cfg.usePeft() && precision.reference() != DataType.FLOAT32) {
-                say("note: full fine-tuning trains float32 weights; torch_dtype " + cfg.torchDtype()
+            if (!cfg.lora().enabled() && precision.reference() != DataType.FLOAT32) {
+                say("note: full fine-tuning trains float32 weights; torch_dtype " + cfg.model().torchDtype().key()
                         + " applies to the frozen reference (add --use-peft / use_peft for a half-precision base)");
             }
             try (CausalLM policy = RunModels.loadPolicy(cfg, modelDir, device, precision.policy(), b.reference)) {
@@ -234,8 +234,8 @@ public final class PreferenceRun {
                 b.listeners.forEach(tb::listener);
                 if (b.reference != null) {
                     tb.reference(b.reference);
-                } else if (!cfg.refModelPath().isEmpty()) {
-                    tb.referencePath(Path.of(cfg.refModelPath()));
+                } else if (!cfg.reference().path().isEmpty()) {
+                    tb.referencePath(Path.of(cfg.reference().path()));
                 }
                 tb.trainPairs(data.trainPairs()).trainUnpaired(data.trainUnpaired()).evalPairs(data.evalPairs())
                         .evalUnpaired(data.evalUnpaired());
@@ -246,7 +246,7 @@ public final class PreferenceRun {
                     }
                     say(String.format(Locale.ROOT, "training %s (%,d parameters, %s) with %s, β=%s, %d steps on %s → %s",
                             modelDir, policy.parameterCount() + RunModels.trainable(policy),
-                            RunModels.trainableLabel(policy), loss.name(), cfg.beta(), t.totalSteps(), device, out));
+                            RunModels.trainableLabel(policy), loss.name(), cfg.lossSpec().beta(), t.totalSteps(), device, out));
                     PreferenceTrainer.TrainResult r = t.train();
                     if (b.onTrained != null) {
                         b.onTrained.accept(policy, r);
@@ -282,16 +282,16 @@ public final class PreferenceRun {
     private Precision precision(Path modelDir) {
         DataType asked;
         try {
-            asked = ModelDtypes.resolve(cfg.torchDtype(), modelDir);
+            asked = ModelDtypes.resolve(cfg.model().torchDtype().key(), modelDir);
         } catch (Align4jException e) {
             throw new Align4jException("torch_dtype (--torch-dtype): " + e.getMessage(), e);
         }
         DataType reference = asked;
-        if (!cfg.refModelPath().isEmpty() && cfg.torchDtype().equalsIgnoreCase("auto")) {
-            reference = ModelDtypes.resolve(cfg.torchDtype(), Path.of(cfg.refModelPath()));
+        if (!cfg.reference().path().isEmpty() && cfg.model().torchDtype() == TorchDtype.AUTO) {
+            reference = ModelDtypes.resolve(cfg.model().torchDtype().key(), Path.of(cfg.reference().path()));
         }
         // full fine-tuning keeps float32 trainable weights; torch_dtype then holds the reference
-        return new Precision(cfg.usePeft() ? asked : DataType.FLOAT32, reference);
+        return new Precision(cfg.lora().enabled() ? asked : DataType.FLOAT32, reference);
     }
 
     /** Tokenized training and held-out data, as the trainer takes it (one of each pair of lists is null). */
@@ -320,31 +320,31 @@ public final class PreferenceRun {
     /** Data read from train_file (or given as PreferenceData), split by eval_split, converted for an unpaired loss. */
     private Data read(TextTokenizer tok) {
         DataOptions opts = dataOptions();
-        PreferenceData train = b.trainData != null ? b.trainData : PreferenceData.load(cfg.trainFile(), opts, tok);
+        PreferenceData train = b.trainData != null ? b.trainData : PreferenceData.load(cfg.data().trainFile(), opts, tok);
         report("train", train);
         PreferenceData eval = b.evalData;
-        if (eval == null && !cfg.evalFile().isEmpty()) {
-            eval = PreferenceData.load(cfg.evalFile(), opts, tok);
+        if (eval == null && !cfg.data().evalFile().isEmpty()) {
+            eval = PreferenceData.load(cfg.data().evalFile(), opts, tok);
             report("eval", eval);
-        } else if (eval == null && cfg.evalSplit() > 0) {
-            PreferenceData[] parts = train.split(cfg.evalSplit(), cfg.seed());
+        } else if (eval == null && cfg.data().evalSplit() > 0) {
+            PreferenceData[] parts = train.split(cfg.data().evalSplit(), cfg.optimization().seed());
             train = parts[0];
             eval = parts[1];
             say(String.format(Locale.ROOT, "eval: %d held out of the training data (eval_split %.3f)", eval.size(),
-                    cfg.evalSplit()));
+                    cfg.data().evalSplit()));
         }
         boolean wantPaired = loss.dataKind() == PreferenceLoss.DataKind.PAIRED;
         if (!wantPaired && train.paired()) {
-            train = train.toUnpaired(cfg.seed());
+            train = train.toUnpaired(cfg.optimization().seed());
             say(String.format(Locale.ROOT, "train: %d pairs → %d unpaired examples for %s (shuffled, labels mixed)",
                     train.size() / 2, train.size(), loss.name()));
         } else if (wantPaired && !train.paired()) {
-            throw new Align4jException((cfg.trainFile().isEmpty() ? "the training data" : cfg.trainFile())
+            throw new Align4jException((cfg.data().trainFile().isEmpty() ? "the training data" : cfg.data().trainFile())
                     + ": unpaired (prompt, completion, label) data, but loss '" + loss.name()
                     + "' needs pairs. Use loss_type kto, or paired data.");
         }
         if (eval != null && !wantPaired && eval.paired()) {
-            eval = eval.toUnpaired(cfg.seed());
+            eval = eval.toUnpaired(cfg.optimization().seed());
         }
         return new Data(train.paired() ? train.pairs() : null, train.paired() ? null : train.unpaired(),
                 eval != null && eval.paired() ? eval.pairs() : null, eval != null && !eval.paired() ? eval.unpaired() : null);
@@ -356,10 +356,10 @@ public final class PreferenceRun {
      */
     DataOptions dataOptions() {
         DataOptions o = (b.dataOptions != null ? b.dataOptions : DataOptions.defaults())
-                .withMaxLength(cfg.maxLength()).withMaxPromptLength(cfg.maxPromptLength())
-                .withApplyChatTemplate(cfg.applyChatTemplate());
-        if (!cfg.chatTemplate().isEmpty()) {
-            o = o.withChatTemplateFile(Path.of(cfg.chatTemplate()));
+                .withMaxLength(cfg.data().maxLength()).withMaxPromptLength(cfg.data().maxPromptLength())
+                .withApplyChatTemplate(cfg.data().applyChatTemplate());
+        if (!cfg.data().chatTemplate().isEmpty()) {
+            o = o.withChatTemplateFile(Path.of(cfg.data().chatTemplate()));
         }
         return o;
     }

@@ -95,7 +95,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.evalPairs = b.evalPairs;
         this.evalUnpaired = b.evalUnpaired;
         this.output = b.output != null ? b.output
-                : c.outputDir().isEmpty() ? null : Path.of(c.outputDir()); // output_dir is the output unless one is given
+                : c.output().dir().isEmpty() ? null : Path.of(c.output().dir()); // output_dir is the output unless one is given
         this.tokenizerDir = b.tokenizerDir;
         this.console = b.console;
         this.cacheDir = b.cacheDir;
@@ -131,10 +131,10 @@ public final class PreferenceTrainer implements AutoCloseable {
         if ((paired ? trainPairs.isEmpty() : trainUnpaired.isEmpty())) {
             throw new Align4jException("the training data is empty");
         }
-        Lengths.check(policy, trainPairs, trainUnpaired, "training", cfg.batchSize(), true);
-        Lengths.check(policy, evalPairs, evalUnpaired, "eval", cfg.evalBatchSize(), false);
+        Lengths.check(policy, trainPairs, trainUnpaired, "training", cfg.optimization().batchSize(), true);
+        Lengths.check(policy, evalPairs, evalUnpaired, "eval", cfg.optimization().evalBatchSize(), false);
         Path refPath = b.referencePath != null ? b.referencePath
-                : b.reference == null && !cfg.refModelPath().isEmpty() ? Path.of(cfg.refModelPath()) : null;
+                : b.reference == null && !cfg.reference().path().isEmpty() ? Path.of(cfg.reference().path()) : null;
         if (!b.planned) {
             MemoryPlan.beforeTraining(cfg, policy, b.reference, refPath, loss.needsReference(), trainPairs, trainUnpaired);
         }
@@ -150,10 +150,10 @@ public final class PreferenceTrainer implements AutoCloseable {
             if (b.trainPairs != null || b.trainUnpaired != null) {
                 throw new Align4jException("an online run samples its pairs: give prompts (Builder.online), not training data");
             }
-            if (cfg.precomputeRef() || !cfg.refLogpsFile().isEmpty()) {
-                throw new Align4jException((cfg.precomputeRef() ? "precompute_ref_log_probs" : "ref_logps_file")
+            if (cfg.reference().precompute() || !cfg.reference().logpsFile().isEmpty()) {
+                throw new Align4jException((cfg.reference().precompute() ? "precompute_ref_log_probs" : "ref_logps_file")
                         + " cannot be used online: the completions are sampled during training, so the reference "
-                        + "scores them live; drop " + (cfg.precomputeRef() ? "--precompute-ref" : "--ref-logps"));
+                        + "scores them live; drop " + (cfg.reference().precompute() ? "--precompute-ref" : "--ref-logps"));
             }
         }
         train = b.online != null ? new OnlineBatches(trainPairs, b.online, cfg)
@@ -165,10 +165,10 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
             Path dir = refPath != null ? refPath : policy.source();
             refType = dir == null ? ai.djl.ndarray.types.DataType.FLOAT32
-                    : io.github.align4j.model.ModelDtypes.resolve(cfg.torchDtype(), dir);
+                    : io.github.align4j.model.ModelDtypes.resolve(cfg.model().torchDtype().key(), dir);
         }
-        reference = new Reference(b.reference, refPath, policy, refType).syncing(cfg.syncRefModel());
-        if (cfg.precomputeRef() && reference.fingerprint() == null) {
+        reference = new Reference(b.reference, refPath, policy, refType).syncing(cfg.reference().sync());
+        if (cfg.reference().precompute() && reference.fingerprint() == null) {
             throw new Align4jException("precompute_ref_log_probs needs a reference loaded from a folder "
                     + "(the cache is keyed by its weights)");
         }
@@ -182,13 +182,13 @@ public final class PreferenceTrainer implements AutoCloseable {
     /** use_weighting, ld_alpha and sync_ref_model: what they need, refused clearly where it is missing. */
     private void checkTrlOptions(boolean paired) {
         List<String> set = new ArrayList<>();
-        if (cfg.useWeighting()) {
+        if (cfg.lossSpec().useWeighting()) {
             set.add("use_weighting");
         }
-        if (cfg.ldAlpha() != 1) {
+        if (cfg.lossSpec().ldAlpha() != 1) {
             set.add("ld_alpha");
         }
-        if (cfg.syncRefModel()) {
+        if (cfg.reference().sync()) {
             set.add("sync_ref_model");
         }
         if (set.isEmpty()) {
@@ -199,16 +199,16 @@ public final class PreferenceTrainer implements AutoCloseable {
                     + " of TRL's DPOTrainer for paired losses; loss '" + loss.name() + "' trains on unpaired examples: "
                     + "turn " + (set.size() == 1 ? "it" : "them") + " off or choose a paired loss");
         }
-        if (cfg.ldAlpha() != 1 && cfg.precomputeRef() && loss.needsReference()) {
+        if (cfg.lossSpec().ldAlpha() != 1 && cfg.reference().precompute() && loss.needsReference()) {
             throw new Align4jException("ld_alpha (LD-DPO) weighs the reference's tokens by the length of each pair's "
                     + "shorter completion, and the precompute_ref_log_probs cache holds plain sums: turn one of them off");
         }
-        if (cfg.syncRefModel()) {
+        if (cfg.reference().sync()) {
             if (!loss.needsReference()) {
                 throw new Align4jException("sync_ref_model (TR-DPO) updates the reference, but loss '" + loss.name()
                         + "' uses no reference: turn sync_ref_model off");
             }
-            if (cfg.precomputeRef()) {
+            if (cfg.reference().precompute()) {
                 throw new Align4jException("sync_ref_model (TR-DPO) changes the reference during training, so its "
                         + "log-probs cannot be precomputed: turn precompute_ref_log_probs off (or sync_ref_model)");
             }
@@ -302,7 +302,7 @@ public final class PreferenceTrainer implements AutoCloseable {
             RunState.Restored r = state.restore(from, loop.params, loop.optimizer, pos, w, this::say);
             start = r.step();
             badSteps = r.badSteps();
-            if (cfg.syncRefModel()) {
+            if (cfg.reference().sync()) {
                 restoreReference(from.dir());
             }
             log = MetricsLog.resumed(output, r.history(), r.elapsed());
@@ -359,17 +359,17 @@ public final class PreferenceTrainer implements AutoCloseable {
                 sw.steps++;
                 w.addAll(sw);
                 long done = step + 1;
-                if (cfg.syncRefModel() && done % cfg.refModelSyncSteps() == 0) {
-                    reference.mixIn(cfg.refModelMixupAlpha()); // TR-DPO, as TRL's callback at the step's end
+                if (cfg.reference().sync() && done % cfg.reference().syncSteps() == 0) {
+                    reference.mixIn(cfg.reference().mixupAlpha()); // TR-DPO, as TRL's callback at the step's end
                 }
                 double epochs = pos.epochs();
                 Map<String, Double> stepMetrics = numbers(sw.flush(st.learningRate(), done, epochs, log.elapsedSeconds()));
-                boolean logNow = done % cfg.loggingSteps() == 0 || done == total || done == 1;
+                boolean logNow = done % cfg.output().loggingSteps() == 0 || done == total || done == 1;
                 if (logNow) {
                     lastTrain = w.flush(st.learningRate(), done, epochs, log.elapsedSeconds());
                     emitLog(lastTrain);
                 }
-                if ((cfg.evalSteps() > 0 && done % cfg.evalSteps() == 0 && done != total) || (done == total && hasEval())) {
+                if ((cfg.output().evalSteps() > 0 && done % cfg.output().evalSteps() == 0 && done != total) || (done == total && hasEval())) {
                     if (hasEval()) {
                         LOG.info("evaluating at step {} on {} held-out {}", done, evalPairs != null ? evalPairs.size()
                                 : evalUnpaired.size(), evalPairs != null ? "pairs" : "examples");
@@ -381,7 +381,7 @@ public final class PreferenceTrainer implements AutoCloseable {
                         listeners.forEach(l -> l.onEvaluate(done, ev));
                     }
                 }
-                if (cfg.saveSteps() > 0 && done % cfg.saveSteps() == 0 && done != total) {
+                if (cfg.output().saveSteps() > 0 && done % cfg.output().saveSteps() == 0 && done != total) {
                     saveCheckpoint("checkpoint-" + done, done, pos, w);
                     saved = done;
                 }
@@ -451,7 +451,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         rec.put("skipped", "non-finite loss or gradient");
         rec.put("rows", rows);
         emitLog(rec);
-        if (badSteps >= cfg.maxNonfiniteSteps()) {
+        if (badSteps >= cfg.output().maxNonfiniteSteps()) {
             Path at = saveCheckpoint("checkpoint-" + done, done, pos, w);
             throw new Align4jException(badSteps + " steps in a row (max_nonfinite_steps) had a non-finite loss or gradient, "
                     + "so training stopped at step " + done + ". "
@@ -461,7 +461,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     }
 
     private List<int[]> epochBatches(int epoch) {
-        return Batches.epoch(train.size(), cfg.batchSize(), cfg.seed(), epoch, cfg.shuffle(), cfg.groupByLength(),
+        return Batches.epoch(train.size(), cfg.optimization().batchSize(), cfg.optimization().seed(), epoch, cfg.optimization().shuffle(), cfg.optimization().groupByLength(),
                 train::lengthOf);
     }
 
@@ -483,7 +483,7 @@ public final class PreferenceTrainer implements AutoCloseable {
     // ---- the reference -----------------------------------------------------------------------------
 
     private Batching.Scoring scoring() {
-        return new Batching.Scoring(policy, loss, cfg.beta(), reference, cfg.ldAlpha(), cfg.useWeighting());
+        return new Batching.Scoring(policy, loss, cfg.lossSpec().beta(), reference, cfg.lossSpec().ldAlpha(), cfg.lossSpec().useWeighting());
     }
 
     /** TR-DPO: the reference as the checkpoint's run had mixed it. */
@@ -499,13 +499,13 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     private void prepareReference() {
         if (loss.needsReference()) {
-            if (!cfg.refLogpsFile().isEmpty()) { // a reference pass done elsewhere (align4j logprobs, align4j-spark logprobs)
-                Path f = Path.of(cfg.refLogpsFile());
-                reference.prepare(true, cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say,
+            if (!cfg.reference().logpsFile().isEmpty()) { // a reference pass done elsewhere (align4j logprobs, align4j-spark logprobs)
+                Path f = Path.of(cfg.reference().logpsFile());
+                reference.prepare(true, cacheDir, cfg.optimization().evalBatchSize(), this::forEachReferenceRequest, this::say,
                         RefLogpsFile.read(f, trainPairs, trainUnpaired, evalPairs, evalUnpaired), f.toString());
                 return;
             }
-            reference.prepare(cfg.precomputeRef(), cacheDir, cfg.evalBatchSize(), this::forEachReferenceRequest, this::say);
+            reference.prepare(cfg.reference().precompute(), cacheDir, cfg.optimization().evalBatchSize(), this::forEachReferenceRequest, this::say);
         }
     }
 
@@ -515,7 +515,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (train instanceof UnpairedBatches u && loss instanceof UnpairedLoss ul && ul.needsMismatchedPairs()) {
             Position pos = new Position(this::epochBatches); // the training's own walk through the data
             for (long step = 0, total = totalSteps(); step < total; step++) {
-                for (int[] rows : TrainLoop.nextStep(pos, cfg.gradientAccumulationSteps())) {
+                for (int[] rows : TrainLoop.nextStep(pos, cfg.optimization().gradientAccumulationSteps())) {
                     u.klRequests(rows, f);
                 }
             }
@@ -541,7 +541,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
         Window w = new Window();
         Batching.Scoring scoring = scoring();
-        int bs = cfg.evalBatchSize();
+        int bs = cfg.optimization().evalBatchSize();
         for (Batching data : new Batching[] {evalPairs == null ? null : new PairedBatches(evalPairs),
             evalUnpaired == null ? null : new UnpairedBatches(evalUnpaired)}) {
             for (int s = 0; data != null && s < data.size(); s += bs) {
@@ -580,9 +580,9 @@ public final class PreferenceTrainer implements AutoCloseable {
         }
         Path p = Checkpoints.save(output, name, policy, tokenizerDir, loop.optimizer, cfg, log.history(), done,
                 state.save(totalSteps(), pos, w, badSteps, log.elapsedSeconds()),
-                cfg.syncRefModel() ? reference.weights() : null);
+                cfg.reference().sync() ? reference.weights() : null);
         if (!name.equals(Checkpoints.FINAL)) {
-            Checkpoints.prune(output, cfg.saveTotalLimit());
+            Checkpoints.prune(output, cfg.output().saveTotalLimit());
         }
         listeners.forEach(l -> l.onCheckpoint(p));
         return p;

@@ -12,6 +12,37 @@ import java.util.Map;
 
 /** Reads a YAML recipe into a {@link TrainConfig}: size and nesting limits, and errors that name the file and line. */
 final class RecipeYaml {
+    /** Keys of handbook recipes that mean nothing on this engine; accepted and reported as ignored. */
+    static final Map<String, String> IGNORED = Map.ofEntries(
+            Map.entry("bf16", "precision follows --dtype / the device"),
+            Map.entry("fp16", "precision follows --dtype / the device"),
+            Map.entry("gradient_checkpointing_kwargs", "recomputation is always layer by layer (use_reentrant means nothing here)"),
+            Map.entry("push_to_hub", "align4j never uploads"),
+            Map.entry("hub_model_id", "align4j never uploads"),
+            Map.entry("hub_strategy", "align4j never uploads"),
+            Map.entry("hub_private_repo", "align4j never uploads"),
+            Map.entry("report_to", "metrics go to metrics.jsonl"),
+            Map.entry("log_level", "align4j prints progress to the console"),
+            Map.entry("logging_first_step", "the first step is always logged"),
+            Map.entry("optim", "align4j's own AdamW is always used"),
+            Map.entry("do_eval", "evaluation runs when eval data is given"),
+            Map.entry("eval_strategy", "set eval_steps"),
+            Map.entry("evaluation_strategy", "set eval_steps"),
+            Map.entry("save_strategy", "set save_steps"),
+            Map.entry("logging_strategy", "set logging_steps"),
+            Map.entry("use_flash_attention_2", "attention is plain batched matrix products"),
+            Map.entry("attn_implementation", "attention is plain batched matrix products"),
+            Map.entry("preprocessing_num_workers", "tokenization uses all cores"),
+            Map.entry("dataset_num_proc", "tokenization uses all cores"),
+            Map.entry("remove_unused_columns", "not applicable"),
+            Map.entry("run_name", "not applicable"),
+            Map.entry("dataset_splits", "use train_file / eval_file"),
+            Map.entry("dataset_mixer", "use train_file / eval_file"),
+            Map.entry("bnb_4bit_quant_type", "4-bit quantization is not available (load_in_4bit); use torch_dtype float16"),
+            Map.entry("use_bnb_nested_quant", "4-bit quantization is not available (load_in_4bit); use torch_dtype float16"),
+            Map.entry("model_revision", "models load from local folders"),
+            Map.entry("trust_remote_code", "models load from local folders"));
+
     private RecipeYaml() {}
 
     /**
@@ -39,9 +70,9 @@ final class RecipeYaml {
             }
             Integer line = lines.get(e.getKey());
             String where = file + (line != null ? ":" + line : "");
-            if (TrainConfig.IGNORED.containsKey(e.getKey())) {
+            if (IGNORED.containsKey(e.getKey())) {
                 if (ignored != null) {
-                    ignored.add(e.getKey() + " (" + TrainConfig.IGNORED.get(e.getKey()) + ")");
+                    ignored.add(e.getKey() + " (" + IGNORED.get(e.getKey()) + ")");
                 }
                 continue;
             }

@@ -44,13 +44,13 @@ final class RunChecks {
     /** Files named by the settings exist (globs and folders are PreferenceData's to check). */
     static void files(TrainConfig cfg, boolean dataGiven, boolean evalGiven) {
         if (!dataGiven) {
-            checkFile(cfg.trainFile(), "--data (train_file)");
+            checkFile(cfg.data().trainFile(), "--data (train_file)");
         }
-        if (!cfg.evalFile().isEmpty() && !evalGiven) {
-            checkFile(cfg.evalFile(), "--eval-data (eval_file)");
+        if (!cfg.data().evalFile().isEmpty() && !evalGiven) {
+            checkFile(cfg.data().evalFile(), "--eval-data (eval_file)");
         }
-        if (!cfg.chatTemplate().isEmpty() && !Files.isRegularFile(Path.of(cfg.chatTemplate()))) {
-            throw new Align4jException("--chat-template (chat_template) " + cfg.chatTemplate() + ": no such file");
+        if (!cfg.data().chatTemplate().isEmpty() && !Files.isRegularFile(Path.of(cfg.data().chatTemplate()))) {
+            throw new Align4jException("--chat-template (chat_template) " + cfg.data().chatTemplate() + ": no such file");
         }
     }
 

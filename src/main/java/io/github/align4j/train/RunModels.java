@@ -22,12 +22,12 @@ final class RunModels {
         if (sharedReference != null) {
             device = sharedReference.device();
         }
-        if (!cfg.usePeft()) {
+        if (!cfg.lora().enabled()) {
             return CausalLM.load(modelDir, CausalLM.Options.training().withDevice(device));
         }
         CausalLM lm = CausalLM.load(modelDir, new CausalLM.Options(device, false, base));
         try {
-            lm.addAdapters(cfg.lora(), cfg.seed());
+            lm.addAdapters(cfg.lora().adapters(), cfg.optimization().seed());
         } catch (RuntimeException e) {
             lm.close();
             throw e;
@@ -37,7 +37,7 @@ final class RunModels {
 
     /** LoRA's targets select projections of this model (checked without loading weights). */
     static void checkTargets(TrainConfig cfg, ModelConfig mc) {
-        CausalLM.loraTargetCount(mc, cfg.lora());
+        CausalLM.loraTargetCount(mc, cfg.lora().adapters());
     }
 
     static long trainable(CausalLM lm) {
@@ -81,22 +81,22 @@ final class RunModels {
 
     /** The plan's lines on LoRA, precision and recomputation. */
     static List<String> plan(TrainConfig cfg) {
-        String dtype = cfg.torchDtype() + (cfg.torchDtype().equals("bfloat16") ? " (held as float16)"
-                : cfg.torchDtype().equals("auto") ? " (the checkpoint's type; half is held as float16)" : "");
-        String recompute = "recompute: " + (cfg.gradientCheckpointing() ? "on (each decoder layer recomputed in the backward pass)"
+        String dtype = cfg.model().torchDtype().key() + (cfg.model().torchDtype() == TorchDtype.BFLOAT16 ? " (held as float16)"
+                : cfg.model().torchDtype() == TorchDtype.AUTO ? " (the checkpoint's type; half is held as float16)" : "");
+        String recompute = "recompute: " + (cfg.model().gradientCheckpointing() ? "on (each decoder layer recomputed in the backward pass)"
                 : "off");
-        if (!cfg.usePeft()) {
+        if (!cfg.lora().enabled()) {
             return List.of("weights: full fine-tuning, every weight trainable in float32 (torch_dtype applies to the reference); reference: "
-                    + (cfg.refModelPath().isEmpty() ? "a frozen copy of the model" : cfg.refModelPath()) + ", torch_dtype " + dtype,
+                    + (cfg.reference().path().isEmpty() ? "a frozen copy of the model" : cfg.reference().path()) + ", torch_dtype " + dtype,
                     recompute);
         }
-        LoraConfig l = cfg.lora();
+        LoraConfig l = cfg.lora().adapters();
         return List.of(String.format(Locale.ROOT, "weights: LoRA r=%d, lora_alpha=%s (scaling %s%s), dropout %s, targets %s; "
                         + "frozen base in %s", l.r(), num(l.alpha()), num(l.scaling()), l.useRslora() ? ", rslora" : "",
                         num(l.dropout()), l.targetModules().isEmpty() ? "the family's default (q_proj,v_proj; GPT-2 c_attn)"
                         : String.join(",", l.targetModules()), dtype),
-                "reference: " + (cfg.refModelPath().isEmpty() ? "the base with the adapters off (no second copy)"
-                        : cfg.refModelPath()),
+                "reference: " + (cfg.reference().path().isEmpty() ? "the base with the adapters off (no second copy)"
+                        : cfg.reference().path()),
                 recompute);
     }
 

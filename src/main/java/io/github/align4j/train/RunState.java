@@ -58,7 +58,7 @@ final class RunState {
         r.set("loss", json.valueToTree(lossRecord));
         var rng = r.putObject("rng");
         rng.put("generator", "java.util.Random(seed * 1000003 + epoch), one per epoch: the order of the examples");
-        rng.put("seed", cfg.seed());
+        rng.put("seed", cfg.optimization().seed());
         rng.put("epoch", pos.epoch);
         r.put("nonfinite_in_a_row", badSteps);
         r.put("elapsed_s", elapsed);
@@ -127,7 +127,7 @@ final class RunState {
                     + "). Resume with the same data files, data options and seed, or start a new run in a new folder "
                     + "with --model " + dir + ".");
         }
-        int accumulation = cfg.gradientAccumulationSteps();
+        int accumulation = cfg.optimization().gradientAccumulationSteps();
         if (a.path("version").asInt(1) < 2 && pos.microPerEpoch() % accumulation != 0) {
             throw new Align4jException(dir + ": this checkpoint was written by an older align4j whose optimizer steps "
                     + "carried gradient accumulation across the end of an epoch; this version ends every epoch with a "
@@ -191,7 +191,7 @@ final class RunState {
         pos.microDone = a.path("micro_batches_done").asLong();
         pos.seek();
         int badSteps = a.path("nonfinite_in_a_row").asInt();
-        if (badSteps >= cfg.maxNonfiniteSteps()) {
+        if (badSteps >= cfg.output().maxNonfiniteSteps()) {
             badSteps = 0; // the run stopped there; the user chose to go on
         }
         w.load(a.path("window"));
@@ -213,7 +213,7 @@ final class RunState {
      */
     private void checkRanges(Path file, JsonNode st, JsonNode a, long step, Position pos) {
         int micro = pos.microPerEpoch();
-        int accumulation = cfg.gradientAccumulationSteps();
+        int accumulation = cfg.optimization().gradientAccumulationSteps();
         long perEpoch = Position.stepsPerEpoch(micro, accumulation);
         whole(file, a, "version", 1, VERSION);
         whole(file, st, "optimizer_step", 0, step);

@@ -5,11 +5,11 @@ package io.github.align4j.train;
  * {@code warmup} updates, then cosine to 0, linear to 0, or constant. Update k (0-based) uses
  * {@code lr·λ(k)}.
  */
-record Schedule(double lr, String type, long warmup, long total) {
+record Schedule(double lr, Scheduler type, long warmup, long total) {
 
     static Schedule of(TrainConfig c, long totalSteps) {
-        long warmup = c.warmupSteps() > 0 ? c.warmupSteps() : (long) Math.ceil(c.warmupRatio() * totalSteps);
-        return new Schedule(c.learningRate(), c.lrSchedulerType(), warmup, totalSteps);
+        Optimization o = c.optimization();
+        return new Schedule(o.learningRate(), o.scheduler(), o.warmup(totalSteps), totalSteps);
     }
 
     double at(long k) {
@@ -18,9 +18,9 @@ record Schedule(double lr, String type, long warmup, long total) {
         }
         double progress = (double) (k - warmup) / Math.max(1, total - warmup);
         switch (type) {
-            case "cosine":
+            case COSINE:
                 return lr * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
-            case "linear":
+            case LINEAR:
                 return lr * Math.max(0, 1 - progress);
             default:
                 return lr;

@@ -101,7 +101,7 @@ public final class SftTrainer {
                     console.println("warning: SFT step " + (step + 1) + ": non-finite loss or gradient; update skipped");
                 }
                 long done = step + 1;
-                if (done % cfg.loggingSteps() == 0 || done == total) {
+                if (done % cfg.output().loggingSteps() == 0 || done == total) {
                     double mean = window[1] == 0 ? Double.NaN : window[0] / window[1];
                     logged.add(mean);
                     if (console != null) {
@@ -122,7 +122,7 @@ public final class SftTrainer {
     }
 
     private static List<int[]> epochBatches(List<Example> data, TrainConfig cfg, int epoch) {
-        return Batches.epoch(data.size(), cfg.batchSize(), cfg.seed(), epoch, cfg.shuffle(), cfg.groupByLength(),
+        return Batches.epoch(data.size(), cfg.optimization().batchSize(), cfg.optimization().seed(), epoch, cfg.optimization().shuffle(), cfg.optimization().groupByLength(),
                 i -> data.get(i).ids().length);
     }
 }

@@ -72,13 +72,13 @@ final class TrainLoop implements AutoCloseable {
         this.cfg = cfg;
         this.schedule = Schedule.of(cfg, totalSteps);
         this.params = model.trainableParameters(); // LoRA: the adapters only; the frozen base gets no gradient or state
-        model.gradientCheckpointing(cfg.gradientCheckpointing());
-        this.optimizer = new AdamW(params, cfg.adamBeta1(), cfg.adamBeta2(), cfg.adamEpsilon(), cfg.weightDecay());
+        model.gradientCheckpointing(cfg.model().gradientCheckpointing());
+        this.optimizer = new AdamW(params, cfg.optimization().adamBeta1(), cfg.optimization().adamBeta2(), cfg.optimization().adamEpsilon(), cfg.optimization().weightDecay());
     }
 
     /** Optimizer steps of a run over n examples ({@link Position#totalSteps}). */
     static long totalSteps(long n, TrainConfig cfg) {
-        return Position.totalSteps(n, cfg.batchSize(), cfg.gradientAccumulationSteps(), cfg.numTrainEpochs(), cfg.maxSteps());
+        return Position.totalSteps(n, cfg.optimization().batchSize(), cfg.optimization().gradientAccumulationSteps(), cfg.optimization().numTrainEpochs(), cfg.optimization().maxSteps());
     }
 
     /**
@@ -99,11 +99,11 @@ final class TrainLoop implements AutoCloseable {
         double lr = schedule.at(step);
         boolean finite = true;
         float gradNorm;
-        List<int[]> rows = nextStep(pos, cfg.gradientAccumulationSteps());
+        List<int[]> rows = nextStep(pos, cfg.optimization().gradientAccumulationSteps());
         try (NDManager mgr = model.manager().newSubManager(); NDScope scope = new NDScope()) {
             for (int i = 0; i < rows.size(); i++) {
                 // LoRA dropout masks drawn from (seed, step, micro-batch) alone: a resumed run draws the same
-                model.setDropoutKey(cfg.seed() * 1_000_003L + step * 1_009L + i);
+                model.setDropoutKey(cfg.optimization().seed() * 1_000_003L + step * 1_009L + i);
                 // each micro-batch's mean loss over the micro-batches this step really has (a short
                 // last step of an epoch too): transformers' current_gradient_accumulation_steps
                 finite &= micro.run(mgr, rows.get(i), rows.size());
@@ -112,7 +112,7 @@ final class TrainLoop implements AutoCloseable {
         }
         finite &= Float.isFinite(gradNorm);
         if (finite) {
-            optimizer.step(lr, Gradients.clipScale(gradNorm, cfg.maxGradNorm())); // clipping folded into the update: no pass over the gradients
+            optimizer.step(lr, Gradients.clipScale(gradNorm, cfg.optimization().maxGradNorm())); // clipping folded into the update: no pass over the gradients
         }
         Gradients.zero(params);
         return new Step(lr, gradNorm, finite, rows);

@@ -194,16 +194,16 @@ class LoraCommandTest {
     void handbookQloraRecipeParses() throws Exception {
         List<String> ignored = new ArrayList<>();
         TrainConfig c = TrainConfig.fromYaml(QLORA, TrainConfig.defaults(), ignored).validated();
-        assertTrue(c.usePeft());
+        assertTrue(c.lora().enabled());
         assertEquals(new LoraConfig(128, 128, 0.05, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                "down_proj"), false), c.lora());
-        assertEquals("bfloat16", c.torchDtype());
-        assertTrue(c.gradientCheckpointing());
-        assertEquals(0.01, c.beta());
-        assertEquals(5e-6, c.learningRate());
-        assertEquals(4, c.gradientAccumulationSteps());
-        assertEquals(4, c.batchSize());
-        assertEquals("alignment-handbook/zephyr-7b-sft-qlora", c.modelPath());
+                "down_proj"), false), c.lora().adapters());
+        assertEquals("bfloat16", c.model().torchDtype().key());
+        assertTrue(c.model().gradientCheckpointing());
+        assertEquals(0.01, c.lossSpec().beta());
+        assertEquals(5e-6, c.optimization().learningRate());
+        assertEquals(4, c.optimization().gradientAccumulationSteps());
+        assertEquals(4, c.optimization().batchSize());
+        assertEquals("alignment-handbook/zephyr-7b-sft-qlora", c.model().path());
         for (String k : List.of("attn_implementation", "dataset_mixer", "dataset_splits", "dataset_num_proc", "bf16", "do_eval",
                 "eval_strategy", "gradient_checkpointing_kwargs", "hub_model_id", "log_level", "optim", "push_to_hub",
                 "save_strategy")) {

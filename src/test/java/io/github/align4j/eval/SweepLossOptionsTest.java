@@ -41,12 +41,12 @@ class SweepLossOptionsTest {
             switch (cell.algorithm()) {
                 case "dpo" -> {
                     assertEquals(0.2, ((Dpo) Sweep.loss(c)).labelSmoothing());
-                    assertEquals(Map.of(), c.lossKwargs());
+                    assertEquals(Map.of(), c.lossSpec().kwargs());
                 }
                 case "ipo" -> assertEquals(Map.of(), c.allLossOptions());
                 default -> {
                     assertTrue(((KtoPair) Sweep.loss(c)).klDetach());
-                    assertEquals(0.0, c.labelSmoothing());
+                    assertEquals(0.0, c.lossSpec().labelSmoothing());
                 }
             }
         }
@@ -62,10 +62,8 @@ class SweepLossOptionsTest {
         TrainConfig c = TrainConfig.builder().lossWeights("dpo=1, sft=0.5").build();
         assertEquals(c.loss().name(), Sweep.loss(c).name());
         assertEquals("dpo+0.5*sft", Sweep.loss(c).name());
-        TrainConfig bare = TrainConfig.builder().lossWeights("dpo,sft=0.5").build();
-        String a = assertThrows(Align4jException.class, bare::loss).getMessage();
-        String b = assertThrows(Align4jException.class, () -> Sweep.loss(bare)).getMessage();
-        assertEquals(a, b);
-        assertTrue(a.contains("expected NAME=WEIGHT"), a);
+        // a malformed list is refused where it is set, naming the key, from Java as from a recipe
+        String a = assertThrows(Align4jException.class, () -> TrainConfig.builder().lossWeights("dpo,sft=0.5")).getMessage();
+        assertTrue(a.contains("loss_weights") && a.contains("expected NAME=WEIGHT"), a);
     }
 }

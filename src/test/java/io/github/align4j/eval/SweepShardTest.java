@@ -78,7 +78,7 @@ class SweepShardTest {
     /** A Spark task trains on the GPU it was given: device gpu:N is a valid setting, refused when there is no such GPU. */
     @Test
     void deviceNamesOneGpuOfSeveral() {
-        assertEquals("gpu:1", io.github.align4j.train.TrainConfig.defaults().with("device", "gpu:1", "test").device());
+        assertEquals("gpu:1", io.github.align4j.train.TrainConfig.defaults().with("device", "gpu:1", "test").model().device().toString());
         assertThrows(Align4jException.class, () -> io.github.align4j.train.TrainConfig.defaults().with("device", "gpu:x", "test"));
         int gpus = ai.djl.engine.Engine.getInstance().getGpuCount();
         assertTrue(assertThrows(Align4jException.class, () -> io.github.align4j.model.Devices.resolve("gpu:" + gpus))

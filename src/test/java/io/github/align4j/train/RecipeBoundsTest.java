@@ -103,8 +103,8 @@ class RecipeBoundsTest {
         Files.writeString(ok, sb);
         TrainConfig c = assertTimeoutPreemptively(Duration.ofSeconds(3),
                 () -> TrainConfig.fromYaml(ok, TrainConfig.defaults(), new ArrayList<>()));
-        assertEquals(0.3, c.beta(), 0);
-        assertEquals(MAX_LINE - 14, c.outputDir().length());
+        assertEquals(0.3, c.lossSpec().beta(), 0);
+        assertEquals(MAX_LINE - 14, c.output().dir().length());
     }
 
     @Test
@@ -148,7 +148,7 @@ class RecipeBoundsTest {
         assertEquals(f + ":3: a second YAML document; a recipe is one document (remove the '---' and what follows it)",
                 refused(f));
         Files.writeString(f, "---\nbeta: 0.4\n...\n"); // explicit markers around one document are fine
-        assertEquals(0.4, TrainConfig.fromYaml(f, TrainConfig.defaults(), new ArrayList<>()).beta(), 0);
+        assertEquals(0.4, TrainConfig.fromYaml(f, TrainConfig.defaults(), new ArrayList<>()).lossSpec().beta(), 0);
 
         Files.writeString(f, "loss_kwargs: " + "[".repeat(60) + "]".repeat(60) + "\n");
         String m = refused(f);

@@ -22,7 +22,7 @@ class TrainConfigBuilderTest {
                 "gradient_accumulation_steps", 2, "shuffle", false, "loss_type", "ipo", "max_length", 256,
                 "max_prompt_length", 128), "test");
         assertEquals(b.asMap(), a.asMap());
-        assertEquals(0.2, a.beta());
+        assertEquals(0.2, a.lossSpec().beta());
         assertEquals(a.asMap(), a.toBuilder().build().asMap());
         String bad = assertThrows(Align4jException.class, () -> TrainConfig.builder().beta(-1)).getMessage();
         assertTrue(bad.contains("'beta'") && bad.contains("> 0"), bad);
@@ -36,10 +36,11 @@ class TrainConfigBuilderTest {
         Path f = dir.resolve("r.yaml");
         Files.writeString(f, "loss_type: kto_pair\nloss_kwargs:\n  kl_detach: true\nloss_weights: {dpo: 1, sft: 0.5}\n");
         TrainConfig c = TrainConfig.fromYaml(f, TrainConfig.defaults(), new ArrayList<>());
-        assertEquals(Map.of("kl_detach", true), c.lossKwargs());
-        assertEquals("dpo=1,sft=0.5", c.lossWeights());
+        assertEquals(Map.of("kl_detach", true), c.lossSpec().kwargs());
+        assertEquals(Map.of("dpo", 1.0, "sft", 0.5), c.lossSpec().weights());
+        assertEquals("dpo=1,sft=0.5", c.get("loss_weights"));
         TrainConfig t = TrainConfig.defaults().with("loss_kwargs", "kl_detach=false,length_alpha=0.2,mode=fast", "--loss-option");
-        assertEquals(Map.of("kl_detach", false, "length_alpha", 0.2, "mode", "fast"), t.lossKwargs());
+        assertEquals(Map.of("kl_detach", false, "length_alpha", 0.2, "mode", "fast"), t.lossSpec().kwargs());
         assertTrue(((KtoPair) TrainConfig.builder().lossType("kto_pair").lossOption("kl_detach", "true").build().loss())
                 .klDetach());
         String dup = assertThrows(Align4jException.class,

@@ -1,6 +1,7 @@
 package io.github.align4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -44,7 +45,7 @@ class TrainConfigDocsTest {
     @Test
     void everyKeyIsSetTheSameWayFromJavaAndTheCommandLine() throws Exception {
         String doc = Files.readString(Path.of("docs/training.md"));
-        Matcher m = Pattern.compile("(?m)^\\| ([a-z0-9_]+) \\| (.*) \\| (.*) \\|$").matcher(doc);
+        Matcher m = Pattern.compile("(?m)^\\| ([a-z0-9_]+) \\| ([^|]*) \\| ([^|]*) \\| ([^|]*) \\|$").matcher(doc);
         Set<String> rows = new LinkedHashSet<>();
         picocli.CommandLine train = io.github.align4j.cli.Main.commandLine().getSubcommands().get("train");
         while (m.find()) {
@@ -53,7 +54,8 @@ class TrainConfigDocsTest {
                 continue; // the header row
             }
             rows.add(key);
-            Matcher b = Pattern.compile("`(\\w+)\\(([\\w<>.]+)\\)`").matcher(m.group(2));
+            typedValueIsWhereTheBinderPutsIt(key, m.group(2));
+            Matcher b = Pattern.compile("`(\\w+)\\(([\\w<>.]+)\\)`").matcher(m.group(3));
             while (b.find()) {
                 if (b.group(1).equals("set")) {
                     continue;
@@ -74,13 +76,56 @@ class TrainConfigDocsTest {
                     assertTrue(after.build().isSet(key), key + ": " + b.group(1) + " does not set it");
                 }
             }
-            Matcher f = Pattern.compile("`(--[a-z0-9-]+)").matcher(m.group(3));
+            Matcher f = Pattern.compile("`(--[a-z0-9-]+)").matcher(m.group(4));
             if (f.find()) {
                 assertTrue(train.getCommandSpec().findOption(f.group(1)) != null, key + ": train has no " + f.group(1));
             } else {
-                assertTrue(m.group(3).contains("recipe"), key + ": " + m.group(3));
+                assertTrue(m.group(4).contains("recipe"), key + ": " + m.group(4));
             }
         }
         assertEquals(TrainConfig.keys().keySet(), rows, "keys in TrainConfig vs rows of the second table");
+    }
+
+    /**
+     * The documented accessor chain (e.g. {@code lossSpec().beta()}) reads the value the binder stored for the key: set
+     * the key to a value away from its default through the binder, then compare.
+     */
+    private static void typedValueIsWhereTheBinderPutsIt(String key, String cell) throws Exception {
+        if (cell.contains("refused")) {
+            assertThrows(io.github.align4j.Align4jException.class, () -> TrainConfig.defaults().with(key, true, "t"));
+            return;
+        }
+        Matcher chain = Pattern.compile("^`(\\w+)\\(\\)\\.(\\w+)\\(\\)`$").matcher(cell.trim());
+        assertTrue(chain.matches(), key + ": typed value '" + cell + "' is not `group().value()`");
+        TrainConfig c = TrainConfig.defaults().with(key, OTHER.getOrDefault(key, otherValue(TrainConfig.defaults().get(key))), "t");
+        Object group = TrainConfig.class.getMethod(chain.group(1)).invoke(c);
+        Object typed = group.getClass().getMethod(chain.group(2)).invoke(group);
+        Object bound = ConfigKeys.get(key, "t").get().apply(c);
+        assertEquals(bound instanceof Number n ? n.longValue() + "" + n.doubleValue() : bound,
+                typed instanceof Number n ? n.longValue() + "" + n.doubleValue() : typed, key);
+        assertTrue(!c.get(key).equals(TrainConfig.defaults().get(key)), key + ": the test value equals the default");
+    }
+
+    private static final java.util.Map<String, Object> OTHER = java.util.Map.ofEntries(
+            java.util.Map.entry("loss_weights", "dpo=1,sft=0.5"), java.util.Map.entry("loss_kwargs", "kl_detach=false"),
+            java.util.Map.entry("f_divergence_type", "js_divergence"), java.util.Map.entry("lr_scheduler_type", "linear"),
+            java.util.Map.entry("device", "cpu"), java.util.Map.entry("torch_dtype", "float16"),
+            java.util.Map.entry("lora_target_modules", "q_proj,v_proj"), java.util.Map.entry("ld_alpha", 0.5),
+            java.util.Map.entry("ref_model_mixup_alpha", 0.5), java.util.Map.entry("eval_split", 0.25),
+            java.util.Map.entry("warmup_ratio", 0.25), java.util.Map.entry("lora_dropout", 0.25),
+            java.util.Map.entry("adam_beta1", 0.5), java.util.Map.entry("adam_beta2", 0.5),
+            java.util.Map.entry("max_steps", 7));
+
+    private static Object otherValue(Object dflt) {
+        if (dflt instanceof Boolean b) {
+            return !b;
+        }
+        if (dflt instanceof Integer i) {
+            return i + 3;
+        }
+        if (dflt instanceof Double d) {
+            return d + 1.5;
+        }
+        return "other/" + dflt;
     }
 }

@@ -19,15 +19,15 @@ class TrainConfigTest {
         List<String> ignored = new ArrayList<>();
         TrainConfig c = TrainConfig.fromYaml(Path.of("recipes/zephyr-7b-beta/dpo.yaml"), TrainConfig.defaults(), ignored)
                 .validated();
-        assertEquals(0.01, c.beta());
-        assertEquals(5e-7, c.learningRate());
-        assertEquals("cosine", c.lrSchedulerType());
-        assertEquals(0.1, c.warmupRatio());
-        assertEquals(1.0, c.numTrainEpochs());
-        assertEquals(8, c.batchSize());
-        assertEquals(2, c.gradientAccumulationSteps());
-        assertEquals(1024, c.maxLength());
-        assertEquals(512, c.maxPromptLength());
+        assertEquals(0.01, c.lossSpec().beta());
+        assertEquals(5e-7, c.optimization().learningRate());
+        assertEquals("cosine", c.optimization().scheduler().key());
+        assertEquals(0.1, c.optimization().warmupRatio());
+        assertEquals(1.0, c.optimization().numTrainEpochs());
+        assertEquals(8, c.optimization().batchSize());
+        assertEquals(2, c.optimization().gradientAccumulationSteps());
+        assertEquals(1024, c.data().maxLength());
+        assertEquals(512, c.data().maxPromptLength());
         assertTrue(ignored.stream().anyMatch(s -> s.startsWith("bf16")), ignored.toString());
     }
 
@@ -72,9 +72,9 @@ class TrainConfigTest {
         assertTrue(m.contains("key 'seed' is 99999999999, out of range"), m);
         m = assertThrows(Align4jException.class, () -> d.with("seed", 1e12, "--seed")).getMessage();
         assertTrue(m.contains("out of range"), m);
-        assertEquals(2147483647, d.with("seed", "2147483647", "--seed").seed());
-        assertEquals(-2147483648, d.with("seed", -2147483648L, "--seed").seed());
-        assertEquals(40, d.with("max_steps", 40.0, "--max-steps").maxSteps());
+        assertEquals(2147483647, d.with("seed", "2147483647", "--seed").optimization().seed());
+        assertEquals(-2147483648, d.with("seed", -2147483648L, "--seed").optimization().seed());
+        assertEquals(40, d.with("max_steps", 40.0, "--max-steps").optimization().maxSteps());
     }
 
     @Test
@@ -88,15 +88,15 @@ class TrainConfigTest {
 
     @Test
     void schedulesFollowTransformers() {
-        Schedule cos = new Schedule(1.0, "cosine", 10, 110);
+        Schedule cos = new Schedule(1.0, Scheduler.COSINE, 10, 110);
         assertEquals(0.0, cos.at(0), 1e-12);
         assertEquals(0.5, cos.at(5), 1e-12);
         assertEquals(1.0, cos.at(10), 1e-12);
         assertEquals(0.5, cos.at(60), 1e-12);
         assertEquals(0.0, cos.at(110), 1e-12);
-        Schedule lin = new Schedule(2.0, "linear", 0, 100);
+        Schedule lin = new Schedule(2.0, Scheduler.LINEAR, 0, 100);
         assertEquals(1.0, lin.at(50), 1e-12);
-        assertEquals(2.0, new Schedule(2.0, "constant", 4, 100).at(50), 1e-12);
+        assertEquals(2.0, new Schedule(2.0, Scheduler.CONSTANT, 4, 100).at(50), 1e-12);
         assertEquals(0.2, Schedule.of(TrainConfig.defaults().with(Map.of("learning_rate", 1.0, "warmup_ratio", 0.1), "t"), 100).at(2), 1e-12);
     }
 

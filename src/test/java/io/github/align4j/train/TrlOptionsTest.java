@@ -336,7 +336,7 @@ class TrlOptionsTest {
         }
         java.util.HashMap<String, Object> nul = new java.util.HashMap<>();
         nul.put("ld_alpha", null);
-        assertEquals(1.0, TrainConfig.defaults().with(nul, "recipe.yaml").ldAlpha(), "ld_alpha: null is TRL's off");
+        assertEquals(1.0, TrainConfig.defaults().with(nul, "recipe.yaml").lossSpec().ldAlpha(), "ld_alpha: null is TRL's off");
         assertNotNull(TrainConfig.builder().useWeighting(true).ldAlpha(0.5).syncRefModel(true).refModelMixupAlpha(0.9)
                 .refModelSyncSteps(4).build());
     }

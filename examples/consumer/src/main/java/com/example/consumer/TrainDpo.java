@@ -93,7 +93,7 @@ public final class TrainDpo {
                 trainer.train();
             }
         }
-        LOG.info("trained {} into {}", cfg.lossType(), out);
+        LOG.info("trained {} into {}", cfg.lossSpec().type(), out);
         return new Run(out, steps);
     }
 
