@@ -352,7 +352,7 @@ final class Sources {
             }
             if (!node.isObject()) {
                 sink.accept(new RawRow(f, where, index[0]++, null,
-                        "expected a JSON object {...}, got " + Layouts.describe(node), false));
+                        "expected a JSON object {...}, got " + RowFields.describe(node), false));
                 continue;
             }
             sink.accept(new RawRow(f, where, index[0]++, node, null, false));
@@ -434,7 +434,7 @@ final class Sources {
                                     + "as UTF-8)", false));
                 } else if (!node.isObject()) {
                     sink.accept(new RawRow(f, where, index[0]++, null,
-                            "expected a JSON object {...}, got " + Layouts.describe(node), false));
+                            "expected a JSON object {...}, got " + RowFields.describe(node), false));
                 } else {
                     sink.accept(new RawRow(f, where, index[0]++, node, null, false));
                 }
