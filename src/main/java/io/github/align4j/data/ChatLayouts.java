@@ -22,7 +22,10 @@ import java.util.Map;
 final class ChatLayouts {
     private ChatLayouts() {}
 
-    /** {@code chosen} / {@code rejected} messages; {@code prompt} a list, a string or absent (the messages both start with). */
+    /**
+     * {@code chosen} / {@code rejected} messages; {@code prompt} a list, a string or absent (the
+     * messages both start with).
+     */
     static Parsed conversational(JsonNode row, Columns cols, Map<String, String> meta) throws BadRow {
         JsonNode pn = row.get("prompt");
         List<Message> c = messagesOrText(row, "chosen", cols, "assistant");
