@@ -20,7 +20,7 @@ import java.util.TreeMap;
  *   <li>{@code standard}: {@code prompt}, {@code chosen}, {@code rejected} strings.
  *   <li>{@code implicit_prompt}: only {@code chosen} and {@code rejected} strings, each the whole
  *       transcript (Anthropic HH-RLHF); the prompt is their shared start, see
- *       {@link #extractPrompt}.
+ *       {@link PairLayouts#extractPrompt}.
  *   <li>{@code conversational}: {@code chosen} / {@code rejected} lists of {role, content}
  *       messages, {@code prompt} a list, a string (one user message) or absent (the messages both
  *       conversations start with). When a conversation starts with the prompt's messages
@@ -36,6 +36,9 @@ import java.util.TreeMap;
  *   <li>{@code unpaired_messages}: {@code messages} and a boolean {@code label}; the last message is
  *       the completion.
  * </ul>
+ *
+ * <p>This class detects the layout and dispatches; each family parses its rows ({@link PairLayouts},
+ * {@link ChatLayouts}, {@link UnpairedLayouts}) with the field readers of {@link RowFields}.
  */
 final class Layouts {
     static final String STANDARD = "standard";
@@ -135,168 +138,17 @@ final class Layouts {
     /** Applies {@code columns} ({@code to=from}) and the layout to one row. */
     static Parsed parse(String layout, JsonNode row, Columns cols, boolean csv) throws BadRow {
         Map<String, String> meta = meta(layout, row);
-        switch (layout) {
-            case STANDARD: {
-                String p = text(row, "prompt", cols);
-                String c = text(row, "chosen", cols);
-                String r = text(row, "rejected", cols);
-                return new Parsed(p, c, r, null, false, meta, "prompt", "chosen", "rejected");
-            }
-            case IMPLICIT: {
-                String c = text(row, "chosen", cols);
-                String r = text(row, "rejected", cols);
-                String[] split = extractPrompt(c, r);
-                if (split == null) {
-                    throw new BadRow("fields " + cols.show("chosen") + " and " + cols.show("rejected")
-                            + ": expected two transcripts that start with the same prompt, but they share no start (an "
-                            + "implicit prompt is their shared start); give the prompt in its own 'prompt' column");
-                }
-                return new Parsed(split[0], split[1], split[2], null, false, meta, "chosen", "chosen", "rejected");
-            }
-            case CONVERSATIONAL: {
-                JsonNode pn = row.get("prompt");
-                List<Message> c = messagesOrText(row, "chosen", cols, "assistant");
-                List<Message> r = messagesOrText(row, "rejected", cols, "assistant");
-                List<Message> p;
-                if (pn == null || pn.isNull()) {
-                    int k = commonPrefix(c, r);
-                    if (k == 0) {
-                        throw new BadRow("fields " + cols.show("chosen") + " and " + cols.show("rejected")
-                                + ": without a 'prompt' column both conversations must start with the same prompt "
-                                + "messages, but their first messages differ");
-                    }
-                    p = c.subList(0, k);
-                } else {
-                    p = messagesOrText(row, "prompt", cols, "user");
-                }
-                return new Parsed(p, stripPrefix(c, p), stripPrefix(r, p), null, true, meta,
-                        "prompt", "chosen", "rejected");
-            }
-            case ORCA: {
-                JsonNode sys = row.get("system");
-                List<Message> p = new ArrayList<>();
-                if (sys != null && !sys.isNull()) {
-                    String s = text(row, "system", cols);
-                    if (!s.isEmpty()) {
-                        p.add(new Message("system", s));
-                    }
-                }
-                p.add(new Message("user", text(row, "question", cols)));
-                List<Message> c = List.of(new Message("assistant", text(row, "chosen", cols)));
-                List<Message> r = List.of(new Message("assistant", text(row, "rejected", cols)));
-                return new Parsed(p, c, r, null, true, meta, "question", "chosen", "rejected");
-            }
-            case OPENAI: {
-                JsonNode input = required(row, "input", cols);
-                if (!input.isObject()) {
-                    throw new BadRow("field " + cols.show("input") + ": expected an object {\"messages\": [...]}, got "
-                            + describe(input));
-                }
-                List<Message> p = messages(input.get("messages"), "input.messages", false);
-                List<Message> c = messages(required(row, "preferred_output", cols), cols.show("preferred_output"), true);
-                List<Message> r = messages(required(row, "non_preferred_output", cols),
-                        cols.show("non_preferred_output"), true);
-                return new Parsed(p, c, r, null, true, meta, "input.messages", "preferred_output",
-                        "non_preferred_output");
-            }
-            case SHAREGPT: {
-                List<Message> p = new ArrayList<>();
-                JsonNode sys = row.get("system");
-                if (sys != null && !sys.isNull()) {
-                    String s = text(row, "system", cols);
-                    if (!s.isEmpty()) {
-                        p.add(new Message("system", s));
-                    }
-                }
-                p.addAll(messages(required(row, "conversations", cols), cols.show("conversations"), false));
-                List<Message> c = messagesOrText(row, "chosen", cols, "assistant");
-                List<Message> r = messagesOrText(row, "rejected", cols, "assistant");
-                return new Parsed(p, c, r, null, true, meta, "conversations", "chosen", "rejected");
-            }
-            case UNPAIRED: {
-                JsonNode pn = required(row, "prompt", cols);
-                JsonNode cn = required(row, "completion", cols);
-                Boolean label = label(row, cols, csv);
-                if (pn.isTextual() && cn.isTextual()) {
-                    return new Parsed(pn.asText(), cn.asText(), null, label, false, meta, "prompt", "completion", null);
-                }
-                List<Message> p = messagesOrText(row, "prompt", cols, "user");
-                List<Message> c = messagesOrText(row, "completion", cols, "assistant");
-                return new Parsed(p, stripPrefix(c, p), null, label, true, meta, "prompt", "completion", null);
-            }
-            case UNPAIRED_MESSAGES: {
-                List<Message> m = messages(required(row, "messages", cols), cols.show("messages"), false);
-                Boolean label = label(row, cols, csv);
-                if (m.size() < 2) {
-                    throw new BadRow("field " + cols.show("messages") + ": expected at least two messages (the prompt, "
-                            + "then the completion as the last message), got " + m.size());
-                }
-                return new Parsed(m.subList(0, m.size() - 1), List.of(m.get(m.size() - 1)), null, label, true, meta,
-                        "messages", "messages", null);
-            }
-            default:
-                throw new IllegalArgumentException(layout);
-        }
-    }
-
-    /**
-     * Splits two whole transcripts into prompt and completions. The prompt is the longest common
-     * prefix of {@code chosen} and {@code rejected}, cut back to a turn boundary: to the end of the
-     * last assistant-turn marker it contains ({@code "\n\nAssistant:"} as in Anthropic HH-RLHF, or
-     * {@code "\nAssistant:"}, {@code "<|im_start|>assistant\n"}, {@code "<|assistant|>\n"},
-     * {@code "[/INST]"}, {@code "<|start_header_id|>assistant<|end_header_id|>\n\n"}), so the
-     * completions start right after the marker (HH-RLHF's start with a space); when it contains
-     * no marker, to the last whitespace, which then starts both completions (as TRL's
-     * {@code extract_prompt} keeps the space with the completion).
-     *
-     * @return {prompt, chosen, rejected}, or null when the cut leaves no prompt
-     */
-    static String[] extractPrompt(String chosen, String rejected) {
-        int n = Math.min(chosen.length(), rejected.length());
-        int l = 0;
-        while (l < n && chosen.charAt(l) == rejected.charAt(l)) {
-            l++;
-        }
-        String common = chosen.substring(0, l);
-        int cut = -1;
-        for (String m : MARKERS) {
-            int i = common.lastIndexOf(m);
-            if (i >= 0 && i + m.length() > cut) {
-                cut = i + m.length();
-            }
-        }
-        if (cut < 0) {
-            cut = 0;
-            for (int i = l; i > 0; i--) {
-                if ((i < chosen.length() && Character.isWhitespace(chosen.charAt(i)))
-                        || (i < rejected.length() && Character.isWhitespace(rejected.charAt(i)))) {
-                    cut = i;
-                    break;
-                }
-            }
-        }
-        if (cut <= 0) {
-            return null;
-        }
-        return new String[] {chosen.substring(0, cut), chosen.substring(cut), rejected.substring(cut)};
-    }
-
-    private static final List<String> MARKERS = List.of("\n\nAssistant:", "\nAssistant:", "<|im_start|>assistant\n",
-            "<|assistant|>\n", "[/INST]", "<|start_header_id|>assistant<|end_header_id|>\n\n");
-
-    private static int commonPrefix(List<Message> a, List<Message> b) {
-        int k = 0;
-        while (k < a.size() && k < b.size() && a.get(k).equals(b.get(k))) {
-            k++;
-        }
-        return k;
-    }
-
-    private static List<Message> stripPrefix(List<Message> c, List<Message> p) {
-        if (c.size() >= p.size() && c.subList(0, p.size()).equals(p)) {
-            return c.subList(p.size(), c.size());
-        }
-        return c;
+        return switch (layout) {
+            case STANDARD -> PairLayouts.standard(row, cols, meta);
+            case IMPLICIT -> PairLayouts.implicit(row, cols, meta);
+            case CONVERSATIONAL -> ChatLayouts.conversational(row, cols, meta);
+            case ORCA -> ChatLayouts.orca(row, cols, meta);
+            case OPENAI -> ChatLayouts.openai(row, cols, meta);
+            case SHAREGPT -> ChatLayouts.sharegpt(row, cols, meta);
+            case UNPAIRED -> UnpairedLayouts.unpaired(row, cols, meta, csv);
+            case UNPAIRED_MESSAGES -> UnpairedLayouts.unpairedMessages(row, cols, meta, csv);
+            default -> throw new IllegalArgumentException(layout);
+        };
     }
 
     private static Map<String, String> meta(String layout, JsonNode row) {
@@ -314,177 +166,6 @@ final class Layouts {
             meta.put(e.getKey(), v.asText());
         }
         return meta == null ? Map.of() : Map.copyOf(meta);
-    }
-
-    private static JsonNode required(JsonNode row, String name, Columns cols) throws BadRow {
-        JsonNode n = row.get(name);
-        if (n == null || n.isMissingNode()) {
-            throw new BadRow("field " + cols.show(name) + ": missing; expected " + expected(name)
-                    + (cols.has(name) ? "" : " (rename a column with --columns " + name + "=yourColumn, or DataOptions.withColumns)"));
-        }
-        return n;
-    }
-
-    private static String expected(String name) {
-        return switch (name) {
-            case "label" -> "true or false";
-            case "input" -> "an object {\"messages\": [...]}";
-            case "conversations", "messages", "preferred_output", "non_preferred_output" -> "a list of messages";
-            default -> "a string";
-        };
-    }
-
-    private static String text(JsonNode row, String name, Columns cols) throws BadRow {
-        JsonNode n = required(row, name, cols);
-        if (!n.isTextual()) {
-            throw new BadRow("field " + cols.show(name) + ": expected a string, got " + describe(n));
-        }
-        return n.asText();
-    }
-
-    private static Boolean label(JsonNode row, Columns cols, boolean csv) throws BadRow {
-        JsonNode n = required(row, "label", cols);
-        if (n.isBoolean()) {
-            return n.booleanValue();
-        }
-        if (csv && n.isTextual()) {
-            String s = n.asText().strip().toLowerCase(Locale.ROOT);
-            if (s.equals("true")) {
-                return true;
-            }
-            if (s.equals("false")) {
-                return false;
-            }
-        }
-        throw new BadRow("field " + cols.show("label") + ": expected true or false (a JSON boolean"
-                + (csv ? ", or the text true/false in CSV" : "") + "), got " + describe(n));
-    }
-
-    /** A string (one message of {@code role}) or a list of messages (or one message object). */
-    private static List<Message> messagesOrText(JsonNode row, String name, Columns cols, String role) throws BadRow {
-        JsonNode n = required(row, name, cols);
-        if (n.isTextual()) {
-            return List.of(new Message(role, n.asText()));
-        }
-        if (!n.isArray() && !n.isObject()) {
-            throw new BadRow("field " + cols.show(name) + ": expected a string or a list of {role, content} messages, "
-                    + "got " + describe(n));
-        }
-        return messages(n, cols.show(name), false);
-    }
-
-    /**
-     * A list of {role, content} or ShareGPT {from, value} messages; a single message object is
-     * accepted as a list of one.
-     */
-    static List<Message> messages(JsonNode n, String field, boolean allowEmpty) throws BadRow {
-        if (field.indexOf('\'') < 0) {
-            field = "'" + field + "'";
-        }
-        if (n == null || n.isMissingNode()) {
-            throw new BadRow("field " + field + ": missing; expected a list of {role, content} messages");
-        }
-        if (n.isObject()) {
-            return List.of(message(n, field, 0));
-        }
-        if (!n.isArray()) {
-            throw new BadRow("field " + field + ": expected a list of {role, content} messages, got " + describe(n));
-        }
-        if (n.isEmpty() && !allowEmpty) {
-            throw new BadRow("field " + field + ": expected a non-empty list of messages, got an empty list");
-        }
-        List<Message> out = new ArrayList<>(n.size());
-        for (int i = 0; i < n.size(); i++) {
-            out.add(message(n.get(i), field, i));
-        }
-        return out;
-    }
-
-    private static Message message(JsonNode m, String field, int i) throws BadRow {
-        String at = "field " + field + ", message " + i;
-        if (!m.isObject()) {
-            throw new BadRow(at + ": expected an object {\"role\": ..., \"content\": ...}, got " + describe(m));
-        }
-        if (m.has("from") && !m.has("role")) {
-            JsonNode from = m.get("from");
-            JsonNode value = m.get("value");
-            if (!from.isTextual()) {
-                throw new BadRow(at + ": 'from' must be a string (human, gpt, system, ...), got " + describe(from));
-            }
-            String role = SHAREGPT_ROLES.get(from.asText().strip().toLowerCase(Locale.ROOT));
-            if (role == null) {
-                throw new BadRow(at + ": unknown 'from' value '" + from.asText() + "'; expected one of "
-                        + SHAREGPT_ROLES.keySet());
-            }
-            if (value == null || !value.isTextual()) {
-                throw new BadRow(at + ": 'value' must be a string, got " + describe(value));
-            }
-            return new Message(role, value.asText());
-        }
-        JsonNode role = m.get("role");
-        if (role == null || !role.isTextual() || role.asText().isEmpty()) {
-            throw new BadRow(at + ": 'role' must be a non-empty string (system, user, assistant), got "
-                    + describe(role));
-        }
-        return new Message(role.asText(), content(m.get("content"), at));
-    }
-
-    private static String content(JsonNode c, String at) throws BadRow {
-        if (c != null && c.isTextual()) {
-            return c.asText();
-        }
-        if (c != null && c.isArray()) { // [{"type": "text", "text": "..."}]
-            StringBuilder sb = new StringBuilder();
-            for (JsonNode part : c) {
-                JsonNode t = part.get("text");
-                if (!part.isObject() || !"text".equals(part.path("type").asText("text")) || t == null || !t.isTextual()) {
-                    throw new BadRow(at + ": 'content' parts must be {\"type\": \"text\", \"text\": ...}; other "
-                            + "content (images, audio) is not supported, got " + describe(part));
-                }
-                sb.append(t.asText());
-            }
-            return sb.toString();
-        }
-        throw new BadRow(at + ": 'content' must be a string, got " + describe(c));
-    }
-
-    private static final Map<String, String> SHAREGPT_ROLES = new LinkedHashMap<>();
-
-    static {
-        SHAREGPT_ROLES.put("human", "user");
-        SHAREGPT_ROLES.put("user", "user");
-        SHAREGPT_ROLES.put("gpt", "assistant");
-        SHAREGPT_ROLES.put("assistant", "assistant");
-        SHAREGPT_ROLES.put("bot", "assistant");
-        SHAREGPT_ROLES.put("model", "assistant");
-        SHAREGPT_ROLES.put("system", "system");
-        SHAREGPT_ROLES.put("function_call", "assistant");
-        SHAREGPT_ROLES.put("observation", "tool");
-        SHAREGPT_ROLES.put("tool", "tool");
-    }
-
-    /** "a string", "a number", "a list", ... for error messages. */
-    static String describe(JsonNode n) {
-        if (n == null || n.isMissingNode()) {
-            return "nothing";
-        }
-        if (n.isNull()) {
-            return "null";
-        }
-        if (n.isTextual()) {
-            String s = n.asText();
-            return "the string \"" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "\"";
-        }
-        if (n.isBoolean()) {
-            return n.asText();
-        }
-        if (n.isNumber()) {
-            return "the number " + n.asText();
-        }
-        if (n.isArray()) {
-            return "a list";
-        }
-        return "an object";
     }
 
     /** The {@code columns} option ({@code to=from}) applied to rows and named in error messages. */

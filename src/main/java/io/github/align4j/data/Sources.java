@@ -1,9 +1,7 @@
 package io.github.align4j.data;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -20,12 +18,6 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -37,7 +29,9 @@ import java.util.zip.GZIPInputStream;
 /**
  * Finds the files of a dataset and streams their rows, whatever the container: JSONL, a JSON
  * array, CSV or Parquet, each text format optionally gzip-compressed (recognised by its magic
- * bytes, whatever the file is called).
+ * bytes, whatever the file is called). The readers of CSV ({@link CsvRows}), JSON arrays
+ * ({@link JsonArrayRows}) and Parquet ({@link ParquetRows}) are classes of their own; JSON Lines is
+ * read here.
  */
 final class Sources {
     /**
@@ -56,12 +50,6 @@ final class Sources {
 
     static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder().streamReadConstraints(CONSTRAINTS).build())
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-    /** For values read one at a time out of a stream (trailing tokens are the next rows). */
-    private static final ObjectMapper STREAM = new ObjectMapper(
-            JsonFactory.builder().streamReadConstraints(CONSTRAINTS).build());
-
-    /** How far a JSON parser reads ahead of the row it is building (its buffer, 8000 bytes, with room). */
-    private static final long PARSER_READ_AHEAD = 1 << 16;
 
     private static final List<String> EXTENSIONS = List.of(
             ".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".pq");
@@ -233,12 +221,12 @@ final class Sources {
                 head = peek(in, 4);
             } else if (head.length == 4 && head[0] == 'P' && head[1] == 'A' && head[2] == 'R' && head[3] == '1') {
                 in.close();
-                readParquet(f, limits, index, sink);
+                ParquetRows.read(f, limits, index, sink);
                 return;
             }
             switch (kind(f, in)) {
                 case JSONL -> readJsonl(f, in, limits, index, sink);
-                case JSON_ARRAY -> readJsonArray(f, in, limits, index, sink);
+                case JSON_ARRAY -> JsonArrayRows.read(f, in, limits, index, sink);
                 case CSV -> CsvRows.read(f, in, limits, index, sink);
                 case PARQUET -> throw new Align4jException(f + ": named like a Parquet file but it does not start with "
                         + "Parquet's magic bytes PAR1 (a compressed Parquet file cannot be read: store it uncompressed).");
@@ -352,7 +340,7 @@ final class Sources {
             }
             if (!node.isObject()) {
                 sink.accept(new RawRow(f, where, index[0]++, null,
-                        "expected a JSON object {...}, got " + Layouts.describe(node), false));
+                        "expected a JSON object {...}, got " + RowFields.describe(node), false));
                 continue;
             }
             sink.accept(new RawRow(f, where, index[0]++, node, null, false));
@@ -384,134 +372,6 @@ final class Sources {
             }
         }
         return true;
-    }
-
-    // ---------------------------------------------------------------- JSON array
-
-    private static void readJsonArray(Path f, InputStream in, Limits limits, long[] index, Consumer<RawRow> sink)
-            throws IOException {
-        Utf8.Guard guard = new Utf8.Guard(in);
-        long row = 0;
-        try (JsonParser p = JSON.getFactory().createParser(guard)) {
-            JsonToken t = p.nextToken();
-            if (t != JsonToken.START_ARRAY) {
-                throw new Align4jException(f + ": expected a JSON array [...] of rows");
-            }
-            while (true) {
-                t = p.nextToken();
-                if (t == JsonToken.END_ARRAY) {
-                    break;
-                }
-                if (t == null) {
-                    throw new Align4jException(f + " row " + row + ": the file ends before the JSON array is closed "
-                            + "with ']' (is it truncated?)");
-                }
-                long startByte = p.currentTokenLocation().getByteOffset();
-                guard.limit(startByte + limits.maxRowBytes() + PARSER_READ_AHEAD);
-                JsonNode node;
-                try {
-                    node = STREAM.readTree(p);
-                } catch (Utf8.TooLong e) {
-                    throw arrayRowTooLong(f, row, limits, e);
-                } catch (JsonProcessingException e) {
-                    if (e.getCause() instanceof Utf8.TooLong tl) {
-                        throw arrayRowTooLong(f, row, limits, tl);
-                    }
-                    throw e;
-                }
-                guard.limit(Long.MAX_VALUE);
-                long endByte = p.currentLocation().getByteOffset();
-                long bad = guard.pollBadBefore(endByte);
-                String where = "row " + row;
-                if (endByte - startByte > limits.maxRowBytes()) {
-                    row++;
-                    tooLong(f, where, "the row", endByte - startByte, limits, index, sink, false);
-                    continue;
-                }
-                if (bad >= 0) {
-                    sink.accept(new RawRow(f, where, index[0]++, null,
-                            "invalid UTF-8 at byte " + bad + " of the file; the file must be UTF-8 encoded (re-save it "
-                                    + "as UTF-8)", false));
-                } else if (!node.isObject()) {
-                    sink.accept(new RawRow(f, where, index[0]++, null,
-                            "expected a JSON object {...}, got " + Layouts.describe(node), false));
-                } else {
-                    sink.accept(new RawRow(f, where, index[0]++, node, null, false));
-                }
-                row++;
-            }
-            if (p.nextToken() != null) {
-                throw new Align4jException(f + ": unexpected text after the closing ']' of the JSON array");
-            }
-        } catch (JsonProcessingException e) {
-            long bad = guard.firstBad();
-            String why = bad >= 0 ? "invalid UTF-8 at byte " + bad + " of the file" : "not valid JSON (" + jsonProblem(e) + ")";
-            var loc = e.getLocation();
-            String line = loc != null && loc.getLineNr() > 0 ? " (line " + loc.getLineNr() + ")" : "";
-            throw new Align4jException(f + " row " + row + line + ": " + why + ". The file is one JSON array, so a "
-                    + "syntax error stops the whole file: fix the file, or convert it to JSON Lines (one object a line) "
-                    + "so that bad rows can be skipped.", e);
-        }
-    }
-
-    private static Align4jException arrayRowTooLong(Path f, long row, Limits limits, Utf8.TooLong e) {
-        return new Align4jException(f + " row " + row + ": " + limits.tooLong("the row", -1) + ". The file is one JSON "
-                + "array, so reading stops here even with --skip-bad-rows: convert it to JSON Lines (one object a "
-                + "line) so that such rows can be skipped.", e);
-    }
-
-    // ---------------------------------------------------------------- Parquet
-
-    static final String DUCKDB_DRIVER = "org.duckdb.DuckDBDriver";
-
-    /** Loads the JDBC driver class, or explains how to add it. */
-    static void requireDriver(Path f, String driverClass) {
-        try {
-            Class.forName(driverClass);
-        } catch (ClassNotFoundException e) {
-            throw new Align4jException(f + ": reading Parquet needs DuckDB's JDBC driver, which is not on the class "
-                    + "path. Add the Maven dependency org.duckdb:duckdb_jdbc:1.4.4.0 to your build (or put "
-                    + "duckdb_jdbc-1.4.4.0.jar on the class path), or convert the file to JSON Lines.");
-        }
-    }
-
-    private static void readParquet(Path f, Limits limits, long[] index, Consumer<RawRow> sink) {
-        requireDriver(f, DUCKDB_DRIVER);
-        long row = 0;
-        java.util.Properties props = new java.util.Properties();
-        props.setProperty("jdbc_stream_results", "true"); // fetch rows chunk by chunk, not the whole file at once
-        try (Connection c = DriverManager.getConnection("jdbc:duckdb:", props)) {
-            try (Statement s = c.createStatement()) {
-                s.execute("SET autoinstall_known_extensions = false"); // never download anything
-                s.execute("SET autoload_known_extensions = false");
-                s.execute("SET preserve_insertion_order = true");
-            }
-            try (PreparedStatement ps = c.prepareStatement("SELECT to_json(t)::VARCHAR FROM read_parquet(?) t")) {
-                ps.setString(1, f.toAbsolutePath().toString());
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        String where = "row " + row++;
-                        String json = rs.getString(1);
-                        if (json != null && json.length() > limits.maxRowBytes()) { // chars <= UTF-8 bytes
-                            tooLong(f, where, "the row (as JSON)", json.length(), limits, index, sink, false);
-                            continue;
-                        }
-                        JsonNode node;
-                        try {
-                            node = JSON.readTree(json);
-                        } catch (JsonProcessingException e) {
-                            sink.accept(new RawRow(f, where, index[0]++, null,
-                                    "DuckDB returned a row that is not JSON: " + jsonProblem(e), false));
-                            continue;
-                        }
-                        sink.accept(new RawRow(f, where, index[0]++, node, null, false));
-                    }
-                }
-            }
-        } catch (SQLException e) {
-            throw new Align4jException(f + (row > 0 ? " row " + row : "") + ": cannot read the Parquet file: "
-                    + e.getMessage(), e);
-        }
     }
 
     static ObjectNode object() {

@@ -247,7 +247,7 @@ final class MtBenchData {
             return null;
         }
         String mid = n.get("model_id").asText();
-        return mid.isBlank() ? null : mid; // checked where it is used (MtBench.answers): --model-id may replace it
+        return mid.isBlank() ? null : mid; // checked where it is used (MtBenchAnswers.answers): --model-id may replace it
     }
 
     /**

@@ -195,7 +195,7 @@ class FileFormatsTest {
     @Test
     void parquetWithoutDuckDbSaysHowToAddIt() {
         Path f = dir.resolve("x.parquet");
-        Align4jException e = assertThrows(Align4jException.class, () -> Sources.requireDriver(f, "no.such.Driver"));
+        Align4jException e = assertThrows(Align4jException.class, () -> ParquetRows.requireDriver(f, "no.such.Driver"));
         assertTrue(e.getMessage().startsWith(f + ": reading Parquet needs DuckDB's JDBC driver"), e.getMessage());
         assertTrue(e.getMessage().contains("org.duckdb:duckdb_jdbc:1.4.4.0"), e.getMessage());
     }

@@ -28,19 +28,19 @@ class LayoutsTest {
     @Test
     void implicitPromptRule() {
         assertArrayEquals(new String[] {"\n\nHuman: Hi\n\nAssistant:", " Hello!", " Go away."},
-                Layouts.extractPrompt("\n\nHuman: Hi\n\nAssistant: Hello!", "\n\nHuman: Hi\n\nAssistant: Go away."));
+                PairLayouts.extractPrompt("\n\nHuman: Hi\n\nAssistant: Hello!", "\n\nHuman: Hi\n\nAssistant: Go away."));
         // a shared start of the answers stays with the answers
         assertArrayEquals(new String[] {"\n\nHuman: Hi\n\nAssistant:", " I can.", " I won't."},
-                Layouts.extractPrompt("\n\nHuman: Hi\n\nAssistant: I can.", "\n\nHuman: Hi\n\nAssistant: I won't."));
+                PairLayouts.extractPrompt("\n\nHuman: Hi\n\nAssistant: I can.", "\n\nHuman: Hi\n\nAssistant: I won't."));
         // multi-turn: the prompt ends at the last shared assistant marker
         assertArrayEquals(new String[] {"\n\nHuman: A\n\nAssistant: B\n\nHuman: C\n\nAssistant:", " D", " E"},
-                Layouts.extractPrompt("\n\nHuman: A\n\nAssistant: B\n\nHuman: C\n\nAssistant: D",
+                PairLayouts.extractPrompt("\n\nHuman: A\n\nAssistant: B\n\nHuman: C\n\nAssistant: D",
                         "\n\nHuman: A\n\nAssistant: B\n\nHuman: C\n\nAssistant: E"));
         // no marker: back to the last whitespace, which starts the completions
         assertArrayEquals(new String[] {"The sky is", " blue", " bluish green"},
-                Layouts.extractPrompt("The sky is blue", "The sky is bluish green"));
-        assertArrayEquals(new String[] {"Hi", " there", "!"}, Layouts.extractPrompt("Hi there", "Hi!"));
-        assertNull(Layouts.extractPrompt("Yes", "No"));
+                PairLayouts.extractPrompt("The sky is blue", "The sky is bluish green"));
+        assertArrayEquals(new String[] {"Hi", " there", "!"}, PairLayouts.extractPrompt("Hi there", "Hi!"));
+        assertNull(PairLayouts.extractPrompt("Yes", "No"));
     }
 
     @Test

@@ -179,7 +179,7 @@ final class ChatTemplateFunctions {
                 throw new PyError("trim() takes at most 1 argument (" + args.length + " given)");
             }
             String chars = args == null || args.length == 0 ? null : args[0];
-            return PyStrings.strip(PyObjects.str(var), chars, true, true);
+            return PyStripPad.strip(PyObjects.str(var), chars, true, true);
         }
     }
 
