@@ -65,7 +65,7 @@ final class RandomModel {
     private static CausalLM.Written write(String type, ObjectNode user, String source, Path tokDir, Path out, long seed,
             java.util.function.BiConsumer<Long, Long> progress)
             throws IOException {
-        CausalLM.checkTokenizerFiles(tokDir); // tokenizer.json among them: nothing is written before this
+        ModelWriter.checkTokenizerFiles(tokDir); // tokenizer.json among them: nothing is written before this
         int tokenizerSize = tokenizerSize(tokDir.resolve("tokenizer.json"));
         Integer bos;
         Integer eos;
@@ -81,7 +81,7 @@ final class RandomModel {
         }
         SafeTensors.DType dtype = storedType(json.get("torch_dtype"), source);
         ModelConfig cfg = ModelConfig.parse(json, source);
-        Map<String, Shape> shapes = CausalLM.tensorShapes(cfg);
+        Map<String, Shape> shapes = ModelWriter.tensorShapes(cfg);
         long count = 0;
         long largest = 0;
         for (Map.Entry<String, Shape> e : shapes.entrySet()) {
@@ -121,7 +121,7 @@ final class RandomModel {
             }));
         }
         SafeTensors.write(out, entries, dtype, 5_000_000_000L);
-        CausalLM.writeConfigAndTokenizer(out, cfg, dtype, tokDir);
+        ModelWriter.writeConfigAndTokenizer(out, cfg, dtype, tokDir);
         return new CausalLM.Written(out, cfg, count);
     }
 
