@@ -46,8 +46,7 @@ public final class CausalLM implements AutoCloseable {
     private final SafeTensors.DType storedType;
     private final Path source;
     private SafeTensors.Checkpoint mapped; // kept open while arrays alias it
-    private Adapters adapters; // LoRA, or null
-    private Path adapterSource; // the folder the adapter was loaded from, or null
+    private final AdapterSlot lora; // LoRA adapters, none until added or loaded
     private boolean checkpointing; // gradient checkpointing: recompute the layers in backward
 
     /**
@@ -108,12 +107,7 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException naming a target that matches nothing and the projections there are
      */
     public static int loraTargetCount(ModelConfig config, LoraConfig lora) {
-        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
-            Layer.Registry r = new Layer.Registry();
-            ModelFamily family = ModelFamily.of(config);
-            family.build(config, r, m);
-            return PeftAdapter.select(r.linears, lora.targetModules(), family, "lora_target_modules").size();
-        }
+        return AdapterSlot.targetCount(config, lora);
     }
 
     private CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
@@ -128,6 +122,7 @@ public final class CausalLM implements AutoCloseable {
         this.trainable = o.trainable();
         this.storedType = storedType;
         this.source = source;
+        this.lora = new AdapterSlot(config, decoder, linears, manager, trainable);
     }
 
     /**
@@ -311,10 +306,7 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException when the model is trainable or has adapters, or a target matches no projection
      */
     public CausalLM addAdapters(LoraConfig config, long seed) {
-        requireBaseForAdapters();
-        adapters = PeftAdapter.create(config, PeftAdapter.select(linears, config.targetModules(), ModelFamily.of(this.config),
-                "lora_target_modules"), manager, seed, true);
-        decoder.adapters = adapters;
+        lora.add(config, seed);
         return this;
     }
 
@@ -327,43 +319,28 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException naming the file and key or tensor when the adapter does not fit this base
      */
     public CausalLM loadAdapter(Path dir, boolean trainable) {
-        requireBaseForAdapters();
-        LoraConfig c = PeftAdapter.readConfig(dir);
-        adapters = PeftAdapter.load(dir, c, PeftAdapter.select(linears, c.targetModules(), ModelFamily.of(config),
-                dir.resolve(PeftAdapter.CONFIG).toString()), manager, trainable);
-        decoder.adapters = adapters;
-        adapterSource = dir;
+        lora.load(dir, trainable);
         return this;
-    }
-
-    private void requireBaseForAdapters() {
-        if (adapters != null) {
-            throw new Align4jException("this model already has LoRA adapters");
-        }
-        if (trainable) {
-            throw new Align4jException("LoRA trains adapters on a frozen base: load the base with trainable=false "
-                    + "(e.g. new CausalLM.Options(device, false, DataType.FLOAT16))");
-        }
     }
 
     /** The adapters, or null (tests and the package). */
     Adapters adapters() {
-        return adapters;
+        return lora.adapters();
     }
 
     /** The LoRA settings, or null when the model has no adapters. */
     public LoraConfig adapterConfig() {
-        return adapters == null ? null : adapters.config;
+        return lora.config();
     }
 
     /** The folder the adapter was loaded from ({@link #loadAdapter}), or null. */
     public Path adapterSource() {
-        return adapterSource;
+        return lora.source();
     }
 
     /** The adapted projections' module names, e.g. {@code model.layers.0.self_attn.q_proj}. */
     public List<String> adaptedModules() {
-        return adapters == null ? List.of() : List.copyOf(adapters.byModule.keySet());
+        return lora.modules();
     }
 
     /**
@@ -372,13 +349,7 @@ public final class CausalLM implements AutoCloseable {
      * scores the reference this way, with no second copy of the model.
      */
     public AdaptersOff adaptersDisabled() {
-        Adapters a = adapters;
-        if (a == null) {
-            return () -> { };
-        }
-        boolean was = a.enabled;
-        a.enabled = false;
-        return () -> a.enabled = was;
+        return lora.disable();
     }
 
     /** A handle that switches the adapters back on when closed. */
@@ -393,17 +364,7 @@ public final class CausalLM implements AutoCloseable {
      * trainable adapters, else every weight of a trainable model, else none.
      */
     public Map<String, NDArray> trainableParameters() {
-        Map<String, NDArray> m = new LinkedHashMap<>();
-        if (adapters != null) {
-            for (Adapters.Lora l : adapters.byModule.values()) {
-                if (l.a().getArray().hasGradient()) {
-                    m.put(l.a().getName(), l.a().getArray());
-                    m.put(l.b().getName(), l.b().getArray());
-                }
-            }
-            return m;
-        }
-        return trainable ? parameters() : m;
+        return lora.adapters() != null ? lora.trainableWeights() : trainable ? parameters() : new LinkedHashMap<>();
     }
 
     /** Whether an optimizer has weights to update ({@link #trainableParameters()} is not empty). */
@@ -418,9 +379,7 @@ public final class CausalLM implements AutoCloseable {
      * build a gradient graph.
      */
     public void setDropoutKey(long key) {
-        if (adapters != null) {
-            adapters.key(key);
-        }
+        lora.dropoutKey(key);
     }
 
     /**
@@ -560,10 +519,7 @@ public final class CausalLM implements AutoCloseable {
 
     /** Whether the decoder layers have weights that take gradients (a trainable model, or trainable adapters on). */
     private boolean layersTrain() {
-        if (adapters == null) {
-            return trainable;
-        }
-        return adapters.enabled && adapters.byModule.values().stream().anyMatch(l -> l.a().getArray().hasGradient());
+        return lora.adapters() == null ? trainable : lora.training();
     }
 
     /**
@@ -637,12 +593,7 @@ public final class CausalLM implements AutoCloseable {
      */
     public String firstNonFiniteWeight() {
         Map<String, Parameter> all = new LinkedHashMap<>(params);
-        if (adapters != null) { // a LoRA run saves only these: they must be finite too
-            for (Adapters.Lora l : adapters.byModule.values()) {
-                all.put(l.a().getName(), l.a());
-                all.put(l.b().getName(), l.b());
-            }
-        }
+        all.putAll(lora.weights()); // a LoRA run saves only these: they must be finite too
         for (Map.Entry<String, Parameter> e : all.entrySet()) {
             NDArray a = e.getValue().getArray();
             NDArray zeros = a.mul(0f);
@@ -670,6 +621,7 @@ public final class CausalLM implements AutoCloseable {
      * @param what what came out non-finite, e.g. "log-probabilities" or "logits"
      */
     public Align4jException nonFiniteOutput(String what) {
+        Path adapterSource = lora.source();
         String name = (source == null ? "the model" : "the model " + Texts.printable(source.toString()))
                 + (adapterSource == null ? "" : " with the adapter " + Texts.printable(adapterSource.toString()));
         return new Align4jException(name + ": its weights give non-finite " + what + " (NaN or infinity), so no result "
