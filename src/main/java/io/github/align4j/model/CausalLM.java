@@ -418,30 +418,7 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException when the tokenizer has no EOS token, or a sequence is longer than the model's positions
      */
     public double[] score(TextTokenizer tokenizer, String prompt, String... completions) {
-        Integer eos = tokenizer.eosId();
-        if (eos == null) {
-            throw new Align4jException(tokenizer.dir() + ": the tokenizer has no EOS token, which TRL appends to each "
-                    + "completion: set eos_token in tokenizer_config.json");
-        }
-        int[] p = tokenizer.encode(prompt);
-        int[][] sequences = new int[completions.length][];
-        int[] starts = new int[completions.length];
-        for (int i = 0; i < completions.length; i++) {
-            int[] c = tokenizer.encode(completions[i]);
-            int[] s = java.util.Arrays.copyOf(p, p.length + c.length + 1);
-            System.arraycopy(c, 0, s, p.length, c.length);
-            s[s.length - 1] = eos;
-            sequences[i] = s;
-            starts[i] = p.length;
-        }
-        try (NDManager batch = manager.newSubManager()) {
-            float[] f = SequenceScorer.score(this, batch, sequences, starts).logps().toFloatArray();
-            double[] d = new double[f.length];
-            for (int i = 0; i < f.length; i++) {
-                d[i] = f[i];
-            }
-            return d;
-        }
+        return SequenceScorer.completions(this, tokenizer, prompt, completions);
     }
 
     /** The type the weights are held in: FLOAT32, or FLOAT16 for a half-precision frozen model. */
