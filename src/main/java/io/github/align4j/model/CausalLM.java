@@ -171,24 +171,12 @@ public final class CausalLM implements AutoCloseable {
     public static CausalLM init(ModelConfig config, long seed, Options options) {
         CausalLM lm = new CausalLM(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
         try {
-            lm.checkInitSize();
+            RandomWeights.checkSize(lm.shapes);
         } catch (RuntimeException e) {
             lm.close();
             throw e;
         }
-        RandomWeights draws = new RandomWeights(seed);
-        for (Map.Entry<String, Parameter> e : lm.params.entrySet()) {
-            String name = e.getKey();
-            Shape s = lm.shapes.get(name);
-            float[] v = new float[Math.toIntExact(s.size())];
-            draws.fill(name, v.length, java.nio.FloatBuffer.wrap(v));
-            NDArray a = lm.manager.create(v, s);
-            a.setName(name);
-            if (options.trainable()) {
-                a.setRequiresGradient(true);
-            }
-            e.getValue().setArray(a);
-        }
+        RandomWeights.fill(lm.params, lm.shapes, lm.manager, seed, options.trainable());
         return lm;
     }
 
@@ -253,25 +241,6 @@ public final class CausalLM implements AutoCloseable {
                     "wrote a random %s model (%,d parameters: vocab %d, hidden %d, %d layers, %d heads)",
                     config.modelType(), parameterCount, config.vocabSize(), config.hiddenSize(), config.numLayers(),
                     config.numHeads());
-        }
-    }
-
-    /** Refuses, before allocating, a config whose tensors could not be held or saved. */
-    private void checkInitSize() {
-        long total = 0;
-        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
-            long n = e.getValue().size();
-            if (n < 0 || n > Integer.MAX_VALUE / 4) {
-                throw new Align4jException("config.json: tensor '" + e.getKey() + "' would have shape " + e.getValue()
-                        + ", over 2 GiB as float32 (align4j's limit for one tensor); lower vocab_size or the hidden size");
-            }
-            total += n;
-        }
-        long available = SequenceLimits.availableBytes(Device.cpu());
-        if (available >= 0 && total * 4 > available) {
-            throw new Align4jException(String.format(java.util.Locale.ROOT, "config.json: the model would have %,d "
-                    + "parameters (%.1f GiB as float32) but this machine has %.1f GiB available; make it smaller",
-                    total, total * 4 / (double) (1L << 30), available / (double) (1L << 30)));
         }
     }
 
@@ -571,22 +540,7 @@ public final class CausalLM implements AutoCloseable {
     public String firstNonFiniteWeight() {
         Map<String, Parameter> all = new LinkedHashMap<>(params);
         all.putAll(lora.weights()); // a LoRA run saves only these: they must be finite too
-        for (Map.Entry<String, Parameter> e : all.entrySet()) {
-            NDArray a = e.getValue().getArray();
-            NDArray zeros = a.mul(0f);
-            NDArray sum = zeros.sum();
-            NDArray wide = sum.toType(DataType.FLOAT32, false);
-            float v = wide.getFloat();
-            if (wide != sum) {
-                wide.close();
-            }
-            sum.close();
-            zeros.close();
-            if (!Float.isFinite(v)) {
-                return e.getKey();
-            }
-        }
-        return null;
+        return WeightsCheck.firstNonFinite(all);
     }
 
     /**

@@ -1,9 +1,13 @@
 package io.github.align4j.model;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
 import io.github.align4j.Align4jException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -16,6 +20,7 @@ import java.util.regex.Pattern;
  * <p>It checks the sizes every tensor depends on: the layer count, vocabulary, hidden size, the
  * attention projections (heads × head_dim, KV heads), the MLP's inner size and GPT-2's learned
  * positions. Everything else (biases, norms, the head) is checked tensor by tensor while loading.
+ * After training, {@link #firstNonFinite} finds a weight that has become NaN or infinite.
  */
 final class WeightsCheck {
     private static final Pattern LAYER = Pattern.compile("^(?:model\\.layers|transformer\\.h|h)\\.(\\d{1,9})\\.");
@@ -120,5 +125,28 @@ final class WeightsCheck {
         return new Align4jException(configFile + ": key '" + key + "' is " + configValue + " but the weights ("
                 + where(ck) + ") " + what + ". config.json does not describe these weights: fix "
                 + key + " or use the config.json that came with them.");
+    }
+
+    /**
+     * {@link CausalLM#firstNonFiniteWeight()}: the name of the first of {@code weights} holding NaN or
+     * infinity, or null, from one {@code sum(w · 0)} a weight on its device.
+     */
+    static String firstNonFinite(Map<String, Parameter> weights) {
+        for (Map.Entry<String, Parameter> e : weights.entrySet()) {
+            NDArray a = e.getValue().getArray();
+            NDArray zeros = a.mul(0f);
+            NDArray sum = zeros.sum();
+            NDArray wide = sum.toType(DataType.FLOAT32, false);
+            float v = wide.getFloat();
+            if (wide != sum) {
+                wide.close();
+            }
+            sum.close();
+            zeros.close();
+            if (!Float.isFinite(v)) {
+                return e.getKey();
+            }
+        }
+        return null;
     }
 }
