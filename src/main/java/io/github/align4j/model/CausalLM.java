@@ -6,11 +6,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
 import io.github.align4j.internal.Texts;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -33,8 +30,6 @@ public final class CausalLM implements AutoCloseable {
     static {
         Offline.ensure();
     }
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ModelConfig config;
     private final NDManager manager;
@@ -83,21 +78,6 @@ public final class CausalLM implements AutoCloseable {
         public Options withDataType(DataType t) {
             return new Options(device, trainable, t);
         }
-
-        /** Refuses what cannot be built: a type other than FLOAT32/FLOAT16, or trainable float16 weights. */
-        void check() {
-            if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16) {
-                throw new Align4jException("CausalLM.Options: weights are held as FLOAT32 or FLOAT16, not " + dataType
-                        + (dataType == DataType.BFLOAT16 ? " (DJL's PyTorch engine cannot hold bfloat16; ModelDtypes.resolve "
-                                + "maps torch_dtype bfloat16 to FLOAT16)" : ""));
-            }
-            if (trainable && dataType == DataType.FLOAT16) {
-                throw new Align4jException("full fine-tuning in float16 is not supported (it needs float32 master weights "
-                        + "and loss scaling, which align4j does not build): train LoRA adapters on a float16 base instead "
-                        + "(use_peft: true with torch_dtype: float16, or --use-peft --torch-dtype float16), "
-                        + "or train all weights in float32 (torch_dtype: float32)");
-            }
-        }
     }
 
     /**
@@ -110,7 +90,8 @@ public final class CausalLM implements AutoCloseable {
         return AdapterSlot.targetCount(config, lora);
     }
 
-    private CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
+    /** A model of {@code config} on {@code o}'s device, its parameters registered but without arrays yet. */
+    CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
         this.config = config;
         this.manager = NDManager.newBaseManager(o.device());
         Layer.Registry r = new Layer.Registry();
@@ -136,30 +117,7 @@ public final class CausalLM implements AutoCloseable {
      *     a tensor is missing or malformed, or holds a value that is not a finite number
      */
     public static CausalLM load(Path dir, Options options) {
-        options.check();
-        ModelConfig config = ModelConfig.load(dir);
-        SafeTensors.Checkpoint ckpt = SafeTensors.open(dir);
-        try {
-            WeightsCheck.check(config, ckpt, Files.isDirectory(dir) ? dir.resolve("config.json") : dir);
-        } catch (RuntimeException e) {
-            ckpt.close();
-            throw e;
-        }
-        CausalLM lm = new CausalLM(config, options, ckpt.dominantDType(), dir);
-        boolean aliased;
-        try {
-            aliased = WeightLoader.fill(ckpt, config, lm.params, lm.shapes, lm.manager, options);
-        } catch (RuntimeException e) {
-            lm.close();
-            ckpt.close();
-            throw e;
-        }
-        if (aliased) {
-            lm.mapped = ckpt;
-        } else {
-            ckpt.close();
-        }
-        return lm;
+        return WeightLoader.load(dir, options);
     }
 
     /**
@@ -223,8 +181,7 @@ public final class CausalLM implements AutoCloseable {
      */
     public static Written init(String modelType, Map<String, ?> config, String configSource, Path tokenizerDir,
             Path outDir, long seed, java.util.function.BiConsumer<Long, Long> progress) {
-        com.fasterxml.jackson.databind.JsonNode n = JSON.valueToTree(config == null ? Map.of() : config);
-        return RandomModel.create(modelType, (ObjectNode) n, configSource, tokenizerDir, outDir, seed, progress);
+        return RandomModel.create(modelType, config, configSource, tokenizerDir, outDir, seed, progress);
     }
 
     /**
@@ -246,16 +203,7 @@ public final class CausalLM implements AutoCloseable {
 
     /** A frozen copy of this model's current weights (for a reference model), on the same device. */
     public CausalLM frozenCopy() {
-        CausalLM lm = new CausalLM(config, new Options(device(), false, weightType()), storedType, source);
-        for (Map.Entry<String, Parameter> e : params.entrySet()) {
-            NDArray view = e.getValue().getArray().stopGradient(); // shares storage: copy it
-            NDArray a = view.duplicate();
-            view.close();
-            a.attach(lm.manager);
-            a.setName(e.getKey());
-            lm.params.get(e.getKey()).setArray(a);
-        }
-        return lm;
+        return WeightLoader.frozenCopy(this);
     }
 
 
@@ -436,6 +384,16 @@ public final class CausalLM implements AutoCloseable {
     /** Hugging Face tensor name → parameter, in checkpoint order (the writer's view). */
     Map<String, Parameter> weights() {
         return params;
+    }
+
+    /** Hugging Face tensor name → shape, in checkpoint order (a tied head's included). */
+    Map<String, Shape> shapes() {
+        return shapes;
+    }
+
+    /** Keeps {@code ckpt} open until {@link #close}: some arrays alias its mapped memory. */
+    void keepOpen(SafeTensors.Checkpoint ckpt) {
+        mapped = ckpt;
     }
 
     /** The type the source checkpoint stored its weights in (F32 for a fresh {@link #init}). */

@@ -30,11 +30,12 @@ final class RandomModel {
      * Writes a random checkpoint of {@code type} into {@code out} (created if needed) with the
      * tokenizer files of {@code tokDir} (null: the built-in {@link TinyTokenizer}).
      *
-     * @param user config.json keys that override the defaults
+     * @param keys config.json keys that override the defaults (JSON-like values), or null
      * @param source names the keys' origin in error messages
      */
-    static CausalLM.Written create(String type, ObjectNode user, String source, Path tokDir, Path out, long seed,
+    static CausalLM.Written create(String type, Map<String, ?> keys, String source, Path tokDir, Path out, long seed,
             java.util.function.BiConsumer<Long, Long> progress) {
+        ObjectNode user = (ObjectNode) JSON.valueToTree(keys == null ? Map.of() : keys);
         if (type == null) {
             JsonNode t = user.get("model_type");
             if (t == null || t.isNull()) {
