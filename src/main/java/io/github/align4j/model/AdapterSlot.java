@@ -25,13 +25,12 @@ final class AdapterSlot {
     private Adapters adapters; // LoRA, or null
     private Path source; // the folder the adapter was loaded from, or null
 
-    AdapterSlot(ModelConfig config, Decoder decoder, Map<String, Linear> linears, NDManager manager,
-            boolean baseTrainable) {
-        this.config = config;
-        this.decoder = decoder;
-        this.linears = linears;
-        this.manager = manager;
-        this.baseTrainable = baseTrainable;
+    AdapterSlot(ModelParts parts) {
+        this.config = parts.config;
+        this.decoder = parts.decoder;
+        this.linears = parts.linears;
+        this.manager = parts.manager;
+        this.baseTrainable = parts.trainable;
     }
 
     /** {@link CausalLM#loraTargetCount}: builds the model's layers without weights to match the targets. */

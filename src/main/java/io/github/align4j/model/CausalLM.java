@@ -4,12 +4,9 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import io.github.align4j.Align4jException;
-import io.github.align4j.internal.Texts;
 import java.nio.file.Path;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,16 +28,7 @@ public final class CausalLM implements AutoCloseable {
         Offline.ensure();
     }
 
-    private final ModelConfig config;
-    private final NDManager manager;
-    private final Decoder decoder;
-    private final Map<String, Parameter> params;
-    private final Map<String, Shape> shapes;
-    private final Map<String, Linear> linears;
-    private final boolean trainable;
-    private final SafeTensors.DType storedType;
-    private final Path source;
-    private SafeTensors.Checkpoint mapped; // kept open while arrays alias it
+    final ModelParts parts; // config, weights, decoder, projections, where they came from
     private final AdapterSlot lora; // LoRA adapters, none until added or loaded
     private boolean checkpointing; // gradient checkpointing: recompute the layers in backward
 
@@ -90,20 +78,10 @@ public final class CausalLM implements AutoCloseable {
         return AdapterSlot.targetCount(config, lora);
     }
 
-    /** A model of {@code config} on {@code o}'s device, its parameters registered but without arrays yet. */
-    CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
-        this.config = config;
-        this.manager = NDManager.newBaseManager(o.device());
-        Layer.Registry r = new Layer.Registry();
-        this.decoder = ModelFamily.of(config).build(config, r, manager);
-        this.decoder.compute = ModelDtypes.computeType(o.dataType(), o.device());
-        this.params = Collections.unmodifiableMap(r.params);
-        this.shapes = r.shapes;
-        this.linears = Collections.unmodifiableMap(r.linears);
-        this.trainable = o.trainable();
-        this.storedType = storedType;
-        this.source = source;
-        this.lora = new AdapterSlot(config, decoder, linears, manager, trainable);
+    /** The public face of {@code parts}, once its weights are filled. */
+    CausalLM(ModelParts parts) {
+        this.parts = parts;
+        this.lora = new AdapterSlot(parts);
     }
 
     /**
@@ -127,15 +105,15 @@ public final class CausalLM implements AutoCloseable {
      * depend on it); {@link #init(String, Map, Path, Path, long)} streams the same values to disk.
      */
     public static CausalLM init(ModelConfig config, long seed, Options options) {
-        CausalLM lm = new CausalLM(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
+        ModelParts parts = new ModelParts(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
         try {
-            RandomWeights.checkSize(lm.shapes);
+            RandomWeights.checkSize(parts.shapes);
         } catch (RuntimeException e) {
-            lm.close();
+            parts.close();
             throw e;
         }
-        RandomWeights.fill(lm.params, lm.shapes, lm.manager, seed, options.trainable());
-        return lm;
+        RandomWeights.fill(parts.params, parts.shapes, parts.manager, seed, options.trainable());
+        return new CausalLM(parts);
     }
 
     /**
@@ -203,7 +181,7 @@ public final class CausalLM implements AutoCloseable {
 
     /** A frozen copy of this model's current weights (for a reference model), on the same device. */
     public CausalLM frozenCopy() {
-        return WeightLoader.frozenCopy(this);
+        return WeightLoader.frozenCopy(parts);
     }
 
 
@@ -281,7 +259,7 @@ public final class CausalLM implements AutoCloseable {
      * trainable adapters, else every weight of a trainable model, else none.
      */
     public Map<String, NDArray> trainableParameters() {
-        return lora.adapters() != null ? lora.trainableWeights() : trainable ? parameters() : new LinkedHashMap<>();
+        return lora.adapters() != null ? lora.trainableWeights() : parts.trainable ? parameters() : new LinkedHashMap<>();
     }
 
     /** Whether an optimizer has weights to update ({@link #trainableParameters()} is not empty). */
@@ -340,7 +318,7 @@ public final class CausalLM implements AutoCloseable {
 
     /** The type the weights are held in: FLOAT32, or FLOAT16 for a half-precision frozen model. */
     public DataType weightType() {
-        return params.values().iterator().next().getArray().getDataType();
+        return parts.weightType();
     }
 
     /**
@@ -348,67 +326,45 @@ public final class CausalLM implements AutoCloseable {
      * (float16 weights on the CPU are storage only). Log-softmax and losses are always float32.
      */
     public DataType computeType() {
-        return decoder.compute;
+        return parts.decoder.compute;
     }
 
     /** The configuration read from config.json. */
     public ModelConfig config() {
-        return config;
+        return parts.config;
     }
 
     public Device device() {
-        return manager.getDevice();
+        return parts.manager.getDevice();
     }
 
     /** The folder this model was loaded from, or null for a fresh {@link #init}. */
     public Path source() {
-        return source;
+        return parts.source;
     }
 
     public boolean trainable() {
-        return trainable;
+        return parts.trainable;
     }
 
     /** Hugging Face tensor name → the live weight array, in a stable order. */
     public Map<String, NDArray> parameters() {
-        Map<String, NDArray> m = new LinkedHashMap<>();
-        params.forEach((k, p) -> m.put(k, p.getArray()));
-        return m;
+        return parts.arrays();
     }
 
     /** Hugging Face module name → projection, every q/k/v/o/gate/up/down or c_attn/c_proj/c_fc (never the head). */
     Map<String, Linear> linears() {
-        return linears;
-    }
-
-    /** Hugging Face tensor name → parameter, in checkpoint order (the writer's view). */
-    Map<String, Parameter> weights() {
-        return params;
-    }
-
-    /** Hugging Face tensor name → shape, in checkpoint order (a tied head's included). */
-    Map<String, Shape> shapes() {
-        return shapes;
-    }
-
-    /** Keeps {@code ckpt} open until {@link #close}: some arrays alias its mapped memory. */
-    void keepOpen(SafeTensors.Checkpoint ckpt) {
-        mapped = ckpt;
-    }
-
-    /** The type the source checkpoint stored its weights in (F32 for a fresh {@link #init}). */
-    SafeTensors.DType storedType() {
-        return storedType;
+        return parts.linears;
     }
 
     /** The DJL block tree (for printing and inspection). */
     public ai.djl.nn.Block block() {
-        return decoder;
+        return parts.decoder;
     }
 
     /** The model's manager (the weights' owner); per-step arrays belong in a sub-manager of it. */
     public NDManager manager() {
-        return manager;
+        return parts.manager;
     }
 
     /**
@@ -418,12 +374,12 @@ public final class CausalLM implements AutoCloseable {
      * @param cache keys and values of earlier positions, or null
      */
     public NDArray hidden(NDArray ids, KvCache cache) {
-        return decoder.hidden(ids, cache, checkpointing && layersTrain());
+        return parts.decoder.hidden(ids, cache, checkpointing && layersTrain());
     }
 
     /** Whether the decoder layers have weights that take gradients (a trainable model, or trainable adapters on). */
     private boolean layersTrain() {
-        return lora.adapters() == null ? trainable : lora.training();
+        return lora.adapters() == null ? parts.trainable : lora.training();
     }
 
     /**
@@ -452,17 +408,17 @@ public final class CausalLM implements AutoCloseable {
      * since the last backward, last pass first, holding one layer's activations at a time.
      */
     public void backward(NDArray loss) {
-        decoder.recompute.backward(loss);
+        parts.decoder.recompute.backward(loss);
     }
 
     /** Checkpointed passes waiting for {@link #backward} (for tests). */
     int pendingRecomputations() {
-        return decoder.recompute.pending();
+        return parts.decoder.recompute.pending();
     }
 
     /** The head: [..., E] hidden states → [..., V] logits. */
     public NDArray head(NDArray hidden) {
-        return decoder.logits(hidden);
+        return parts.decoder.logits(hidden);
     }
 
     /** Logits at every position: [B, T] → [B, T, V]. */
@@ -472,7 +428,7 @@ public final class CausalLM implements AutoCloseable {
 
     /** An empty KV cache for {@link #hidden(NDArray, KvCache)}. */
     public KvCache newCache() {
-        return new KvCache(config.numLayers());
+        return new KvCache(parts.config.numLayers());
     }
 
     /**
@@ -496,7 +452,7 @@ public final class CausalLM implements AutoCloseable {
      * has a NaN or an infinity), for a trainer to check before it saves weights as good.
      */
     public String firstNonFiniteWeight() {
-        Map<String, Parameter> all = new LinkedHashMap<>(params);
+        Map<String, Parameter> all = new LinkedHashMap<>(parts.params);
         all.putAll(lora.weights()); // a LoRA run saves only these: they must be finite too
         return WeightsCheck.firstNonFinite(all);
     }
@@ -510,34 +466,21 @@ public final class CausalLM implements AutoCloseable {
      * @param what what came out non-finite, e.g. "log-probabilities" or "logits"
      */
     public Align4jException nonFiniteOutput(String what) {
-        Path adapterSource = lora.source();
-        String name = (source == null ? "the model" : "the model " + Texts.printable(source.toString()))
-                + (adapterSource == null ? "" : " with the adapter " + Texts.printable(adapterSource.toString()));
-        return new Align4jException(name + ": its weights give non-finite " + what + " (NaN or infinity), so no result "
-                + "is reported. The weights are damaged or too large (a diverged training run?): use another checkpoint"
-                + (adapterSource == null ? "" : " or adapter") + ".");
+        return WeightsCheck.nonFiniteOutput(parts.source, lora.source(), what);
     }
 
     /** Native arrays owned by this model's manager and its sub-managers (flat over a healthy run). */
     public int liveArrays() {
-        return manager instanceof ai.djl.ndarray.BaseNDManager b ? b.getManagedArrays().size() : -1;
+        return parts.manager instanceof ai.djl.ndarray.BaseNDManager b ? b.getManagedArrays().size() : -1;
     }
 
     /** Number of weights. */
     public long parameterCount() {
-        long n = 0;
-        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
-            n += e.getValue().size();
-        }
-        return n;
+        return parts.parameterCount();
     }
 
     @Override
     public void close() {
-        manager.close();
-        if (mapped != null) {
-            mapped.close();
-            mapped = null;
-        }
+        parts.close();
     }
 }

@@ -39,7 +39,7 @@ final class ModelWriter {
 
     /** {@link CausalLM#save(Path, Path, long)}: the weights as they are, in the type they were stored in. */
     static void save(CausalLM lm, Path dir, Path tokenizerDir, long maxShardBytes) {
-        write(lm, dir, tokenizerDir, maxShardBytes, lm.storedType(), Map.of());
+        write(lm, dir, tokenizerDir, maxShardBytes, lm.parts.storedType, Map.of());
     }
 
     /** {@link CausalLM#saveMerged(Path, Path, SafeTensors.DType)}. */
@@ -48,7 +48,7 @@ final class ModelWriter {
         if (adapters == null) {
             throw new IllegalStateException("this model has no adapters to merge");
         }
-        write(lm, dir, tokenizerDir, 5_000_000_000L, dtype == null ? lm.storedType() : dtype,
+        write(lm, dir, tokenizerDir, 5_000_000_000L, dtype == null ? lm.parts.storedType : dtype,
                 PeftAdapter.byWeightName(adapters));
     }
 
@@ -59,7 +59,7 @@ final class ModelWriter {
             throw new IllegalStateException("this model has no adapters to save");
         }
         PeftAdapter.save(adapters, dir, lm.source() == null ? null : lm.source().toString(),
-                lm.linears().values().stream().anyMatch(Linear::fanInFanOut));
+                lm.parts.linears.values().stream().anyMatch(Linear::fanInFanOut));
     }
 
     private static void write(CausalLM lm, Path dir, Path tokenizerDir, long maxShardBytes, SafeTensors.DType type,
@@ -71,15 +71,15 @@ final class ModelWriter {
             Files.createDirectories(dir);
             SafeTensors.DType out = type == SafeTensors.DType.BF16 || type == SafeTensors.DType.F16 ? type : SafeTensors.DType.F32;
             List<SafeTensors.Entry> entries = new ArrayList<>();
-            for (Map.Entry<String, Parameter> e : lm.weights().entrySet()) {
+            for (Map.Entry<String, Parameter> e : lm.parts.params.entrySet()) {
                 if (config.tieWordEmbeddings() && e.getKey().equals("lm_head.weight")) {
                     continue;
                 }
                 NDArray a = e.getValue().getArray();
                 Adapters.Lora lora = merge.get(e.getKey());
                 entries.add(new SafeTensors.Entry(e.getKey(), a.getShape().getShape(), () -> {
-                    try (NDManager tmp = lm.manager().newSubManager()) {
-                        NDArray f = lora != null ? PeftAdapter.merged(lm.linears().get(lora.module()), lora,
+                    try (NDManager tmp = lm.parts.manager.newSubManager()) {
+                        NDArray f = lora != null ? PeftAdapter.merged(lm.parts.linears.get(lora.module()), lora,
                                         lm.adapters().scaling, tmp)
                                 : a.getDataType() == DataType.FLOAT32 && !a.getDevice().isGpu() ? a
                                 : tmpCopy(a, tmp);

@@ -46,21 +46,21 @@ final class WeightLoader {
             ckpt.close();
             throw e;
         }
-        CausalLM lm = new CausalLM(config, options, ckpt.dominantDType(), dir);
+        ModelParts parts = new ModelParts(config, options, ckpt.dominantDType(), dir);
         boolean aliased;
         try {
-            aliased = fill(ckpt, config, lm.weights(), lm.shapes(), lm.manager(), options);
+            aliased = fill(ckpt, config, parts.params, parts.shapes, parts.manager, options);
         } catch (RuntimeException e) {
-            lm.close();
+            parts.close();
             ckpt.close();
             throw e;
         }
         if (aliased) {
-            lm.keepOpen(ckpt);
+            parts.mapped = ckpt;
         } else {
             ckpt.close();
         }
-        return lm;
+        return new CausalLM(parts);
     }
 
     /** Refuses what cannot be built: a type other than FLOAT32/FLOAT16, or trainable float16 weights. */
@@ -80,18 +80,18 @@ final class WeightLoader {
     }
 
     /** {@link CausalLM#frozenCopy()}: a frozen model holding a copy of each of {@code from}'s weights. */
-    static CausalLM frozenCopy(CausalLM from) {
-        CausalLM lm = new CausalLM(from.config(), new CausalLM.Options(from.device(), false, from.weightType()),
-                from.storedType(), from.source());
-        for (Map.Entry<String, Parameter> e : from.weights().entrySet()) {
+    static CausalLM frozenCopy(ModelParts from) {
+        ModelParts to = new ModelParts(from.config, new CausalLM.Options(from.manager.getDevice(), false,
+                from.weightType()), from.storedType, from.source);
+        for (Map.Entry<String, Parameter> e : from.params.entrySet()) {
             NDArray view = e.getValue().getArray().stopGradient(); // shares storage: copy it
             NDArray a = view.duplicate();
             view.close();
-            a.attach(lm.manager());
+            a.attach(to.manager);
             a.setName(e.getKey());
-            lm.weights().get(e.getKey()).setArray(a);
+            to.params.get(e.getKey()).setArray(a);
         }
-        return lm;
+        return new CausalLM(to);
     }
 
     /**
