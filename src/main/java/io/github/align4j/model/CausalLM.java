@@ -105,15 +105,7 @@ public final class CausalLM implements AutoCloseable {
      * depend on it); {@link #init(String, Map, Path, Path, long)} streams the same values to disk.
      */
     public static CausalLM init(ModelConfig config, long seed, Options options) {
-        ModelParts parts = new ModelParts(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
-        try {
-            RandomWeights.checkSize(parts.shapes);
-        } catch (RuntimeException e) {
-            parts.close();
-            throw e;
-        }
-        RandomWeights.fill(parts.params, parts.shapes, parts.manager, seed, options.trainable());
-        return new CausalLM(parts);
+        return RandomWeights.model(config, seed, options);
     }
 
     /**
@@ -183,7 +175,6 @@ public final class CausalLM implements AutoCloseable {
     public CausalLM frozenCopy() {
         return WeightLoader.frozenCopy(parts);
     }
-
 
     // ---- LoRA adapters ----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import io.github.align4j.Align4jException;
@@ -18,6 +19,7 @@ import java.util.Random;
  * it, so a folder written by {@code align4j init --seed S} holds exactly the weights of
  * {@code CausalLM.init(config, S, ...)} (the demo's published results depend on these draws).
  * Sequential: about 22 ns a value here (a 7B model in a few minutes), streamed one tensor at a time.
+ * {@link #model} builds the in-memory model (its size checked before anything is allocated).
  */
 final class RandomWeights {
     private final Random rng;
@@ -49,8 +51,21 @@ final class RandomWeights {
         }
     }
 
+    /** {@link CausalLM#init(ModelConfig, long, CausalLM.Options)}: a float32 model of {@code config} drawn from {@code seed}. */
+    static CausalLM model(ModelConfig config, long seed, CausalLM.Options options) {
+        ModelParts parts = new ModelParts(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
+        try {
+            checkSize(parts.shapes);
+        } catch (RuntimeException e) {
+            parts.close();
+            throw e;
+        }
+        fill(parts.params, parts.shapes, parts.manager, seed, options.trainable());
+        return new CausalLM(parts);
+    }
+
     /** Refuses, before allocating, a config whose tensors could not be held or saved. */
-    static void checkSize(Map<String, Shape> shapes) {
+    private static void checkSize(Map<String, Shape> shapes) {
         long total = 0;
         for (Map.Entry<String, Shape> e : shapes.entrySet()) {
             long n = e.getValue().size();
@@ -72,7 +87,7 @@ final class RandomWeights {
      * Sets every parameter of {@code params} to a new array of {@code manager} holding the draws of a
      * {@code RandomWeights(seed)}, in the parameters' order ({@link CausalLM#init(ModelConfig, long, CausalLM.Options)}).
      */
-    static void fill(Map<String, Parameter> params, Map<String, Shape> shapes, NDManager manager, long seed,
+    private static void fill(Map<String, Parameter> params, Map<String, Shape> shapes, NDManager manager, long seed,
             boolean trainable) {
         RandomWeights draws = new RandomWeights(seed);
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
