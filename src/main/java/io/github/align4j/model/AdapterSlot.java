@@ -91,8 +91,11 @@ final class AdapterSlot {
         return adapters == null ? List.of() : List.copyOf(adapters.byModule.keySet());
     }
 
-    /** Whether the adapters are on and take gradients (they train in this pass). */
-    boolean training() {
+    /** Whether the decoder layers have weights that take gradients (a trainable base, or trainable adapters on). */
+    boolean layersTrain() {
+        if (adapters == null) {
+            return baseTrainable;
+        }
         return adapters.enabled && adapters.byModule.values().stream().anyMatch(l -> l.a().getArray().hasGradient());
     }
 

@@ -28,6 +28,8 @@ public final class CausalLM implements AutoCloseable {
         Offline.ensure();
     }
 
+    // The public face only: the state is ModelParts; loading WeightLoader, random init RandomWeights, saving and
+    // merging ModelWriter, LoRA AdapterSlot (with Adapters, PeftAdapter), scoring SequenceScorer, recomputation Recompute.
     final ModelParts parts; // config, weights, decoder, projections, where they came from
     private final AdapterSlot lora; // LoRA adapters, none until added or loaded
     private boolean checkpointing; // gradient checkpointing: recompute the layers in backward
@@ -365,12 +367,7 @@ public final class CausalLM implements AutoCloseable {
      * @param cache keys and values of earlier positions, or null
      */
     public NDArray hidden(NDArray ids, KvCache cache) {
-        return parts.decoder.hidden(ids, cache, checkpointing && layersTrain());
-    }
-
-    /** Whether the decoder layers have weights that take gradients (a trainable model, or trainable adapters on). */
-    private boolean layersTrain() {
-        return lora.adapters() == null ? parts.trainable : lora.training();
+        return parts.decoder.hidden(ids, cache, checkpointing && lora.layersTrain());
     }
 
     /**
