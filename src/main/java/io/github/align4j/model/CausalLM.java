@@ -4,20 +4,9 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
-import io.github.align4j.internal.Texts;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,20 +28,10 @@ public final class CausalLM implements AutoCloseable {
         Offline.ensure();
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
-    private final ModelConfig config;
-    private final NDManager manager;
-    private final Decoder decoder;
-    private final Map<String, Parameter> params;
-    private final Map<String, Shape> shapes;
-    private final Map<String, Linear> linears;
-    private final boolean trainable;
-    private final SafeTensors.DType storedType;
-    private final Path source;
-    private SafeTensors.Checkpoint mapped; // kept open while arrays alias it
-    private Adapters adapters; // LoRA, or null
-    private Path adapterSource; // the folder the adapter was loaded from, or null
+    // The public face only: the state is ModelParts; loading WeightLoader, random init RandomWeights, saving and
+    // merging ModelWriter, LoRA AdapterSlot (with Adapters, PeftAdapter), scoring SequenceScorer, recomputation Recompute.
+    final ModelParts parts; // config, weights, decoder, projections, where they came from
+    private final AdapterSlot lora; // LoRA adapters, none until added or loaded
     private boolean checkpointing; // gradient checkpointing: recompute the layers in backward
 
     /**
@@ -89,21 +68,6 @@ public final class CausalLM implements AutoCloseable {
         public Options withDataType(DataType t) {
             return new Options(device, trainable, t);
         }
-
-        /** Refuses what cannot be built: a type other than FLOAT32/FLOAT16, or trainable float16 weights. */
-        void check() {
-            if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16) {
-                throw new Align4jException("CausalLM.Options: weights are held as FLOAT32 or FLOAT16, not " + dataType
-                        + (dataType == DataType.BFLOAT16 ? " (DJL's PyTorch engine cannot hold bfloat16; ModelDtypes.resolve "
-                                + "maps torch_dtype bfloat16 to FLOAT16)" : ""));
-            }
-            if (trainable && dataType == DataType.FLOAT16) {
-                throw new Align4jException("full fine-tuning in float16 is not supported (it needs float32 master weights "
-                        + "and loss scaling, which align4j does not build): train LoRA adapters on a float16 base instead "
-                        + "(use_peft: true with torch_dtype: float16, or --use-peft --torch-dtype float16), "
-                        + "or train all weights in float32 (torch_dtype: float32)");
-            }
-        }
     }
 
     /**
@@ -113,26 +77,13 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException naming a target that matches nothing and the projections there are
      */
     public static int loraTargetCount(ModelConfig config, LoraConfig lora) {
-        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
-            Layer.Registry r = new Layer.Registry();
-            ModelFamily family = ModelFamily.of(config);
-            family.build(config, r, m);
-            return PeftAdapter.select(r.linears, lora.targetModules(), family, "lora_target_modules").size();
-        }
+        return AdapterSlot.targetCount(config, lora);
     }
 
-    private CausalLM(ModelConfig config, Options o, SafeTensors.DType storedType, Path source) {
-        this.config = config;
-        this.manager = NDManager.newBaseManager(o.device());
-        Layer.Registry r = new Layer.Registry();
-        this.decoder = ModelFamily.of(config).build(config, r, manager);
-        this.decoder.compute = ModelDtypes.computeType(o.dataType(), o.device());
-        this.params = Collections.unmodifiableMap(r.params);
-        this.shapes = r.shapes;
-        this.linears = Collections.unmodifiableMap(r.linears);
-        this.trainable = o.trainable();
-        this.storedType = storedType;
-        this.source = source;
+    /** The public face of {@code parts}, once its weights are filled. */
+    CausalLM(ModelParts parts) {
+        this.parts = parts;
+        this.lora = new AdapterSlot(parts);
     }
 
     /**
@@ -146,30 +97,7 @@ public final class CausalLM implements AutoCloseable {
      *     a tensor is missing or malformed, or holds a value that is not a finite number
      */
     public static CausalLM load(Path dir, Options options) {
-        options.check();
-        ModelConfig config = ModelConfig.load(dir);
-        SafeTensors.Checkpoint ckpt = SafeTensors.open(dir);
-        try {
-            WeightsCheck.check(config, ckpt, Files.isDirectory(dir) ? dir.resolve("config.json") : dir);
-        } catch (RuntimeException e) {
-            ckpt.close();
-            throw e;
-        }
-        CausalLM lm = new CausalLM(config, options, ckpt.dominantDType(), dir);
-        boolean aliased;
-        try {
-            aliased = WeightLoader.fill(ckpt, config, lm.params, lm.shapes, lm.manager, options);
-        } catch (RuntimeException e) {
-            lm.close();
-            ckpt.close();
-            throw e;
-        }
-        if (aliased) {
-            lm.mapped = ckpt;
-        } else {
-            ckpt.close();
-        }
-        return lm;
+        return WeightLoader.load(dir, options);
     }
 
     /**
@@ -179,27 +107,7 @@ public final class CausalLM implements AutoCloseable {
      * depend on it); {@link #init(String, Map, Path, Path, long)} streams the same values to disk.
      */
     public static CausalLM init(ModelConfig config, long seed, Options options) {
-        CausalLM lm = new CausalLM(config, options.withDataType(DataType.FLOAT32), SafeTensors.DType.F32, null);
-        try {
-            lm.checkInitSize();
-        } catch (RuntimeException e) {
-            lm.close();
-            throw e;
-        }
-        RandomWeights draws = new RandomWeights(seed);
-        for (Map.Entry<String, Parameter> e : lm.params.entrySet()) {
-            String name = e.getKey();
-            Shape s = lm.shapes.get(name);
-            float[] v = new float[Math.toIntExact(s.size())];
-            draws.fill(name, v.length, java.nio.FloatBuffer.wrap(v));
-            NDArray a = lm.manager.create(v, s);
-            a.setName(name);
-            if (options.trainable()) {
-                a.setRequiresGradient(true);
-            }
-            e.getValue().setArray(a);
-        }
-        return lm;
+        return RandomWeights.model(config, seed, options);
     }
 
     /**
@@ -245,8 +153,7 @@ public final class CausalLM implements AutoCloseable {
      */
     public static Written init(String modelType, Map<String, ?> config, String configSource, Path tokenizerDir,
             Path outDir, long seed, java.util.function.BiConsumer<Long, Long> progress) {
-        com.fasterxml.jackson.databind.JsonNode n = JSON.valueToTree(config == null ? Map.of() : config);
-        return RandomModel.create(modelType, (ObjectNode) n, configSource, tokenizerDir, outDir, seed, progress);
+        return RandomModel.create(modelType, config, configSource, tokenizerDir, outDir, seed, progress);
     }
 
     /**
@@ -266,39 +173,10 @@ public final class CausalLM implements AutoCloseable {
         }
     }
 
-    /** Refuses, before allocating, a config whose tensors could not be held or saved. */
-    private void checkInitSize() {
-        long total = 0;
-        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
-            long n = e.getValue().size();
-            if (n < 0 || n > Integer.MAX_VALUE / 4) {
-                throw new Align4jException("config.json: tensor '" + e.getKey() + "' would have shape " + e.getValue()
-                        + ", over 2 GiB as float32 (align4j's limit for one tensor); lower vocab_size or the hidden size");
-            }
-            total += n;
-        }
-        long available = SequenceLimits.availableBytes(Device.cpu());
-        if (available >= 0 && total * 4 > available) {
-            throw new Align4jException(String.format(java.util.Locale.ROOT, "config.json: the model would have %,d "
-                    + "parameters (%.1f GiB as float32) but this machine has %.1f GiB available; make it smaller",
-                    total, total * 4 / (double) (1L << 30), available / (double) (1L << 30)));
-        }
-    }
-
     /** A frozen copy of this model's current weights (for a reference model), on the same device. */
     public CausalLM frozenCopy() {
-        CausalLM lm = new CausalLM(config, new Options(device(), false, weightType()), storedType, source);
-        for (Map.Entry<String, Parameter> e : params.entrySet()) {
-            NDArray view = e.getValue().getArray().stopGradient(); // shares storage: copy it
-            NDArray a = view.duplicate();
-            view.close();
-            a.attach(lm.manager);
-            a.setName(e.getKey());
-            lm.params.get(e.getKey()).setArray(a);
-        }
-        return lm;
+        return WeightLoader.frozenCopy(parts);
     }
-
 
     // ---- LoRA adapters ----------------------------------------------------------------------------
 
@@ -316,10 +194,7 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException when the model is trainable or has adapters, or a target matches no projection
      */
     public CausalLM addAdapters(LoraConfig config, long seed) {
-        requireBaseForAdapters();
-        adapters = PeftAdapter.create(config, PeftAdapter.select(linears, config.targetModules(), ModelFamily.of(this.config),
-                "lora_target_modules"), manager, seed, true);
-        decoder.adapters = adapters;
+        lora.add(config, seed);
         return this;
     }
 
@@ -332,43 +207,28 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException naming the file and key or tensor when the adapter does not fit this base
      */
     public CausalLM loadAdapter(Path dir, boolean trainable) {
-        requireBaseForAdapters();
-        LoraConfig c = PeftAdapter.readConfig(dir);
-        adapters = PeftAdapter.load(dir, c, PeftAdapter.select(linears, c.targetModules(), ModelFamily.of(config),
-                dir.resolve(PeftAdapter.CONFIG).toString()), manager, trainable);
-        decoder.adapters = adapters;
-        adapterSource = dir;
+        lora.load(dir, trainable);
         return this;
-    }
-
-    private void requireBaseForAdapters() {
-        if (adapters != null) {
-            throw new Align4jException("this model already has LoRA adapters");
-        }
-        if (trainable) {
-            throw new Align4jException("LoRA trains adapters on a frozen base: load the base with trainable=false "
-                    + "(e.g. new CausalLM.Options(device, false, DataType.FLOAT16))");
-        }
     }
 
     /** The adapters, or null (tests and the package). */
     Adapters adapters() {
-        return adapters;
+        return lora.adapters();
     }
 
     /** The LoRA settings, or null when the model has no adapters. */
     public LoraConfig adapterConfig() {
-        return adapters == null ? null : adapters.config;
+        return lora.config();
     }
 
     /** The folder the adapter was loaded from ({@link #loadAdapter}), or null. */
     public Path adapterSource() {
-        return adapterSource;
+        return lora.source();
     }
 
     /** The adapted projections' module names, e.g. {@code model.layers.0.self_attn.q_proj}. */
     public List<String> adaptedModules() {
-        return adapters == null ? List.of() : List.copyOf(adapters.byModule.keySet());
+        return lora.modules();
     }
 
     /**
@@ -377,13 +237,7 @@ public final class CausalLM implements AutoCloseable {
      * scores the reference this way, with no second copy of the model.
      */
     public AdaptersOff adaptersDisabled() {
-        Adapters a = adapters;
-        if (a == null) {
-            return () -> { };
-        }
-        boolean was = a.enabled;
-        a.enabled = false;
-        return () -> a.enabled = was;
+        return lora.disable();
     }
 
     /** A handle that switches the adapters back on when closed. */
@@ -398,17 +252,7 @@ public final class CausalLM implements AutoCloseable {
      * trainable adapters, else every weight of a trainable model, else none.
      */
     public Map<String, NDArray> trainableParameters() {
-        Map<String, NDArray> m = new LinkedHashMap<>();
-        if (adapters != null) {
-            for (Adapters.Lora l : adapters.byModule.values()) {
-                if (l.a().getArray().hasGradient()) {
-                    m.put(l.a().getName(), l.a().getArray());
-                    m.put(l.b().getName(), l.b().getArray());
-                }
-            }
-            return m;
-        }
-        return trainable ? parameters() : m;
+        return lora.adapters() != null ? lora.trainableWeights() : parts.trainable ? parameters() : new LinkedHashMap<>();
     }
 
     /** Whether an optimizer has weights to update ({@link #trainableParameters()} is not empty). */
@@ -423,9 +267,7 @@ public final class CausalLM implements AutoCloseable {
      * build a gradient graph.
      */
     public void setDropoutKey(long key) {
-        if (adapters != null) {
-            adapters.key(key);
-        }
+        lora.dropoutKey(key);
     }
 
     /**
@@ -434,11 +276,7 @@ public final class CausalLM implements AutoCloseable {
      * (float32), each through a temporary file.
      */
     public void saveAdapter(Path dir) {
-        if (adapters == null) {
-            throw new IllegalStateException("this model has no adapters to save");
-        }
-        PeftAdapter.save(adapters, dir, source == null ? null : source.toString(),
-                linears.values().stream().anyMatch(Linear::fanInFanOut));
+        ModelWriter.saveAdapter(this, dir);
     }
 
     /**
@@ -448,10 +286,7 @@ public final class CausalLM implements AutoCloseable {
      * BF16; null: the base's stored type).
      */
     public void saveMerged(Path dir, Path tokenizerDir, SafeTensors.DType dtype) {
-        if (adapters == null) {
-            throw new IllegalStateException("this model has no adapters to merge");
-        }
-        saveWith(dir, tokenizerDir, 5_000_000_000L, dtype == null ? storedType : dtype, PeftAdapter.byWeightName(adapters));
+        ModelWriter.saveMerged(this, dir, tokenizerDir, dtype);
     }
 
     /** {@link #saveMerged(Path, Path, SafeTensors.DType)} in the base's stored type, with the tokenizer of the base's folder. */
@@ -471,35 +306,12 @@ public final class CausalLM implements AutoCloseable {
      * @throws Align4jException when the tokenizer has no EOS token, or a sequence is longer than the model's positions
      */
     public double[] score(TextTokenizer tokenizer, String prompt, String... completions) {
-        Integer eos = tokenizer.eosId();
-        if (eos == null) {
-            throw new Align4jException(tokenizer.dir() + ": the tokenizer has no EOS token, which TRL appends to each "
-                    + "completion: set eos_token in tokenizer_config.json");
-        }
-        int[] p = tokenizer.encode(prompt);
-        int[][] sequences = new int[completions.length][];
-        int[] starts = new int[completions.length];
-        for (int i = 0; i < completions.length; i++) {
-            int[] c = tokenizer.encode(completions[i]);
-            int[] s = java.util.Arrays.copyOf(p, p.length + c.length + 1);
-            System.arraycopy(c, 0, s, p.length, c.length);
-            s[s.length - 1] = eos;
-            sequences[i] = s;
-            starts[i] = p.length;
-        }
-        try (NDManager batch = manager.newSubManager()) {
-            float[] f = SequenceScorer.score(this, batch, sequences, starts).logps().toFloatArray();
-            double[] d = new double[f.length];
-            for (int i = 0; i < f.length; i++) {
-                d[i] = f[i];
-            }
-            return d;
-        }
+        return SequenceScorer.completions(this, tokenizer, prompt, completions);
     }
 
     /** The type the weights are held in: FLOAT32, or FLOAT16 for a half-precision frozen model. */
     public DataType weightType() {
-        return params.values().iterator().next().getArray().getDataType();
+        return parts.weightType();
     }
 
     /**
@@ -507,47 +319,45 @@ public final class CausalLM implements AutoCloseable {
      * (float16 weights on the CPU are storage only). Log-softmax and losses are always float32.
      */
     public DataType computeType() {
-        return decoder.compute;
+        return parts.decoder.compute;
     }
 
     /** The configuration read from config.json. */
     public ModelConfig config() {
-        return config;
+        return parts.config;
     }
 
     public Device device() {
-        return manager.getDevice();
+        return parts.manager.getDevice();
     }
 
     /** The folder this model was loaded from, or null for a fresh {@link #init}. */
     public Path source() {
-        return source;
+        return parts.source;
     }
 
     public boolean trainable() {
-        return trainable;
+        return parts.trainable;
     }
 
     /** Hugging Face tensor name → the live weight array, in a stable order. */
     public Map<String, NDArray> parameters() {
-        Map<String, NDArray> m = new LinkedHashMap<>();
-        params.forEach((k, p) -> m.put(k, p.getArray()));
-        return m;
+        return parts.arrays();
     }
 
     /** Hugging Face module name → projection, every q/k/v/o/gate/up/down or c_attn/c_proj/c_fc (never the head). */
     Map<String, Linear> linears() {
-        return linears;
+        return parts.linears;
     }
 
     /** The DJL block tree (for printing and inspection). */
     public ai.djl.nn.Block block() {
-        return decoder;
+        return parts.decoder;
     }
 
     /** The model's manager (the weights' owner); per-step arrays belong in a sub-manager of it. */
     public NDManager manager() {
-        return manager;
+        return parts.manager;
     }
 
     /**
@@ -557,15 +367,7 @@ public final class CausalLM implements AutoCloseable {
      * @param cache keys and values of earlier positions, or null
      */
     public NDArray hidden(NDArray ids, KvCache cache) {
-        return decoder.hidden(ids, cache, checkpointing && layersTrain());
-    }
-
-    /** Whether the decoder layers have weights that take gradients (a trainable model, or trainable adapters on). */
-    private boolean layersTrain() {
-        if (adapters == null) {
-            return trainable;
-        }
-        return adapters.enabled && adapters.byModule.values().stream().anyMatch(l -> l.a().getArray().hasGradient());
+        return parts.decoder.hidden(ids, cache, checkpointing && lora.layersTrain());
     }
 
     /**
@@ -594,17 +396,17 @@ public final class CausalLM implements AutoCloseable {
      * since the last backward, last pass first, holding one layer's activations at a time.
      */
     public void backward(NDArray loss) {
-        decoder.recompute.backward(loss);
+        parts.decoder.recompute.backward(loss);
     }
 
     /** Checkpointed passes waiting for {@link #backward} (for tests). */
     int pendingRecomputations() {
-        return decoder.recompute.pending();
+        return parts.decoder.recompute.pending();
     }
 
     /** The head: [..., E] hidden states → [..., V] logits. */
     public NDArray head(NDArray hidden) {
-        return decoder.logits(hidden);
+        return parts.decoder.logits(hidden);
     }
 
     /** Logits at every position: [B, T] → [B, T, V]. */
@@ -614,7 +416,7 @@ public final class CausalLM implements AutoCloseable {
 
     /** An empty KV cache for {@link #hidden(NDArray, KvCache)}. */
     public KvCache newCache() {
-        return new KvCache(config.numLayers());
+        return new KvCache(parts.config.numLayers());
     }
 
     /**
@@ -624,140 +426,12 @@ public final class CausalLM implements AutoCloseable {
      * {@code tokenizerDir} (null: from the source folder).
      */
     public void save(Path dir, Path tokenizerDir, long maxShardBytes) {
-        saveWith(dir, tokenizerDir, maxShardBytes, storedType, Map.of());
-    }
-
-    private void saveWith(Path dir, Path tokenizerDir, long maxShardBytes, SafeTensors.DType type,
-            Map<String, Adapters.Lora> merge) {
-        checkTokenizerFiles(tokenizerDir != null ? tokenizerDir : source);
-        try {
-            Files.createDirectories(dir);
-            SafeTensors.DType out = type == SafeTensors.DType.BF16 || type == SafeTensors.DType.F16 ? type : SafeTensors.DType.F32;
-            List<SafeTensors.Entry> entries = new ArrayList<>();
-            for (Map.Entry<String, Parameter> e : params.entrySet()) {
-                if (config.tieWordEmbeddings() && e.getKey().equals("lm_head.weight")) {
-                    continue;
-                }
-                NDArray a = e.getValue().getArray();
-                Adapters.Lora lora = merge.get(e.getKey());
-                entries.add(new SafeTensors.Entry(e.getKey(), a.getShape().getShape(), () -> {
-                    try (NDManager tmp = manager.newSubManager()) {
-                        NDArray f = lora != null ? PeftAdapter.merged(linears.get(lora.module()), lora, adapters.scaling, tmp)
-                                : a.getDataType() == DataType.FLOAT32 && !a.getDevice().isGpu() ? a
-                                : tmpCopy(a, tmp);
-                        if (f.getDevice().isGpu()) {
-                            f = f.toDevice(Device.cpu(), true);
-                        }
-                        ByteBuffer src = f.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-                        if (!merge.isEmpty()) {
-                            checkMerged(e.getKey(), lora != null, src, out);
-                        }
-                        if (f == a) {
-                            return src;
-                        }
-                        ByteBuffer copy = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-                        copy.put(src.duplicate()).flip();
-                        return copy; // the arrays of tmp close now: hand over bytes the writer owns
-                    }
-                }));
-            }
-            SafeTensors.write(dir, entries, out, maxShardBytes);
-            writeConfigAndTokenizer(dir, config, out, tokenizerDir != null ? tokenizerDir : source);
-        } catch (IOException e) {
-            throw new Align4jException(dir + ": cannot write the model: " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * Refuses a merged checkpoint that would not hold the model: a weight that is NaN or infinite
-     * (an adapter with huge values overflows float32), or, written as float16, beyond its range
-     * (±65504, where it would become infinity).
-     */
-    private void checkMerged(String tensor, boolean merged, ByteBuffer f32, SafeTensors.DType out) {
-        java.nio.FloatBuffer v = f32.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-        boolean half = out == SafeTensors.DType.F16;
-        for (int i = 0; i < v.limit(); i++) {
-            float x = v.get(i);
-            if (Float.isFinite(x) && (!half || Math.abs(x) <= 65504f)) {
-                continue;
-            }
-            String who = adapterSource != null ? "adapter " + adapterSource : "the adapter";
-            String what = merged ? "merging " + who + " (scaling " + adapters.scaling + ") into " + tensor
-                    : tensor + " of the base, merged with " + who + ",";
-            if (!Float.isFinite(x)) {
-                throw new Align4jException(what + " gives " + x + " at element " + i + ": the adapter's values are too "
-                        + "large for float32, so the merged model would be broken. Nothing was written; check the adapter "
-                        + "(its lora_A/lora_B values and lora_alpha).");
-            }
-            throw new Align4jException(what + " gives " + x + " at element " + i + ", beyond float16's range (±65504): "
-                    + "as float16 it would become infinity. Nothing was written; write float32 or bfloat16 instead "
-                    + "(merge --dtype float32).");
-        }
-    }
-
-    /**
-     * Writes {@code config.json} (with {@code torch_dtype} naming {@code weights}) and copies the
-     * tokenizer files of {@code tok} (null: none), each through a temporary file: what goes beside
-     * freshly written safetensors.
-     */
-    static void writeConfigAndTokenizer(Path dir, ModelConfig config, SafeTensors.DType weights, Path tok)
-            throws IOException {
-        ObjectNode cfg = config.json().deepCopy();
-        cfg.put("torch_dtype", weights == SafeTensors.DType.BF16 ? "bfloat16"
-                : weights == SafeTensors.DType.F16 ? "float16" : "float32");
-        writeAtomically(dir.resolve("config.json"), JSON.writeValueAsBytes(cfg));
-        if (tok != null && !tok.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
-            for (String f : TOKENIZER_FILES) {
-                Path from = io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
-                if (Files.isRegularFile(from)) {
-                    writeAtomically(dir.resolve(f), Files.readAllBytes(from));
-                }
-            }
-        }
-    }
-
-    /**
-     * Hugging Face tensor name → shape of every tensor a model of {@code config} has, in checkpoint
-     * order (a tied head is not one), without allocating any weight.
-     */
-    static Map<String, Shape> tensorShapes(ModelConfig config) {
-        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
-            Layer.Registry r = new Layer.Registry();
-            ModelFamily.of(config).build(config, r, m);
-            return new LinkedHashMap<>(r.shapes);
-        }
-    }
-
-    private static NDArray tmpCopy(NDArray a, NDManager tmp) {
-        NDArray c = a.toDevice(Device.cpu(), true).toType(DataType.FLOAT32, true);
-        c.attach(tmp);
-        return c;
+        ModelWriter.save(this, dir, tokenizerDir, maxShardBytes);
     }
 
     /** {@link #save(Path, Path, long)} with the source's tokenizer and 5 GB shards, as transformers does. */
     public void save(Path dir) {
         save(dir, null, 5_000_000_000L);
-    }
-
-    /** Files that travel with a checkpoint. */
-    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model",
-            "added_tokens.json");
-
-    /**
-     * Refuses, before anything is written, a tokenizer file of {@code tok} (a folder, or null) that
-     * {@link #writeConfigAndTokenizer} would copy but that is a link out of the folder or a FIFO.
-     */
-    static void checkTokenizerFiles(Path tok) {
-        if (tok != null && Files.isDirectory(tok)) {
-            for (String f : TOKENIZER_FILES) {
-                io.github.align4j.internal.FolderFiles.inside(tok, tok.resolve(f), "tokenizer folder");
-            }
-        }
-    }
-
-    static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        io.github.align4j.internal.FileTrees.writeAtomically(file, out -> out.write(bytes));
     }
 
     /**
@@ -766,29 +440,9 @@ public final class CausalLM implements AutoCloseable {
      * has a NaN or an infinity), for a trainer to check before it saves weights as good.
      */
     public String firstNonFiniteWeight() {
-        Map<String, Parameter> all = new LinkedHashMap<>(params);
-        if (adapters != null) { // a LoRA run saves only these: they must be finite too
-            for (Adapters.Lora l : adapters.byModule.values()) {
-                all.put(l.a().getName(), l.a());
-                all.put(l.b().getName(), l.b());
-            }
-        }
-        for (Map.Entry<String, Parameter> e : all.entrySet()) {
-            NDArray a = e.getValue().getArray();
-            NDArray zeros = a.mul(0f);
-            NDArray sum = zeros.sum();
-            NDArray wide = sum.toType(DataType.FLOAT32, false);
-            float v = wide.getFloat();
-            if (wide != sum) {
-                wide.close();
-            }
-            sum.close();
-            zeros.close();
-            if (!Float.isFinite(v)) {
-                return e.getKey();
-            }
-        }
-        return null;
+        Map<String, Parameter> all = new LinkedHashMap<>(parts.params);
+        all.putAll(lora.weights()); // a LoRA run saves only these: they must be finite too
+        return WeightsCheck.firstNonFinite(all);
     }
 
     /**
@@ -800,33 +454,21 @@ public final class CausalLM implements AutoCloseable {
      * @param what what came out non-finite, e.g. "log-probabilities" or "logits"
      */
     public Align4jException nonFiniteOutput(String what) {
-        String name = (source == null ? "the model" : "the model " + Texts.printable(source.toString()))
-                + (adapterSource == null ? "" : " with the adapter " + Texts.printable(adapterSource.toString()));
-        return new Align4jException(name + ": its weights give non-finite " + what + " (NaN or infinity), so no result "
-                + "is reported. The weights are damaged or too large (a diverged training run?): use another checkpoint"
-                + (adapterSource == null ? "" : " or adapter") + ".");
+        return WeightsCheck.nonFiniteOutput(parts.source, lora.source(), what);
     }
 
     /** Native arrays owned by this model's manager and its sub-managers (flat over a healthy run). */
     public int liveArrays() {
-        return manager instanceof ai.djl.ndarray.BaseNDManager b ? b.getManagedArrays().size() : -1;
+        return parts.manager instanceof ai.djl.ndarray.BaseNDManager b ? b.getManagedArrays().size() : -1;
     }
 
     /** Number of weights. */
     public long parameterCount() {
-        long n = 0;
-        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
-            n += e.getValue().size();
-        }
-        return n;
+        return parts.parameterCount();
     }
 
     @Override
     public void close() {
-        manager.close();
-        if (mapped != null) {
-            mapped.close();
-            mapped = null;
-        }
+        parts.close();
     }
 }

@@ -21,7 +21,7 @@ abstract class Decoder extends Layer {
     private final Pass.Masks masks;
     /** The activations' type ({@link ModelDtypes#computeType}); set by {@link CausalLM} once built. */
     DataType compute = DataType.FLOAT32;
-    /** The LoRA adapters, or null; set by {@link CausalLM} when adapters are added or loaded. */
+    /** The LoRA adapters, or null; set by {@link AdapterSlot} when adapters are added or loaded. */
     Adapters adapters;
     /** Training passes whose layers wait to be recomputed in the backward pass (gradient checkpointing). */
     final Recompute recompute = new Recompute(this);

@@ -30,11 +30,12 @@ final class RandomModel {
      * Writes a random checkpoint of {@code type} into {@code out} (created if needed) with the
      * tokenizer files of {@code tokDir} (null: the built-in {@link TinyTokenizer}).
      *
-     * @param user config.json keys that override the defaults
+     * @param keys config.json keys that override the defaults (JSON-like values), or null
      * @param source names the keys' origin in error messages
      */
-    static CausalLM.Written create(String type, ObjectNode user, String source, Path tokDir, Path out, long seed,
+    static CausalLM.Written create(String type, Map<String, ?> keys, String source, Path tokDir, Path out, long seed,
             java.util.function.BiConsumer<Long, Long> progress) {
+        ObjectNode user = (ObjectNode) JSON.valueToTree(keys == null ? Map.of() : keys);
         if (type == null) {
             JsonNode t = user.get("model_type");
             if (t == null || t.isNull()) {
@@ -65,7 +66,7 @@ final class RandomModel {
     private static CausalLM.Written write(String type, ObjectNode user, String source, Path tokDir, Path out, long seed,
             java.util.function.BiConsumer<Long, Long> progress)
             throws IOException {
-        CausalLM.checkTokenizerFiles(tokDir); // tokenizer.json among them: nothing is written before this
+        ModelWriter.checkTokenizerFiles(tokDir); // tokenizer.json among them: nothing is written before this
         int tokenizerSize = tokenizerSize(tokDir.resolve("tokenizer.json"));
         Integer bos;
         Integer eos;
@@ -81,7 +82,7 @@ final class RandomModel {
         }
         SafeTensors.DType dtype = storedType(json.get("torch_dtype"), source);
         ModelConfig cfg = ModelConfig.parse(json, source);
-        Map<String, Shape> shapes = CausalLM.tensorShapes(cfg);
+        Map<String, Shape> shapes = ModelWriter.tensorShapes(cfg);
         long count = 0;
         long largest = 0;
         for (Map.Entry<String, Shape> e : shapes.entrySet()) {
@@ -121,7 +122,7 @@ final class RandomModel {
             }));
         }
         SafeTensors.write(out, entries, dtype, 5_000_000_000L);
-        CausalLM.writeConfigAndTokenizer(out, cfg, dtype, tokDir);
+        ModelWriter.writeConfigAndTokenizer(out, cfg, dtype, tokDir);
         return new CausalLM.Written(out, cfg, count);
     }
 

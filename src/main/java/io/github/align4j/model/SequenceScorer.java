@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.github.align4j.Align4jException;
 import io.github.align4j.internal.Scalars;
 
 /**
@@ -152,6 +153,37 @@ public final class SequenceScorer {
         NDArray out = sum.log();
         Ops.free(ls, twice, sq, sum);
         return out;
+    }
+
+    /**
+     * {@link CausalLM#score(TextTokenizer, String, String...)}: log p(completion + EOS | prompt) of each
+     * completion, prompt and completion tokenized separately, as TRL does; arrays made here are freed.
+     */
+    static double[] completions(CausalLM lm, TextTokenizer tokenizer, String prompt, String... completions) {
+        Integer eos = tokenizer.eosId();
+        if (eos == null) {
+            throw new Align4jException(tokenizer.dir() + ": the tokenizer has no EOS token, which TRL appends to each "
+                    + "completion: set eos_token in tokenizer_config.json");
+        }
+        int[] p = tokenizer.encode(prompt);
+        int[][] sequences = new int[completions.length][];
+        int[] starts = new int[completions.length];
+        for (int i = 0; i < completions.length; i++) {
+            int[] c = tokenizer.encode(completions[i]);
+            int[] s = java.util.Arrays.copyOf(p, p.length + c.length + 1);
+            System.arraycopy(c, 0, s, p.length, c.length);
+            s[s.length - 1] = eos;
+            sequences[i] = s;
+            starts[i] = p.length;
+        }
+        try (NDManager batch = lm.manager().newSubManager()) {
+            float[] f = score(lm, batch, sequences, starts).logps().toFloatArray();
+            double[] d = new double[f.length];
+            for (int i = 0; i < f.length; i++) {
+                d[i] = f[i];
+            }
+            return d;
+        }
     }
 
     /**

@@ -11,11 +11,12 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.ShortBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Fills a {@link CausalLM}'s parameters from a safetensors checkpoint, one tensor at a time, with
+ * Loads a {@link CausalLM}: fills its parameters from a safetensors checkpoint, one tensor at a time, with
  * bounded memory:
  * <ul>
  *   <li>a frozen float32 model on the CPU aliases the memory-mapped F32 tensors (no copy);
@@ -30,6 +31,68 @@ import java.util.Map;
  */
 final class WeightLoader {
     private WeightLoader() {}
+
+    /**
+     * {@link CausalLM#load}: refuses options that cannot be built, reads config.json and checks it
+     * against the weights' headers, builds the model and fills it, closing what it opened on failure.
+     */
+    static CausalLM load(Path dir, CausalLM.Options options) {
+        check(options);
+        ModelConfig config = ModelConfig.load(dir);
+        SafeTensors.Checkpoint ckpt = SafeTensors.open(dir);
+        try {
+            WeightsCheck.check(config, ckpt, Files.isDirectory(dir) ? dir.resolve("config.json") : dir);
+        } catch (RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
+        ModelParts parts = new ModelParts(config, options, ckpt.dominantDType(), dir);
+        boolean aliased;
+        try {
+            aliased = fill(ckpt, config, parts.params, parts.shapes, parts.manager, options);
+        } catch (RuntimeException e) {
+            parts.close();
+            ckpt.close();
+            throw e;
+        }
+        if (aliased) {
+            parts.mapped = ckpt;
+        } else {
+            ckpt.close();
+        }
+        return new CausalLM(parts);
+    }
+
+    /** Refuses what cannot be built: a type other than FLOAT32/FLOAT16, or trainable float16 weights. */
+    static void check(CausalLM.Options o) {
+        DataType dataType = o.dataType();
+        if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16) {
+            throw new Align4jException("CausalLM.Options: weights are held as FLOAT32 or FLOAT16, not " + dataType
+                    + (dataType == DataType.BFLOAT16 ? " (DJL's PyTorch engine cannot hold bfloat16; ModelDtypes.resolve "
+                            + "maps torch_dtype bfloat16 to FLOAT16)" : ""));
+        }
+        if (o.trainable() && dataType == DataType.FLOAT16) {
+            throw new Align4jException("full fine-tuning in float16 is not supported (it needs float32 master weights "
+                    + "and loss scaling, which align4j does not build): train LoRA adapters on a float16 base instead "
+                    + "(use_peft: true with torch_dtype: float16, or --use-peft --torch-dtype float16), "
+                    + "or train all weights in float32 (torch_dtype: float32)");
+        }
+    }
+
+    /** {@link CausalLM#frozenCopy()}: a frozen model holding a copy of each of {@code from}'s weights. */
+    static CausalLM frozenCopy(ModelParts from) {
+        ModelParts to = new ModelParts(from.config, new CausalLM.Options(from.manager.getDevice(), false,
+                from.weightType()), from.storedType, from.source);
+        for (Map.Entry<String, Parameter> e : from.params.entrySet()) {
+            NDArray view = e.getValue().getArray().stopGradient(); // shares storage: copy it
+            NDArray a = view.duplicate();
+            view.close();
+            a.attach(to.manager);
+            a.setName(e.getKey());
+            to.params.get(e.getKey()).setArray(a);
+        }
+        return new CausalLM(to);
+    }
 
     /**
      * @return whether some array aliases the checkpoint's mapped memory (the caller keeps it open)

@@ -1,9 +1,14 @@
 package io.github.align4j.model;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Texts;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -16,6 +21,8 @@ import java.util.regex.Pattern;
  * <p>It checks the sizes every tensor depends on: the layer count, vocabulary, hidden size, the
  * attention projections (heads × head_dim, KV heads), the MLP's inner size and GPT-2's learned
  * positions. Everything else (biases, norms, the head) is checked tensor by tensor while loading.
+ * After training, {@link #firstNonFinite} finds a weight that has become NaN or infinite, and
+ * {@link #nonFiniteOutput} words the error for a model whose outputs are.
  */
 final class WeightsCheck {
     private static final Pattern LAYER = Pattern.compile("^(?:model\\.layers|transformer\\.h|h)\\.(\\d{1,9})\\.");
@@ -120,5 +127,37 @@ final class WeightsCheck {
         return new Align4jException(configFile + ": key '" + key + "' is " + configValue + " but the weights ("
                 + where(ck) + ") " + what + ". config.json does not describe these weights: fix "
                 + key + " or use the config.json that came with them.");
+    }
+
+    /**
+     * {@link CausalLM#firstNonFiniteWeight()}: the name of the first of {@code weights} holding NaN or
+     * infinity, or null, from one {@code sum(w · 0)} a weight on its device.
+     */
+    static String firstNonFinite(Map<String, Parameter> weights) {
+        for (Map.Entry<String, Parameter> e : weights.entrySet()) {
+            NDArray a = e.getValue().getArray();
+            NDArray zeros = a.mul(0f);
+            NDArray sum = zeros.sum();
+            NDArray wide = sum.toType(DataType.FLOAT32, false);
+            float v = wide.getFloat();
+            if (wide != sum) {
+                wide.close();
+            }
+            sum.close();
+            zeros.close();
+            if (!Float.isFinite(v)) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
+    /** {@link CausalLM#nonFiniteOutput}: the error naming the model's folder (and the adapter's), or "the model". */
+    static Align4jException nonFiniteOutput(Path source, Path adapterSource, String what) {
+        String name = (source == null ? "the model" : "the model " + Texts.printable(source.toString()))
+                + (adapterSource == null ? "" : " with the adapter " + Texts.printable(adapterSource.toString()));
+        return new Align4jException(name + ": its weights give non-finite " + what + " (NaN or infinity), so no result "
+                + "is reported. The weights are damaged or too large (a diverged training run?): use another checkpoint"
+                + (adapterSource == null ? "" : " or adapter") + ".");
     }
 }
