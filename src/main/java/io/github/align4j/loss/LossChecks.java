@@ -120,7 +120,7 @@ public final class LossChecks {
         }
 
         static Inputs random(PreferenceLoss loss, int b, Random r) {
-            NDManager m = NDManager.newBaseManager();
+            NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu()); // never the default device: no GPU probe
             if (loss instanceof PairedLoss) {
                 float[] pc = logps(r, b);
                 float[] pr = logps(r, b);
