@@ -14,11 +14,11 @@ import io.github.align4j.eval.Judges;
 import io.github.align4j.eval.LlmJudge;
 import io.github.align4j.eval.PreferenceEval;
 import io.github.align4j.eval.SamplingOptions;
+import io.github.align4j.internal.Devices;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
-import io.github.align4j.model.SequenceLimits;
 import io.github.align4j.model.TextTokenizer;
+import io.github.align4j.model.internal.SequenceLimits;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -26,9 +26,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code align4j eval}: held-out preference accuracy of a policy against its reference, or with

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.eval.Generator;
 import io.github.align4j.eval.SamplingOptions;
+import io.github.align4j.internal.Devices;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;
 import java.io.PrintWriter;
@@ -17,9 +17,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code align4j generate}: completions of a prompt, or of every prompt of a file. */
 @Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = CliSupport.Version.class,

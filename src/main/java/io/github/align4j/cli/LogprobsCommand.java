@@ -9,12 +9,13 @@ import io.github.align4j.data.DataStats;
 import io.github.align4j.data.PreferenceData;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
+import io.github.align4j.internal.Devices;
+import io.github.align4j.internal.TinyTokenizer;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Devices;
 import io.github.align4j.model.ModelConfig;
-import io.github.align4j.model.SequenceLimits;
 import io.github.align4j.model.SequenceScorer;
 import io.github.align4j.model.TextTokenizer;
+import io.github.align4j.model.internal.SequenceLimits;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -23,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
-import io.github.align4j.model.TinyTokenizer;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -32,9 +32,9 @@ import java.util.stream.IntStream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code align4j logprobs}: the completion log-probabilities TRL's DPOTrainer computes — the sum,

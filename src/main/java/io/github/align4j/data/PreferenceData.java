@@ -2,7 +2,7 @@ package io.github.align4j.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.align4j.Align4jException;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.model.TextTokenizer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,10 +1,10 @@
 package io.github.align4j.eval;
 
-import io.github.align4j.internal.BoundedYaml;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.BoundedYaml;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.train.TrainConfig;
@@ -374,7 +374,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 return new MemoryCheck(mc, ai.djl.Device.gpu(), -1, "device " + d + " is not on this machine: estimates "
                         + "only; give --gpu-memory GIB (e.g. 80) to check each cell against one GPU", d);
             }
-            ai.djl.Device dev = io.github.align4j.model.Devices.resolve(base.device());
+            ai.djl.Device dev = io.github.align4j.internal.Devices.resolve(base.device());
             io.github.align4j.train.MemoryPlan probe = io.github.align4j.train.MemoryPlan.builder(mc).device(dev).build();
             String here = dev + (probe.available() < 0 ? "" : " (" + gib(probe.available()) + " available here)");
             return new MemoryCheck(mc, dev, probe.available(), "planned against " + here, here);

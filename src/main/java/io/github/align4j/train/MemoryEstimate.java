@@ -3,7 +3,7 @@ package io.github.align4j.train;
 import ai.djl.Device;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
-import io.github.align4j.model.SequenceLimits;
+import io.github.align4j.model.internal.SequenceLimits;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

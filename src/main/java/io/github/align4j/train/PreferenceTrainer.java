@@ -5,20 +5,20 @@ import ai.djl.ndarray.NDScope;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Kto;
 import io.github.align4j.loss.PreferenceLoss;
 import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Offline;
 import java.io.PrintStream;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Preference-tunes a policy against a frozen reference with any {@link PreferenceLoss}.
@@ -165,7 +165,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
             Path dir = refPath != null ? refPath : policy.source();
             refType = dir == null ? ai.djl.ndarray.types.DataType.FLOAT32
-                    : io.github.align4j.model.ModelDtypes.resolve(cfg.torchDtype(), dir);
+                    : io.github.align4j.model.internal.ModelDtypes.resolve(cfg.torchDtype(), dir);
         }
         reference = new Reference(b.reference, refPath, policy, refType).syncing(cfg.syncRefModel());
         if (cfg.precomputeRef() && reference.fingerprint() == null) {

@@ -1,4 +1,4 @@
-package io.github.align4j.model;
+package io.github.align4j.internal;
 
 import io.github.align4j.Align4jException;
 import java.io.IOException;

@@ -1,8 +1,9 @@
-package io.github.align4j.model;
+package io.github.align4j.model.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import io.github.align4j.Align4jException;
+import io.github.align4j.model.SafeTensors;
 import java.nio.file.Path;
 import java.util.Locale;
 
