@@ -17,9 +17,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code align4j generate}: completions of a prompt, or of every prompt of a file. */
 @Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = CliSupport.Version.class,

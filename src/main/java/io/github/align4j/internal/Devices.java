@@ -3,7 +3,6 @@ package io.github.align4j.internal;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import io.github.align4j.Align4jException;
-import io.github.align4j.internal.Offline;
 
 /** {@code --device cpu|gpu|gpu:N|auto}: auto picks the first GPU when DJL sees one, else the CPU; gpu:N the N-th. */
 public final class Devices {
