@@ -4,6 +4,7 @@ import ai.djl.Device;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.internal.SequenceLimits;
+import io.github.align4j.train.internal.MemoryModel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

@@ -10,6 +10,7 @@ import io.github.align4j.loss.Kto;
 import io.github.align4j.loss.PreferenceLoss;
 import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
+import io.github.align4j.train.internal.Batches;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -8,6 +8,7 @@ import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Scalars;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.SequenceScorer;
+import io.github.align4j.train.internal.Batches;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.github.align4j.train;
+package io.github.align4j.train.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
@@ -10,6 +10,9 @@ import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.train.MemoryPlan;
+import io.github.align4j.train.PreferenceTrainer;
+import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
