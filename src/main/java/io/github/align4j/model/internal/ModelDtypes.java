@@ -10,7 +10,7 @@ import java.util.Locale;
 /**
  * {@code torch_dtype} (transformers' {@code from_pretrained(torch_dtype=...)}, TRL's
  * {@code ModelConfig.torch_dtype}, align4j's {@code --torch-dtype}) as the type a model's frozen
- * weights are held in ({@link CausalLM.Options#dataType()}).
+ * weights are held in ({@link io.github.align4j.model.CausalLM.Options#dataType()}).
  *
  * <pre>{@code
  * DataType t = ModelDtypes.resolve(cfg.torchDtype(), modelDir);   // FLOAT32 or FLOAT16

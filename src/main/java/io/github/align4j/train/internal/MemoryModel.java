@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The counting behind {@link MemoryPlan}: weights and LoRA adapters from config.json alone, and what
+ * The counting behind {@link io.github.align4j.train.MemoryPlan}: weights and LoRA adapters from config.json alone, and what
  * autograd keeps per decoder layer, read off the model code (model.LlamaDecoderLayer,
  * LlamaAttention, CausalAttention, LlamaMlp, RmsNorm, Gpt2Block, Gpt2Attention, Gpt2Mlp). Counts
  * are elements unless a name says bytes; {@code n = rows · tokens} positions of one micro-batch.
