@@ -1,10 +1,10 @@
 package io.github.align4j.eval;
 
+import io.github.align4j.internal.BoundedYaml;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.github.align4j.Align4jException;
-import io.github.align4j.internal.BoundedYaml;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.train.TrainConfig;

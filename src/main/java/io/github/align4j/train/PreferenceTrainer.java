@@ -12,14 +12,14 @@ import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.train.internal.Batches;
 import java.io.PrintStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Preference-tunes a policy against a frozen reference with any {@link PreferenceLoss}.
