@@ -8,7 +8,7 @@ import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;
-import io.github.align4j.train.Bench;
+import io.github.align4j.train.internal.Bench;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;

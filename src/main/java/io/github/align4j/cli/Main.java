@@ -1,6 +1,6 @@
 package io.github.align4j.cli;
 
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -3,7 +3,7 @@ package io.github.align4j.cli;
 import io.github.align4j.Align4jException;
 import io.github.align4j.eval.ChatClient;
 import io.github.align4j.eval.MtBench;
-import io.github.align4j.model.Devices;
+import io.github.align4j.internal.Devices;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;

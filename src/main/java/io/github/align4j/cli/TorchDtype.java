@@ -23,7 +23,7 @@ final class TorchDtype {
      * @param flag the option or key that gave {@code name}, named in errors
      */
     static DataType resolve(String name, Path modelDir, String flag) {
-        return io.github.align4j.model.ModelDtypes.resolve(check(name, flag), modelDir); // the library's one mapping
+        return io.github.align4j.model.internal.ModelDtypes.resolve(check(name, flag), modelDir); // the library's one mapping
     }
 
     /** {@code name} in lower case, when it is one of {@link #NAMES}. */
@@ -38,7 +38,7 @@ final class TorchDtype {
 
     /** A file type for {@code merge --dtype}: float32 → F32, float16 → F16, bfloat16 → BF16. */
     static SafeTensors.DType stored(String name, String flag) {
-        SafeTensors.DType t = io.github.align4j.model.ModelDtypes.fileType(name);
+        SafeTensors.DType t = io.github.align4j.model.internal.ModelDtypes.fileType(name);
         if (t == null) {
             throw new Align4jException(flag + " '" + name + "': expected float32, float16 or bfloat16");
         }

@@ -1,7 +1,7 @@
 package io.github.align4j.data;
 
 import io.github.align4j.Align4jException;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.model.TextTokenizer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

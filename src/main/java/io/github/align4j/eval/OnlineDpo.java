@@ -2,9 +2,9 @@ package io.github.align4j.eval;
 
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.internal.Texts;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Offline;
 import io.github.align4j.model.TextTokenizer;
 import io.github.align4j.train.OnlinePairs;
 import io.github.align4j.train.PreferenceTrainer;

@@ -27,7 +27,7 @@ import java.util.TreeSet;
  * line's jar bundles them). Without them on the class path the report is written without plots, and
  * {@code report.html} and {@code results.md} say which two dependencies to add to get them.
  */
-public final class Report {
+final class Report {
     private Report() {}
 
     /** Human names of metrics, for tables and axes. */

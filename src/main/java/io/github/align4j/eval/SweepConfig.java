@@ -374,7 +374,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 return new MemoryCheck(mc, ai.djl.Device.gpu(), -1, "device " + d + " is not on this machine: estimates "
                         + "only; give --gpu-memory GIB (e.g. 80) to check each cell against one GPU", d);
             }
-            ai.djl.Device dev = io.github.align4j.model.Devices.resolve(base.model().device().toString());
+            ai.djl.Device dev = io.github.align4j.internal.Devices.resolve(base.model().device().toString());
             io.github.align4j.train.MemoryPlan probe = io.github.align4j.train.MemoryPlan.builder(mc).device(dev).build();
             String here = dev + (probe.available() < 0 ? "" : " (" + gib(probe.available()) + " available here)");
             return new MemoryCheck(mc, dev, probe.available(), "planned against " + here, here);

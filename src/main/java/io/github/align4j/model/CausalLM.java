@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Devices;
+import io.github.align4j.internal.Offline;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import io.github.align4j.model.internal.ModelDtypes;
 
 /**
  * A causal language model as its {@link ModelFamily} builds it:

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.github.align4j.internal.Scalars;
+import io.github.align4j.model.internal.ModelDtypes;
 import java.util.HashMap;
 import java.util.Map;
 

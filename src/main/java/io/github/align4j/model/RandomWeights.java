@@ -1,5 +1,6 @@
 package io.github.align4j.model;
 
+import io.github.align4j.model.internal.SequenceLimits;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;

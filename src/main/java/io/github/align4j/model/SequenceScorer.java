@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.github.align4j.Align4jException;
 import io.github.align4j.internal.Scalars;
+import io.github.align4j.model.internal.SequenceLimits;
 
 /**
  * Sequence log-probabilities of completions, as TRL's DPOTrainer computes them for decoder-only

@@ -5,7 +5,7 @@
  * tokenizers, and {@link io.github.align4j.model.SequenceScorer} computes the completion
  * log-probabilities that the losses compare, as TRL does.
  *
- * <p>{@link io.github.align4j.model.Offline} keeps DJL's telemetry off without overriding a setting
+ * <p>Every entry point keeps DJL's telemetry off ({@code OPT_OUT_TRACKING}) without overriding a setting
  * the application chose.
  */
 package io.github.align4j.model;

@@ -3,7 +3,7 @@ package io.github.align4j.train;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.SequenceLimits;
+import io.github.align4j.model.internal.SequenceLimits;
 import java.util.List;
 
 /**

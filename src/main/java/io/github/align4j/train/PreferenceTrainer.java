@@ -5,11 +5,12 @@ import ai.djl.ndarray.NDScope;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Kto;
 import io.github.align4j.loss.PreferenceLoss;
 import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Offline;
+import io.github.align4j.train.internal.Batches;
 import java.io.PrintStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -165,7 +166,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
             Path dir = refPath != null ? refPath : policy.source();
             refType = dir == null ? ai.djl.ndarray.types.DataType.FLOAT32
-                    : io.github.align4j.model.ModelDtypes.resolve(cfg.model().torchDtype().key(), dir);
+                    : io.github.align4j.model.internal.ModelDtypes.resolve(cfg.model().torchDtype().key(), dir);
         }
         reference = new Reference(b.reference, refPath, policy, refType).syncing(cfg.reference().sync());
         if (cfg.reference().precompute() && reference.fingerprint() == null) {

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.model.TextTokenizer;
 import java.nio.file.Path;
 import java.util.HashSet;

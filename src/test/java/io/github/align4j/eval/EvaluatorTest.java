@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import io.github.align4j.Align4jException;
-import io.github.align4j.model.TinyTokenizer;
 import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.internal.TinyTokenizer;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.SequenceScorer;

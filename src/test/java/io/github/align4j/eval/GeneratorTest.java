@@ -11,7 +11,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import io.github.align4j.Align4jException;
-import io.github.align4j.model.TinyTokenizer;
+import io.github.align4j.internal.TinyTokenizer;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.TextTokenizer;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.StringWriter;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -81,7 +81,7 @@ class SweepShardTest {
         assertEquals("gpu:1", io.github.align4j.train.TrainConfig.defaults().with("device", "gpu:1", "test").model().device().toString());
         assertThrows(Align4jException.class, () -> io.github.align4j.train.TrainConfig.defaults().with("device", "gpu:x", "test"));
         int gpus = ai.djl.engine.Engine.getInstance().getGpuCount();
-        assertTrue(assertThrows(Align4jException.class, () -> io.github.align4j.model.Devices.resolve("gpu:" + gpus))
+        assertTrue(assertThrows(Align4jException.class, () -> io.github.align4j.internal.Devices.resolve("gpu:" + gpus))
                 .getMessage().contains("DJL sees " + gpus + " GPU(s)"));
     }
 

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.model.TextTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;

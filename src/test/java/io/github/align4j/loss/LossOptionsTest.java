@@ -11,7 +11,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import io.github.align4j.Align4jException;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.align4j.Align4jException;
 import io.github.align4j.TestData;
+import io.github.align4j.internal.TinyTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;

@@ -15,6 +15,7 @@ import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Offline;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

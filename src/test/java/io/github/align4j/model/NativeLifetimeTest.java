@@ -9,6 +9,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import io.github.align4j.internal.Offline;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;

@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Scalars;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;

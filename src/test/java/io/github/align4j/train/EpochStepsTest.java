@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Offline;
+import io.github.align4j.train.internal.Batches;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

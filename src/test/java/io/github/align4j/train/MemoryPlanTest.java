@@ -14,6 +14,7 @@ import io.github.align4j.Align4jException;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.train.internal.MemoryModel;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Offline;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.align4j.Align4jException;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Offline;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import io.github.align4j.model.Offline;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.model.SequenceScorer;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

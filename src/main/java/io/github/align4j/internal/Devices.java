@@ -1,4 +1,4 @@
-package io.github.align4j.model;
+package io.github.align4j.internal;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;

@@ -1,4 +1,4 @@
-package io.github.align4j.train;
+package io.github.align4j.train.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;

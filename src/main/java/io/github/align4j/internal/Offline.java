@@ -1,4 +1,4 @@
-package io.github.align4j.model;
+package io.github.align4j.internal;
 
 /**
  * Keeps DJL's telemetry off without touching any other JVM-wide setting. DJL calls a cloud

@@ -1,4 +1,4 @@
-package io.github.align4j.model;
+package io.github.align4j.internal;
 
 import io.github.align4j.Align4jException;
 import java.io.IOException;
@@ -14,7 +14,7 @@ import java.util.List;
  * 535 merges learned from an English text written for the project, and {@code <|endoftext|>} (EOS,
  * padding), {@code <|im_start|>}, {@code <|im_end|>}) and a ChatML chat template. Any text can be
  * encoded (bytes are the fallback). It is made by {@code TinyTokenizerBuilder} in the tests.
- * {@link CausalLM#init(String, java.util.Map, Path, Path, long)} uses it when given no tokenizer.
+ * {@code CausalLM.init(modelType, config, tokenizerDir, outDir, seed)} uses it when given no tokenizer.
  */
 public final class TinyTokenizer {
     /** Where the files are on the class path. */

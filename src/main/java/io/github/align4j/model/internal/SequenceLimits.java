@@ -1,8 +1,10 @@
-package io.github.align4j.model;
+package io.github.align4j.model.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import io.github.align4j.Align4jException;
+import io.github.align4j.model.CausalLM;
+import io.github.align4j.model.ModelConfig;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -66,8 +68,8 @@ public final class SequenceLimits {
 
     static final long SMALL = 256L << 20;
 
-    /** {@link #checkMemory(CausalLM, long, long, boolean, String)} with the available bytes given (tests). */
-    static void checkMemory(ModelConfig c, long rows, long tokens, boolean training, DataType dtype, long available,
+    /** {@link #checkMemory(CausalLM, long, long, boolean, String)} with the available bytes given (the model's tests). */
+    public static void checkMemory(ModelConfig c, long rows, long tokens, boolean training, DataType dtype, long available,
             String device, String fix) {
         long need = lowerBoundBytes(c, rows, tokens, training, dtype);
         if (available >= 0 && need > available) {

@@ -1,4 +1,4 @@
-package io.github.align4j.train;
+package io.github.align4j.train.internal;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -12,7 +12,7 @@ import java.util.function.IntUnaryOperator;
  * {@code groupByLength} they are sorted by length inside windows of 64 micro-batches and the
  * resulting batches are shuffled, which cuts padding without giving up randomness.
  */
-final class Batches {
+public final class Batches {
     private Batches() {}
 
     /**
@@ -20,7 +20,7 @@ final class Batches {
      * @param batch micro-batch size (the last, smaller batch of an epoch is kept)
      * @param length the padded length an example needs (for grouping)
      */
-    static List<int[]> epoch(int n, int batch, long seed, int epoch, boolean shuffle, boolean groupByLength,
+    public static List<int[]> epoch(int n, int batch, long seed, int epoch, boolean shuffle, boolean groupByLength,
             IntUnaryOperator length) {
         List<Integer> order = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-package io.github.align4j.model;
+package io.github.align4j.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,7 +1,8 @@
-package io.github.align4j.train;
+package io.github.align4j.train.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
 import java.util.List;
@@ -19,8 +20,8 @@ import org.junit.jupiter.api.Test;
  */
 class StepFlopsTest {
     static ModelConfig tiny() {
-        return MemoryPlanTest.config(Map.of("model_type", "llama", "hidden_size", 8, "intermediate_size", 12,
-                "num_hidden_layers", 2, "num_attention_heads", 2, "num_key_value_heads", 1, "vocab_size", 20));
+        return ModelConfig.parse(new ObjectMapper().valueToTree(Map.of("model_type", "llama", "hidden_size", 8, "intermediate_size", 12,
+                "num_hidden_layers", 2, "num_attention_heads", 2, "num_key_value_heads", 1, "vocab_size", 20)), "test");
     }
 
     @Test

@@ -1,4 +1,4 @@
-package io.github.align4j.train;
+package io.github.align4j.train.internal;
 
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;

@@ -1,15 +1,18 @@
-package io.github.align4j.train;
+package io.github.align4j.train.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
+import io.github.align4j.internal.Devices;
+import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
-import io.github.align4j.model.Devices;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
-import io.github.align4j.model.Offline;
+import io.github.align4j.train.MemoryPlan;
+import io.github.align4j.train.PreferenceTrainer;
+import io.github.align4j.train.TrainConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,15 +1,16 @@
-package io.github.align4j.model;
+package io.github.align4j.model.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import io.github.align4j.Align4jException;
+import io.github.align4j.model.SafeTensors;
 import java.nio.file.Path;
 import java.util.Locale;
 
 /**
  * {@code torch_dtype} (transformers' {@code from_pretrained(torch_dtype=...)}, TRL's
  * {@code ModelConfig.torch_dtype}, align4j's {@code --torch-dtype}) as the type a model's frozen
- * weights are held in ({@link CausalLM.Options#dataType()}).
+ * weights are held in ({@link io.github.align4j.model.CausalLM.Options#dataType()}).
  *
  * <pre>{@code
  * DataType t = ModelDtypes.resolve(cfg.torchDtype(), modelDir);   // FLOAT32 or FLOAT16

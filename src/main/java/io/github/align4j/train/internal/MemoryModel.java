@@ -1,4 +1,4 @@
-package io.github.align4j.train;
+package io.github.align4j.train.internal;
 
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The counting behind {@link MemoryPlan}: weights and LoRA adapters from config.json alone, and what
+ * The counting behind {@link io.github.align4j.train.MemoryPlan}: weights and LoRA adapters from config.json alone, and what
  * autograd keeps per decoder layer, read off the model code (model.LlamaDecoderLayer,
  * LlamaAttention, CausalAttention, LlamaMlp, RmsNorm, Gpt2Block, Gpt2Attention, Gpt2Mlp). Counts
  * are elements unless a name says bytes; {@code n = rows · tokens} positions of one micro-batch.
@@ -16,7 +16,7 @@ import java.util.List;
  * x·W with W frozen keeps W (for x's gradient) but not x, and RMSNorm's y·g with g frozen keeps
  * nothing of y.
  */
-final class MemoryModel {
+public final class MemoryModel {
     private MemoryModel() {}
 
     /**
@@ -26,12 +26,12 @@ final class MemoryModel {
      * @param group the projections that read the same input: attn_in (q, k, v / c_attn), attn_out
      *     (o_proj / attn.c_proj), mlp_in (gate, up / c_fc), mlp_out (down / mlp.c_proj)
      */
-    record Module(String name, long in, long out, String group) {}
+    public record Module(String name, long in, long out, String group) {}
 
-    static final List<String> GROUPS = List.of("attn_in", "attn_out", "mlp_in", "mlp_out");
+    public static final List<String> GROUPS = List.of("attn_in", "attn_out", "mlp_in", "mlp_out");
 
     /** The projections of layer {@code i}, as the model registers them. */
-    static List<Module> modules(ModelConfig c, int i) {
+    public static List<Module> modules(ModelConfig c, int i) {
         long e = c.hiddenSize();
         long inner = c.intermediateSize();
         if (c.isGpt2()) {
@@ -49,7 +49,7 @@ final class MemoryModel {
     }
 
     /** Every weight of the model, as {@code CausalLM.parameterCount()} counts them. */
-    static long parameters(ModelConfig c) {
+    public static long parameters(ModelConfig c) {
         long e = c.hiddenSize();
         long v = c.vocabSize();
         long perLayer = layerLinearParameters(c);
@@ -67,7 +67,7 @@ final class MemoryModel {
     }
 
     /** Σ in·out over one layer's projections: the weights a float16 layer converts to float32. */
-    static long layerLinearParameters(ModelConfig c) {
+    public static long layerLinearParameters(ModelConfig c) {
         long n = 0;
         for (Module m : modules(c, 0)) {
             n += m.in() * m.out();
@@ -76,7 +76,7 @@ final class MemoryModel {
     }
 
     /** The projections LoRA adapts in layer {@code i} (PEFT's matching: the name, or a suffix after a dot). */
-    static List<Module> adapted(ModelConfig c, LoraConfig lora, int i) {
+    public static List<Module> adapted(ModelConfig c, LoraConfig lora, int i) {
         List<String> want = lora.targetModules().isEmpty()
                 ? (c.isGpt2() ? List.of("c_attn") : List.of("q_proj", "v_proj")) // PEFT's defaults, as ModelFamily
                 : lora.targetModules();
@@ -91,7 +91,7 @@ final class MemoryModel {
     }
 
     /** A and B of every adapted projection: Σ r·(in + out). */
-    static long loraParameters(ModelConfig c, LoraConfig lora) {
+    public static long loraParameters(ModelConfig c, LoraConfig lora) {
         long n = 0;
         for (int i = 0; i < c.numLayers(); i++) {
             for (Module m : adapted(c, lora, i)) {
@@ -119,7 +119,7 @@ final class MemoryModel {
      * @param activationBytes bytes of an activation (the masks' byte counts are given in these units)
      * @return {count, elements} of each kind of tensor
      */
-    static List<long[]> layerTensors(ModelConfig c, long rows, long tokens, LoraConfig lora, int layer, long activationBytes) {
+    public static List<long[]> layerTensors(ModelConfig c, long rows, long tokens, LoraConfig lora, int layer, long activationBytes) {
         long n = rows * tokens;
         long e = c.hiddenSize();
         long inner = c.intermediateSize();
@@ -158,7 +158,7 @@ final class MemoryModel {
     }
 
     /** The input width of a group of projections. */
-    static long groupInput(ModelConfig c, String group) {
+    public static long groupInput(ModelConfig c, String group) {
         return switch (group) {
             case "attn_out" -> c.isGpt2() ? c.hiddenSize() : (long) c.numHeads() * c.headDim();
             case "mlp_out" -> c.intermediateSize();
@@ -167,7 +167,7 @@ final class MemoryModel {
     }
 
     /** Σ count·size of tensors. */
-    static long sum(List<long[]> tensors) {
+    public static long sum(List<long[]> tensors) {
         long s = 0;
         for (long[] x : tensors) {
             s += x[0] * x[1];
@@ -180,7 +180,7 @@ final class MemoryModel {
      * probabilities and scores ([rows, H, T, T] each), of the MLP's widest tensors and of the
      * residual stream.
      */
-    static List<long[]> layerBackwardTensors(ModelConfig c, long rows, long tokens) {
+    public static List<long[]> layerBackwardTensors(ModelConfig c, long rows, long tokens) {
         long n = rows * tokens;
         long square = rows * c.numHeads() * tokens * tokens;
         long mlp = n * c.intermediateSize();
