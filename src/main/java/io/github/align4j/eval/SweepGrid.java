@@ -3,6 +3,7 @@ package io.github.align4j.eval;
 import io.github.align4j.Align4jException;
 import io.github.align4j.loss.Losses;
 import io.github.align4j.loss.PreferenceLoss;
+import io.github.align4j.model.Offline;
 import io.github.align4j.train.TrainConfig;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -17,6 +18,10 @@ import java.util.Set;
  * table row), and each cell's loss with only the options that loss reads. {@link Sweep} delegates here.
  */
 final class SweepGrid {
+    static {
+        Offline.ensure(); // as Sweep: SweepConfig reaches the grid (and the losses) through here
+    }
+
     /** Most cells in a grid: each is a training run, and the plan lists them all. */
     static final int MAX_CELLS = 10_000;
     /** Longest cell name: the id names a folder, the row heads a table row, a CSV row and a plot's series. */
