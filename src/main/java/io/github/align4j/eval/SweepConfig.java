@@ -123,7 +123,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             }
         }
         try {
-            Sweep.expand(grid, base); // the number of cells and their names, before any cell is checked
+            SweepGrid.expand(grid, base); // the number of cells and their names, before any cell is checked
         } catch (Align4jException e) {
             throw new Align4jException(file + ": " + e.getMessage(), e);
         }
@@ -144,7 +144,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         c.seeds(); // checks seeds, shards and eval
         c.shards();
         c.mtBench();
-        Sweep.expand(grid, base); // every cell's values and the ids are valid
+        SweepGrid.expand(grid, base); // every cell's values and the ids are valid
         return c;
     }
 
@@ -162,9 +162,9 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                         + "; remove it or add a loss that uses it");
             }
         }
-        for (Sweep.Cell cell : Sweep.expand(grid, base)) { // every cell's loss accepts the options it reads (label_smoothing 0.7 with dpo: no)
+        for (Sweep.Cell cell : SweepGrid.expand(grid, base)) { // every cell's loss accepts the options it reads (label_smoothing 0.7 with dpo: no)
             try {
-                Sweep.loss(base.with(cell.values(), "grid " + cell.id()).validated());
+                SweepGrid.loss(base.with(cell.values(), "grid " + cell.id()).validated());
             } catch (Align4jException e) {
                 throw new Align4jException(file + ": cell " + cell.id() + ": " + e.getMessage(), e);
             }
@@ -237,7 +237,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
 
     /** The cells of the grid, in order. */
     public List<Sweep.Cell> cells() {
-        return Sweep.expand(grid, base);
+        return SweepGrid.expand(grid, base);
     }
 
     /**
@@ -315,7 +315,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
             TrainConfig cc = base.with(c.values(), "grid").validated();
             String memory = "";
             if (mem != null) {
-                io.github.align4j.train.MemoryPlan mp = mem.plan(Sweep.forItsLoss(cc));
+                io.github.align4j.train.MemoryPlan mp = mem.plan(SweepGrid.forItsLoss(cc));
                 boolean fits = mp.fits();
                 memory = "  ~" + gib(mp.total()) + (mp.available() < 0 ? "" : fits ? " fits" : " DOES NOT FIT");
                 if (!fits) {
@@ -435,7 +435,7 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
         if (rows <= 0) {
             return -1;
         }
-        long n = Sweep.loss(c).dataKind() == io.github.align4j.loss.PreferenceLoss.DataKind.UNPAIRED ? 2 * rows : rows;
+        long n = SweepGrid.loss(c).dataKind() == io.github.align4j.loss.PreferenceLoss.DataKind.UNPAIRED ? 2 * rows : rows;
         return io.github.align4j.train.PreferenceTrainer.totalSteps(n, c);
     }
 

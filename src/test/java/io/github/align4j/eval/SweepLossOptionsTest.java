@@ -29,7 +29,7 @@ class SweepLossOptionsTest {
         String msg = assertThrows(Align4jException.class, () -> SweepConfig.load(f)).getMessage();
         assertTrue(msg.contains("label_smoothing=0.7") && msg.contains("dpo"), msg);
         TrainConfig c = TrainConfig.builder().lossType("dpo").labelSmoothing(0.7).build();
-        assertThrows(Align4jException.class, () -> Sweep.loss(c));
+        assertThrows(Align4jException.class, () -> SweepGrid.loss(c));
     }
 
     @Test
@@ -37,21 +37,21 @@ class SweepLossOptionsTest {
         SweepConfig sc = SweepConfig.load(file(dir, "label_smoothing: 0.2\nloss_kwargs: {kl_detach: true}\n"
                 + "grid:\n  loss_type: [dpo, ipo, kto_pair]\n  beta: [0.1]\n"));
         for (Sweep.Cell cell : sc.cells()) {
-            TrainConfig c = Sweep.forItsLoss(sc.base().with(cell.values(), "test"));
+            TrainConfig c = SweepGrid.forItsLoss(sc.base().with(cell.values(), "test"));
             switch (cell.algorithm()) {
                 case "dpo" -> {
-                    assertEquals(0.2, ((Dpo) Sweep.loss(c)).labelSmoothing());
+                    assertEquals(0.2, ((Dpo) SweepGrid.loss(c)).labelSmoothing());
                     assertEquals(Map.of(), c.lossSpec().kwargs());
                 }
                 case "ipo" -> assertEquals(Map.of(), c.allLossOptions());
                 default -> {
-                    assertTrue(((KtoPair) Sweep.loss(c)).klDetach());
+                    assertTrue(((KtoPair) SweepGrid.loss(c)).klDetach());
                     assertEquals(0.0, c.lossSpec().labelSmoothing());
                 }
             }
         }
         SweepConfig blog = sc.withLossOptions(Map.of("kl_detach", "false"));
-        assertFalse(((KtoPair) Sweep.loss(blog.base().with("loss_type", "kto_pair", "test"))).klDetach());
+        assertFalse(((KtoPair) SweepGrid.loss(blog.base().with("loss_type", "kto_pair", "test"))).klDetach());
         String none = assertThrows(Align4jException.class, () -> SweepConfig.load(file(dir,
                 "simpo_gamma: 1.0\ngrid:\n  loss_type: [dpo, ipo]\n"))).getMessage();
         assertTrue(none.contains("simpo_gamma") && none.contains("read by no loss"), none);
@@ -60,8 +60,8 @@ class SweepLossOptionsTest {
     @Test
     void lossWeightsParseAlikeInTrainAndSweep() {
         TrainConfig c = TrainConfig.builder().lossWeights("dpo=1, sft=0.5").build();
-        assertEquals(c.loss().name(), Sweep.loss(c).name());
-        assertEquals("dpo+0.5*sft", Sweep.loss(c).name());
+        assertEquals(c.loss().name(), SweepGrid.loss(c).name());
+        assertEquals("dpo+0.5*sft", SweepGrid.loss(c).name());
         // a malformed list is refused where it is set, naming the key, from Java as from a recipe
         String a = assertThrows(Align4jException.class, () -> TrainConfig.builder().lossWeights("dpo,sft=0.5")).getMessage();
         assertTrue(a.contains("loss_weights") && a.contains("expected NAME=WEIGHT"), a);

@@ -153,13 +153,13 @@ class SweepTest {
     void gridValuesAreCheckedBeforeAnythingRuns() {
         var base = SweepFixture.config();
         Align4jException e = assertThrows(Align4jException.class,
-                () -> Sweep.expand(Map.of("beta", List.of(0.1, -1.0)), base));
+                () -> SweepGrid.expand(Map.of("beta", List.of(0.1, -1.0)), base));
         assertTrue(e.getMessage().contains("beta") && e.getMessage().contains("> 0"), e.getMessage());
-        e = assertThrows(Align4jException.class, () -> Sweep.expand(Map.of("betta", List.of(0.1)), base));
+        e = assertThrows(Align4jException.class, () -> SweepGrid.expand(Map.of("betta", List.of(0.1)), base));
         assertTrue(e.getMessage().contains("betta") && e.getMessage().contains("beta"), e.getMessage());
-        assertEquals(6, Sweep.expand(new LinkedHashMap<>(Map.of("loss_type", List.of("dpo", "ipo", "kto_pair"))), base).size()
+        assertEquals(6, SweepGrid.expand(new LinkedHashMap<>(Map.of("loss_type", List.of("dpo", "ipo", "kto_pair"))), base).size()
                 * 2);
-        List<Sweep.Cell> cells = Sweep.expand(new LinkedHashMap<>(Map.of("learning_rate", List.of(1e-3, 5e-4))), base);
+        List<Sweep.Cell> cells = SweepGrid.expand(new LinkedHashMap<>(Map.of("learning_rate", List.of(1e-3, 5e-4))), base);
         assertEquals("dpo-learning_rate=0.001", cells.get(0).id());
         assertEquals("dpo learning_rate=0.001", cells.get(0).row());
     }

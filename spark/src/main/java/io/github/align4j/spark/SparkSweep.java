@@ -95,8 +95,8 @@ public final class SparkSweep {
     /** On a cluster every path is read by other machines' processes: a relative one would mean another folder there. */
     static void checkAbsolute(SweepConfig sc) {
         var b = sc.base();
-        String[][] paths = {{"model_name_or_path", b.modelPath()}, {"train_file", b.trainFile()},
-                {"eval_file", b.evalFile()}, {"output_dir", b.outputDir()}, {"chat_template", b.chatTemplate()}};
+        String[][] paths = {{"model_name_or_path", b.model().path()}, {"train_file", b.data().trainFile()},
+                {"eval_file", b.data().evalFile()}, {"output_dir", b.output().dir()}, {"chat_template", b.data().chatTemplate()}};
         for (String[] p : paths) {
             if (!p[1].isBlank() && !Path.of(p[1]).isAbsolute()) {
                 throw new Align4jException(sc.file() + ": " + p[0] + " '" + p[1] + "' is relative; on a cluster each executor "
