@@ -185,7 +185,7 @@ final class RunState {
                     + "and the same ATEN_CPU_CAPABILITY on the same kind of CPU.");
         }
         long step = from.step();
-        checkRanges(dir.resolve(Checkpoints.STATE), st, a, step, pos);
+        RestoreChecks.ranges(dir.resolve(Checkpoints.STATE), st, a, step, pos, cfg);
         // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
         // at a time from the memory-mapped files: no second copy of the model on the heap
         Path master = dir.resolve(Checkpoints.MASTER);
@@ -196,14 +196,14 @@ final class RunState {
                     : " holds a LoRA adapter but this run trains all weights") + "; resume with the settings of that run "
                     + "(use_peft and the lora_* keys)");
         }
-        Checkpoints.copyInto(lora ? adapter : Files.isRegularFile(master) ? master : dir, "", params,
+        RestoreChecks.copyInto(lora ? adapter : Files.isRegularFile(master) ? master : dir, "", params,
                 lora ? "the LoRA adapter" : "the model");
         Path opt = dir.resolve(Checkpoints.OPTIMIZER);
         if (!Files.isRegularFile(opt)) {
             throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");
         }
-        Checkpoints.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
-        Checkpoints.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments", true);
+        RestoreChecks.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
+        RestoreChecks.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments", true);
         optimizer.restoreSteps(st.path("optimizer_step").asLong());
         pos.epoch = a.path("epoch").asInt();
         pos.next = a.path("next_batch").asInt();
@@ -236,7 +236,7 @@ final class RunState {
                     + "sync_ref_model (TR-DPO) and its reference cannot be continued: resume with sync_ref_model false, "
                     + "or start a new run in a new folder");
         }
-        Checkpoints.copyInto(file, "", reference.weights(), "the TR-DPO reference");
+        RestoreChecks.copyInto(file, "", reference.weights(), "the TR-DPO reference");
     }
 
     // ---- the run's steps and checkpoints -----------------------------------------------------------
@@ -302,87 +302,10 @@ final class RunState {
         return p;
     }
 
-    /**
-     * Every number a resume takes from trainer_state.json, checked against this run before any of it
-     * is used: anyone can edit the file and rehash the manifest. Keys this version does not read are
-     * allowed (a newer align4j may add some).
-     *
-     * @throws Align4jException naming the file and the key, with the range it must be in
-     */
-    private void checkRanges(Path file, JsonNode st, JsonNode a, long step, Position pos) {
-        int micro = pos.microPerEpoch();
-        int accumulation = cfg.optimization().gradientAccumulationSteps();
-        long perEpoch = Position.stepsPerEpoch(micro, accumulation);
-        whole(file, a, "version", 1, VERSION);
-        whole(file, st, "optimizer_step", 0, step);
-        long epoch = whole(file, a, "epoch", 0, step / perEpoch);
-        long next = whole(file, a, "next_batch", 0, micro);
-        long done = epoch * perEpoch + (next + accumulation - 1) / accumulation;
-        if (done != step) {
-            throw new Align4jException(file + ": epoch " + epoch + " and next_batch " + next + " are step " + done
-                    + " of this run (" + micro + " micro-batches an epoch, gradient_accumulation_steps " + accumulation
-                    + "), not global_step " + step + BAD_STATE);
-        }
-        whole(file, a, "micro_batches_done", epoch * micro + next, epoch * micro + next);
-        whole(file, a, "nonfinite_in_a_row", 0, step);
-        if (a.has("elapsed_s")) {
-            JsonNode e = a.get("elapsed_s");
-            if (!e.isNumber() || !(e.asDouble() >= 0) || !Double.isFinite(e.asDouble())) {
-                throw new Align4jException(file + ": align4j.elapsed_s must be a finite number ≥ 0" + BAD_STATE);
-            }
-        }
-        JsonNode w = a.path("window");
-        if (!w.isMissingNode() && !w.isObject()) {
-            throw new Align4jException(file + ": align4j.window must be an object" + BAD_STATE);
-        }
-        // the sums may hold NaN or infinity (written "NaN"): a non-finite step's scores are in its window's
-        // metrics, and a run stopped by max_nonfinite_steps is resumed from such a checkpoint; they are only logged
-        for (JsonNode v : w.path("sums")) {
-            if (!metric(v)) {
-                throw new Align4jException(file + ": align4j.window.sums must hold numbers" + BAD_STATE);
-            }
-        }
-        for (JsonNode v : w.path("counts")) {
-            if (!v.canConvertToExactIntegral() || !v.canConvertToLong() || v.asLong() < 0) {
-                throw new Align4jException(file + ": align4j.window.counts must hold whole numbers ≥ 0" + BAD_STATE);
-            }
-        }
-        for (JsonNode pair : w.path("extra")) {
-            for (JsonNode v : pair) {
-                if (!metric(v)) {
-                    throw new Align4jException(file + ": align4j.window.extra must hold numbers" + BAD_STATE);
-                }
-            }
-        }
-    }
-
     /** A value of the checkpoint's config for a message: control characters escaped, at most 80 characters. */
     private static String shown(JsonNode v) {
         String t = v.isValueNode() ? v.asText() : v.toString();
         return io.github.align4j.internal.Texts.printable(t.length() > 80 ? t.substring(0, 80) + "…" : t);
-    }
-
-    /** A number, or NaN or an infinity as Jackson writes them ("NaN", "Infinity", "-Infinity"). */
-    private static boolean metric(JsonNode v) {
-        return v.isNumber() || v.isTextual() && List.of("NaN", "Infinity", "-Infinity").contains(v.asText());
-    }
-
-    private static final String BAD_STATE = ". The checkpoint was edited or damaged: resume from another checkpoint "
-            + "(move this one out of the folder), or start a new run in a new folder.";
-
-    /** A whole number in [lo, hi] under key, or (absent) lo; named in the message as align4j.key or key. */
-    private static long whole(Path file, JsonNode parent, String key, long lo, long hi) {
-        JsonNode v = parent.get(key);
-        if (v == null) {
-            return lo;
-        }
-        if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < lo || v.asLong() > hi) {
-            String shown = v.isNumber() && v.asText().length() <= 40 ? v.asText() : "a value";
-            throw new Align4jException(file + ": " + (parent.has("global_step") ? "" : "align4j.") + key + " is " + shown
-                    + ", not a whole number " + (lo == hi ? "equal to " + lo : "from " + lo + " to " + hi)
-                    + " (what this run and the checkpoint's global_step allow)" + BAD_STATE);
-        }
-        return v.asLong();
     }
 
     private static Object jsonValue(JsonNode v) {
