@@ -2,7 +2,6 @@ package io.github.align4j.train;
 
 import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -44,7 +43,8 @@ import java.util.stream.Stream;
  * <p>Each checkpoint is written into {@code OUTPUT/.<name>.tmp/}, every file is flushed to disk,
  * and only then is the folder renamed to its real name; a crash at any moment leaves either the
  * complete new checkpoint or none (plus a temporary folder that the next run removes). Loading
- * verifies the manifest; a damaged checkpoint is skipped with a warning in favour of an older one.
+ * verifies the manifest and reads the rest like a download ({@link RestoreChecks}); a damaged
+ * checkpoint is skipped with a warning in favour of an older one.
  * Only what align4j can show it wrote is ever replaced, renamed or deleted ({@link OutputFolder}).
  */
 final class Checkpoints {
@@ -170,7 +170,7 @@ final class Checkpoints {
         }
     }
 
-    private static String describe(Throwable e) {
+    static String describe(Throwable e) {
         String m = e.getMessage();
         if (e instanceof NoSuchFileException) {
             return "no such file or folder: " + m;
@@ -282,53 +282,8 @@ final class Checkpoints {
         }
     }
 
-    /**
-     * Checks a checkpoint folder against its manifest.
-     *
-     * @param full also compare SHA-256 checksums (otherwise sizes only)
-     * @return null when it is complete and intact, otherwise what is wrong
-     */
-    static String verify(Path dir, boolean full) {
-        Path mf = dir.resolve(MANIFEST);
-        if (Files.isSymbolicLink(dir) || !Files.isRegularFile(mf, LinkOption.NOFOLLOW_LINKS)) {
-            return "no " + MANIFEST + " (written by an older align4j, or torn)";
-        }
-        JsonNode m;
-        try {
-            m = JSON.readTree(mf.toFile());
-        } catch (IOException | RuntimeException e) {
-            return MANIFEST + " is not valid JSON";
-        }
-        if (m == null || !FORMAT.equals(m.path("format").asText()) || !m.path("files").isArray()) {
-            return MANIFEST + " is not an align4j checkpoint manifest";
-        }
-        boolean hasState = false;
-        for (JsonNode e : m.get("files")) {
-            String rel = e.path("path").asText("");
-            Path f = dir.resolve(rel).normalize();
-            if (rel.isEmpty() || !f.startsWith(dir.normalize())) {
-                return MANIFEST + " lists a bad path '" + rel + "'";
-            }
-            hasState |= rel.equals(STATE);
-            try {
-                if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
-                    return rel + " is missing (or a symbolic link)";
-                }
-                if (Files.size(f) != e.path("bytes").asLong(-1)) {
-                    return rel + " has " + Files.size(f) + " bytes, the manifest says " + e.path("bytes").asLong(-1);
-                }
-                if (full && !sha256(f, false).equalsIgnoreCase(e.path("sha256").asText())) {
-                    return rel + " does not match its SHA-256 checksum";
-                }
-            } catch (IOException ex) {
-                return rel + " cannot be read: " + ex.getMessage();
-            }
-        }
-        return hasState ? null : MANIFEST + " does not list " + STATE;
-    }
-
     /** Step of a checkpoint folder's name: checkpoint-N → N; final → from its manifest; else −1. */
-    private static long stepOf(Path dir) {
+    static long stepOf(Path dir) {
         String n = dir.getFileName().toString();
         Matcher mt = NAME.matcher(n);
         if (mt.matches()) {
@@ -380,17 +335,17 @@ final class Checkpoints {
     /**
      * {@link #latest(Path, Consumer)} for a run of {@code maxStep} steps: a checkpoint whose files
      * match their manifest is read like a downloaded file, since anyone can edit it and rehash the
-     * manifest. Its trainer_state.json must be at most {@link #MAX_STATE_BYTES}, its global_step a
-     * whole number in [0, maxStep] equal to the folder's step, and its log_history no longer than
-     * such a run writes ({@link #prescanState}); otherwise the resume is refused, not skipped.
+     * manifest. Its trainer_state.json must be at most {@link RestoreChecks#MAX_STATE_BYTES}, its global_step
+     * a whole number in [0, maxStep] equal to the folder's step, and its log_history no longer than
+     * such a run writes ({@link RestoreChecks#prescanState}); otherwise the resume is refused, not skipped.
      *
      * @throws Align4jException naming the file and the key when the checkpoint is out of range
      */
     static Found latest(Path output, long maxStep, Consumer<String> warn) {
         for (Path d : candidates(output)) {
-            String bad = verify(d, true);
+            String bad = RestoreChecks.verify(d, true);
             if (bad == null) {
-                return readState(d, maxStep);
+                return RestoreChecks.readState(d, maxStep);
             }
             if (warn != null) {
                 warn.accept("warning: " + d + " is damaged (" + bad + "); skipped in favour of an older checkpoint");
@@ -399,134 +354,10 @@ final class Checkpoints {
         return null;
     }
 
-    /** The most trainer_state.json a resume reads (a run logging every step for ~40 000 steps writes this much). */
-    static final long MAX_STATE_BYTES = 16L << 20;
-    /** Records of log_history per step: a training log, an eval and a skipped step at most. */
-    private static final int RECORDS_PER_STEP = 3;
-    private static final int MAX_FIELDS_PER_RECORD = 256;
-    private static final int MAX_DEPTH = 16;
-
-    private static Found readState(Path d, long maxStep) {
-        Path file = d.resolve(STATE);
-        String fix = ". The checkpoint was edited or damaged: resume from another checkpoint (move this one out of "
-                + "the folder), or start a new run in a new folder.";
-        try {
-            long size = Files.size(file);
-            if (size > MAX_STATE_BYTES) {
-                throw new Align4jException(file + " has " + size + " bytes, more than the " + MAX_STATE_BYTES
-                        + " bytes a resume reads" + fix);
-            }
-            long step = prescanState(file, maxStep, fix);
-            JsonNode st = JSON.readTree(file.toFile());
-            if (!(st instanceof ObjectNode o)) {
-                throw new Align4jException(file + ": not a JSON object" + fix);
-            }
-            long named = stepOf(d);
-            if (named != step) {
-                throw new Align4jException(file + ": global_step " + step + " does not match the checkpoint's step "
-                        + named + fix);
-            }
-            return new Found(d, step, o);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new Align4jException(io.github.align4j.internal.Texts.jsonError(file.toString(), e) + fix, e);
-        } catch (IOException e) {
-            throw new Align4jException(file + ": cannot read it: " + describe(e), e);
-        }
-    }
-
-    /**
-     * Reads trainer_state.json once as a stream, before it becomes a tree: a JSON object nested at
-     * most {@link #MAX_DEPTH} deep whose global_step is a whole number in [0, maxStep] and whose
-     * log_history is an array of at most 3 · global_step + 3 records of at most
-     * {@link #MAX_FIELDS_PER_RECORD} fields each, so that a small edited file cannot turn into
-     * gigabytes of objects.
-     *
-     * @return global_step
-     */
-    static long prescanState(Path file, long maxStep, String fix) throws IOException {
-        long step = -1;
-        long records = 0;
-        try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(file.toFile())) {
-            if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-                throw new Align4jException(file + ": not a JSON object" + fix);
-            }
-            com.fasterxml.jackson.core.JsonToken t;
-            while ((t = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-                String key = p.currentName();
-                t = p.nextToken();
-                if (key.equals("global_step")) {
-                    if (t != com.fasterxml.jackson.core.JsonToken.VALUE_NUMBER_INT
-                            || p.getNumberType() == com.fasterxml.jackson.core.JsonParser.NumberType.BIG_INTEGER
-                            || p.getLongValue() < 0 || p.getLongValue() > maxStep) {
-                        throw new Align4jException(file + ": global_step" + (t != null && t.isNumeric() && p.getTextLength() <= 40 ? " " + p.getText() : "") + " is not a whole number from 0 to "
-                                + (maxStep == Long.MAX_VALUE ? "2^63-1" : maxStep + " (this run's steps; raise max_steps to "
-                                + "continue further)") + fix);
-                    }
-                    step = p.getLongValue();
-                } else if (key.equals("log_history")) {
-                    if (t != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
-                        throw new Align4jException(file + ": log_history is not an array" + fix);
-                    }
-                    while ((t = p.nextToken()) != com.fasterxml.jackson.core.JsonToken.END_ARRAY) {
-                        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-                            throw new Align4jException(file + ": log_history record " + records + " is not an object" + fix);
-                        }
-                        records++;
-                        int fields = 0;
-                        while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-                            if (++fields > MAX_FIELDS_PER_RECORD) {
-                                throw new Align4jException(file + ": log_history record " + (records - 1) + " has more than "
-                                        + MAX_FIELDS_PER_RECORD + " fields" + fix);
-                            }
-                            p.nextToken();
-                            skip(p, 3, file, fix);
-                        }
-                    }
-                    continue;
-                }
-                skip(p, 1, file, fix);
-            }
-            if (t != com.fasterxml.jackson.core.JsonToken.END_OBJECT || p.nextToken() != null) {
-                throw new Align4jException(file + ": not one JSON object" + fix);
-            }
-        }
-        if (step < 0) {
-            throw new Align4jException(file + ": no global_step" + fix);
-        }
-        if (records > RECORDS_PER_STEP * step + RECORDS_PER_STEP) {
-            throw new Align4jException(file + ": log_history has " + records + " records, more than a run of " + step
-                    + " steps writes (" + (RECORDS_PER_STEP * step + RECORDS_PER_STEP) + ")" + fix);
-        }
-        return step;
-    }
-
-    /** Skips the value the parser stands on, refusing nesting deeper than MAX_DEPTH (depth: where it stands). */
-    private static void skip(com.fasterxml.jackson.core.JsonParser p, int depth, Path file, String fix) throws IOException {
-        com.fasterxml.jackson.core.JsonToken t = p.currentToken();
-        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT && t != com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
-            return;
-        }
-        int open = 1;
-        while (open > 0) {
-            if (depth + open > MAX_DEPTH) {
-                throw new Align4jException(file + ": nested deeper than " + MAX_DEPTH + " levels" + fix);
-            }
-            t = p.nextToken();
-            if (t == null) {
-                throw new Align4jException(file + ": ends inside a value" + fix);
-            }
-            if (t.isStructStart()) {
-                open++;
-            } else if (t.isStructEnd()) {
-                open--;
-            }
-        }
-    }
-
     private static String newestCompleteName(Path output) {
         try {
             for (Path d : candidates(output)) {
-                if (verify(d, false) == null) {
+                if (RestoreChecks.verify(d, false) == null) {
                     return d.getFileName().toString();
                 }
             }
@@ -548,7 +379,7 @@ final class Checkpoints {
         }
         int kept = 0;
         for (Path d : candidates(output)) {
-            if (d.getFileName().toString().equals(FINAL) || verify(d, false) != null
+            if (d.getFileName().toString().equals(FINAL) || RestoreChecks.verify(d, false) != null
                     || OutputFolder.notACheckpointOfOurs(d) != null) {
                 continue;
             }
@@ -587,74 +418,6 @@ final class Checkpoints {
             }
         }
         return out;
-    }
-
-    /**
-     * Copies the tensors {@code prefix + name} of a safetensors file (or model folder) into the
-     * arrays {@code targets} in place, one at a time (CPU: straight from the memory-mapped file).
-     *
-     * @param what named in the message when a tensor is missing or has another shape
-     */
-    static void copyInto(Path fileOrDir, String prefix, Map<String, NDArray> targets, String what) {
-        copyInto(fileOrDir, prefix, targets, what, false);
-    }
-
-    /**
-     * {@link #copyInto(Path, String, Map, String)}, refusing values that are not finite (and, with
-     * nonNegative, values below zero: AdamW's second moments are squares) before anything is copied
-     * from that tensor: a restored checkpoint is checked like a downloaded one.
-     *
-     * @throws Align4jException naming the file, the tensor, the element and its value
-     */
-    static void copyInto(Path fileOrDir, String prefix, Map<String, NDArray> targets, String what, boolean nonNegative) {
-        try (SafeTensors.Checkpoint c = SafeTensors.open(fileOrDir)) {
-            for (Map.Entry<String, NDArray> e : targets.entrySet()) {
-                NDArray target = e.getValue();
-                SafeTensors.Tensor t = c.get(prefix + e.getKey());
-                if (t == null || !new ai.djl.ndarray.types.Shape(t.shape()).equals(target.getShape())) {
-                    throw new Align4jException(fileOrDir + ": " + (t == null ? "no tensor '" + prefix + e.getKey() + "'"
-                            : "tensor '" + t.name() + "' has shape " + new ai.djl.ndarray.types.Shape(t.shape()) + ", not "
-                                    + target.getShape()) + " (" + what + "); the checkpoint does not belong to this model");
-                }
-                ByteBuffer f32 = t.asFloat32();
-                try {
-                    t.requireFinite(f32);
-                } catch (Align4jException bad) {
-                    throw new Align4jException(bad.getMessage() + " (" + what + ")", bad);
-                }
-                long neg = nonNegative ? firstNegative(f32) : -1;
-                if (neg >= 0) {
-                    throw new Align4jException(t.file() + ": tensor '" + t.name() + "' holds "
-                            + f32.duplicate().order(ByteOrder.LITTLE_ENDIAN).getFloat((int) (neg * 4)) + " at element " + neg
-                            + " (of " + t.size() + "); " + what + " are squares and never negative, so the checkpoint was "
-                            + "edited or damaged. Resume from another checkpoint (move this one out of the folder), or "
-                            + "start a new run in a new folder.");
-                }
-                try (ai.djl.ndarray.NDManager m = target.getManager().newSubManager()) {
-                    NDArray src = m.create(f32, target.getShape(), ai.djl.ndarray.types.DataType.FLOAT32);
-                    if (src.getDataType() != target.getDataType()) {
-                        src = src.toType(target.getDataType(), false);
-                    }
-                    target.set(new ai.djl.ndarray.index.NDIndex("..."), src); // in place: the model keeps its arrays
-                }
-            }
-        }
-    }
-
-    /** The index of the first F32 value (little-endian) below zero (−0 is not), or −1. */
-    static long firstNegative(ByteBuffer f32) {
-        java.nio.IntBuffer in = f32.duplicate().clear().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer();
-        int[] chunk = new int[Math.min(in.capacity(), 1 << 14)];
-        for (int base = 0; base < in.capacity(); base += chunk.length) {
-            int len = Math.min(chunk.length, in.capacity() - base);
-            in.get(base, chunk, 0, len);
-            for (int i = 0; i < len; i++) { // the sign bit set, and not −0
-                if (chunk[i] < 0 && chunk[i] != Integer.MIN_VALUE) {
-                    return (long) base + i;
-                }
-            }
-        }
-        return -1;
     }
 
     static ObjectMapper json() {

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
-import io.github.align4j.internal.Texts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -19,16 +18,11 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 
 /**
  * The folder {@code align4j merge} writes, held under the output lock training takes
@@ -43,16 +37,14 @@ import java.util.stream.Collectors;
  * a half-moved one by the lock file's record. A run that fails removes only what it wrote (and the
  * folder, when it made it); a run after a kill lists what was left, with sizes, and
  * {@code --overwrite} removes exactly that. Anything else in the folder is never touched: the run
- * stops before it writes, naming it.
+ * stops before it writes, naming it. What the folder holds is sorted out by {@code MergeLeftovers}.
  */
 public final class MergeOutput implements AutoCloseable {
     static final String SCRATCH = ".align4j-merge.tmp";
     static final String MANIFEST = "manifest.json";
     static final String FORMAT = "align4j-merge";
-    /** A temporary file that align4j's atomic writes (FileTrees.writeAtomically) leave beside X after a kill. */
-    private static final Pattern ATOMIC_TMP = Pattern.compile("\\.(.+)\\.[0-9a-f]{1,16}\\.tmp");
     /** What a merged model folder holds: the names a record or a leftover temporary file may claim. */
-    private static final Pattern MODEL_FILE = Pattern.compile("config\\.json|model\\.safetensors(\\.index\\.json)?"
+    static final Pattern MODEL_FILE = Pattern.compile("config\\.json|model\\.safetensors(\\.index\\.json)?"
             + "|model-\\d{5}-of-\\d{5}\\.safetensors|tokenizer\\.json|tokenizer_config\\.json|special_tokens_map\\.json"
             + "|generation_config\\.json|vocab\\.json|merges\\.txt|tokenizer\\.model|added_tokens\\.json|" + MANIFEST);
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
@@ -138,35 +130,10 @@ public final class MergeOutput implements AutoCloseable {
         MergeOutput m = null;
         try {
             Set<String> wrote = readRecord(ch, lockFile);
-            Folder f = survey(out, wrote);
+            MergeLeftovers f = MergeLeftovers.survey(out, wrote);
             m = new MergeOutput(out, created, newLock, new OutputLock(ch, fl), ch, wrote,
-                    f.complete ? f.earlier : List.of());
-            if (!f.foreign.isEmpty()) {
-                throw new Align4jException("--out " + out + ": holds what align4j did not write: " + shortList(f.foreign)
-                        + ". merge writes into a new or empty folder (or one holding only an earlier align4j merge, which "
-                        + "--overwrite replaces) and never deletes anything else. Move these out of the folder, or "
-                        + "choose another folder.");
-            }
-            if (!f.leftovers.isEmpty() && !overwrite) {
-                throw new Align4jException("--out " + out + ": holds what an interrupted align4j merge left: "
-                        + f.leftovers.entrySet().stream().map(e -> e.getKey() + " (" + size(e.getValue()) + ")")
-                                .collect(Collectors.joining(", "))
-                        + ". Run again with --overwrite to remove exactly these, or remove them yourself: rm -r -- "
-                        + f.leftovers.keySet().stream().map(n -> quote(out.resolve(n.replaceAll("/$", ""))))
-                                .collect(Collectors.joining(" ")));
-            }
-            if (!f.earlier.isEmpty() && f.complete && !overwrite) {
-                throw new Align4jException("--out " + out + ": already holds a model merged by align4j ("
-                        + String.join(", ", f.earlier) + "). Replace it with --overwrite (it is replaced only once the "
-                        + "new merge is complete), or choose another folder.");
-            }
-            if (!f.leftovers.isEmpty()) {
-                for (String n : f.leftovers.keySet()) {
-                    removeLeftover(out.resolve(n.replaceAll("/$", "")));
-                }
-                say.accept("overwrite: removed what an interrupted merge left in " + out + ": "
-                        + String.join(", ", f.leftovers.keySet()));
-            }
+                    f.complete() ? f.earlier() : List.of());
+            f.refuseOrTidy(out, overwrite, say);
             return m;
         } catch (RuntimeException e) {
             if (m != null) {
@@ -267,102 +234,6 @@ public final class MergeOutput implements AutoCloseable {
         }
     }
 
-    // ---- what is in the folder ---------------------------------------------------------------------
-
-    private record Folder(List<String> foreign, Map<String, Long> leftovers, List<String> earlier, boolean complete) {}
-
-    /** Sorts every entry of {@code out} into foreign, leftovers of an interrupted merge, and an earlier merge. */
-    private static Folder survey(Path out, Set<String> wrote) {
-        List<String> foreign = new ArrayList<>();
-        Map<String, Long> leftovers = new TreeMap<>();
-        List<String> earlier = new ArrayList<>();
-        Map<String, Long> listed = readManifest(out.resolve(MANIFEST));
-        boolean complete = listed != null;
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(out)) {
-            for (Path p : s) {
-                String n = p.getFileName().toString();
-                if (n.equals(OutputFolder.LOCK)) {
-                    continue;
-                }
-                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, NOFOLLOW);
-                if (a.isSymbolicLink() || a.isOther()) {
-                    foreign.add(Texts.printable(n) + " (a symbolic link or special file)");
-                } else if (n.equals(SCRATCH) && a.isDirectory()) {
-                    String why = OutputFolder.notScratchOfOurs(p);
-                    if (why != null) {
-                        foreign.add(n + "/ (" + Texts.printable(why) + ")");
-                    } else {
-                        leftovers.put(n + "/", treeSize(p));
-                    }
-                } else if (a.isDirectory()) {
-                    foreign.add(Texts.printable(n) + "/");
-                } else if (listed != null && listed.containsKey(n)) {
-                    earlier.add(n);
-                    complete &= listed.get(n) == a.size();
-                } else if (wrote.contains(n)) {
-                    leftovers.put(n, a.size());
-                } else if (isAtomicTemp(n)) {
-                    leftovers.put(n, a.size());
-                } else {
-                    foreign.add(Texts.printable(n));
-                }
-            }
-        } catch (IOException e) {
-            throw new Align4jException("--out " + out + ": cannot list the folder: " + OutputFolder.describe(e), e);
-        }
-        if (listed != null) {
-            complete &= earlier.size() == listed.size();
-            if (!complete) { // a torn earlier merge: what it left, provably ours, is a leftover
-                for (String n : earlier) {
-                    leftovers.put(n, sizeOf(out.resolve(n)));
-                }
-                earlier.clear();
-            }
-        }
-        foreign.sort(null);
-        earlier.sort(null);
-        return new Folder(foreign, leftovers, earlier, complete);
-    }
-
-    /** A hidden temporary file of an atomic write of one of a merged model's files (what a kill leaves). */
-    static boolean isAtomicTemp(String n) {
-        var m = ATOMIC_TMP.matcher(n);
-        return m.matches() && MODEL_FILE.matcher(m.group(1)).matches();
-    }
-
-    /** Name → size of the files an align4j-merge manifest lists (the manifest itself included), or null when none. */
-    private static Map<String, Long> readManifest(Path mf) {
-        if (!Files.isRegularFile(mf, NOFOLLOW)) {
-            return null;
-        }
-        JsonNode m;
-        try {
-            if (Files.size(mf) > 1 << 20) {
-                return null;
-            }
-            m = Checkpoints.json().readTree(mf.toFile());
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
-        if (m == null || !FORMAT.equals(m.path("format").asText()) || !m.path("files").isArray()) {
-            return null;
-        }
-        Map<String, Long> files = new LinkedHashMap<>();
-        for (JsonNode e : m.get("files")) {
-            String n = e.path("path").asText("");
-            if (!MODEL_FILE.matcher(n).matches() || n.equals(MANIFEST) || !e.path("bytes").canConvertToLong()) {
-                return null;
-            }
-            files.put(n, e.path("bytes").asLong());
-        }
-        try {
-            files.put(MANIFEST, Files.size(mf));
-        } catch (IOException e) {
-            return null;
-        }
-        return files;
-    }
-
     private static void writeManifest(Path dir, List<String> names) throws IOException {
         ObjectNode m = Checkpoints.json().createObjectNode();
         m.put("format", FORMAT);
@@ -432,18 +303,6 @@ public final class MergeOutput implements AutoCloseable {
 
     // ---- files -------------------------------------------------------------------------------------
 
-    private static void removeLeftover(Path p) {
-        try {
-            if (Files.isDirectory(p, NOFOLLOW)) {
-                OutputFolder.deleteOurs(p, true);
-            } else {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new Align4jException(p + ": cannot remove what an interrupted merge left: " + OutputFolder.describe(e), e);
-        }
-    }
-
     private static void move(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -466,49 +325,6 @@ public final class MergeOutput implements AutoCloseable {
         }
         BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, NOFOLLOW);
         return a.fileKey() != null ? a.fileKey() : p.toAbsolutePath();
-    }
-
-    private static long treeSize(Path dir) throws IOException {
-        long[] n = {0};
-        Files.walkFileTree(dir, new java.nio.file.SimpleFileVisitor<>() {
-            @Override
-            public java.nio.file.FileVisitResult visitFile(Path f, BasicFileAttributes a) {
-                n[0] += a.isRegularFile() ? a.size() : 0;
-                return java.nio.file.FileVisitResult.CONTINUE;
-            }
-        });
-        return n[0];
-    }
-
-    private static long sizeOf(Path f) {
-        try {
-            return Files.size(f);
-        } catch (IOException e) {
-            return 0;
-        }
-    }
-
-    static String size(long bytes) {
-        if (bytes < 1024) {
-            return bytes + " B";
-        }
-        double v = bytes;
-        String[] units = {"KiB", "MiB", "GiB", "TiB"};
-        int u = -1;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
-    }
-
-    private static String shortList(List<String> names) {
-        return names.size() <= 10 ? String.join(", ", names)
-                : String.join(", ", names.subList(0, 10)) + " and " + (names.size() - 10) + " more";
-    }
-
-    private static String quote(Path p) {
-        return "'" + p.toString().replace("'", "'\\''") + "'";
     }
 
     private static void tryDelete(Path p) {

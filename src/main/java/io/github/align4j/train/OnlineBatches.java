@@ -1,6 +1,7 @@
 package io.github.align4j.train;
 
 import ai.djl.ndarray.NDManager;
+import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
 import java.util.List;
 import java.util.function.BiConsumer;
@@ -28,6 +29,23 @@ final class OnlineBatches implements Batching {
         this.source = source;
         long microPerEpoch = (plan.size() + cfg.optimization().batchSize() - 1) / cfg.optimization().batchSize();
         this.stepsPerEpoch = Position.stepsPerEpoch(microPerEpoch, cfg.optimization().gradientAccumulationSteps());
+    }
+
+    /**
+     * What an online run refuses: training data besides its prompts, and a reference computed before
+     * training ({@code precompute_ref_log_probs}, {@code ref_logps_file}).
+     *
+     * @param trainData whether training pairs or unpaired examples were given too
+     */
+    static void check(TrainConfig cfg, boolean trainData) {
+        if (trainData) {
+            throw new Align4jException("an online run samples its pairs: give prompts (Builder.online), not training data");
+        }
+        if (cfg.reference().precompute() || !cfg.reference().logpsFile().isEmpty()) {
+            throw new Align4jException((cfg.reference().precompute() ? "precompute_ref_log_probs" : "ref_logps_file")
+                    + " cannot be used online: the completions are sampled during training, so the reference "
+                    + "scores them live; drop " + (cfg.reference().precompute() ? "--precompute-ref" : "--ref-logps"));
+        }
     }
 
     /** Called before optimizer step {@code s} (0-based) runs its micro-batches. */

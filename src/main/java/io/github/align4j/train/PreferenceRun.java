@@ -4,7 +4,6 @@ import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.DataOptions;
-import io.github.align4j.data.DataStats;
 import io.github.align4j.data.PreferenceData;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
@@ -188,76 +187,60 @@ public final class PreferenceRun {
             RunModels.checkTargets(cfg, mc);
         }
         Device device = Devices.resolve(cfg.model().device().toString());
-        Data data;
+        RunData data;
         if (b.trainPairs != null || b.trainUnpaired != null) {
-            data = given();
+            data = RunData.given(b.trainPairs, b.trainUnpaired, b.evalPairs, b.evalUnpaired, loss, this::say);
         } else {
             try (TextTokenizer tok = TextTokenizer.load(modelDir, mc.eosTokenId())) {
-                data = read(tok);
+                data = RunData.read(tok, RunData.options(b.dataOptions, cfg), b.trainData, b.evalData, cfg, loss, this::say);
             }
         }
-        {
-            int longest = 1;
-            int completion = 1;
-            if (data.trainPairs() != null) {
-                for (var p : data.trainPairs()) {
-                    int c = Math.max(p.chosen().length, p.rejected().length);
-                    longest = Math.max(longest, p.prompt().length + c);
-                    completion = Math.max(completion, c);
-                }
+        MemoryPlan plan = data.memoryPlan(cfg, mc, device);
+        if (!plan.fits()) {
+            throw new Align4jException("this run does not fit in memory, so nothing was loaded (PreferenceRun.plan / "
+                    + "train --dry-run shows the plan):\n" + plan.format().stripTrailing());
+        }
+        LOG.debug("memory plan:\n{}", plan.format());
+        if (!cfg.lora().enabled() && precision.reference() != DataType.FLOAT32) {
+            say("note: full fine-tuning trains float32 weights; torch_dtype " + cfg.model().torchDtype().key()
+                    + " applies to the frozen reference (add --use-peft / use_peft for a half-precision base)");
+        }
+        try (CausalLM policy = RunModels.loadPolicy(cfg, modelDir, device, precision.policy(), b.reference)) {
+            say(RunModels.summary(policy, precision.policy()));
+            PreferenceTrainer.Builder tb = PreferenceTrainer.builder().config(cfg).policy(policy).output(out)
+                    .tokenizerDir(modelDir).console(b.console).cacheDir(b.cacheDir).onStep(b.onStep)
+                    .referenceType(precision.reference()).resume(b.resume).overwrite(b.overwrite).planned(true);
+            if (b.loss != null) {
+                tb.loss(b.loss);
             } else {
-                for (var u : data.trainUnpaired()) {
-                    longest = Math.max(longest, u.prompt().length + u.completion().length);
-                    completion = Math.max(completion, u.completion().length);
-                }
+                tb.configLoss(loss); // built once, from the config
             }
-            MemoryPlan plan = MemoryPlan.from(cfg, mc, device).tokens(longest, Math.min(completion, longest)).build();
-            if (!plan.fits()) {
-                throw new Align4jException("this run does not fit in memory, so nothing was loaded (PreferenceRun.plan / "
-                        + "train --dry-run shows the plan):\n" + plan.format().stripTrailing());
+            b.listeners.forEach(tb::listener);
+            if (b.reference != null) {
+                tb.reference(b.reference);
+            } else if (!cfg.reference().path().isEmpty()) {
+                tb.referencePath(Path.of(cfg.reference().path()));
             }
-            LOG.debug("memory plan:\n{}", plan.format());
-            if (!cfg.lora().enabled() && precision.reference() != DataType.FLOAT32) {
-                say("note: full fine-tuning trains float32 weights; torch_dtype " + cfg.model().torchDtype().key()
-                        + " applies to the frozen reference (add --use-peft / use_peft for a half-precision base)");
-            }
-            try (CausalLM policy = RunModels.loadPolicy(cfg, modelDir, device, precision.policy(), b.reference)) {
-                say(RunModels.summary(policy, precision.policy()));
-                PreferenceTrainer.Builder tb = PreferenceTrainer.builder().config(cfg).policy(policy).output(out)
-                        .tokenizerDir(modelDir).console(b.console).cacheDir(b.cacheDir).onStep(b.onStep)
-                        .referenceType(precision.reference()).resume(b.resume).overwrite(b.overwrite).planned(true);
-                if (b.loss != null) {
-                    tb.loss(b.loss);
-                } else {
-                    tb.configLoss(loss); // built once, from the config
+            tb.trainPairs(data.trainPairs()).trainUnpaired(data.trainUnpaired()).evalPairs(data.evalPairs())
+                    .evalUnpaired(data.evalUnpaired());
+            try (PreferenceTrainer t = tb.build()) {
+                trainer = t;
+                if (stopRequest != null) {
+                    t.requestStop(stopRequest);
                 }
-                b.listeners.forEach(tb::listener);
-                if (b.reference != null) {
-                    tb.reference(b.reference);
-                } else if (!cfg.reference().path().isEmpty()) {
-                    tb.referencePath(Path.of(cfg.reference().path()));
+                say(String.format(Locale.ROOT, "training %s (%,d parameters, %s) with %s, β=%s, %d steps on %s → %s",
+                        modelDir, policy.parameterCount() + RunModels.trainable(policy),
+                        RunModels.trainableLabel(policy), loss.name(), cfg.lossSpec().beta(), t.totalSteps(), device, out));
+                PreferenceTrainer.TrainResult r = t.train();
+                if (b.onTrained != null) {
+                    b.onTrained.accept(policy, r);
                 }
-                tb.trainPairs(data.trainPairs()).trainUnpaired(data.trainUnpaired()).evalPairs(data.evalPairs())
-                        .evalUnpaired(data.evalUnpaired());
-                try (PreferenceTrainer t = tb.build()) {
-                    trainer = t;
-                    if (stopRequest != null) {
-                        t.requestStop(stopRequest);
-                    }
-                    say(String.format(Locale.ROOT, "training %s (%,d parameters, %s) with %s, β=%s, %d steps on %s → %s",
-                            modelDir, policy.parameterCount() + RunModels.trainable(policy),
-                            RunModels.trainableLabel(policy), loss.name(), cfg.lossSpec().beta(), t.totalSteps(), device, out));
-                    PreferenceTrainer.TrainResult r = t.train();
-                    if (b.onTrained != null) {
-                        b.onTrained.accept(policy, r);
-                    }
-                    double seconds = (System.nanoTime() - start) / 1e9;
-                    LOG.info(String.format(Locale.ROOT, "%s after %d steps in %.1f s; final checkpoint %s",
-                            r.stopped() ? "stopped" : "done", r.steps(), seconds, r.finalCheckpoint()));
-                    return r;
-                } finally {
-                    trainer = null;
-                }
+                double seconds = (System.nanoTime() - start) / 1e9;
+                LOG.info(String.format(Locale.ROOT, "%s after %d steps in %.1f s; final checkpoint %s",
+                        r.stopped() ? "stopped" : "done", r.steps(), seconds, r.finalCheckpoint()));
+                return r;
+            } finally {
+                trainer = null;
             }
         }
     }
@@ -292,90 +275,6 @@ public final class PreferenceRun {
         }
         // full fine-tuning keeps float32 trainable weights; torch_dtype then holds the reference
         return new Precision(cfg.lora().enabled() ? asked : DataType.FLOAT32, reference);
-    }
-
-    /** Tokenized training and held-out data, as the trainer takes it (one of each pair of lists is null). */
-    private record Data(List<TokenizedPair> trainPairs, List<TokenizedUnpaired> trainUnpaired, List<TokenizedPair> evalPairs,
-            List<TokenizedUnpaired> evalUnpaired) {}
-
-    /** Data given as lists: used as given (the caller has split and converted it). */
-    private Data given() {
-        if (b.trainPairs != null && b.trainUnpaired != null) {
-            throw new Align4jException("give training data as pairs or as unpaired examples, not both");
-        }
-        boolean wantPaired = loss.dataKind() == PreferenceLoss.DataKind.PAIRED;
-        if (wantPaired != (b.trainPairs != null)) {
-            throw new Align4jException("loss '" + loss.name() + "' trains on " + (wantPaired ? "pairs" : "unpaired examples")
-                    + " but the data given is " + (wantPaired ? "unpaired" : "pairs"));
-        }
-        say(String.format(Locale.ROOT, "train: %d %s given", wantPaired ? b.trainPairs.size() : b.trainUnpaired.size(),
-                wantPaired ? "pairs" : "unpaired examples"));
-        return new Data(b.trainPairs, b.trainUnpaired, emptyToNull(b.evalPairs), emptyToNull(b.evalUnpaired));
-    }
-
-    private static <T> List<T> emptyToNull(List<T> l) {
-        return l == null || l.isEmpty() ? null : l;
-    }
-
-    /** Data read from train_file (or given as PreferenceData), split by eval_split, converted for an unpaired loss. */
-    private Data read(TextTokenizer tok) {
-        DataOptions opts = dataOptions();
-        PreferenceData train = b.trainData != null ? b.trainData : PreferenceData.load(cfg.data().trainFile(), opts, tok);
-        report("train", train);
-        PreferenceData eval = b.evalData;
-        if (eval == null && !cfg.data().evalFile().isEmpty()) {
-            eval = PreferenceData.load(cfg.data().evalFile(), opts, tok);
-            report("eval", eval);
-        } else if (eval == null && cfg.data().evalSplit() > 0) {
-            PreferenceData[] parts = train.split(cfg.data().evalSplit(), cfg.optimization().seed());
-            train = parts[0];
-            eval = parts[1];
-            say(String.format(Locale.ROOT, "eval: %d held out of the training data (eval_split %.3f)", eval.size(),
-                    cfg.data().evalSplit()));
-        }
-        boolean wantPaired = loss.dataKind() == PreferenceLoss.DataKind.PAIRED;
-        if (!wantPaired && train.paired()) {
-            train = train.toUnpaired(cfg.optimization().seed());
-            say(String.format(Locale.ROOT, "train: %d pairs → %d unpaired examples for %s (shuffled, labels mixed)",
-                    train.size() / 2, train.size(), loss.name()));
-        } else if (wantPaired && !train.paired()) {
-            throw new Align4jException((cfg.data().trainFile().isEmpty() ? "the training data" : cfg.data().trainFile())
-                    + ": unpaired (prompt, completion, label) data, but loss '" + loss.name()
-                    + "' needs pairs. Use loss_type kto, or paired data.");
-        }
-        if (eval != null && !wantPaired && eval.paired()) {
-            eval = eval.toUnpaired(cfg.optimization().seed());
-        }
-        return new Data(train.paired() ? train.pairs() : null, train.paired() ? null : train.unpaired(),
-                eval != null && eval.paired() ? eval.pairs() : null, eval != null && !eval.paired() ? eval.unpaired() : null);
-    }
-
-    /**
-     * The data options: the caller's ({@link Builder#dataOptions}: layout, columns, bad rows, caches) with the
-     * config's max lengths and chat-template settings, which are set in one place: the config.
-     */
-    DataOptions dataOptions() {
-        DataOptions o = (b.dataOptions != null ? b.dataOptions : DataOptions.defaults())
-                .withMaxLength(cfg.data().maxLength()).withMaxPromptLength(cfg.data().maxPromptLength())
-                .withApplyChatTemplate(cfg.data().applyChatTemplate());
-        if (!cfg.data().chatTemplate().isEmpty()) {
-            o = o.withChatTemplateFile(Path.of(cfg.data().chatTemplate()));
-        }
-        return o;
-    }
-
-    private void report(String what, PreferenceData d) {
-        DataStats s = d.stats();
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%s: %s, layout %s, %d rows read, %d kept", what,
-                d.files().size() == 1 ? d.files().get(0) : d.files().size() + " files", d.layout(), s.rowsRead(), s.kept()));
-        if (!s.dropped().isEmpty()) {
-            sb.append(", dropped ").append(s.dropped());
-        }
-        if (s.badRows() > 0) {
-            sb.append(", ").append(s.badRows()).append(" bad rows skipped");
-        }
-        sb.append(d.fromCache() ? " (tokenized cache)" : "");
-        say(sb.toString());
     }
 
     private void say(String line) {

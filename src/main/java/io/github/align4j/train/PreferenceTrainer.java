@@ -2,6 +2,7 @@ package io.github.align4j.train;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import io.github.align4j.Align4jException;
 import io.github.align4j.data.TokenizedPair;
 import io.github.align4j.data.TokenizedUnpaired;
@@ -11,15 +12,18 @@ import io.github.align4j.loss.PreferenceLoss;
 import io.github.align4j.loss.UnpairedLoss;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.train.internal.Batches;
+import io.github.align4j.model.internal.ModelDtypes;
+import io.github.align4j.internal.Offline;
 import java.io.PrintStream;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Preference-tunes a policy against a frozen reference with any {@link PreferenceLoss}.
@@ -49,6 +53,10 @@ import java.util.function.BiConsumer;
  * PyTorch engine allows one open gradient collector per JVM, so {@link #train()} refuses with an
  * {@link Align4jException} while another training (this class or {@link SftTrainer}) runs in any
  * thread; the slot is released when {@code train()} returns or throws.
+ *
+ * <p>This class is the facade and the wiring; package-private classes do the parts: {@code TrainerChecks}
+ * (the inputs), {@code RunLoop} (one call of {@code train()}), {@code RunState} (resume state, checkpoints,
+ * non-finite steps), {@code OnlineBatches} (an online run's data), {@code TrainLoop} (one optimizer step).
  */
 public final class PreferenceTrainer implements AutoCloseable {
     static {
@@ -57,39 +65,35 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(PreferenceTrainer.class);
 
-    private final TrainConfig cfg;
-    private final CausalLM policy;
+    // package-private: RunLoop, one call of train(), reads them
+    final TrainConfig cfg;
+    final CausalLM policy;
     private final PreferenceLoss loss;
-    private final Map<String, Object> lossRecord;
     private final List<TokenizedPair> trainPairs; // as given, for ref_logps_file's rows
     private final List<TokenizedUnpaired> trainUnpaired;
-    private final List<TokenizedPair> evalPairs;
-    private final List<TokenizedUnpaired> evalUnpaired;
-    private final Path output;
-    private final Path tokenizerDir;
-    private final PrintStream console;
+    final List<TokenizedPair> evalPairs;
+    final List<TokenizedUnpaired> evalUnpaired;
+    final Path output;
+    final PrintStream console;
     private final Path cacheDir;
-    private final StepListener onStep;
-    private final java.util.function.BiConsumer<Long, List<int[]>> stepRows;
-    private final List<TrainingListener> userListeners;
-    private List<TrainingListener> listeners = List.of();
-    private final Batching train;
-    private final Reference reference;
-    private final RunState state;
+    final StepListener onStep;
+    final BiConsumer<Long, List<int[]>> stepRows;
+    final List<TrainingListener> userListeners;
+    final Batching train;
+    final Reference reference;
+    final RunState state;
     private TrainLoop loop;
-    private MetricsLog log;
-    private int badSteps;
     private final boolean resume;
     private final Boolean overwrite;
-    private volatile String stopRequest;
-    private long tokensSeen;
+    volatile String stopRequest;
+    long tokensSeen;
 
     private PreferenceTrainer(Builder b) {
         TrainConfig c = b.config.validated();
         // the config's loss unless one is given (not both); PreferenceRun hands over the config's loss it built
         this.loss = b.configLoss != null ? b.configLoss : ConfigUse.loss(c, b.loss);
         this.cfg = ConfigUse.recorded(c, loss, b.loss != null);
-        this.lossRecord = ConfigUse.describe(loss, c, b.loss != null);
+        Map<String, Object> lossRecord = ConfigUse.describe(loss, c, b.loss != null);
         this.policy = b.policy;
         List<TokenizedPair> trainPairs = b.online != null ? b.onlinePlan : b.trainPairs;
         List<TokenizedUnpaired> trainUnpaired = b.trainUnpaired;
@@ -97,7 +101,6 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.evalUnpaired = b.evalUnpaired;
         this.output = b.output != null ? b.output
                 : c.output().dir().isEmpty() ? null : Path.of(c.output().dir()); // output_dir is the output unless one is given
-        this.tokenizerDir = b.tokenizerDir;
         this.console = b.console;
         this.cacheDir = b.cacheDir;
         this.onStep = b.onStep;
@@ -105,33 +108,15 @@ public final class PreferenceTrainer implements AutoCloseable {
         this.userListeners = List.copyOf(b.listeners);
         this.resume = b.resume;
         this.overwrite = b.overwrite;
-        if (resume && Boolean.TRUE.equals(overwrite)) {
-            throw new Align4jException("resume and overwrite exclude each other: resume continues the run in the output "
-                    + "folder, overwrite replaces it");
-        }
-        if (resume && output == null) {
-            throw new Align4jException("resume needs the output folder of the run to continue (Builder.output)");
-        }
-        if (policy == null) {
-            throw new Align4jException("PreferenceTrainer needs a policy");
-        }
+        TrainerChecks.resume(resume, overwrite, output);
+        TrainerChecks.policy(policy);
         ConfigUse.checkDevice(cfg, policy);
         if (!b.planned) {
             ConfigUse.checkDirect(cfg, policy, b.evalPairs != null || b.evalUnpaired != null);
         }
         ConfigUse.check(cfg, policy, trainPairs, b.trainUnpaired, "training");
         ConfigUse.check(cfg, policy, b.evalPairs, b.evalUnpaired, "eval");
-        if (!policy.hasTrainableWeights()) {
-            throw new Align4jException("the policy has nothing to train: load it with CausalLM.Options.training(), or "
-                    + "load a frozen base and add LoRA adapters (CausalLM.addAdapters)");
-        }
-        boolean paired = trainPairs != null;
-        if (paired == (trainUnpaired != null)) {
-            throw new Align4jException("give training data as pairs or as unpaired examples (exactly one)");
-        }
-        if ((paired ? trainPairs.isEmpty() : trainUnpaired.isEmpty())) {
-            throw new Align4jException("the training data is empty");
-        }
+        boolean paired = TrainerChecks.trainingData(policy, trainPairs, trainUnpaired);
         Lengths.check(policy, trainPairs, trainUnpaired, "training", cfg.optimization().batchSize(), true);
         Lengths.check(policy, evalPairs, evalUnpaired, "eval", cfg.optimization().evalBatchSize(), false);
         Path refPath = b.referencePath != null ? b.referencePath
@@ -139,88 +124,27 @@ public final class PreferenceTrainer implements AutoCloseable {
         if (!b.planned) {
             MemoryPlan.beforeTraining(cfg, policy, b.reference, refPath, loss.needsReference(), trainPairs, trainUnpaired);
         }
-        PreferenceLoss.DataKind kind = paired ? PreferenceLoss.DataKind.PAIRED : PreferenceLoss.DataKind.UNPAIRED;
-        if (loss.dataKind() != kind) {
-            throw new Align4jException("loss '" + loss.name() + "' trains on " + loss.dataKind().name().toLowerCase()
-                    + " data but the training data is " + kind.name().toLowerCase()
-                    + (kind == PreferenceLoss.DataKind.PAIRED
-                            ? "; convert pairs to unpaired examples for KTO (PreferenceData.toUnpaired) or choose a paired loss"
-                            : "; choose an unpaired loss such as kto"));
-        }
+        TrainerChecks.dataKind(loss, paired);
         if (b.online != null) {
-            if (b.trainPairs != null || b.trainUnpaired != null) {
-                throw new Align4jException("an online run samples its pairs: give prompts (Builder.online), not training data");
-            }
-            if (cfg.reference().precompute() || !cfg.reference().logpsFile().isEmpty()) {
-                throw new Align4jException((cfg.reference().precompute() ? "precompute_ref_log_probs" : "ref_logps_file")
-                        + " cannot be used online: the completions are sampled during training, so the reference "
-                        + "scores them live; drop " + (cfg.reference().precompute() ? "--precompute-ref" : "--ref-logps"));
-            }
+            OnlineBatches.check(cfg, b.trainPairs != null || b.trainUnpaired != null);
         }
         train = b.online != null ? new OnlineBatches(trainPairs, b.online, cfg)
                 : paired ? new PairedBatches(trainPairs) : new UnpairedBatches(trainUnpaired);
         this.trainPairs = trainPairs;
         this.trainUnpaired = trainUnpaired;
-        state = new RunState(cfg, train, lossRecord);
-        ai.djl.ndarray.types.DataType refType = b.referenceType;
+        DataType refType = b.referenceType;
         if (refType == null) { // torch_dtype holds a reference loaded from a folder, as align4j train does
             Path dir = refPath != null ? refPath : policy.source();
-            refType = dir == null ? ai.djl.ndarray.types.DataType.FLOAT32
-                    : io.github.align4j.model.internal.ModelDtypes.resolve(cfg.model().torchDtype().key(), dir);
+            refType = dir == null ? DataType.FLOAT32 : ModelDtypes.resolve(cfg.model().torchDtype().key(), dir);
         }
         reference = new Reference(b.reference, refPath, policy, refType).syncing(cfg.reference().sync());
-        if (cfg.reference().precompute() && reference.fingerprint() == null) {
-            throw new Align4jException("precompute_ref_log_probs needs a reference loaded from a folder "
-                    + "(the cache is keyed by its weights)");
-        }
-        checkTrlOptions(paired);
+        TrainerChecks.precompute(cfg, reference);
+        TrainerChecks.trlOptions(cfg, loss, policy, paired);
+        state = new RunState(cfg, train, lossRecord, policy, output, b.tokenizerDir, reference);
     }
 
     public static Builder builder() {
         return new Builder();
-    }
-
-    /** use_weighting, ld_alpha and sync_ref_model: what they need, refused clearly where it is missing. */
-    private void checkTrlOptions(boolean paired) {
-        List<String> set = new ArrayList<>();
-        if (cfg.lossSpec().useWeighting()) {
-            set.add("use_weighting");
-        }
-        if (cfg.lossSpec().ldAlpha() != 1) {
-            set.add("ld_alpha");
-        }
-        if (cfg.reference().sync()) {
-            set.add("sync_ref_model");
-        }
-        if (set.isEmpty()) {
-            return;
-        }
-        if (!paired) {
-            throw new Align4jException(String.join(", ", set) + " " + (set.size() == 1 ? "is an option" : "are options")
-                    + " of TRL's DPOTrainer for paired losses; loss '" + loss.name() + "' trains on unpaired examples: "
-                    + "turn " + (set.size() == 1 ? "it" : "them") + " off or choose a paired loss");
-        }
-        if (cfg.lossSpec().ldAlpha() != 1 && cfg.reference().precompute() && loss.needsReference()) {
-            throw new Align4jException("ld_alpha (LD-DPO) weighs the reference's tokens by the length of each pair's "
-                    + "shorter completion, and the precompute_ref_log_probs cache holds plain sums: turn one of them off");
-        }
-        if (cfg.reference().sync()) {
-            if (!loss.needsReference()) {
-                throw new Align4jException("sync_ref_model (TR-DPO) updates the reference, but loss '" + loss.name()
-                        + "' uses no reference: turn sync_ref_model off");
-            }
-            if (cfg.reference().precompute()) {
-                throw new Align4jException("sync_ref_model (TR-DPO) changes the reference during training, so its "
-                        + "log-probs cannot be precomputed: turn precompute_ref_log_probs off (or sync_ref_model)");
-            }
-            if (policy.adapterConfig() != null) {
-                throw new Align4jException("sync_ref_model (TR-DPO) mixes the policy's weights into the reference, but "
-                        + "this policy trains LoRA adapters: by default its reference is its own base with the adapters "
-                        + "off, which TR-DPO would change too, and a separate reference would need the merged weights "
-                        + "(TRL does not mix a PEFT policy either). Train all weights (use_peft false), or turn "
-                        + "sync_ref_model off");
-            }
-        }
     }
 
     /** Called after every optimizer step with its wall time and the policy tokens it processed. */
@@ -296,132 +220,7 @@ public final class PreferenceTrainer implements AutoCloseable {
             loop.close();
         }
         loop = new TrainLoop(policy, cfg, total);
-        Window w = new Window();
-        Position pos = new Position(this::epochBatches);
-        long start = 0;
-        if (from != null) {
-            RunState.Restored r = state.restore(from, loop.params, loop.optimizer, pos, w, this::say);
-            start = r.step();
-            badSteps = r.badSteps();
-            if (cfg.reference().sync()) {
-                restoreReference(from.dir());
-            }
-            log = MetricsLog.resumed(output, r.history(), r.elapsed());
-            say("resume: continuing from " + from.dir() + " at step " + start + " of " + total);
-        } else {
-            log = new MetricsLog(output, false);
-        }
-        Map<String, Object> lastTrain = RunState.lastRecord(log.history(), false);
-        Map<String, Object> lastEval = RunState.lastRecord(log.history(), true);
-        List<TrainingListener> all = new ArrayList<>();
-        all.add(log);
-        long trainableCount = 0;
-        for (ai.djl.ndarray.NDArray a : policy.trainableParameters().values()) {
-            trainableCount += a.size();
-        }
-        all.add(new LogLines(train.size() + (train instanceof OnlineBatches ? " prompts" : train instanceof PairedBatches ? " pairs" : " examples"), cfg, trainableCount,
-                policy.adapterConfig() != null ? policy.parameterCount() + trainableCount : policy.parameterCount(),
-                policy.device().toString(), () -> tokensSeen));
-        if (console != null) {
-            all.add(new ConsoleProgress(console, start, lastTrain, lastEval));
-        }
-        all.addAll(userListeners);
-        listeners = all;
-        listeners.forEach(l -> l.onTrainBegin(this, total));
-        long saved = from == null ? -1 : start;
-        Batching.Scoring scoring = scoring();
-        try {
-            if (start >= total && from != null && from.dir().getFileName().toString().equals(Checkpoints.FINAL)) {
-                say("resume: " + from.dir() + " is the end of this run (step " + start + " of " + total + "); nothing to train");
-                return end(new TrainResult(start, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), from.dir(), false));
-            }
-            for (long step = start; step < total; step++) {
-                long stepStart = System.nanoTime();
-                Window sw = new Window();
-                if (train instanceof OnlineBatches ob) {
-                    ob.beginStep(step);
-                }
-                TrainLoop.Step st = loop.step(step, pos, (mgr, rows, divisor) -> train.train(scoring, mgr, rows, sw, divisor));
-                if (st.updated()) {
-                    badSteps = 0;
-                } else {
-                    badSteps++;
-                    nonFinite(step + 1, st.rows(), pos, w);
-                }
-                if (stepRows != null) {
-                    stepRows.accept(step + 1, st.rows());
-                }
-                tokensSeen += sw.tokens;
-                if (onStep != null) {
-                    onStep.step(step + 1, (System.nanoTime() - stepStart) / 1e9, sw.tokens);
-                }
-                float gradNorm = st.gradNorm();
-                sw.gradNorm += Float.isFinite(gradNorm) ? gradNorm : 0;
-                sw.steps++;
-                w.addAll(sw);
-                long done = step + 1;
-                if (cfg.reference().sync() && done % cfg.reference().syncSteps() == 0) {
-                    reference.mixIn(cfg.reference().mixupAlpha()); // TR-DPO, as TRL's callback at the step's end
-                }
-                double epochs = pos.epochs();
-                Map<String, Double> stepMetrics = numbers(sw.flush(st.learningRate(), done, epochs, log.elapsedSeconds()));
-                boolean logNow = done % cfg.output().loggingSteps() == 0 || done == total || done == 1;
-                if (logNow) {
-                    lastTrain = w.flush(st.learningRate(), done, epochs, log.elapsedSeconds());
-                    emitLog(lastTrain);
-                }
-                if ((cfg.output().evalSteps() > 0 && done % cfg.output().evalSteps() == 0 && done != total) || (done == total && hasEval())) {
-                    if (hasEval()) {
-                        LOG.info("evaluating at step {} on {} held-out {}", done, evalPairs != null ? evalPairs.size()
-                                : evalUnpaired.size(), evalPairs != null ? "pairs" : "examples");
-                        lastEval = new LinkedHashMap<>(evaluate());
-                        lastEval.put("epoch", epochs);
-                        lastEval.put("step", done);
-                        emitLog(lastEval);
-                        Map<String, Double> ev = numbers(lastEval);
-                        listeners.forEach(l -> l.onEvaluate(done, ev));
-                    }
-                }
-                if (cfg.output().saveSteps() > 0 && done % cfg.output().saveSteps() == 0 && done != total) {
-                    saveCheckpoint("checkpoint-" + done, done, pos, w);
-                    saved = done;
-                }
-                listeners.forEach(l -> l.onStepEnd(done, stepMetrics));
-                if (stopRequest != null && done < total) {
-                    Path at = output == null ? null
-                            : saved == done ? output.resolve("checkpoint-" + done) : saveCheckpoint("checkpoint-" + done, done, pos, w);
-                    say("stopped by " + stopRequest + " after step " + done + " of " + total
-                            + (at == null ? " (no output folder: nothing saved)" : "; checkpoint: " + at));
-                    return end(new TrainResult(done, epochs, lastTrain, lastEval, List.copyOf(log.history()), at, true));
-                }
-            }
-            long done = Math.max(start, total);
-            Path fin = output != null ? saveCheckpoint(Checkpoints.FINAL, done, pos, w) : null;
-            return end(new TrainResult(done, pos.epochs(), lastTrain, lastEval, List.copyOf(log.history()), fin, false));
-        } finally {
-            log.close();
-            listeners = List.of();
-        }
-    }
-
-    private TrainResult end(TrainResult r) {
-        listeners.forEach(l -> l.onTrainEnd(r));
-        return r;
-    }
-
-    private void emitLog(Map<String, Object> record) {
-        listeners.forEach(l -> l.onLog(record));
-    }
-
-    /** The numeric entries of a record, as doubles. */
-    private static Map<String, Double> numbers(Map<String, Object> record) {
-        Map<String, Double> m = new LinkedHashMap<>();
-        record.forEach((k, v) -> {
-            if (v instanceof Number n) {
-                m.put(k, n.doubleValue());
-            }
-        });
-        return java.util.Collections.unmodifiableMap(m);
+        return new RunLoop(this, loop, total).run(from);
     }
 
     /**
@@ -433,44 +232,16 @@ public final class PreferenceTrainer implements AutoCloseable {
         return output == null ? OutputLock.NONE : OutputFolder.open(output, resume, overwrite, this::say);
     }
 
-    /**
-     * A step whose loss or gradient was NaN or infinite: the update was skipped (weights and AdamW
-     * moments unchanged). Logs the step and the data rows; after max_nonfinite_steps in a row, saves
-     * the last good weights and stops.
-     */
-    private void nonFinite(long done, List<int[]> stepRows, Position pos, Window w) {
-        List<Long> rows = new ArrayList<>();
-        for (int[] b : stepRows) {
-            for (int i : b) {
-                rows.add(train.row(i));
-            }
-        }
-        say("warning: step " + done + ": non-finite loss or gradient; update skipped (data rows " + rows
-                + ", 0-based rows of the training file; " + badSteps + " in a row)");
-        Map<String, Object> rec = MetricsLog.record();
-        rec.put("step", done);
-        rec.put("skipped", "non-finite loss or gradient");
-        rec.put("rows", rows);
-        emitLog(rec);
-        if (badSteps >= cfg.output().maxNonfiniteSteps()) {
-            Path at = saveCheckpoint("checkpoint-" + done, done, pos, w);
-            throw new Align4jException(badSteps + " steps in a row (max_nonfinite_steps) had a non-finite loss or gradient, "
-                    + "so training stopped at step " + done + ". "
-                    + (at == null ? "" : "The last good weights are in " + at + ". ")
-                    + "Lower learning_rate, or check the data rows named above; --resume continues from that checkpoint.");
-        }
-    }
-
-    private List<int[]> epochBatches(int epoch) {
+    List<int[]> epochBatches(int epoch) {
         return Batches.epoch(train.size(), cfg.optimization().batchSize(), cfg.optimization().seed(), epoch, cfg.optimization().shuffle(), cfg.optimization().groupByLength(),
                 train::lengthOf);
     }
 
-    private boolean hasEval() {
+    boolean hasEval() {
         return (evalPairs != null && !evalPairs.isEmpty()) || (evalUnpaired != null && !evalUnpaired.isEmpty());
     }
 
-    private void say(String s) {
+    void say(String s) {
         if (s.startsWith("warning: ")) {
             LOG.warn(s.substring("warning: ".length()));
         } else {
@@ -483,19 +254,8 @@ public final class PreferenceTrainer implements AutoCloseable {
 
     // ---- the reference -----------------------------------------------------------------------------
 
-    private Batching.Scoring scoring() {
+    Batching.Scoring scoring() {
         return new Batching.Scoring(policy, loss, cfg.lossSpec().beta(), reference, cfg.lossSpec().ldAlpha(), cfg.lossSpec().useWeighting());
-    }
-
-    /** TR-DPO: the reference as the checkpoint's run had mixed it. */
-    private void restoreReference(Path dir) {
-        Path file = dir.resolve(Checkpoints.REFERENCE);
-        if (!java.nio.file.Files.isRegularFile(file)) {
-            throw new Align4jException(dir + " holds no " + Checkpoints.REFERENCE + ", so the run that wrote it did not use "
-                    + "sync_ref_model (TR-DPO) and its reference cannot be continued: resume with sync_ref_model false, "
-                    + "or start a new run in a new folder");
-        }
-        Checkpoints.copyInto(file, "", reference.weights(), "the TR-DPO reference");
     }
 
     private void prepareReference() {
@@ -563,32 +323,6 @@ public final class PreferenceTrainer implements AutoCloseable {
         return out;
     }
 
-    // ---- checkpoints -------------------------------------------------------------------------------
-
-    /**
-     * Writes a checkpoint to {@code OUTPUT/name} through a temporary folder, then prunes old ones
-     * to save_total_limit.
-     */
-    private Path saveCheckpoint(String name, long done, Position pos, Window w) {
-        if (output == null) {
-            return null;
-        }
-        String bad = policy.firstNonFiniteWeight();
-        if (bad != null) { // never save NaN as "good" weights, nor let it replace an older checkpoint by pruning
-            throw new Align4jException("the policy's weights are not finite numbers (tensor '" + bad + "' holds NaN or "
-                    + "infinity) at step " + done + ", so no " + name + " was saved; the checkpoints already in " + output
-                    + " are the last with finite weights. Check the model's weights and the training settings.");
-        }
-        Path p = Checkpoints.save(output, name, policy, tokenizerDir, loop.optimizer, cfg, log.history(), done,
-                state.save(totalSteps(), pos, w, badSteps, log.elapsedSeconds()),
-                cfg.reference().sync() ? reference.weights() : null);
-        if (!name.equals(Checkpoints.FINAL)) {
-            Checkpoints.prune(output, cfg.output().saveTotalLimit());
-        }
-        listeners.forEach(l -> l.onCheckpoint(p));
-        return p;
-    }
-
     @Override
     public void close() {
         if (loop != null) {
@@ -604,7 +338,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private CausalLM policy;
         private CausalLM reference;
         private Path referencePath;
-        private ai.djl.ndarray.types.DataType referenceType;
+        private DataType referenceType;
         private PreferenceLoss loss;
         private List<TokenizedPair> trainPairs;
         private List<TokenizedUnpaired> trainUnpaired;
@@ -615,7 +349,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         private Path cacheDir;
         private PrintStream console;
         private StepListener onStep;
-        private java.util.function.BiConsumer<Long, List<int[]>> stepRows;
+        private BiConsumer<Long, List<int[]>> stepRows;
         private final List<TrainingListener> listeners = new ArrayList<>();
         private boolean resume;
         private Boolean overwrite;
@@ -639,7 +373,7 @@ public final class PreferenceTrainer implements AutoCloseable {
          * The precision a reference loaded from a folder is held in: FLOAT32 or FLOAT16 (half the memory; on
          * the CPU it computes in float32 all the same). Default: the config's {@code torch_dtype}.
          */
-        public Builder referenceType(ai.djl.ndarray.types.DataType t) { this.referenceType = t; return this; }
+        public Builder referenceType(DataType t) { this.referenceType = t; return this; }
         /**
          * The loss to train. Without it the loss comes from the config ({@code loss_type} or
          * {@code loss_weights}, with its options and {@code loss_kwargs}); giving both a loss here and
@@ -669,7 +403,7 @@ public final class PreferenceTrainer implements AutoCloseable {
 
         /** Adds a {@link TrainingListener} (called in the order added, after metrics.jsonl and the console). */
         public Builder listener(TrainingListener l) {
-            this.listeners.add(java.util.Objects.requireNonNull(l, "listener"));
+            this.listeners.add(Objects.requireNonNull(l, "listener"));
             return this;
         }
 
@@ -677,7 +411,7 @@ public final class PreferenceTrainer implements AutoCloseable {
         public Builder onStep(StepListener l) { this.onStep = l; return this; }
 
         /** Tests: the micro-batches (example indices) of every optimizer step, after the step. */
-        Builder stepRows(java.util.function.BiConsumer<Long, List<int[]>> l) { this.stepRows = l; return this; }
+        Builder stepRows(BiConsumer<Long, List<int[]>> l) { this.stepRows = l; return this; }
 
         /**
          * Continue the run in the output folder from its newest complete checkpoint (weights, AdamW
@@ -708,7 +442,7 @@ public final class PreferenceTrainer implements AutoCloseable {
          */
         public Builder online(List<TokenizedPair> plan, OnlinePairs source) {
             this.onlinePlan = List.copyOf(plan);
-            this.online = java.util.Objects.requireNonNull(source, "source");
+            this.online = Objects.requireNonNull(source, "source");
             return this;
         }
 

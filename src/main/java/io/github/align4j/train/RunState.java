@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.Align4jException;
+import io.github.align4j.model.CausalLM;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,12 +15,14 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * What a resume needs besides weights and moments, stored as "align4j" in trainer_state.json: the
  * data position, the data's fingerprint, the random order's seed, the non-finite counter, the
- * open logging window, the elapsed time and the thread counts and CPU kernels ({@link CpuKernels}); and
- * its restoring from a checkpoint.
+ * open logging window, the elapsed time and the thread counts and CPU kernels ({@link CpuKernels}); its
+ * restoring from a checkpoint; and, for {@link PreferenceTrainer}'s run, the count of non-finite steps in
+ * a row (what such a step does) and the writing of its checkpoints.
  */
 final class RunState {
     /** Settings that fix the data order: a resumed run must keep them. */
@@ -35,13 +38,29 @@ final class RunState {
     private final TrainConfig cfg;
     private final Batching data;
     private final Map<String, Object> lossRecord;
+    private final CausalLM policy;
+    private final Path output;
+    private final Path tokenizerDir;
+    private final Reference reference;
     private String dataSha;
     private CpuKernels cpu;
+    /** Optimizer steps in a row whose loss or gradient was not finite. */
+    private int badSteps;
 
-    RunState(TrainConfig cfg, Batching data, Map<String, Object> lossRecord) {
+    /**
+     * @param output where checkpoints go (null: none are written)
+     * @param tokenizerDir tokenizer files copied into every checkpoint
+     * @param reference the run's reference: saved and restored when sync_ref_model changes it
+     */
+    RunState(TrainConfig cfg, Batching data, Map<String, Object> lossRecord, CausalLM policy, Path output,
+            Path tokenizerDir, Reference reference) {
         this.cfg = cfg;
         this.data = data;
         this.lossRecord = lossRecord;
+        this.policy = policy;
+        this.output = output;
+        this.tokenizerDir = tokenizerDir;
+        this.reference = reference;
     }
 
     /** What a checkpoint's trainer_state.json records under "align4j". */
@@ -105,12 +124,12 @@ final class RunState {
     }
 
     /** What {@link #restore} read besides what it copied into place. */
-    record Restored(long step, int badSteps, List<Map<String, Object>> history, double elapsed) {}
+    record Restored(long step, List<Map<String, Object>> history, double elapsed) {}
 
     /**
      * Restores everything from a verified checkpoint: weights (exact F32), AdamW moments and step,
-     * data position and the open logging window; returns the step, the non-finite counter and the
-     * metrics history.
+     * data position, the non-finite counter, the open logging window and (sync_ref_model) the
+     * reference as the run had mixed it; returns the step and the metrics history.
      */
     Restored restore(Checkpoints.Found from, Map<String, NDArray> params, AdamW optimizer, Position pos, Window w,
             Consumer<String> say) {
@@ -166,7 +185,7 @@ final class RunState {
                     + "and the same ATEN_CPU_CAPABILITY on the same kind of CPU.");
         }
         long step = from.step();
-        checkRanges(dir.resolve(Checkpoints.STATE), st, a, step, pos);
+        RestoreChecks.ranges(dir.resolve(Checkpoints.STATE), st, a, step, pos, cfg);
         // weights (the exact F32 copy when the model file is narrower) and AdamW's moments, one tensor
         // at a time from the memory-mapped files: no second copy of the model on the heap
         Path master = dir.resolve(Checkpoints.MASTER);
@@ -177,22 +196,22 @@ final class RunState {
                     : " holds a LoRA adapter but this run trains all weights") + "; resume with the settings of that run "
                     + "(use_peft and the lora_* keys)");
         }
-        Checkpoints.copyInto(lora ? adapter : Files.isRegularFile(master) ? master : dir, "", params,
+        RestoreChecks.copyInto(lora ? adapter : Files.isRegularFile(master) ? master : dir, "", params,
                 lora ? "the LoRA adapter" : "the model");
         Path opt = dir.resolve(Checkpoints.OPTIMIZER);
         if (!Files.isRegularFile(opt)) {
             throw new Align4jException(dir + ": " + Checkpoints.OPTIMIZER + " is missing; cannot resume the optimizer");
         }
-        Checkpoints.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
-        Checkpoints.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments", true);
+        RestoreChecks.copyInto(opt, "exp_avg.", optimizer.firstMoments(), "the optimizer's first moments");
+        RestoreChecks.copyInto(opt, "exp_avg_sq.", optimizer.secondMoments(), "the optimizer's second moments", true);
         optimizer.restoreSteps(st.path("optimizer_step").asLong());
         pos.epoch = a.path("epoch").asInt();
         pos.next = a.path("next_batch").asInt();
         pos.microDone = a.path("micro_batches_done").asLong();
         pos.seek();
-        int badSteps = a.path("nonfinite_in_a_row").asInt();
-        if (badSteps >= cfg.output().maxNonfiniteSteps()) {
-            badSteps = 0; // the run stopped there; the user chose to go on
+        int bad = a.path("nonfinite_in_a_row").asInt();
+        if (bad >= cfg.output().maxNonfiniteSteps()) {
+            bad = 0; // the run stopped there; the user chose to go on
         }
         w.load(a.path("window"));
         List<Map<String, Object>> history = new ArrayList<>();
@@ -201,90 +220,92 @@ final class RunState {
             rec.fields().forEachRemaining(f -> m.put(f.getKey(), jsonValue(f.getValue())));
             history.add(m);
         }
-        return new Restored(step, badSteps, history, a.path("elapsed_s").asDouble(0));
+        Restored r = new Restored(step, history, a.path("elapsed_s").asDouble(0));
+        badSteps = bad;
+        if (cfg.reference().sync()) {
+            restoreReference(dir);
+        }
+        return r;
+    }
+
+    /** TR-DPO: the reference as the checkpoint's run had mixed it. */
+    private void restoreReference(Path dir) {
+        Path file = dir.resolve(Checkpoints.REFERENCE);
+        if (!Files.isRegularFile(file)) {
+            throw new Align4jException(dir + " holds no " + Checkpoints.REFERENCE + ", so the run that wrote it did not use "
+                    + "sync_ref_model (TR-DPO) and its reference cannot be continued: resume with sync_ref_model false, "
+                    + "or start a new run in a new folder");
+        }
+        RestoreChecks.copyInto(file, "", reference.weights(), "the TR-DPO reference");
+    }
+
+    // ---- the run's steps and checkpoints -----------------------------------------------------------
+
+    /**
+     * After optimizer step {@code done}: counts the steps in a row whose loss or gradient was NaN or
+     * infinite. Such a step's update was skipped (weights and AdamW moments unchanged): it is logged
+     * with its data rows, and after max_nonfinite_steps in a row the last good weights are saved
+     * ({@code checkpoint}) and the run stops.
+     *
+     * @param emit where the record of a skipped step goes (the run's listeners)
+     * @param checkpoint saves {@code checkpoint-<done>} and returns its folder (null without an output)
+     */
+    void stepEnded(TrainLoop.Step st, long done, Consumer<String> say, Consumer<Map<String, Object>> emit,
+            Supplier<Path> checkpoint) {
+        if (st.updated()) {
+            badSteps = 0;
+            return;
+        }
+        badSteps++;
+        List<Long> rows = new ArrayList<>();
+        for (int[] b : st.rows()) {
+            for (int i : b) {
+                rows.add(data.row(i));
+            }
+        }
+        say.accept("warning: step " + done + ": non-finite loss or gradient; update skipped (data rows " + rows
+                + ", 0-based rows of the training file; " + badSteps + " in a row)");
+        Map<String, Object> rec = MetricsLog.record();
+        rec.put("step", done);
+        rec.put("skipped", "non-finite loss or gradient");
+        rec.put("rows", rows);
+        emit.accept(rec);
+        if (badSteps >= cfg.output().maxNonfiniteSteps()) {
+            Path at = checkpoint.get();
+            throw new Align4jException(badSteps + " steps in a row (max_nonfinite_steps) had a non-finite loss or gradient, "
+                    + "so training stopped at step " + done + ". "
+                    + (at == null ? "" : "The last good weights are in " + at + ". ")
+                    + "Lower learning_rate, or check the data rows named above; --resume continues from that checkpoint.");
+        }
     }
 
     /**
-     * Every number a resume takes from trainer_state.json, checked against this run before any of it
-     * is used: anyone can edit the file and rehash the manifest. Keys this version does not read are
-     * allowed (a newer align4j may add some).
-     *
-     * @throws Align4jException naming the file and the key, with the range it must be in
+     * Writes a checkpoint to {@code OUTPUT/name} through a temporary folder, then prunes old ones
+     * to save_total_limit; null without an output folder.
      */
-    private void checkRanges(Path file, JsonNode st, JsonNode a, long step, Position pos) {
-        int micro = pos.microPerEpoch();
-        int accumulation = cfg.optimization().gradientAccumulationSteps();
-        long perEpoch = Position.stepsPerEpoch(micro, accumulation);
-        whole(file, a, "version", 1, VERSION);
-        whole(file, st, "optimizer_step", 0, step);
-        long epoch = whole(file, a, "epoch", 0, step / perEpoch);
-        long next = whole(file, a, "next_batch", 0, micro);
-        long done = epoch * perEpoch + (next + accumulation - 1) / accumulation;
-        if (done != step) {
-            throw new Align4jException(file + ": epoch " + epoch + " and next_batch " + next + " are step " + done
-                    + " of this run (" + micro + " micro-batches an epoch, gradient_accumulation_steps " + accumulation
-                    + "), not global_step " + step + BAD_STATE);
+    Path saveCheckpoint(String name, long done, Position pos, Window w, AdamW optimizer, MetricsLog log) {
+        if (output == null) {
+            return null;
         }
-        whole(file, a, "micro_batches_done", epoch * micro + next, epoch * micro + next);
-        whole(file, a, "nonfinite_in_a_row", 0, step);
-        if (a.has("elapsed_s")) {
-            JsonNode e = a.get("elapsed_s");
-            if (!e.isNumber() || !(e.asDouble() >= 0) || !Double.isFinite(e.asDouble())) {
-                throw new Align4jException(file + ": align4j.elapsed_s must be a finite number ≥ 0" + BAD_STATE);
-            }
+        String bad = policy.firstNonFiniteWeight();
+        if (bad != null) { // never save NaN as "good" weights, nor let it replace an older checkpoint by pruning
+            throw new Align4jException("the policy's weights are not finite numbers (tensor '" + bad + "' holds NaN or "
+                    + "infinity) at step " + done + ", so no " + name + " was saved; the checkpoints already in " + output
+                    + " are the last with finite weights. Check the model's weights and the training settings.");
         }
-        JsonNode w = a.path("window");
-        if (!w.isMissingNode() && !w.isObject()) {
-            throw new Align4jException(file + ": align4j.window must be an object" + BAD_STATE);
+        Path p = Checkpoints.save(output, name, policy, tokenizerDir, optimizer, cfg, log.history(), done,
+                save(TrainLoop.totalSteps(data.size(), cfg), pos, w, badSteps, log.elapsedSeconds()),
+                cfg.reference().sync() ? reference.weights() : null);
+        if (!name.equals(Checkpoints.FINAL)) {
+            Checkpoints.prune(output, cfg.output().saveTotalLimit());
         }
-        // the sums may hold NaN or infinity (written "NaN"): a non-finite step's scores are in its window's
-        // metrics, and a run stopped by max_nonfinite_steps is resumed from such a checkpoint; they are only logged
-        for (JsonNode v : w.path("sums")) {
-            if (!metric(v)) {
-                throw new Align4jException(file + ": align4j.window.sums must hold numbers" + BAD_STATE);
-            }
-        }
-        for (JsonNode v : w.path("counts")) {
-            if (!v.canConvertToExactIntegral() || !v.canConvertToLong() || v.asLong() < 0) {
-                throw new Align4jException(file + ": align4j.window.counts must hold whole numbers ≥ 0" + BAD_STATE);
-            }
-        }
-        for (JsonNode pair : w.path("extra")) {
-            for (JsonNode v : pair) {
-                if (!metric(v)) {
-                    throw new Align4jException(file + ": align4j.window.extra must hold numbers" + BAD_STATE);
-                }
-            }
-        }
+        return p;
     }
 
     /** A value of the checkpoint's config for a message: control characters escaped, at most 80 characters. */
     private static String shown(JsonNode v) {
         String t = v.isValueNode() ? v.asText() : v.toString();
         return io.github.align4j.internal.Texts.printable(t.length() > 80 ? t.substring(0, 80) + "…" : t);
-    }
-
-    /** A number, or NaN or an infinity as Jackson writes them ("NaN", "Infinity", "-Infinity"). */
-    private static boolean metric(JsonNode v) {
-        return v.isNumber() || v.isTextual() && List.of("NaN", "Infinity", "-Infinity").contains(v.asText());
-    }
-
-    private static final String BAD_STATE = ". The checkpoint was edited or damaged: resume from another checkpoint "
-            + "(move this one out of the folder), or start a new run in a new folder.";
-
-    /** A whole number in [lo, hi] under key, or (absent) lo; named in the message as align4j.key or key. */
-    private static long whole(Path file, JsonNode parent, String key, long lo, long hi) {
-        JsonNode v = parent.get(key);
-        if (v == null) {
-            return lo;
-        }
-        if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < lo || v.asLong() > hi) {
-            String shown = v.isNumber() && v.asText().length() <= 40 ? v.asText() : "a value";
-            throw new Align4jException(file + ": " + (parent.has("global_step") ? "" : "align4j.") + key + " is " + shown
-                    + ", not a whole number " + (lo == hi ? "equal to " + lo : "from " + lo + " to " + hi)
-                    + " (what this run and the checkpoint's global_step allow)" + BAD_STATE);
-        }
-        return v.asLong();
     }
 
     private static Object jsonValue(JsonNode v) {

@@ -84,7 +84,7 @@ class CheckpointTest {
         Path whole = dir.resolve("whole");
         ResumeTest.Run ref = train(whole, config(4, Map.of()), false);
         for (String c : List.of("checkpoint-1", "checkpoint-2", "checkpoint-3", "final")) {
-            assertNull(Checkpoints.verify(whole.resolve(c), true), c);
+            assertNull(RestoreChecks.verify(whole.resolve(c), true), c);
         }
         JsonNode mf = new ObjectMapper().readTree(whole.resolve("checkpoint-2/manifest.json").toFile());
         assertEquals("align4j-checkpoint", mf.get("format").asText());
@@ -115,8 +115,8 @@ class CheckpointTest {
         train(out, config(4, Map.of()), false);
         Path m3 = out.resolve("checkpoint-3/model.safetensors");
         flipByte(m3, Files.size(m3) - 3);
-        assertNull(Checkpoints.verify(out.resolve("checkpoint-3"), false), "same size");
-        assertTrue(Checkpoints.verify(out.resolve("checkpoint-3"), true).contains("model.safetensors does not match its SHA-256"));
+        assertNull(RestoreChecks.verify(out.resolve("checkpoint-3"), false), "same size");
+        assertTrue(RestoreChecks.verify(out.resolve("checkpoint-3"), true).contains("model.safetensors does not match its SHA-256"));
         Path o2 = out.resolve("checkpoint-2/optimizer.safetensors");
         try (RandomAccessFile r = new RandomAccessFile(o2.toFile(), "rw")) {
             r.setLength(Files.size(o2) - 100);
@@ -143,7 +143,7 @@ class CheckpointTest {
         assertTrue(resumed.console().contains("continuing from " + out.resolve("checkpoint-1") + " at step 1"), resumed.console());
         ResumeTest.assertSameWeights(ref.weights(), resumed.weights());
         for (String c : List.of("checkpoint-2", "checkpoint-3", "final")) {
-            assertNull(Checkpoints.verify(out.resolve(c), true), c + " rewritten whole");
+            assertNull(RestoreChecks.verify(out.resolve(c), true), c + " rewritten whole");
         }
     }
 
@@ -202,7 +202,7 @@ class CheckpointTest {
         assertTrue(m.contains("--resume"), m);
         assertFalse(Files.exists(out.resolve(".checkpoint-2.tmp")), "the temporary folder is removed");
         assertFalse(Files.exists(out.resolve("checkpoint-2")));
-        assertNull(Checkpoints.verify(out.resolve("checkpoint-1"), true));
+        assertNull(RestoreChecks.verify(out.resolve("checkpoint-1"), true));
 
         Checkpoints.fault = f -> {
             if (f.getFileName().toString().equals("manifest.json")) {
@@ -210,7 +210,7 @@ class CheckpointTest {
             }
         };
         assertThrows(Align4jException.class, () -> train(out, config(4, Map.of()), true));
-        assertNull(Checkpoints.verify(out.resolve("checkpoint-1"), true), "still intact");
+        assertNull(RestoreChecks.verify(out.resolve("checkpoint-1"), true), "still intact");
         Checkpoints.fault = null;
 
         ResumeTest.Run r = train(out, config(4, Map.of()), true);

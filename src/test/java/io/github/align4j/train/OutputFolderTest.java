@@ -191,8 +191,8 @@ class OutputFolderTest {
         }
         assertThrows(Align4jException.class, () -> OutputFolder.deleteOurs(out.resolve(".checkpoint-3.tmp"), true));
         assertThrows(IOException.class, () -> Checkpoints.deleteTree(out.resolve("final")));
-        assertTrue(Checkpoints.verify(out.resolve("checkpoint-2"), false) != null, "a linked checkpoint is not loaded");
-        assertTrue(Checkpoints.verify(out.resolve("checkpoint-1"), false).contains("symbolic link"));
+        assertTrue(RestoreChecks.verify(out.resolve("checkpoint-2"), false) != null, "a linked checkpoint is not loaded");
+        assertTrue(RestoreChecks.verify(out.resolve("checkpoint-1"), false).contains("symbolic link"));
         assertFalse(Checkpoints.candidates(out).contains(out.resolve("checkpoint-2")));
         Align4jException m = assertThrows(Align4jException.class,
                 () -> MetricsLog.resumed(out, List.of(Map.of("step", 1)), 0));
@@ -260,7 +260,7 @@ class OutputFolderTest {
             Files.writeString(c.resolve(Checkpoints.MANIFEST), "{\"format\": \"align4j-checkpoint\", \"version\": 1, \"files\": "
                     + "[{\"path\": \"trainer_state.json\", \"bytes\": " + Files.size(st) + ", \"sha256\": \""
                     + Checkpoints.sha256(st, false) + "\"}]}");
-            assertNull(Checkpoints.verify(c, true));
+            assertNull(RestoreChecks.verify(c, true));
         }
         Files.writeString(out.resolve("checkpoint-1/notes.txt"), "mine"); // the user's file inside an old checkpoint
         List<Path> removed = Checkpoints.prune(out, 1);
