@@ -53,8 +53,10 @@ final class Adapters {
     }
 
     /**
-     * dropout(x) for module {@code index} in the current pass: x itself when the pass is not training or
-     * the rate is 0; else x · mask with mask ∈ {0, 1/(1−rate)} drawn from the pass's seed. Each value is
+     * The kept values of dropout(x) for module {@code index} in the current pass: x itself when the pass is not
+     * training or the rate is 0; else x · mask with mask ∈ {0, 1} drawn from the pass's seed. Inverted dropout's
+     * 1/(1−rate) is not applied here: the caller folds it into the adapter's scaling ({@link #scale}), on the
+     * rank-r path's small output, instead of a pass over every input value forward and another backward. Each value is
      * dropped when a 16-bit draw falls below round(rate · 65536), so the rate is exact to 1/65536: the
      * draws are {@code new SplittableRandom(seed).nextLong()}'s, four 16-bit draws a long, low bits first
      * ({@link #maskBytes}, inlined so that eight mask bytes are written at once).
@@ -62,9 +64,9 @@ final class Adapters {
      * <p>The mask's bytes are drawn into one direct buffer this object reuses and copied into libtorch
      * memory at once: masks are as large as the activations (tokens × in per projection, per pass), and
      * a fresh Java buffer for each would pile up until the garbage collector ran (measured: 6 GB of
-     * direct buffers in one step of a 1.1B model). The 0/1 bytes multiply x directly and the product is
-     * scaled in place, which equals x · (bytes as floats · 1/(1−rate)) bit for bit, without a float mask:
-     * autograd keeps one byte a value for the backward pass instead of four.
+     * direct buffers in one step of a 1.1B model). The 0/1 bytes multiply x directly, which equals
+     * x · (bytes as floats) bit for bit, without a float mask: autograd keeps one byte a value for the
+     * backward pass instead of four.
      */
     NDArray dropout(NDArray x, int index) {
         Pass p = pass;
@@ -85,9 +87,17 @@ final class Adapters {
         // owned: copied into libtorch memory (autograd keeps the mask for backward), and scratch is free again
         NDArray bits = Scalars.owned(x.getManager().create(bytes, new Shape(x.getShape().getShape()), DataType.UINT8));
         NDArray out = x.mul(bits); // a float times 0/1 bytes: x or ±0, in x's type
-        Ops.timesInPlace(out, (float) (1 / (1 - rate))); // in place: the product's backward needs only the bytes
         Ops.free(bits);
         return out;
+    }
+
+    /**
+     * What the adapter's output B·A·dropout(x) is multiplied by: the LoRA scaling, times inverted dropout's
+     * 1/(1−rate) when {@code dropped} (x came back from {@link #dropout} masked), as PEFT's
+     * {@code lora_B(lora_A(dropout(x))) * scaling} computes it with the factor on the input.
+     */
+    double scale(boolean dropped) {
+        return dropped ? scaling / (1 - config.dropout()) : scaling;
     }
 
     private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L; // SplittableRandom's gamma for a seeded instance

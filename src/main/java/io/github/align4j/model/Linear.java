@@ -1,7 +1,9 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import io.github.align4j.model.internal.HalfProducts;
 
 /**
  * One projection of a block, under its Hugging Face module name ({@code model.layers.3.self_attn.q_proj}):
@@ -37,14 +39,12 @@ final class Linear {
     /**
      * [..., in] → [..., out]: the base projection, plus {@code scaling · B·A·dropout(x)} when a LoRA
      * adapter is attached and the model's adapters are on. Frozen weights held in another precision
-     * than x (float16 weights, float32 activations on the CPU) are converted for this product only.
+     * than x (float16 weights, float32 activations on the CPU) are converted for this product only, or,
+     * without a gradient and where this machine's float16 GEMM is faster, multiply x rounded to float16
+     * ({@link HalfProducts}).
      */
     NDArray forward(NDArray x) {
-        NDArray w = Ops.as(weight.getArray(), x);
-        NDArray b = bias == null ? null : Ops.as(bias.getArray(), x);
-        NDArray wt = fanInFanOut ? w.transpose() : w; // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
-        NDArray y = Ops.linear(x, wt, b);
-        Ops.free(wt == w ? null : wt, w == weight.getArray() ? null : w, bias == null || b == bias.getArray() ? null : b);
+        NDArray y = HalfProducts.inHalf(weight.getArray(), x) ? halfBase(x) : base(x);
         if (lora != null && adapters.enabled) {
             NDArray u = update(x);
             y.addi(u); // in place: addmm's backward does not need its output
@@ -53,7 +53,32 @@ final class Linear {
         return y;
     }
 
-    /** scaling · dropout(x)·Aᵀ·Bᵀ, computed in the adapter's precision and returned in x's. */
+    /** x·Wᵀ + b in x's precision (a float16 weight widened for this product only). */
+    private NDArray base(NDArray x) {
+        NDArray w = Ops.as(weight.getArray(), x);
+        NDArray b = bias == null ? null : Ops.as(bias.getArray(), x);
+        NDArray wt = fanInFanOut ? w.transpose() : w; // Conv1D [in, out] → linear's [out, in], a view: one fused addmm
+        NDArray y = Ops.linear(x, wt, b);
+        Ops.free(wt == w ? null : wt, w == weight.getArray() ? null : w, bias == null || b == bias.getArray() ? null : b);
+        return y;
+    }
+
+    /**
+     * x·Wᵀ + b for a float16 weight without a gradient, where this machine multiplies float16 faster
+     * ({@link HalfProducts}): x rounded to float16, the float16 GEMM, the product widened to x's type.
+     */
+    private NDArray halfBase(NDArray x) {
+        NDArray w = weight.getArray();
+        NDArray x16 = x.toType(DataType.FLOAT16, false);
+        NDArray b = bias == null ? null : Ops.as(bias.getArray(), x16);
+        NDArray wt = fanInFanOut ? w.transpose() : w;
+        NDArray y16 = Ops.linear(x16, wt, b);
+        NDArray y = y16.toType(x.getDataType(), false);
+        Ops.free(x16, y16, wt == w ? null : wt, bias == null || b == bias.getArray() ? null : b);
+        return y;
+    }
+
+    /** scaling · dropout(x)·Aᵀ·Bᵀ, computed in the adapter's precision and returned in x's (see {@link Adapters#dropout}). */
     private NDArray update(NDArray x) {
         NDArray a = lora.a().getArray();
         NDArray wide = x.getDataType() == a.getDataType() ? x : x.toType(a.getDataType(), false);
@@ -61,7 +86,8 @@ final class Linear {
         NDArray ax = Ops.linear(dropped, a, null); // [..., r]
         NDArray bax = Ops.linear(ax, lora.b().getArray(), null); // [..., out]
         Ops.free(dropped == wide ? null : dropped, wide == x ? null : wide, ax);
-        Ops.timesInPlace(bax, (float) adapters.scaling); // in place: mm's backward does not need its output
+        // scaling and dropout's 1/(1−p) at once, on [..., out]: in place, mm's backward does not need its output
+        Ops.timesInPlace(bax, (float) adapters.scale(dropped != wide));
         if (bax.getDataType() != x.getDataType()) {
             NDArray narrow = bax.toType(x.getDataType(), false);
             Ops.free(bax);

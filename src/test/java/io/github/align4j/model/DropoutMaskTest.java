@@ -73,12 +73,14 @@ class DropoutMaskTest {
             }
             float[] grad = x.getGradient().toFloatArray();
             byte[] bits = reference(6 * 37, Adapters.mix(Adapters.mix(7, 3), 2), (int) Math.round(rate * 65536));
-            float scale = (float) (1 / (1 - rate));
+            float scale = 1f; // inverted dropout's 1/(1−p) is folded into the adapter's scaling (Adapters.scale)
+            assertEquals(a.scaling / (1 - rate), a.scale(true), 1e-15);
+            assertEquals(a.scaling, a.scale(false), 0);
             float[] xs = x.toFloatArray();
             float[] ws = w.toFloatArray();
             int dropped = 0;
             for (int i = 0; i < xs.length; i++) {
-                float mask = bits[i] * 1f * scale; // the float mask the earlier code built
+                float mask = bits[i] * 1f * scale; // the kept values: x or ±0
                 assertEquals(Float.floatToIntBits(xs[i] * mask), Float.floatToIntBits(y[i]), "value " + i);
                 assertEquals(Float.floatToIntBits(ws[i] * mask), Float.floatToIntBits(grad[i]), "gradient " + i);
                 dropped += 1 - bits[i];

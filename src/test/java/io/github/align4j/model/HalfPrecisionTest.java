@@ -292,4 +292,51 @@ class HalfPrecisionTest {
             assertEquals(SafeTensorsWriter.f16(v[i]), h.getShort(2 * i), "element " + i);
         }
     }
+
+    /** Log-probs of rows short enough (7 and 5 tokens, one at a time) that each product converts fewer activation values than weights. */
+    static float[] scoreFew(Path dir, Options o) {
+        float[] a = score1(dir, o, 7);
+        float[] b = score1(dir, o, 5);
+        return new float[] {a[0], b[0]};
+    }
+
+    static float[] score1(Path dir, Options o, int length) {
+        try (CausalLM lm = CausalLM.load(dir, o.on(Device.cpu())); NDManager m = lm.manager().newSubManager()) {
+            int[] row = new int[length];
+            for (int i = 0; i < length; i++) {
+                row[i] = (i * 37 + 11) % lm.config().vocabSize();
+            }
+            return SequenceScorer.score(lm, m, new int[][] {row}, new int[] {2}).logps().toFloatArray();
+        }
+    }
+
+    /**
+     * Where a machine's float16 GEMM is no slower ({@code HalfProducts}), a frozen float16 model's no-grad products
+     * with fewer activation values than weight values (a few short rows) run in float16: x rounded to float16 (2⁻¹¹ relative), float32 accumulation, the product rounded to float16
+     * again. Its log-probs then move from the widened path's by those roundings only: we allow 2e-3 relative
+     * (measured: 2.0e-5 llama, 5.9e-6 gpt2, on this Intel Xeon); a pass with a gradient never takes the float16 path.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "gpt2"})
+    void float16ProductsWithoutAGradientStayCloseToWidenedOnes(String type) throws Exception {
+        Path f32 = model(tmp.resolve("f32"), type, SafeTensors.DType.F32, 11);
+        float[] widened = scoreFew(f32, FP16);
+        io.github.align4j.model.internal.HalfProducts.set(new io.github.align4j.model.internal.HalfProducts.Decision(true, "test"));
+        try {
+            float[] half = scoreFew(f32, FP16);
+            double worst = 0;
+            for (int i = 0; i < half.length; i++) {
+                double rel = Math.abs(half[i] - widened[i]) / Math.abs(widened[i]);
+                assertTrue(rel <= 2e-3, type + " row " + i + ": " + half[i] + " vs " + widened[i]);
+                worst = Math.max(worst, rel);
+            }
+            assertTrue(worst > 0, "the float16 path ran: its roundings must show somewhere");
+            float[] many = score1(f32, FP16, 40);
+            io.github.align4j.model.internal.HalfProducts.set(new io.github.align4j.model.internal.HalfProducts.Decision(false, "test"));
+            assertArrayEquals(score1(f32, FP16, 40), many, 0f,
+                    "40 tokens of a 32-wide model hold more activation values than weight values: the weights are widened");
+        } finally {
+            io.github.align4j.model.internal.HalfProducts.set(null);
+        }
+    }
 }

@@ -365,7 +365,8 @@ public final class Bench {
         String what = o.lora() == null ? "full fine-tuning" : String.format(java.util.Locale.ROOT,
                 "LoRA r=%d alpha=%s dropout=%s on %s, %s frozen weights", o.lora().r(), o.lora().alpha(), o.lora().dropout(),
                 o.lora().targetModules().isEmpty() ? "the default projections" : String.join(",", o.lora().targetModules()), frozen);
-        return what + (o.gradientCheckpointing() ? ", gradient checkpointing" : "");
+        return what + (o.gradientCheckpointing() ? ", gradient checkpointing" : "") + (frozen == MemoryPlan.Dtype.FLOAT16
+                ? "; no-grad products of float16 weights: " + io.github.align4j.model.internal.HalfProducts.decision() : "");
     }
 
     /**
