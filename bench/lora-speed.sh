@@ -6,7 +6,7 @@
 # peak, peak RSS and the planner's estimate); raw JSON stays in OUT.
 #
 #   bench/lora-speed.sh [ROUNDS] [OUT] [CONFIGS]   (defaults: 3, target/lora-speed, "full lora lora16 lora16gc torch torchlora";
-#   also lora0: dropout 0; lora16wide: float16 base with every product widened, whatever this machine's float16 GEMM does)
+#   also the rest of the eight combinations: full16, fullgc, full16gc, loragc; lora0: dropout 0; lora16wide: float16 base with every product widened, whatever this machine's float16 GEMM does)
 #
 # Needs target/align4j.jar (mvn -B -DskipTests package). Run it on an otherwise idle machine.
 set -euo pipefail
@@ -38,6 +38,10 @@ for r in $(seq "$ROUNDS"); do
             lora0) "${A4J[@]}" "${LORA[@]}" --lora-dropout 0 > "$f.json" ;;
             lora16) "${A4J[@]}" "${LORA[@]}" --torch-dtype float16 > "$f.json" ;;
             lora16gc) "${A4J[@]}" "${LORA[@]}" --torch-dtype float16 --gradient-checkpointing > "$f.json" ;;
+            full16) "${A4J[@]}" --torch-dtype float16 > "$f.json" ;;
+            fullgc) "${A4J[@]}" --gradient-checkpointing > "$f.json" ;;
+            full16gc) "${A4J[@]}" --torch-dtype float16 --gradient-checkpointing > "$f.json" ;;
+            loragc) "${A4J[@]}" "${LORA[@]}" --gradient-checkpointing > "$f.json" ;;
             lora16wide) ALIGN4J_HALF_PRODUCTS=float32 "${A4J[@]}" "${LORA[@]}" --torch-dtype float16 > "$f.json" ;;
             torch) "$PY" "$SHARED/bench/torch_dpo_step.py" "$MEDIUM" --steps 5 --threads 2 > "$f.txt"
                    echo "$c-$r $(tr '\n' ' ' < "$f.txt")"; continue ;;

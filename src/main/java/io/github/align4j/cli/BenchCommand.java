@@ -195,6 +195,9 @@ final class BenchCommand implements Callable<Integer> {
                 r.rssAfterWarmupMb(), r.rssEndMb());
         out.printf(Locale.ROOT, "memory plan      %.1f MB estimated peak (%+.0f%% of the measured peak; breakdown: --json)%n",
                 r.estimatedPeakMb(), r.peakRssMb() > 0 ? 100 * (r.estimatedPeakMb() / r.peakRssMb() - 1) : Double.NaN);
+        if (r.plan() != null && !r.plan().caveat().isEmpty()) {
+            out.printf(Locale.ROOT, "                 %s%n", r.plan().caveat());
+        }
         out.printf(Locale.ROOT, "live arrays      %d after warm-up, %d at the end%n", r.arraysAfterWarmup(), r.arraysEnd());
         if (r.realData()) {
             out.printf(Locale.ROOT, "data             %d pairs, %s batching; one epoch of steps took %.2f s%n", r.examples(),

@@ -311,7 +311,7 @@ class HalfPrecisionTest {
     }
 
     /**
-     * Where a machine's float16 GEMM is no slower ({@code HalfProducts}), a frozen float16 model's no-grad products
+     * Where a machine's float16 GEMM is faster ({@code HalfProducts}), a frozen float16 model's no-grad products
      * with fewer activation values than weight values (a few short rows) run in float16: x rounded to float16 (2⁻¹¹ relative), float32 accumulation, the product rounded to float16
      * again. Its log-probs then move from the widened path's by those roundings only: we allow 2e-3 relative
      * (measured: 2.0e-5 llama, 5.9e-6 gpt2, on this Intel Xeon); a pass with a gradient never takes the float16 path.

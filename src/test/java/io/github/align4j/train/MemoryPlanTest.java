@@ -142,6 +142,12 @@ class MemoryPlanTest {
         MemoryPlan q = MemoryPlan.builder(small).pairs(1).tokens(4, 3).gradientCheckpointing(true).availableBytes(-1).build();
         assertEquals((272 + 1_280 + 512 + 128) * 4, q.breakdown().activations());
         assertEquals(0, q.breakdown().logits(), "freed before the layers' backward");
+        // on the CPU a recomputation plan says it is a lower bound, and by how much (docs/performance.md's measurements)
+        assertTrue(q.caveat().contains("lower bound") && q.caveat().contains("2.1x"), q.caveat());
+        assertTrue(q.format().contains("note: a lower bound"), q.format());
+        MemoryPlan plain = MemoryPlan.builder(small).pairs(1).tokens(4, 3).availableBytes(-1).build();
+        assertEquals("", plain.caveat(), "without recomputation the estimate is a forecast");
+        assertFalse(plain.format().contains("note:"), plain.format());
     }
 
     @Test

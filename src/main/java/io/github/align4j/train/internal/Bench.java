@@ -198,6 +198,7 @@ public final class Bench {
             m.put("peak_rss_mb", peakRssMb);
             m.put("estimated_peak_mb", estimatedPeakMb());
             m.put("estimate_over_measured", peakRssMb > 0 ? estimatedPeakMb() / peakRssMb : Double.NaN);
+            m.put("estimate_caveat", plan == null ? "" : plan.caveat());
             MemoryPlan.Breakdown b = plan.breakdown();
             Map<String, Long> terms = new LinkedHashMap<>();
             terms.put("frozen_weights", mb(b.frozenWeights()));
