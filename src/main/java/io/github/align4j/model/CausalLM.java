@@ -43,13 +43,13 @@ public final class CausalLM implements AutoCloseable {
      * frozen weights only (a reference model, a LoRA base, scoring): on the CPU it is storage only,
      * every product is computed in float32 with one weight converted at a time (float16 arithmetic
      * on the CPU is 20–100× slower than float32); on a GPU the model computes in float16 and logits
-     * are upcast to float32 before the log-softmax. {@link ModelDtypes#resolve} turns a
-     * {@code torch_dtype} into this type; {@link ModelDtypes#computeType} gives the activations' type.
+     * are upcast to float32 before the log-softmax. {@code ModelDtypes.resolve} turns a
+     * {@code torch_dtype} into this type; {@code ModelDtypes.computeType} gives the activations' type.
      *
      * @param device where the weights live
      * @param trainable copy the weights and attach gradients (a policy); false for a frozen reference
      * @param dataType FLOAT32, or FLOAT16 when {@code trainable} is false (bfloat16 cannot be held by
-     *     DJL's engine: {@link ModelDtypes#resolve} maps it to FLOAT16)
+     *     DJL's engine: {@code ModelDtypes.resolve} maps it to FLOAT16)
      */
     public record Options(Device device, boolean trainable, DataType dataType) {
         /** A frozen fp32 model on the default device. */
@@ -131,7 +131,7 @@ public final class CausalLM implements AutoCloseable {
      * @param modelType llama, mistral, qwen2 or gpt2; null to take {@code model_type} from {@code config}
      * @param config config.json keys (JSON-like values: numbers, strings, booleans, lists, maps, null)
      * @param tokenizerDir a folder with tokenizer.json (and tokenizer_config.json), copied into
-     *     {@code outDir}; null for the tiny built-in tokenizer ({@link TinyTokenizer}: 794 tokens, ChatML)
+     *     {@code outDir}; null for the tiny built-in tokenizer (794 tokens, ChatML)
      * @param seed the random seed: the same seed and config give the same weights
      * @throws Align4jException for an unknown type, a bad config value (naming the key) or a
      *     tokenizer folder without tokenizer.json
