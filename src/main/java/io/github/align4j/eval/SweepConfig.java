@@ -369,12 +369,13 @@ public record SweepConfig(Path file, TrainConfig base, Map<String, List<Object>>
                 return new MemoryCheck(mc, ai.djl.Device.gpu(), gpuBytes, "planned against one GPU of " + gib(gpuBytes)
                         + " (--gpu-memory)", "one GPU of " + gib(gpuBytes));
             }
-            String d = base.model().device().toString().toLowerCase(Locale.ROOT);
-            if (!d.equals("cpu") && !d.equals("auto") && ai.djl.engine.Engine.getInstance().getGpuCount() == 0) {
+            String d = base.model().device().toString();
+            if (base.model().device().kind() == io.github.align4j.train.DeviceSpec.Kind.GPU
+                    && ai.djl.engine.Engine.getInstance().getGpuCount() == 0) {
                 return new MemoryCheck(mc, ai.djl.Device.gpu(), -1, "device " + d + " is not on this machine: estimates "
                         + "only; give --gpu-memory GIB (e.g. 80) to check each cell against one GPU", d);
             }
-            ai.djl.Device dev = io.github.align4j.internal.Devices.resolve(base.model().device().toString());
+            ai.djl.Device dev = io.github.align4j.internal.Devices.resolve(d);
             io.github.align4j.train.MemoryPlan probe = io.github.align4j.train.MemoryPlan.builder(mc).device(dev).build();
             String here = dev + (probe.available() < 0 ? "" : " (" + gib(probe.available()) + " available here)");
             return new MemoryCheck(mc, dev, probe.available(), "planned against " + here, here);

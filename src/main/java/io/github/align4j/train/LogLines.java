@@ -39,7 +39,7 @@ final class LogLines implements TrainingListener {
             LOG.info(String.format(Locale.ROOT, "***** Running training ***** %s, %s epochs, micro-batch %d, gradient "
                     + "accumulation %d, %d optimization steps, %,d of %,d parameters trainable, loss %s (β=%s), on %s",
                     examples, num(cfg.optimization().numTrainEpochs()), cfg.optimization().batchSize(), cfg.optimization().gradientAccumulationSteps(), totalSteps,
-                    trainable, total, cfg.lossSpec().weights().isEmpty() ? cfg.lossSpec().type() : cfg.lossSpec().weights(), num(cfg.lossSpec().beta()), device));
+                    trainable, total, cfg.lossSpec().weights().isEmpty() ? cfg.lossSpec().type() : cfg.get("loss_weights"), num(cfg.lossSpec().beta()), device));
         }
     }
 

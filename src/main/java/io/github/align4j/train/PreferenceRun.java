@@ -130,7 +130,7 @@ public final class PreferenceRun {
         lines.add("data:   " + (b.trainData != null ? "given (" + b.trainData.size() + " examples)" : cfg.data().trainFile())
                 + (cfg.data().evalFile().isEmpty() ? cfg.data().evalSplit() > 0 ? "; eval_split " + cfg.data().evalSplit() : ""
                 : "; eval " + cfg.data().evalFile()));
-        lines.add("loss:   " + (cfg.lossSpec().weights().isEmpty() ? loss.name() : cfg.lossSpec().weights()) + ", β=" + cfg.lossSpec().beta());
+        lines.add("loss:   " + (cfg.lossSpec().weights().isEmpty() ? loss.name() : cfg.get("loss_weights")) + ", β=" + cfg.lossSpec().beta());
         lines.add("output: " + cfg.output().dir());
         lines.addAll(RunModels.plan(cfg));
         MemoryPlan memory = null;

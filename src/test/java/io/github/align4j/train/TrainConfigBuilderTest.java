@@ -9,6 +9,7 @@ import io.github.align4j.loss.KtoPair;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,5 +54,14 @@ class TrainConfigBuilderTest {
         String nested = assertThrows(Align4jException.class,
                 () -> TrainConfig.fromYaml(f, TrainConfig.defaults(), new ArrayList<>())).getMessage();
         assertTrue(nested.contains("r.yaml:1") && nested.contains("nested"), nested);
+    }
+
+    /** A weighted loss is shown as a recipe writes it, not as a Java map. */
+    @Test
+    void aPlanShowsLossWeightsAsWritten() {
+        TrainConfig c = TrainConfig.builder().modelPath("/nonexistent/model").trainFile("/nonexistent/d.jsonl")
+                .outputDir("/nonexistent/out").lossWeights("dpo=1, sft=0.5").build();
+        List<String> lines = PreferenceRun.builder().config(c).build().plan(true).lines();
+        assertTrue(lines.contains("loss:   dpo=1,sft=0.5, β=0.1"), lines.toString());
     }
 }
