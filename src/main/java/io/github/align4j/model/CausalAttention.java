@@ -11,6 +11,9 @@ import ai.djl.ndarray.NDArray;
  * Queries that read the same key/value head are stacked along the time axis: q is
  * [B, KV, rep·T, D] for k and v [B, KV, T, D] (rep = 1 without grouped heads), so keys and values
  * are never copied rep times.
+ *
+ * <p>A full causal pass (no cache, no sliding window shorter than the sequence) runs as one fused
+ * kernel instead ({@link FusedAttention}): the same values without the [B, H, T, T] scores in memory.
  */
 final class CausalAttention {
     private CausalAttention() {}
@@ -24,6 +27,19 @@ final class CausalAttention {
      * @return o [B, KV, rep·T, D]
      */
     static NDArray attend(NDArray q, NDArray k, NDArray v, int layer, int window, Pass p) {
+        if (p.cache == null && p.offset == 0 && (window == 0 || p.length <= window) && p.fusedAttention) {
+            long[] s = q.getShape().getShape();
+            long[] ks = k.getShape().getShape();
+            long rep = s[2] / ks[2];
+            NDArray byHead = q.reshape(s[0], s[1] * rep, ks[2], s[3]); // [B, KV·rep, T, D]: head h = kv h / rep
+            NDArray o = FusedAttention.attend(byHead, k, v);
+            Ops.free(byHead);
+            if (o != null) {
+                NDArray stacked = o.reshape(s); // [B, KV, rep·T, D], as the materialized path returns it
+                Ops.free(o, q, k, v);
+                return stacked;
+            }
+        }
         if (p.cache != null) {
             k = p.cache.append(layer, k, true);
             v = p.cache.append(layer, v, false);

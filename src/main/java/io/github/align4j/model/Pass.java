@@ -31,6 +31,8 @@ final class Pass {
      */
     final long id;
     private final Masks masks;
+    /** Whether a full causal pass may run attention as one fused kernel ({@link FusedAttention#wanted}). */
+    final boolean fusedAttention = FusedAttention.wanted();
 
     Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache, boolean training, long id,
             DataType compute) {
