@@ -3,6 +3,7 @@ package io.github.align4j.train;
 import ai.djl.Device;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.internal.FusedAttentionSwitch;
 import io.github.align4j.model.internal.SequenceLimits;
 import io.github.align4j.train.internal.MemoryModel;
 import java.util.ArrayList;
@@ -158,7 +159,9 @@ final class MemoryEstimate {
             }
         }
         kept.add(new long[] {s.lora() == null && !c.isGpt2() ? 2 : 1, n * e}); // the final norm's input (and normalised x)
-        kept.add(new long[] {1, s.tokens() * s.tokens()}); // the causal mask, float32
+        if (!FusedAttentionSwitch.fused()) {
+            kept.add(new long[] {1, s.tokens() * s.tokens()}); // the causal mask, float32 (fused attention needs none)
+        }
         // float16 weights on the CPU run as float32 copies, one at a time; autograd keeps each for the
         // input's gradient: every layer's, or (recomputation) the recomputed layer's, and the head's
         boolean convert = !s.gpu() && s.lora() != null && s.frozen() == MemoryPlan.Dtype.FLOAT16;

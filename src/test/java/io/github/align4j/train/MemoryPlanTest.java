@@ -14,6 +14,7 @@ import io.github.align4j.Align4jException;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.internal.FusedAttentionSwitch;
 import io.github.align4j.train.internal.MemoryModel;
 import java.util.List;
 import java.util.Map;
@@ -87,18 +88,37 @@ class MemoryPlanTest {
         assertEquals(17_192L * 4, b.gradients());
         assertEquals(17_192L * 8, b.optimizerState(), "AdamW's m and v in float32");
         assertEquals(17_192L * 4, b.reference(), "a separate float32 reference");
-        // per layer, rows 2 × 4 tokens = 8 positions: input 64, q 64, k+v 64, probs 2·2·4² = 64, mid 64,
-        // MLP 4·8·16 = 512, RMSNorm outputs 128, projection inputs 64+64+64+128 = 1280 elements;
-        // two layers + final norm 128 + mask 16 = 2704 floats
-        assertEquals(2_704L * 4, b.activations());
+        // per layer, rows 2 × 4 tokens = 8 positions: input 64, q 64, fused attention's k and v repeated to the
+        // 2 query heads and its output 3·64 + its log-sum-exp 2·2·4 = 16, mid 64, MLP 4·8·16 = 512, RMSNorm
+        // outputs 128, projection inputs 64+64+64+128 = 1360 elements; two layers + final norm 128 = 2848 floats
+        assertEquals(2_848L * 4, b.activations());
         // 6 scored positions: logits, log-softmax and its gradient 3·6·1000 floats + the gathered hidden 6·8
         assertEquals(3 * 6 * 1000 * 4 + 6 * 8 * 4, b.logits());
         assertEquals(0, b.convertedWeights());
         // what the step allocates and frees below glibc's mmap threshold, once more: activations and logits
-        assertEquals(2_704 * 4 + 3 * 6 * 1000 * 4 + 6 * 8 * 4, b.allocatorSlack());
+        assertEquals(2_848 * 4 + 3 * 6 * 1000 * 4 + 6 * 8 * 4, b.allocatorSlack());
         assertEquals(OVERHEAD, b.overhead());
-        assertEquals(252_168_096L, p.total());
+        assertEquals(252_169_248L, p.total());
         assertTrue(p.fits(), "unknown memory: fits");
+    }
+
+    /** With attention materialized (align4j.attention=materialized) the plan counts the scores the model then keeps. */
+    @Test
+    void materializedAttentionKeepsTheProbabilitiesAndTheMask() {
+        String old = System.getProperty(FusedAttentionSwitch.PROPERTY);
+        System.setProperty(FusedAttentionSwitch.PROPERTY, "materialized");
+        try {
+            MemoryPlan p = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).availableBytes(-1).build();
+            // per layer: input 64, q 64, k+v 64, probs 2·2·4² = 64, mid 64, MLP 512, RMSNorm outputs 128, projection
+            // inputs 320 = 1280 elements; two layers + final norm 128 + the causal mask 16 = 2704 floats
+            assertEquals(2_704L * 4, p.breakdown().activations());
+        } finally {
+            if (old == null) {
+                System.clearProperty(FusedAttentionSwitch.PROPERTY);
+            } else {
+                System.setProperty(FusedAttentionSwitch.PROPERTY, old);
+            }
+        }
     }
 
     @Test
@@ -113,34 +133,34 @@ class MemoryPlanTest {
         assertEquals(512L * 4, b.gradients());
         assertEquals(512L * 8, b.optimizerState());
         assertEquals(0, b.reference(), "the base with the adapters off is no second copy");
-        // per layer: input, q, k+v, probs, mid 64 each, MLP 512, adapter inputs 64+64+64+128, x·Aᵀ 7·8·2
-        // = 1264; two layers + final norm input 64 + mask 16 = 2608 floats
-        assertEquals(2_608L * 4, b.activations());
+        // per layer: input, q, mid 64 each, fused attention's repeated k, v and output 3·64 and log-sum-exp 16,
+        // MLP 512, adapter inputs 64+64+64+128, x·Aᵀ 7·8·2 = 1344; two layers + final norm input 64 = 2752 floats
+        assertEquals(2_752L * 4, b.activations());
         // float32 copies of float16 weights kept for backward: both layers' projections and the head
         assertEquals(2 * 576 * 4 + 1000 * 8 * 4, b.convertedWeights());
         assertEquals(3 * 6 * 1000 * 4, b.logits());
-        assertEquals(2_608 * 4 + 2 * 576 * 4 + 1000 * 8 * 4 + 3 * 6 * 1000 * 4, b.allocatorSlack());
-        assertEquals(251_938_896L, p.total());
+        assertEquals(2_752 * 4 + 2 * 576 * 4 + 1000 * 8 * 4 + 3 * 6 * 1000 * 4, b.allocatorSlack());
+        assertEquals(251_940_048L, p.total());
 
         // dropout keeps the dropped input and a byte mask (a quarter of a float) per adapter instead of the
         // shared input: (3·64 + 64 + 2·64 + 128)·(1 + 1/4) = 640 instead of 64+64+64+128, per layer
         MemoryPlan d = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).lora(lora.withDropout(0.1))
                 .frozenDtype(MemoryPlan.Dtype.FLOAT16).reference(MemoryPlan.Reference.ADAPTERS_OFF).availableBytes(-1).build();
-        assertEquals((2_608L + 2 * (640 - 320)) * 4, d.breakdown().activations());
+        assertEquals((2_752L + 2 * (640 - 320)) * 4, d.breakdown().activations());
     }
 
     @Test
     void checkpointingKeepsLayerInputs() {
         MemoryPlan p = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).gradientCheckpointing(true).availableBytes(-1).build();
-        // each layer's input (64 floats), the final norm's 128, the mask 16; the head's moment is the larger
-        assertEquals((2 * 64 + 128 + 16) * 4, p.breakdown().activations());
-        // a short vocabulary makes a recomputed layer the peak: kept + that layer's 1280 + its backward
+        // each layer's input (64 floats), the final norm's 128; the head's moment is the larger
+        assertEquals((2 * 64 + 128) * 4, p.breakdown().activations());
+        // a short vocabulary makes a recomputed layer the peak: kept + that layer's 1360 + its backward
         // temporaries (3·8·16 + 2·64) + the output gradient and sum(out·g) 2·64
         ModelConfig small = config(Map.of("model_type", "llama", "hidden_size", 8, "intermediate_size", 16,
                 "num_hidden_layers", 2, "num_attention_heads", 2, "num_key_value_heads", 1, "vocab_size", 4,
                 "max_position_embeddings", 64, "tie_word_embeddings", false));
         MemoryPlan q = MemoryPlan.builder(small).pairs(1).tokens(4, 3).gradientCheckpointing(true).availableBytes(-1).build();
-        assertEquals((272 + 1_280 + 512 + 128) * 4, q.breakdown().activations());
+        assertEquals((256 + 1_360 + 512 + 128) * 4, q.breakdown().activations());
         assertEquals(0, q.breakdown().logits(), "freed before the layers' backward");
         // on the CPU a recomputation plan says it is a lower bound, and by how much (docs/performance.md's measurements)
         assertTrue(q.caveat().contains("lower bound") && q.caveat().contains("2.1x"), q.caveat());

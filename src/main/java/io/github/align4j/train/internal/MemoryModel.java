@@ -2,6 +2,7 @@ package io.github.align4j.train.internal;
 
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.internal.FusedAttentionSwitch;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -106,7 +107,8 @@ public final class MemoryModel {
      * tensors so the caller can tell large allocations from small ones.
      *
      * <p>Both families keep the layer input x (the first norm's backward), the attention's q, k, v
-     * and probabilities softmax(q·kᵀ) [rows, H, T, T], the residual mid (the second norm) and the
+     * and probabilities softmax(q·kᵀ) [rows, H, T, T] (fused attention: q, k and v repeated to the
+     * H query heads, the output and a log-sum-exp per query and head instead), the residual mid (the second norm) and the
      * MLP's nonlinearity (Llama: gate output, its sigmoid, silu, up output; GPT-2: the c_fc output,
      * x², tanh, 1 + tanh). Full fine-tuning adds each projection's input (for its weight's
      * gradient) and, for Llama, RMSNorm's normalised x (for its weight's gradient). Under LoRA an
@@ -128,8 +130,13 @@ public final class MemoryModel {
         List<long[]> t = new ArrayList<>(); // {count, elements each}
         t.add(new long[] {1, n * e}); // the layer's input
         t.add(new long[] {1, n * q}); // q
-        t.add(new long[] {2, n * kv}); // k and v
-        t.add(new long[] {1, rows * c.numHeads() * tokens * tokens}); // softmax probabilities
+        if (FusedAttentionSwitch.fused()) { // the fused kernel keeps k and v repeated to the query heads, its output and a log-sum-exp
+            t.add(new long[] {3, n * q});
+            t.add(new long[] {1, rows * c.numHeads() * tokens});
+        } else {
+            t.add(new long[] {2, n * kv}); // k and v
+            t.add(new long[] {1, rows * c.numHeads() * tokens * tokens}); // softmax probabilities
+        }
         t.add(new long[] {1, n * e}); // mid, the residual after attention
         t.add(new long[] {4, n * inner}); // the MLP's nonlinearity
         if (lora == null) {
@@ -177,13 +184,17 @@ public final class MemoryModel {
 
     /**
      * What one layer's backward allocates on top of what it keeps: the gradients of the attention
-     * probabilities and scores ([rows, H, T, T] each), of the MLP's widest tensors and of the
-     * residual stream.
+     * probabilities and scores ([rows, H, T, T] each; with fused attention, of q and the repeated k and
+     * v instead), of the MLP's widest tensors and of the residual stream.
      */
     public static List<long[]> layerBackwardTensors(ModelConfig c, long rows, long tokens) {
         long n = rows * tokens;
-        long square = rows * c.numHeads() * tokens * tokens;
         long mlp = n * c.intermediateSize();
+        if (FusedAttentionSwitch.fused()) { // the fused kernel's backward: the gradients of q and of the repeated k, v
+            long qkv = n * c.numHeads() * (c.isGpt2() ? c.hiddenSize() / c.numHeads() : c.headDim());
+            return List.of(new long[] {3, Math.max(qkv, mlp)}, new long[] {2, n * c.hiddenSize()});
+        }
+        long square = rows * c.numHeads() * tokens * tokens;
         return List.of(square * 2 > mlp * 3 ? new long[] {2, square} : new long[] {3, mlp}, new long[] {2, n * c.hiddenSize()});
     }
 }
