@@ -9,6 +9,7 @@ import io.github.align4j.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,14 +24,24 @@ class BenchCommandTest {
 
     static Path model;
 
+    private static int threadsBefore;
+
     @BeforeAll
     static void makeModel() throws Exception {
+        ai.djl.engine.Engine.getEngine("PyTorch");
+        threadsBefore = ai.djl.pytorch.jni.JniUtils.getNumThreads();
         Path cfg = shared.resolve("cfg.json");
         Files.writeString(cfg, "{\"hidden_size\": 32, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, "
                 + "\"num_key_value_heads\": 2, \"intermediate_size\": 64}");
         model = shared.resolve("model");
         Cli.Result r = Cli.run("init", "--model-type", "llama", "--config", cfg.toString(), "--out", model.toString(), "--seed", "3");
         assertEquals(0, r.exit(), r.toString());
+    }
+
+    /** bench sets libtorch's thread count in this JVM, as the command line should; the tests after this class keep theirs. */
+    @AfterAll
+    static void restoreThreads() {
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(threadsBefore);
     }
 
     static JsonNode json(Cli.Result r) throws Exception {
