@@ -12,8 +12,9 @@ import ai.djl.ndarray.NDArray;
  * [B, KV, rep·T, D] for k and v [B, KV, T, D] (rep = 1 without grouped heads), so keys and values
  * are never copied rep times.
  *
- * <p>A full causal pass (no cache, no sliding window shorter than the sequence) runs as one fused
- * kernel instead ({@link FusedAttention}): the same values without the [B, H, T, T] scores in memory.
+ * <p>A full causal pass (no cache, no sliding window shorter than the sequence) of long rows, or on a
+ * GPU, runs as one fused kernel instead ({@link FusedAttention}, chosen by
+ * {@code FusedAttentionSwitch}): the same values without the [B, H, T, T] scores in memory.
  */
 final class CausalAttention {
     private CausalAttention() {}

@@ -32,10 +32,12 @@ import org.slf4j.LoggerFactory;
  * repeated to the query heads inside that method (query head h reads kv head h / rep), so autograd sums
  * their gradients back.
  *
- * <p>Used only for a full causal pass (no KV cache, no sliding window that cuts into the sequence);
- * the system property {@code align4j.attention} or the environment variable {@code ALIGN4J_ATTENTION}
- * ({@code fused} or {@code materialized}) chooses, fused by default. If libtorch cannot compile the
- * module, attention stays materialized and the reason is logged once at debug level.
+ * <p>Used only for a full causal pass (no KV cache, no sliding window that cuts into the sequence), and
+ * where {@link FusedAttentionSwitch} says so: on a GPU, and on the CPU for rows of at least
+ * {@value FusedAttentionSwitch#CPU_MIN_LENGTH} tokens, where it was measured faster (the system property
+ * {@code align4j.attention} or the environment variable {@code ALIGN4J_ATTENTION}: {@code auto}, {@code fused}
+ * or {@code materialized}). If libtorch cannot compile the module, attention stays materialized and the
+ * reason is logged once at debug level.
  */
 final class FusedAttention {
     static final String PROPERTY = FusedAttentionSwitch.PROPERTY;
@@ -63,11 +65,6 @@ final class FusedAttention {
     private static volatile boolean failed;
 
     private FusedAttention() {}
-
-    /** Whether attention runs fused (the override, else yes), before asking whether the module compiled. */
-    static boolean wanted() {
-        return FusedAttentionSwitch.fused();
-    }
 
     /**
      * softmax(q·kᵀ + causal mask)·v for query heads H = KV·rep.

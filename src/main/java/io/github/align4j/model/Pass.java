@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.github.align4j.internal.Scalars;
+import io.github.align4j.model.internal.FusedAttentionSwitch;
 import io.github.align4j.model.internal.ModelDtypes;
 import java.util.HashMap;
 import java.util.Map;
@@ -31,8 +32,8 @@ final class Pass {
      */
     final long id;
     private final Masks masks;
-    /** Whether a full causal pass may run attention as one fused kernel ({@link FusedAttention#wanted}). */
-    final boolean fusedAttention = FusedAttention.wanted();
+    /** Whether a full causal pass runs attention as one fused kernel ({@link FusedAttentionSwitch#fusedFor}). */
+    final boolean fusedAttention;
 
     Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache, boolean training, long id,
             DataType compute) {
@@ -44,6 +45,7 @@ final class Pass {
         this.length = length;
         this.offset = offset;
         this.masks = masks;
+        this.fusedAttention = FusedAttentionSwitch.fusedFor(length, manager.getDevice().isGpu());
         this.cache = cache;
     }
 

@@ -144,11 +144,12 @@ final class MemoryEstimate {
         long n = s.rows() * s.tokens();
         long e = c.hiddenSize();
         long scored = s.rows() * s.completion();
+        boolean fused = FusedAttentionSwitch.fusedFor(s.tokens(), s.gpu()); // as the model decides per pass
         // what autograd keeps: every layer's tensors, or (recomputation) each layer's input only
         List<long[]> kept = new ArrayList<>();
         List<long[]> worstLayer = List.of();
         for (int i = 0; i < c.numLayers(); i++) {
-            List<long[]> t = MemoryModel.layerTensors(c, s.rows(), s.tokens(), s.lora(), i, a);
+            List<long[]> t = MemoryModel.layerTensors(c, s.rows(), s.tokens(), s.lora(), i, a, fused);
             if (MemoryModel.sum(t) > MemoryModel.sum(worstLayer)) {
                 worstLayer = t;
             }
@@ -159,7 +160,7 @@ final class MemoryEstimate {
             }
         }
         kept.add(new long[] {s.lora() == null && !c.isGpt2() ? 2 : 1, n * e}); // the final norm's input (and normalised x)
-        if (!FusedAttentionSwitch.fused()) {
+        if (!fused) {
             kept.add(new long[] {1, s.tokens() * s.tokens()}); // the causal mask, float32 (fused attention needs none)
         }
         // float16 weights on the CPU run as float32 copies, one at a time; autograd keeps each for the
@@ -175,7 +176,7 @@ final class MemoryEstimate {
         long momentA = keptBytes + convertedA + logits;
         // moment B: one layer's backward, with (recomputation) that layer recomputed and the gradient
         // reaching its output, and the product sum(out · g) whose backward gives the layer's gradients
-        List<long[]> work = new ArrayList<>(MemoryModel.layerBackwardTensors(c, s.rows(), s.tokens()));
+        List<long[]> work = new ArrayList<>(MemoryModel.layerBackwardTensors(c, s.rows(), s.tokens(), fused));
         if (s.checkpointing()) {
             work.addAll(worstLayer);
             work.add(new long[] {2, n * e});

@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.align4j.internal.Offline;
 import io.github.align4j.loss.Scalars;
+import io.github.align4j.model.internal.FusedAttentionSwitch;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Fused causal attention (libtorch's scaled_dot_product_attention through a TorchScript module written in
  * Java) against the materialized softmax(q·kᵀ + mask)·v: the kernel against a hand-written loop on a
- * few numbers, then whole models (Llama with grouped-query heads, GPT-2, a sliding window shorter than
+ * few numbers, which passes the default setting fuses, then whole models (Llama with grouped-query heads, GPT-2, a sliding window shorter than
  * the sequence) scored and trained both ways: the same log-probs and the same gradients for every
  * weight to float32 rounding.
  */
@@ -115,12 +116,50 @@ class FusedAttentionTest {
                 + "\"sliding_window\":4,\"tie_word_embeddings\":false}"), false);
     }
 
+    /**
+     * auto (the default): on the CPU, materialized for short rows, fused from CPU_MIN_LENGTH tokens (where it was
+     * measured faster), always fused on a GPU; the two explicit settings override it.
+     */
+    @Test
+    void autoFusesLongRowsOnTheCpuAndEveryPassOnAGpu() {
+        String old = System.getProperty(FusedAttention.PROPERTY);
+        try {
+            System.clearProperty(FusedAttention.PROPERTY);
+            if (System.getenv(FusedAttentionSwitch.ENV) == null) {
+                assertEquals(FusedAttentionSwitch.Mode.AUTO, FusedAttentionSwitch.mode());
+            }
+            System.setProperty(FusedAttention.PROPERTY, "auto");
+            assertEquals(false, FusedAttentionSwitch.fusedFor(FusedAttentionSwitch.CPU_MIN_LENGTH - 1, false));
+            assertEquals(true, FusedAttentionSwitch.fusedFor(FusedAttentionSwitch.CPU_MIN_LENGTH, false));
+            assertEquals(true, FusedAttentionSwitch.fusedFor(8, true));
+            System.setProperty(FusedAttention.PROPERTY, "materialized");
+            assertEquals(false, FusedAttentionSwitch.fusedFor(4096, true));
+            System.setProperty(FusedAttention.PROPERTY, " Fused ");
+            assertEquals(true, FusedAttentionSwitch.fusedFor(8, false));
+            // and a model follows it: rows of 8 tokens stay materialized under auto, rows of CPU_MIN_LENGTH run fused
+            ModelConfig c = config("{\"model_type\":\"llama\",\"vocab_size\":60,\"hidden_size\":16,\"intermediate_size\":24,"
+                    + "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"num_key_value_heads\":1,\"max_position_embeddings\":512}");
+            System.setProperty(FusedAttention.PROPERTY, "auto");
+            try (CausalLM lm = CausalLM.init(c, 7, CausalLM.Options.inference().withDevice(Device.cpu()));
+                    NDManager m = lm.manager().newSubManager()) {
+                long before = FusedAttention.CALLS.get();
+                SequenceScorer.score(lm, m, CausalLMTest.randomRows(new Random(1), new int[] {8}), new int[] {3});
+                assertEquals(before, FusedAttention.CALLS.get(), "8 tokens: materialized");
+                int n = FusedAttentionSwitch.CPU_MIN_LENGTH;
+                SequenceScorer.score(lm, m, CausalLMTest.randomRows(new Random(1), new int[] {n}), new int[] {3});
+                assertEquals(before + 1, FusedAttention.CALLS.get(), n + " tokens: fused");
+            }
+        } finally {
+            restore(old);
+        }
+    }
+
     @Test
     void aBadOverrideIsRefusedByName() {
         String old = System.getProperty(FusedAttention.PROPERTY);
         System.setProperty(FusedAttention.PROPERTY, "flash");
         try {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, FusedAttention::wanted);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FusedAttentionSwitch.fusedFor(512, false));
             assertTrue(e.getMessage().contains("align4j.attention") && e.getMessage().contains("flash"), e.getMessage());
         } finally {
             restore(old);

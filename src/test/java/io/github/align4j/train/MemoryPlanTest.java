@@ -88,30 +88,41 @@ class MemoryPlanTest {
         assertEquals(17_192L * 4, b.gradients());
         assertEquals(17_192L * 8, b.optimizerState(), "AdamW's m and v in float32");
         assertEquals(17_192L * 4, b.reference(), "a separate float32 reference");
-        // per layer, rows 2 × 4 tokens = 8 positions: input 64, q 64, fused attention's k and v repeated to the
-        // 2 query heads and its output 3·64 + its log-sum-exp 2·2·4 = 16, mid 64, MLP 4·8·16 = 512, RMSNorm
-        // outputs 128, projection inputs 64+64+64+128 = 1360 elements; two layers + final norm 128 = 2848 floats
-        assertEquals(2_848L * 4, b.activations());
+        // per layer, rows 2 × 4 tokens = 8 positions: input 64, q 64, k+v 64, probs 2·2·4² = 64, mid 64,
+        // MLP 4·8·16 = 512, RMSNorm outputs 128, projection inputs 64+64+64+128 = 1280 elements;
+        // two layers + final norm 128 + mask 16 = 2704 floats
+        assertEquals(2_704L * 4, b.activations());
         // 6 scored positions: logits, log-softmax and its gradient 3·6·1000 floats + the gathered hidden 6·8
         assertEquals(3 * 6 * 1000 * 4 + 6 * 8 * 4, b.logits());
         assertEquals(0, b.convertedWeights());
         // what the step allocates and frees below glibc's mmap threshold, once more: activations and logits
-        assertEquals(2_848 * 4 + 3 * 6 * 1000 * 4 + 6 * 8 * 4, b.allocatorSlack());
+        assertEquals(2_704 * 4 + 3 * 6 * 1000 * 4 + 6 * 8 * 4, b.allocatorSlack());
         assertEquals(OVERHEAD, b.overhead());
-        assertEquals(252_169_248L, p.total());
+        assertEquals(252_168_096L, p.total());
         assertTrue(p.fits(), "unknown memory: fits");
     }
 
-    /** With attention materialized (align4j.attention=materialized) the plan counts the scores the model then keeps. */
+    /**
+     * Rows of 4 tokens on the CPU run attention materialized (the tests above); where attention is fused (long rows,
+     * a GPU, or align4j.attention=fused) a layer keeps k and v repeated to the query heads, the output and a
+     * log-sum-exp instead of k, v and the probabilities, and no causal mask is kept.
+     */
     @Test
-    void materializedAttentionKeepsTheProbabilitiesAndTheMask() {
+    void fusedAttentionKeepsNoScoresAndNoMask() {
         String old = System.getProperty(FusedAttentionSwitch.PROPERTY);
-        System.setProperty(FusedAttentionSwitch.PROPERTY, "materialized");
+        System.setProperty(FusedAttentionSwitch.PROPERTY, "fused");
         try {
             MemoryPlan p = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).availableBytes(-1).build();
-            // per layer: input 64, q 64, k+v 64, probs 2·2·4² = 64, mid 64, MLP 512, RMSNorm outputs 128, projection
-            // inputs 320 = 1280 elements; two layers + final norm 128 + the causal mask 16 = 2704 floats
-            assertEquals(2_704L * 4, p.breakdown().activations());
+            // per layer: input 64, q 64, repeated k and v and the output 3·64, log-sum-exp 2·2·4 = 16, mid 64, MLP 512,
+            // RMSNorm outputs 128, projection inputs 320 = 1360 elements; two layers + final norm 128 = 2848 floats
+            assertEquals(2_848L * 4, p.breakdown().activations());
+            LoraConfig lora = new LoraConfig(2, 4, 0, List.of("all-linear"), false);
+            MemoryPlan l = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).lora(lora).frozenDtype(MemoryPlan.Dtype.FLOAT16)
+                    .reference(MemoryPlan.Reference.ADAPTERS_OFF).availableBytes(-1).build();
+            // the materialized 2608 floats, less 2 × (k+v 64 + probs 64) and the mask 16, plus 2 × 208
+            assertEquals((2_608L - 2 * 128 - 16 + 2 * 208) * 4, l.breakdown().activations());
+            MemoryPlan g = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).gradientCheckpointing(true).availableBytes(-1).build();
+            assertEquals((2 * 64 + 128) * 4, g.breakdown().activations(), "layer inputs and the final norm's, no mask");
         } finally {
             if (old == null) {
                 System.clearProperty(FusedAttentionSwitch.PROPERTY);
@@ -119,6 +130,9 @@ class MemoryPlanTest {
                 System.setProperty(FusedAttentionSwitch.PROPERTY, old);
             }
         }
+        // auto: the same plan at 4 tokens on a GPU counts fused attention, on the CPU materialized
+        assertEquals(2_848L * 4, MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).device(Device.gpu()).availableBytes(-1).build()
+                .breakdown().activations(), "GPU");
     }
 
     @Test
@@ -133,34 +147,34 @@ class MemoryPlanTest {
         assertEquals(512L * 4, b.gradients());
         assertEquals(512L * 8, b.optimizerState());
         assertEquals(0, b.reference(), "the base with the adapters off is no second copy");
-        // per layer: input, q, mid 64 each, fused attention's repeated k, v and output 3·64 and log-sum-exp 16,
-        // MLP 512, adapter inputs 64+64+64+128, x·Aᵀ 7·8·2 = 1344; two layers + final norm input 64 = 2752 floats
-        assertEquals(2_752L * 4, b.activations());
+        // per layer: input, q, k+v, probs, mid 64 each, MLP 512, adapter inputs 64+64+64+128, x·Aᵀ 7·8·2
+        // = 1264; two layers + final norm input 64 + mask 16 = 2608 floats
+        assertEquals(2_608L * 4, b.activations());
         // float32 copies of float16 weights kept for backward: both layers' projections and the head
         assertEquals(2 * 576 * 4 + 1000 * 8 * 4, b.convertedWeights());
         assertEquals(3 * 6 * 1000 * 4, b.logits());
-        assertEquals(2_752 * 4 + 2 * 576 * 4 + 1000 * 8 * 4 + 3 * 6 * 1000 * 4, b.allocatorSlack());
-        assertEquals(251_940_048L, p.total());
+        assertEquals(2_608 * 4 + 2 * 576 * 4 + 1000 * 8 * 4 + 3 * 6 * 1000 * 4, b.allocatorSlack());
+        assertEquals(251_938_896L, p.total());
 
         // dropout keeps the dropped input and a byte mask (a quarter of a float) per adapter instead of the
         // shared input: (3·64 + 64 + 2·64 + 128)·(1 + 1/4) = 640 instead of 64+64+64+128, per layer
         MemoryPlan d = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).lora(lora.withDropout(0.1))
                 .frozenDtype(MemoryPlan.Dtype.FLOAT16).reference(MemoryPlan.Reference.ADAPTERS_OFF).availableBytes(-1).build();
-        assertEquals((2_752L + 2 * (640 - 320)) * 4, d.breakdown().activations());
+        assertEquals((2_608L + 2 * (640 - 320)) * 4, d.breakdown().activations());
     }
 
     @Test
     void checkpointingKeepsLayerInputs() {
         MemoryPlan p = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).gradientCheckpointing(true).availableBytes(-1).build();
-        // each layer's input (64 floats), the final norm's 128; the head's moment is the larger
-        assertEquals((2 * 64 + 128) * 4, p.breakdown().activations());
-        // a short vocabulary makes a recomputed layer the peak: kept + that layer's 1360 + its backward
+        // each layer's input (64 floats), the final norm's 128, the mask 16; the head's moment is the larger
+        assertEquals((2 * 64 + 128 + 16) * 4, p.breakdown().activations());
+        // a short vocabulary makes a recomputed layer the peak: kept + that layer's 1280 + its backward
         // temporaries (3·8·16 + 2·64) + the output gradient and sum(out·g) 2·64
         ModelConfig small = config(Map.of("model_type", "llama", "hidden_size", 8, "intermediate_size", 16,
                 "num_hidden_layers", 2, "num_attention_heads", 2, "num_key_value_heads", 1, "vocab_size", 4,
                 "max_position_embeddings", 64, "tie_word_embeddings", false));
         MemoryPlan q = MemoryPlan.builder(small).pairs(1).tokens(4, 3).gradientCheckpointing(true).availableBytes(-1).build();
-        assertEquals((256 + 1_360 + 512 + 128) * 4, q.breakdown().activations());
+        assertEquals((272 + 1_280 + 512 + 128) * 4, q.breakdown().activations());
         assertEquals(0, q.breakdown().logits(), "freed before the layers' backward");
         // on the CPU a recomputation plan says it is a lower bound, and by how much (docs/performance.md's measurements)
         assertTrue(q.caveat().contains("lower bound") && q.caveat().contains("2.1x"), q.caveat());

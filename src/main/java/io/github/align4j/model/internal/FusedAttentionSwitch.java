@@ -3,24 +3,34 @@ package io.github.align4j.model.internal;
 import java.util.Locale;
 
 /**
- * Whether a full causal pass runs attention as one fused libtorch kernel (the model's default) or as
- * softmax(q·kᵀ + mask)·v materialized, and so whether the memory planner counts [B, H, T, T] scores:
- * the system property {@code align4j.attention} or the environment variable {@code ALIGN4J_ATTENTION},
- * {@code fused} (default) or {@code materialized}; the property wins.
+ * Whether a full causal pass runs attention as one fused libtorch kernel or as softmax(q·kᵀ + mask)·v
+ * materialized, and so whether the memory planner counts [B, H, T, T] scores. The system property
+ * {@code align4j.attention} or the environment variable {@code ALIGN4J_ATTENTION} (the property wins):
+ * {@code auto} (default), {@code fused} or {@code materialized}.
+ *
+ * <p>{@code auto} fuses on a GPU, and on the CPU from {@value #CPU_MIN_LENGTH} tokens a row: measured on
+ * an Intel Xeon (docs/performance.md, "Fused attention"), libtorch's CPU flash-attention kernel was 1.5–3×
+ * faster than the materialized path from 384 tokens (head sizes 16 and 64; about equal at 128) and slower
+ * below 320 (1.1–1.9×: at short rows the T × T scores fit the caches and the kernel's blocks are small).
  */
 public final class FusedAttentionSwitch {
     /** The system property. */
     public static final String PROPERTY = "align4j.attention";
     /** The same as an environment variable (child processes inherit it). */
     public static final String ENV = "ALIGN4J_ATTENTION";
+    /** On the CPU, {@code auto} fuses passes of at least this many tokens a row. */
+    public static final int CPU_MIN_LENGTH = 384;
+
+    /** The setting's values. */
+    public enum Mode { AUTO, FUSED, MATERIALIZED }
 
     private FusedAttentionSwitch() {}
 
     /**
-     * @return true unless the override says {@code materialized}
-     * @throws IllegalArgumentException naming the setting when it is neither value
+     * @return the setting, {@code AUTO} when unset
+     * @throws IllegalArgumentException naming the setting when it is none of its values
      */
-    public static boolean fused() {
+    public static Mode mode() {
         String v = System.getProperty(PROPERTY);
         String from = PROPERTY;
         if (v == null || v.isBlank()) {
@@ -28,12 +38,26 @@ public final class FusedAttentionSwitch {
             from = ENV;
         }
         if (v == null || v.isBlank()) {
-            return true;
+            return Mode.AUTO;
         }
         return switch (v.trim().toLowerCase(Locale.ROOT)) {
-            case "fused" -> true;
-            case "materialized" -> false;
-            default -> throw new IllegalArgumentException(from + " must be fused or materialized, got '" + v + "'");
+            case "auto" -> Mode.AUTO;
+            case "fused" -> Mode.FUSED;
+            case "materialized" -> Mode.MATERIALIZED;
+            default -> throw new IllegalArgumentException(from + " must be auto, fused or materialized, got '" + v + "'");
+        };
+    }
+
+    /**
+     * Whether a full causal pass of {@code length} tokens a row runs fused.
+     *
+     * @param gpu whether the pass runs on a GPU
+     */
+    public static boolean fusedFor(long length, boolean gpu) {
+        return switch (mode()) {
+            case FUSED -> true;
+            case MATERIALIZED -> false;
+            case AUTO -> gpu || length >= CPU_MIN_LENGTH;
         };
     }
 }

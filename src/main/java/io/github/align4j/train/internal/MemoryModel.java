@@ -2,7 +2,6 @@ package io.github.align4j.train.internal;
 
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
-import io.github.align4j.model.internal.FusedAttentionSwitch;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -119,9 +118,11 @@ public final class MemoryModel {
      * @param lora null for full fine-tuning
      * @param layer the layer's index (LoRA targets may name layers)
      * @param activationBytes bytes of an activation (the masks' byte counts are given in these units)
+     * @param fusedAttention whether attention runs as the fused kernel ({@code FusedAttentionSwitch.fusedFor})
      * @return {count, elements} of each kind of tensor
      */
-    public static List<long[]> layerTensors(ModelConfig c, long rows, long tokens, LoraConfig lora, int layer, long activationBytes) {
+    public static List<long[]> layerTensors(ModelConfig c, long rows, long tokens, LoraConfig lora, int layer, long activationBytes,
+            boolean fusedAttention) {
         long n = rows * tokens;
         long e = c.hiddenSize();
         long inner = c.intermediateSize();
@@ -130,7 +131,7 @@ public final class MemoryModel {
         List<long[]> t = new ArrayList<>(); // {count, elements each}
         t.add(new long[] {1, n * e}); // the layer's input
         t.add(new long[] {1, n * q}); // q
-        if (FusedAttentionSwitch.fused()) { // the fused kernel keeps k and v repeated to the query heads, its output and a log-sum-exp
+        if (fusedAttention) { // the fused kernel keeps k and v repeated to the query heads, its output and a log-sum-exp
             t.add(new long[] {3, n * q});
             t.add(new long[] {1, rows * c.numHeads() * tokens});
         } else {
@@ -187,10 +188,10 @@ public final class MemoryModel {
      * probabilities and scores ([rows, H, T, T] each; with fused attention, of q and the repeated k and
      * v instead), of the MLP's widest tensors and of the residual stream.
      */
-    public static List<long[]> layerBackwardTensors(ModelConfig c, long rows, long tokens) {
+    public static List<long[]> layerBackwardTensors(ModelConfig c, long rows, long tokens, boolean fusedAttention) {
         long n = rows * tokens;
         long mlp = n * c.intermediateSize();
-        if (FusedAttentionSwitch.fused()) { // the fused kernel's backward: the gradients of q and of the repeated k, v
+        if (fusedAttention) { // the fused kernel's backward: the gradients of q and of the repeated k, v
             long qkv = n * c.numHeads() * (c.isGpt2() ? c.hiddenSize() / c.numHeads() : c.headDim());
             return List.of(new long[] {3, Math.max(qkv, mlp)}, new long[] {2, n * c.hiddenSize()});
         }
