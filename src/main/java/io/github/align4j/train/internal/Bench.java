@@ -10,6 +10,7 @@ import io.github.align4j.loss.Losses;
 import io.github.align4j.model.CausalLM;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.internal.FusedAttentionSwitch;
 import io.github.align4j.train.MemoryPlan;
 import io.github.align4j.train.PreferenceTrainer;
 import io.github.align4j.train.TrainConfig;
@@ -334,7 +335,7 @@ public final class Bench {
             return new Result(o.model().toString(), policy.parameterCount(), o.pairs(), o.prompt(), o.completion(),
                     threads(), o.precomputeRef(), times, tokens[0], padding, peakRss,
                     rss[0], rss[1], arrays[0], arrays[1], setup[0], device.toString(),
-                    o.data() != null, data.size(), o.groupByLength(), rssSteps, plan, describe(o, frozen), gflop,
+                    o.data() != null, data.size(), o.groupByLength(), rssSteps, plan, describe(o, frozen, device), gflop,
                     peak.gflops(), peak.shape());
         } finally {
             if (tmpCache != null) {
@@ -362,12 +363,29 @@ public final class Bench {
                 .frozenDtype(frozen).gradientCheckpointing(o.gradientCheckpointing()).reference(ref).device(device).build();
     }
 
-    private static String describe(Options o, MemoryPlan.Dtype frozen) {
+    private static String describe(Options o, MemoryPlan.Dtype frozen, Device device) {
         String what = o.lora() == null ? "full fine-tuning" : String.format(java.util.Locale.ROOT,
                 "LoRA r=%d alpha=%s dropout=%s on %s, %s frozen weights", o.lora().r(), o.lora().alpha(), o.lora().dropout(),
                 o.lora().targetModules().isEmpty() ? "the default projections" : String.join(",", o.lora().targetModules()), frozen);
-        return what + (o.gradientCheckpointing() ? ", gradient checkpointing" : "") + (frozen == MemoryPlan.Dtype.FLOAT16
+        return what + (o.gradientCheckpointing() ? ", gradient checkpointing" : "") + "; attention: " + attention(o, device)
+                + (frozen == MemoryPlan.Dtype.FLOAT16
                 ? "; no-grad products of float16 weights: " + io.github.align4j.model.internal.HalfProducts.decision() : "");
+    }
+
+    /** Which attention the steps run (model.FusedAttention), and why. */
+    private static String attention(Options o, Device device) {
+        FusedAttentionSwitch.Mode mode = FusedAttentionSwitch.mode();
+        if (mode != FusedAttentionSwitch.Mode.AUTO) {
+            return mode.name().toLowerCase(java.util.Locale.ROOT) + " (" + FusedAttentionSwitch.PROPERTY + ")";
+        }
+        if (device.isGpu()) {
+            return "fused (auto: a GPU)";
+        }
+        if (o.data() != null) {
+            return "fused for rows of " + FusedAttentionSwitch.CPU_MIN_LENGTH + "+ tokens, else materialized (auto)";
+        }
+        int rows = o.prompt() + o.completion();
+        return (FusedAttentionSwitch.fusedFor(rows, false) ? "fused" : "materialized") + " (auto: " + rows + "-token rows)";
     }
 
     /**
