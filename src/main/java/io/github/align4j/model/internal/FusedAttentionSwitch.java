@@ -8,10 +8,11 @@ import java.util.Locale;
  * {@code align4j.attention} or the environment variable {@code ALIGN4J_ATTENTION} (the property wins):
  * {@code auto} (default), {@code fused} or {@code materialized}.
  *
- * <p>{@code auto} fuses on a GPU, and on the CPU from {@value #CPU_MIN_LENGTH} tokens a row: measured on
+ * <p>{@code auto} fuses on a GPU, and on the CPU from {@value #CPU_MIN_LENGTH} tokens a row: timed per call on
  * an Intel Xeon (docs/performance.md, "Fused attention"), libtorch's CPU flash-attention kernel was 1.5–3×
- * faster than the materialized path from 384 tokens (head sizes 16 and 64; about equal at 128) and slower
- * below 320 (1.1–1.9×: at short rows the T × T scores fit the caches and the kernel's blocks are small).
+ * faster than the materialized path from 384 tokens (head sizes 16 and 64) and up to 1.9× slower below 320
+ * (at short rows the T × T scores fit the caches and the kernel's blocks are small); a whole step at 128
+ * tokens was within noise either way, and the demo's 64-token rows took 5% more CPU fused.
  */
 public final class FusedAttentionSwitch {
     /** The system property. */
