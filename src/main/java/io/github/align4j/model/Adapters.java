@@ -19,7 +19,10 @@ import java.util.Map;
  * <p>Dropout masks are drawn in Java from a seed made of the model's dropout key (set per
  * micro-batch by a trainer), the pass number since that key and the module's index, so that a
  * layer recomputed in the backward pass draws the mask its forward pass drew, and a resumed run
- * draws the masks the uninterrupted run would have.
+ * draws the masks the uninterrupted run would have. One mask is drawn per input: the projections
+ * that read the same tensor in a pass (q, k and v; gate and up) share it and its dropped copy
+ * ({@link #input}). PEFT draws one per module; each module's mask is the same Bernoulli draw at the
+ * same rate either way, only the masks of a group are no longer independent of each other.
  */
 final class Adapters {
     final LoraConfig config;
@@ -32,6 +35,10 @@ final class Adapters {
     private long key;
     private long passes;
     private ByteBuffer scratch; // the last mask's bytes, reused (see dropout)
+    // the last input an adapter read in this pass and what the adapters read instead (see input)
+    private NDArray lastInput;
+    private Pass lastPass;
+    private NDArray lastRead; // owned, or lastInput itself
 
     /** One projection's adapter: A [r, in], B [out, r] and its position among the adapted modules. */
     record Lora(String module, Parameter a, Parameter b, int index) {}
@@ -50,6 +57,55 @@ final class Adapters {
     /** The id of a new forward pass. */
     long nextPass() {
         return passes++;
+    }
+
+    /** Runs {@code p} (a pass, or one of its layers again in the backward pass) until {@link #leave}. */
+    void enter(Pass p) {
+        forget();
+        pass = p;
+    }
+
+    /** The pass is over: no pass runs, and the copy kept for the projections of its last input is freed. */
+    void leave() {
+        forget();
+        pass = null;
+    }
+
+    private void forget() {
+        if (lastRead != null && lastRead != lastInput) {
+            Ops.free(lastRead);
+        }
+        lastInput = null;
+        lastPass = null;
+        lastRead = null;
+    }
+
+    /**
+     * What an adapter reads for input x: x in the adapters' precision {@code type}, after {@link #dropout} while a
+     * training pass runs. Every adapter that reads the same x in the same pass gets the same tensor, so a group of
+     * projections over one input (q, k, v; gate, up) converts and masks it once, with one mask (drawn with the first
+     * reader's {@code index}), and autograd keeps one dropped copy and one mask for the group instead of one per
+     * adapter. The result belongs to this object: it is freed when the next input comes or the pass ends.
+     */
+    NDArray input(NDArray x, DataType type, int index) {
+        if (x == lastInput && pass == lastPass && lastRead != null) {
+            return lastRead;
+        }
+        forget();
+        NDArray wide = x.getDataType() == type ? x : x.toType(type, false);
+        NDArray read = dropout(wide, index);
+        if (read != wide && wide != x) {
+            Ops.free(wide);
+        }
+        lastInput = x;
+        lastPass = pass;
+        lastRead = read;
+        return read;
+    }
+
+    /** Whether {@link #input} drops values now (a training pass with a non-zero rate). */
+    boolean dropping() {
+        return config.dropout() != 0 && pass != null && pass.training;
     }
 
     /**

@@ -52,14 +52,14 @@ abstract class Decoder extends Layer {
         Pass p = new Pass(ids.getManager(), b, t, offset, masks, cache, training, a == null ? 0 : a.nextPass(),
                 compute);
         if (a != null) {
-            a.pass = p;
+            a.enter(p);
         }
         NDArray out;
         try {
             out = checkpoint && training && cache == null ? recompute.forward(ids, p) : forward(ids, p);
         } finally {
             if (a != null) {
-                a.pass = null;
+                a.leave();
             }
         }
         if (cache != null) {

@@ -78,16 +78,18 @@ final class Linear {
         return y;
     }
 
-    /** scaling · dropout(x)·Aᵀ·Bᵀ, computed in the adapter's precision and returned in x's (see {@link Adapters#dropout}). */
+    /**
+     * scaling · dropout(x)·Aᵀ·Bᵀ, computed in the adapter's precision and returned in x's (see {@link Adapters#input}:
+     * the projections reading the same x share its converted, dropped copy).
+     */
     private NDArray update(NDArray x) {
         NDArray a = lora.a().getArray();
-        NDArray wide = x.getDataType() == a.getDataType() ? x : x.toType(a.getDataType(), false);
-        NDArray dropped = adapters.dropout(wide, lora.index());
-        NDArray ax = Ops.linear(dropped, a, null); // [..., r]
+        NDArray read = adapters.input(x, a.getDataType(), lora.index()); // the adapters' own: not freed here
+        NDArray ax = Ops.linear(read, a, null); // [..., r]
         NDArray bax = Ops.linear(ax, lora.b().getArray(), null); // [..., out]
-        Ops.free(dropped == wide ? null : dropped, wide == x ? null : wide, ax);
+        Ops.free(ax);
         // scaling and dropout's 1/(1−p) at once, on [..., out]: in place, mm's backward does not need its output
-        Ops.timesInPlace(bax, (float) adapters.scale(dropped != wide));
+        Ops.timesInPlace(bax, (float) adapters.scale(adapters.dropping()));
         if (bax.getDataType() != x.getDataType()) {
             NDArray narrow = bax.toType(x.getDataType(), false);
             Ops.free(bax);

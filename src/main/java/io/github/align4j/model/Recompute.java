@@ -113,14 +113,14 @@ final class Recompute {
                 x.setRequiresGradient(true);
                 NDArray y;
                 if (a != null) {
-                    a.pass = s.pass;
+                    a.enter(s.pass);
                     a.enabled = s.adaptersOn;
                 }
                 try {
                     y = decoder.layer(i, x, s.pass, s.shared);
                 } finally {
                     if (a != null) {
-                        a.pass = null;
+                        a.leave();
                         a.enabled = wasOn;
                     }
                 }

@@ -88,4 +88,55 @@ class DropoutMaskTest {
             assertTrue(dropped > 0, "some values dropped at rate 0.05 over 222 values");
         }
     }
+
+    /**
+     * The projections that read the same input in a pass share one dropped copy (one mask, seeded by the first
+     * reader's index); another input draws its own; a recomputation of the layer (same pass again) draws the same
+     * mask; leaving the pass frees the copy; passes that build no graph read x as it is.
+     */
+    @Test
+    void oneMaskPerInputSharedByItsReaders() {
+        double rate = 0.5;
+        Adapters a = new Adapters(LoraConfig.defaults().withDropout(rate));
+        a.key(11);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Pass p = new Pass(m, 1, 1, 0, null, null, true, 4, DataType.FLOAT32);
+            NDArray x = m.randomNormal(new ai.djl.ndarray.types.Shape(5, 24));
+            NDArray h = m.randomNormal(new ai.djl.ndarray.types.Shape(5, 24));
+            a.enter(p);
+            assertTrue(a.dropping());
+            NDArray q = a.input(x, DataType.FLOAT32, 0);
+            assertTrue(q == a.input(x, DataType.FLOAT32, 1) && q == a.input(x, DataType.FLOAT32, 2), "k and v read q's copy");
+            byte[] bits = reference(120, Adapters.mix(Adapters.mix(11, 4), 0), (int) Math.round(rate * 65536));
+            float[] xs = x.toFloatArray();
+            float[] qs = q.toFloatArray();
+            int dropped = 0;
+            for (int i = 0; i < xs.length; i++) {
+                assertEquals(Float.floatToIntBits(xs[i] * bits[i]), Float.floatToIntBits(qs[i]), "value " + i);
+                dropped += 1 - bits[i];
+            }
+            assertTrue(dropped > 30 && dropped < 90, "about half dropped: " + dropped);
+            NDArray o = a.input(h, DataType.FLOAT32, 3); // another input: its own mask, and q's copy is freed
+            assertTrue(q.isReleased(), "the group's copy is freed when the next input comes");
+            byte[] bitsO = reference(120, Adapters.mix(Adapters.mix(11, 4), 3), (int) Math.round(rate * 65536));
+            float[] hs = h.toFloatArray();
+            float[] os = o.toFloatArray();
+            for (int i = 0; i < hs.length; i++) {
+                assertEquals(Float.floatToIntBits(hs[i] * bitsO[i]), Float.floatToIntBits(os[i]), "value " + i);
+            }
+            a.leave();
+            assertTrue(o.isReleased(), "leaving the pass frees the last copy");
+            a.enter(p); // the layer again, in the backward pass: a new tensor with x's values gets x's mask
+            NDArray again = a.input(x.duplicate(), DataType.FLOAT32, 0);
+            assertArrayEquals(qs, again.toFloatArray(), 0f);
+            a.leave();
+            a.enter(new Pass(m, 1, 1, 0, null, null, false, 5, DataType.FLOAT32));
+            assertTrue(!a.dropping());
+            assertTrue(x == a.input(x, DataType.FLOAT32, 0), "no graph: x as it is");
+            NDArray wide = a.input(x.toType(DataType.FLOAT16, false), DataType.FLOAT32, 0);
+            assertEquals(DataType.FLOAT32, wide.getDataType());
+            a.leave();
+            assertTrue(wide.isReleased(), "a conversion made for the adapters is theirs to free");
+        }
+    }
 }

@@ -111,9 +111,9 @@ public final class MemoryModel {
      * MLP's nonlinearity (Llama: gate output, its sigmoid, silu, up output; GPT-2: the c_fc output,
      * x², tanh, 1 + tanh). Full fine-tuning adds each projection's input (for its weight's
      * gradient) and, for Llama, RMSNorm's normalised x (for its weight's gradient). Under LoRA an
-     * input is kept only for the adapters that read it: once without dropout, or the dropout mask
-     * (one byte a value) and the dropped copy per adapter with it; and each adapter keeps its rank-r
-     * product x·Aᵀ.
+     * input is kept only for the adapters that read it: once, without dropout as it is, with dropout its
+     * dropped copy and the mask (one byte a value), shared by the group's adapters (one mask per input); and
+     * each adapter keeps its rank-r product x·Aᵀ.
      *
      * @param lora null for full fine-tuning
      * @param layer the layer's index (LoRA targets may name layers)
@@ -153,9 +153,9 @@ public final class MemoryModel {
         for (String g : GROUPS) {
             long k = adapted.stream().filter(m -> m.group().equals(g)).count();
             if (k > 0) {
-                t.add(new long[] {lora.dropout() > 0 ? k : 1, n * groupInput(c, g)});
-                if (lora.dropout() > 0) { // the 0/1 byte masks autograd keeps
-                    t.add(new long[] {k, (n * groupInput(c, g) + activationBytes - 1) / activationBytes});
+                t.add(new long[] {1, n * groupInput(c, g)}); // the input, or its dropped copy
+                if (lora.dropout() > 0) { // the group's 0/1 byte mask autograd keeps
+                    t.add(new long[] {1, (n * groupInput(c, g) + activationBytes - 1) / activationBytes});
                 }
             }
         }
