@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.github.align4j.Align4jException;
 import io.github.align4j.internal.Scalars;
+import io.github.align4j.model.internal.HeadBlocks;
 import io.github.align4j.model.internal.SequenceLimits;
 
 /**
@@ -111,18 +112,12 @@ public final class SequenceScorer {
         NDArray rowIds = Scalars.owned(manager.create(rows));
         NDArray picked = Ops.rows(rowIds, flat); // [M, E]
         Ops.free(idArray, hidden, flat, rowIds);
-        NDArray logits = lm.head(picked); // [M, V]
-        Ops.free(picked);
-        if (logits.getDataType() != DataType.FLOAT32) {
-            NDArray wide = logits.toType(DataType.FLOAT32, false);
-            Ops.free(logits);
-            logits = wide;
-        }
-        NDArray logSoftmax = logits.logSoftmax(-1);
         NDArray targetIds = Scalars.owned(manager.create(targets, new Shape(m, 1)));
-        NDArray picks = logSoftmax.gather(targetIds, -1); // [M, 1]
-        NDArray logDenom = opts.alignedMeans() ? logSumOfSquares(logSoftmax) : null;
-        Ops.free(logSoftmax, targetIds);
+        NDArray[] terms = headTerms(lm, picked, targetIds, opts.alignedMeans());
+        Ops.free(picked, targetIds);
+        NDArray picks = terms[0];
+        NDArray meanLogit = terms[1];
+        NDArray logDenom = terms[2];
         NDArray seg = Scalars.owned(manager.create(segment, new Shape(b, m)));
         NDArray summed;
         if (ld) {
@@ -133,13 +128,84 @@ public final class SequenceScorer {
             summed = seg.matMul(picks); // [B, 1]
         }
         NDArray logps = summed.reshape(b);
-        NDArray frozen = logits.stopGradient();
         NDArray aligned = opts.alignedMeans() ? alignedMeans(manager, logDenom, picks, seg, counts) : null;
-        NDArray meanLogit = frozen.mean(new int[] {-1}, true); // [M, 1]
         NDArray logitSummed = seg.matMul(meanLogit);
         NDArray logitSums = logitSummed.reshape(b);
-        Ops.free(logits, picks, summed, frozen, meanLogit, logitSummed, seg);
+        Ops.free(picks, summed, meanLogit, logitSummed, seg);
         return new Scores(logps, Scalars.owned(manager.create(counts)), logitSums, aligned);
+    }
+
+    /** {@link HeadBlocks#BYTES}, lowered by tests. */
+    static long headBlockBytes = HeadBlocks.BYTES;
+
+    /** {@link HeadBlocks#MIN_ROWS}, lowered by tests. */
+    static long minBlockRows = HeadBlocks.MIN_ROWS;
+
+    /** Row blocks scored ({@link #headTerms}), for tests to tell which path ran. */
+    static final java.util.concurrent.atomic.AtomicLong BLOCKS = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * For the completion positions' hidden states [M, E] and target ids [M, 1]: the target's log-probability
+     * log_softmax(logits)[target] (with the gradient), the mean logit over the vocabulary and, when asked, WPO's
+     * log Σ_v p_v² (both without a gradient), [M, 1] each (the last null when not asked).
+     *
+     * <p>The [M, V] logits and log-softmax are computed in blocks of rows ({@link HeadBlocks}: at most 16 MiB of
+     * logits, at least 64 rows) on the CPU when they are larger than a block, the head's weight is held in the activations'
+     * type and it takes no gradient here (a frozen head, or a pass without a graph): each block's logits are freed once its
+     * log-softmax is taken, and autograd keeps the blocks' log-softmax as it kept the whole one. Every row's values
+     * are its own (a row's logits do not depend on the other rows). A trainable head keeps one product, so that its
+     * weight gradient is one product too; a float16 head is widened in slices of the vocabulary
+     * ({@link Decoder#logits}) once per call, so it keeps one product as well.
+     */
+    private static NDArray[] headTerms(CausalLM lm, NDArray picked, NDArray targetIds, boolean aligned) {
+        long m = picked.getShape().get(0);
+        NDArray w = lm.parts.decoder.head().getArray();
+        long rows = HeadBlocks.rows(w.getShape().get(0), m, headBlockBytes, minBlockRows);
+        boolean headTrains = w.hasGradient() && ai.djl.pytorch.jni.JniUtils.isGradMode();
+        if (rows == 0 || headTrains || w.getDataType() != picked.getDataType() || w.getDevice().isGpu()) {
+            return blockTerms(lm, picked, targetIds, aligned);
+        }
+        long[] cuts = new long[(int) ((m - 1) / rows)];
+        for (int i = 0; i < cuts.length; i++) {
+            cuts[i] = (i + 1) * rows;
+        }
+        ai.djl.ndarray.NDList blocks = picked.split(cuts, 0);
+        ai.djl.ndarray.NDList targets = targetIds.split(cuts, 0);
+        ai.djl.ndarray.NDList[] parts = {new ai.djl.ndarray.NDList(), new ai.djl.ndarray.NDList(), new ai.djl.ndarray.NDList()};
+        BLOCKS.addAndGet(blocks.size());
+        for (int i = 0; i < blocks.size(); i++) {
+            NDArray[] t = blockTerms(lm, blocks.get(i), targets.get(i), aligned);
+            for (int k = 0; k < 3; k++) {
+                if (t[k] != null) {
+                    parts[k].add(t[k]);
+                }
+            }
+        }
+        blocks.close();
+        targets.close();
+        NDArray[] out = new NDArray[3];
+        for (int k = 0; k < 3; k++) {
+            out[k] = parts[k].isEmpty() ? null : ai.djl.ndarray.NDArrays.concat(parts[k], 0);
+            parts[k].close();
+        }
+        return out;
+    }
+
+    /** {@link #headTerms} for one block of rows, in one product. */
+    private static NDArray[] blockTerms(CausalLM lm, NDArray hidden, NDArray targetIds, boolean aligned) {
+        NDArray logits = lm.head(hidden); // [rows, V]
+        if (logits.getDataType() != DataType.FLOAT32) {
+            NDArray wide = logits.toType(DataType.FLOAT32, false);
+            Ops.free(logits);
+            logits = wide;
+        }
+        NDArray logSoftmax = logits.logSoftmax(-1);
+        NDArray picks = logSoftmax.gather(targetIds, -1); // [rows, 1]
+        NDArray logDenom = aligned ? logSumOfSquares(logSoftmax) : null;
+        NDArray frozen = logits.stopGradient();
+        NDArray meanLogit = frozen.mean(new int[] {-1}, true); // [rows, 1]
+        Ops.free(logSoftmax, frozen, logits);
+        return new NDArray[] {picks, meanLogit, logDenom};
     }
 
     /**

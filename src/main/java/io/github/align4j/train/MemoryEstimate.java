@@ -4,6 +4,7 @@ import ai.djl.Device;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.internal.FusedAttentionSwitch;
+import io.github.align4j.model.internal.HeadBlocks;
 import io.github.align4j.model.internal.SequenceLimits;
 import io.github.align4j.train.internal.MemoryModel;
 import java.util.ArrayList;
@@ -169,8 +170,13 @@ final class MemoryEstimate {
         long layerWeights = convert ? MemoryModel.layerLinearParameters(c) * 4 : 0;
         long headWeights = convert ? (long) c.vocabSize() * e * 4 : 0;
         // moment A: the backward pass starts at the head: logits (freed at the end of the scorer), the
-        // log-softmax autograd keeps and its gradient, [scored, V] float32 each, and (full) the gathered hidden states
-        long logits = 3 * scored * c.vocabSize() * 4 + (s.lora() == null ? scored * e * a : 0);
+        // log-softmax autograd keeps and its gradient, [scored, V] float32 each, and (full) the gathered hidden states;
+        // a frozen float32 head on the CPU runs in row blocks (HeadBlocks): the kept log-softmax, and one block's
+        // logits gradient and log-softmax gradient
+        long blockRows = s.lora() != null && !s.gpu() && s.frozen() == MemoryPlan.Dtype.FLOAT32
+                ? HeadBlocks.rows(c.vocabSize(), scored) : 0;
+        long logits = blockRows > 0 ? (scored + 2 * blockRows) * c.vocabSize() * 4
+                : 3 * scored * c.vocabSize() * 4 + (s.lora() == null ? scored * e * a : 0);
         long keptBytes = MemoryModel.sum(kept) * a;
         long convertedA = (s.checkpointing() ? 0 : c.numLayers() * layerWeights) + headWeights;
         long momentA = keptBytes + convertedA + logits;
@@ -208,7 +214,9 @@ final class MemoryEstimate {
                     step.add(new long[] {1, headWeights});
                 }
             }
-            if (atHead) {
+            if (atHead && blockRows > 0) { // every block below the mmap threshold
+                step.add(new long[] {(scored + blockRows - 1) / blockRows + 2, blockRows * c.vocabSize() * 4});
+            } else if (atHead) {
                 step.add(new long[] {3, scored * c.vocabSize() * 4});
                 step.add(new long[] {s.lora() == null ? 1 : 0, scored * e * a});
             }

@@ -156,11 +156,37 @@ class MemoryPlanTest {
         assertEquals(2_608 * 4 + 2 * 576 * 4 + 1000 * 8 * 4 + 3 * 6 * 1000 * 4, b.allocatorSlack());
         assertEquals(251_938_896L, p.total());
 
-        // dropout keeps the dropped input and a byte mask (a quarter of a float) per adapter instead of the
-        // shared input: (3·64 + 64 + 2·64 + 128)·(1 + 1/4) = 640 instead of 64+64+64+128, per layer
+        // dropout keeps each group's dropped input (shared by q, k, v and by gate, up: one mask per input) and
+        // its byte mask (a quarter of a float) instead of the input: (64 + 64 + 64 + 128)·(1 + 1/4) = 400
+        // instead of 64+64+64+128, per layer
         MemoryPlan d = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).lora(lora.withDropout(0.1))
                 .frozenDtype(MemoryPlan.Dtype.FLOAT16).reference(MemoryPlan.Reference.ADAPTERS_OFF).availableBytes(-1).build();
-        assertEquals((2_608L + 2 * (640 - 320)) * 4, d.breakdown().activations());
+        assertEquals((2_608L + 2 * (400 - 320)) * 4, d.breakdown().activations());
+    }
+
+    /**
+     * A frozen float32 head on the CPU scores in row blocks of at most 16 MiB of logits and at least 64 rows
+     * (HeadBlocks): the planner keeps the whole log-softmax and one block's two gradients instead of three [M, V].
+     */
+    @Test
+    void frozenFloat32HeadCountsRowBlocks() {
+        ModelConfig c = config(Map.of("model_type", "llama", "hidden_size", 8, "intermediate_size", 16, "num_hidden_layers", 2,
+                "num_attention_heads", 2, "num_key_value_heads", 1, "vocab_size", 65_536, "max_position_embeddings", 64,
+                "tie_word_embeddings", false));
+        LoraConfig lora = new LoraConfig(2, 4, 0, List.of("all-linear"), false);
+        long v = 65_536;
+        long scored = 2 * 40; // 1 pair of 4 + 40 tokens: 80 scored positions, blocks of 16 MiB / (65,536 · 4) = 64 rows
+        MemoryPlan blocks = MemoryPlan.builder(c).pairs(1).tokens(44, 40).lora(lora).reference(MemoryPlan.Reference.ADAPTERS_OFF)
+                .availableBytes(-1).build();
+        assertEquals((scored + 2 * 64) * v * 4, blocks.breakdown().logits());
+        MemoryPlan half = MemoryPlan.builder(c).pairs(1).tokens(44, 40).lora(lora).reference(MemoryPlan.Reference.ADAPTERS_OFF)
+                .frozenDtype(MemoryPlan.Dtype.FLOAT16).availableBytes(-1).build();
+        assertEquals(3 * scored * v * 4, half.breakdown().logits(), "a float16 head keeps one product");
+        MemoryPlan full = MemoryPlan.builder(c).pairs(1).tokens(44, 40).availableBytes(-1).build();
+        assertEquals(3 * scored * v * 4 + scored * 8 * 4, full.breakdown().logits(), "a trainable head keeps one product");
+        MemoryPlan few = MemoryPlan.builder(c).pairs(1).tokens(36, 32).lora(lora).reference(MemoryPlan.Reference.ADAPTERS_OFF)
+                .availableBytes(-1).build();
+        assertEquals(3 * 64 * v * 4, few.breakdown().logits(), "64 positions: one block, one product");
     }
 
     @Test
