@@ -2,6 +2,7 @@ package io.github.align4j.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.LinkedHashMap;
@@ -74,12 +75,54 @@ final class AdamW {
                 p.muli(keep); // in place: θ ← θ·(1 − lr·λ)
             }
             try (NDArray g = p.getGradient()) {
-                // (weight, grad, mean, variance, lr (decay only), lr with bias correction, weight decay,
-                //  rescale grad, clip grad (< 0: off), beta1, beta2, eps, decoupled decay)
-                JniUtils.adamUpdate(p, (PtNDArray) g, (PtNDArray) m.get(e.getKey()), (PtNDArray) v.get(e.getKey()),
-                        (float) lr, alpha, 0f, gradScale, -1f, beta1, beta2, epsHat, false);
+                NDArray mean = m.get(e.getKey());
+                NDArray var = v.get(e.getKey());
+                long rows = sliceRows(p);
+                if (rows == 0) {
+                    update(p, g, mean, var, (float) lr, alpha, gradScale, epsHat);
+                    continue;
+                }
+                long n = p.getShape().get(0);
+                for (long start = 0; start < n; start += rows) {
+                    NDIndex slice = new NDIndex("{}:{}", start, Math.min(n, start + rows));
+                    NDArray ps = p.get(slice);
+                    NDArray gs = g.get(slice);
+                    NDArray ms = mean.get(slice);
+                    NDArray vs = var.get(slice);
+                    update(ps, gs, ms, vs, (float) lr, alpha, gradScale, epsHat); // views: in place in the whole
+                    ps.close();
+                    gs.close();
+                    ms.close();
+                    vs.close();
+                }
             }
         }
+    }
+
+    /**
+     * Bytes of a parameter updated at once (16 MiB). The fused update makes five temporaries the size of what it
+     * updates (the gradient's copy, lr·m, √v, √v + ε, the quotient); for a matrix above glibc's mmap threshold (at most
+     * 32 MiB: a 32,000 × 512 embedding is 65 MB) each is a fresh mapping every step, every page faulted in and zeroed
+     * again, so larger matrices are updated in slices of whole rows (views: the same arithmetic on the same values).
+     */
+    static long sliceBytes = 16L << 20;
+
+    /** Rows per slice for parameter p, or 0 to update it at once. */
+    static long sliceRows(NDArray p) {
+        long bytes = p.size() * p.getDataType().getNumOfBytes();
+        if (bytes <= sliceBytes || p.getShape().dimension() < 2) {
+            return 0;
+        }
+        long rowBytes = bytes / p.getShape().get(0);
+        return Math.max(1, sliceBytes / rowBytes);
+    }
+
+    private void update(NDArray p, NDArray g, NDArray mean, NDArray var, float lr, float alpha, float gradScale,
+            float epsHat) {
+        // (weight, grad, mean, variance, lr (decay only), lr with bias correction, weight decay,
+        //  rescale grad, clip grad (< 0: off), beta1, beta2, eps, decoupled decay)
+        JniUtils.adamUpdate((PtNDArray) p, (PtNDArray) g, (PtNDArray) mean, (PtNDArray) var, lr, alpha, 0f, gradScale,
+                -1f, beta1, beta2, epsHat, false);
     }
 
     /** Updates done so far. */

@@ -78,4 +78,44 @@ class AdamWTest {
             assertEquals(0f, w.getGradient().getFloat(1));
         }
     }
+
+    /**
+     * A matrix above {@link AdamW#sliceBytes} is updated in slices of rows (views of the weight, its gradient and
+     * moments): the same values bit for bit as one update of the whole, over three steps with clipping's scale.
+     */
+    @Test
+    void slicedUpdateEqualsTheWholeBitForBit() {
+        long saved = AdamW.sliceBytes;
+        try (NDManager m = NDManager.newBaseManager()) {
+            float[][] result = new float[2][];
+            for (int run = 0; run < 2; run++) {
+                AdamW.sliceBytes = run == 0 ? Long.MAX_VALUE : 7 * 12 * 4; // 37 × 12 floats: slices of 7 rows
+                m.getEngine().setRandomSeed(5);
+                NDArray w = m.randomNormal(new ai.djl.ndarray.types.Shape(37, 12));
+                NDArray target = m.randomNormal(new ai.djl.ndarray.types.Shape(37, 12));
+                w.setRequiresGradient(true);
+                Map<String, NDArray> params = Map.of("proj.weight", w);
+                assertEquals(run == 0 ? 0 : 7, AdamW.sliceRows(w));
+                AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.1);
+                for (int step = 1; step <= 3; step++) {
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        gc.backward(w.sub(target).pow(3).sum());
+                    }
+                    opt.step(0.05, step == 2 ? 0.5f : 1f);
+                    Gradients.zero(params);
+                }
+                float[] all = new float[37 * 12 * 3];
+                System.arraycopy(w.toFloatArray(), 0, all, 0, 444);
+                System.arraycopy(opt.firstMoments().get("proj.weight").toFloatArray(), 0, all, 444, 444);
+                System.arraycopy(opt.secondMoments().get("proj.weight").toFloatArray(), 0, all, 888, 444);
+                result[run] = all;
+            }
+            for (int i = 0; i < result[0].length; i++) {
+                assertEquals(Float.floatToIntBits(result[0][i]), Float.floatToIntBits(result[1][i]), "value " + i);
+            }
+            assertEquals(true, result[0][888] > 0, "the second moment moved");
+        } finally {
+            AdamW.sliceBytes = saved;
+        }
+    }
 }
