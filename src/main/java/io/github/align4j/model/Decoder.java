@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import io.github.align4j.model.internal.HeadBlocks;
 import io.github.align4j.model.internal.ModelDtypes;
 
 /**
@@ -111,7 +112,7 @@ abstract class Decoder extends Layer {
      * is 131 Mi) is converted and applied in slices of whole vocabulary rows, so the transient
      * float32 copy stays bounded however large the vocabulary.
      */
-    static long headChunkElements = 1L << 24;
+    static long headChunkElements = HeadBlocks.WIDEN_AT_ONCE;
 
     /**
      * Logits of hidden states: h·W_headᵀ, [..., E] → [..., V]. A head held in float16 under float32

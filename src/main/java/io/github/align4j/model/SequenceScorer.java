@@ -151,10 +151,11 @@ public final class SequenceScorer {
      *
      * <p>The [M, V] logits and log-softmax are computed in blocks of rows ({@link HeadBlocks}: at most 16 MiB of
      * logits, at least 64 rows) on the CPU when they are larger than a block, the head's weight is held in the activations'
-     * type and it takes no gradient here (a frozen head, or a pass without a graph): each block's logits are freed once its
+     * type or small enough to widen at once ({@link Decoder#headChunkElements}; then widened once for all blocks), and it
+     * takes no gradient here (a frozen head, or a pass without a graph): each block's logits are freed once its
      * log-softmax is taken, and autograd keeps the blocks' log-softmax as it kept the whole one. Every row's values
      * are its own (a row's logits do not depend on the other rows). A trainable head keeps one product, so that its
-     * weight gradient is one product too; a float16 head is widened in slices of the vocabulary
+     * weight gradient is one product too; a larger float16 head is widened in slices of the vocabulary
      * ({@link Decoder#logits}) once per call, so it keeps one product as well.
      */
     private static NDArray[] headTerms(CausalLM lm, NDArray picked, NDArray targetIds, boolean aligned) {
@@ -162,9 +163,11 @@ public final class SequenceScorer {
         NDArray w = lm.parts.decoder.head().getArray();
         long rows = HeadBlocks.rows(w.getShape().get(0), m, headBlockBytes, minBlockRows);
         boolean headTrains = w.hasGradient() && ai.djl.pytorch.jni.JniUtils.isGradMode();
-        if (rows == 0 || headTrains || w.getDataType() != picked.getDataType() || w.getDevice().isGpu()) {
-            return blockTerms(lm, picked, targetIds, aligned);
+        boolean widenAtOnce = w.getDataType() == picked.getDataType() || w.size() <= Decoder.headChunkElements;
+        if (rows == 0 || headTrains || !widenAtOnce || w.getDevice().isGpu()) {
+            return blockTerms(lm, picked, targetIds, aligned, null);
         }
+        NDArray wide = Ops.as(w, picked); // a float16 head widened once for all blocks (autograd keeps it, as before)
         long[] cuts = new long[(int) ((m - 1) / rows)];
         for (int i = 0; i < cuts.length; i++) {
             cuts[i] = (i + 1) * rows;
@@ -174,7 +177,7 @@ public final class SequenceScorer {
         ai.djl.ndarray.NDList[] parts = {new ai.djl.ndarray.NDList(), new ai.djl.ndarray.NDList(), new ai.djl.ndarray.NDList()};
         BLOCKS.addAndGet(blocks.size());
         for (int i = 0; i < blocks.size(); i++) {
-            NDArray[] t = blockTerms(lm, blocks.get(i), targets.get(i), aligned);
+            NDArray[] t = blockTerms(lm, blocks.get(i), targets.get(i), aligned, wide);
             for (int k = 0; k < 3; k++) {
                 if (t[k] != null) {
                     parts[k].add(t[k]);
@@ -183,6 +186,7 @@ public final class SequenceScorer {
         }
         blocks.close();
         targets.close();
+        Ops.free(wide == w ? null : wide);
         NDArray[] out = new NDArray[3];
         for (int k = 0; k < 3; k++) {
             out[k] = parts[k].isEmpty() ? null : ai.djl.ndarray.NDArrays.concat(parts[k], 0);
@@ -191,13 +195,13 @@ public final class SequenceScorer {
         return out;
     }
 
-    /** {@link #headTerms} for one block of rows, in one product. */
-    private static NDArray[] blockTerms(CausalLM lm, NDArray hidden, NDArray targetIds, boolean aligned) {
-        NDArray logits = lm.head(hidden); // [rows, V]
+    /** {@link #headTerms} for one block of rows, in one product (with the head's weight {@code wide}, or null: the model's head). */
+    private static NDArray[] blockTerms(CausalLM lm, NDArray hidden, NDArray targetIds, boolean aligned, NDArray wide) {
+        NDArray logits = wide == null ? lm.head(hidden) : Ops.linear(hidden, wide, null); // [rows, V]
         if (logits.getDataType() != DataType.FLOAT32) {
-            NDArray wide = logits.toType(DataType.FLOAT32, false);
+            NDArray f32 = logits.toType(DataType.FLOAT32, false);
             Ops.free(logits);
-            logits = wide;
+            logits = f32;
         }
         NDArray logSoftmax = logits.logSoftmax(-1);
         NDArray picks = logSoftmax.gather(targetIds, -1); // [rows, 1]

@@ -171,10 +171,11 @@ final class MemoryEstimate {
         long headWeights = convert ? (long) c.vocabSize() * e * 4 : 0;
         // moment A: the backward pass starts at the head: logits (freed at the end of the scorer), the
         // log-softmax autograd keeps and its gradient, [scored, V] float32 each, and (full) the gathered hidden states;
-        // a frozen float32 head on the CPU runs in row blocks (HeadBlocks): the kept log-softmax, and one block's
-        // logits gradient and log-softmax gradient
-        long blockRows = s.lora() != null && !s.gpu() && s.frozen() == MemoryPlan.Dtype.FLOAT32
-                ? HeadBlocks.rows(c.vocabSize(), scored) : 0;
+        // a frozen head on the CPU (float32, or float16 small enough to widen at once) runs in row blocks (HeadBlocks):
+        // the kept log-softmax, and one block's logits gradient and log-softmax gradient
+        boolean blocks = s.lora() != null && !s.gpu() && (s.frozen() == MemoryPlan.Dtype.FLOAT32
+                || (long) c.vocabSize() * e <= HeadBlocks.WIDEN_AT_ONCE);
+        long blockRows = blocks ? HeadBlocks.rows(c.vocabSize(), scored) : 0;
         long logits = blockRows > 0 ? (scored + 2 * blockRows) * c.vocabSize() * 4
                 : 3 * scored * c.vocabSize() * 4 + (s.lora() == null ? scored * e * a : 0);
         long keptBytes = MemoryModel.sum(kept) * a;

@@ -117,6 +117,31 @@ class HeadBlocksTest {
     }
 
     @Test
+    void aSmallFloat16HeadIsWidenedOnceForItsBlocks(@TempDir Path tmp) throws Exception {
+        ModelConfig c = CausalLMTest.tinyLlama(false);
+        Path dir = LoraTest.base(tmp.resolve("llama"), c);
+        try (CausalLM lm = CausalLM.load(dir, new CausalLM.Options(Device.cpu(), false, DataType.FLOAT16))
+                .addAdapters(LoraConfig.defaults().withDropout(0).withTargetModules(List.of("all-linear")), 4)) {
+            LoraTest.randomizeB(lm, 5);
+            blocksOf(c, 0);
+            List<float[]> one = scoreAndGrad(lm, true);
+            blocksOf(c, 5);
+            List<float[]> blocks = scoreAndGrad(lm, true);
+            assertEquals(4f, blocks.get(blocks.size() - 1)[0], "four blocks over the widened head");
+            assertClose(one, blocks, "float16 base");
+            long saved = Decoder.headChunkElements;
+            try {
+                Decoder.headChunkElements = 16; // a head too large to widen at once: slices of the vocabulary, one product
+                List<float[]> sliced = scoreAndGrad(lm, true);
+                assertEquals(0f, sliced.get(sliced.size() - 1)[0], "one product");
+                assertClose(one, sliced, "float16 base, vocabulary slices");
+            } finally {
+                Decoder.headChunkElements = saved;
+            }
+        }
+    }
+
+    @Test
     void aTrainableHeadKeepsOneProductWhileItTrains(@TempDir Path tmp) throws Exception {
         ModelConfig c = CausalLMTest.tinyLlama(false);
         Path dir = LoraTest.base(tmp.resolve("llama"), c);

@@ -181,7 +181,13 @@ class MemoryPlanTest {
         assertEquals((scored + 2 * 64) * v * 4, blocks.breakdown().logits());
         MemoryPlan half = MemoryPlan.builder(c).pairs(1).tokens(44, 40).lora(lora).reference(MemoryPlan.Reference.ADAPTERS_OFF)
                 .frozenDtype(MemoryPlan.Dtype.FLOAT16).availableBytes(-1).build();
-        assertEquals(3 * scored * v * 4, half.breakdown().logits(), "a float16 head keeps one product");
+        assertEquals((scored + 2 * 64) * v * 4, half.breakdown().logits(), "a float16 head of 65,536 × 8 is widened once");
+        ModelConfig wide = config(Map.of("model_type", "llama", "hidden_size", 512, "intermediate_size", 16,
+                "num_hidden_layers", 1, "num_attention_heads", 2, "num_key_value_heads", 1, "vocab_size", 65_536,
+                "max_position_embeddings", 64, "tie_word_embeddings", false));
+        MemoryPlan halfWide = MemoryPlan.builder(wide).pairs(1).tokens(44, 40).lora(lora)
+                .reference(MemoryPlan.Reference.ADAPTERS_OFF).frozenDtype(MemoryPlan.Dtype.FLOAT16).availableBytes(-1).build();
+        assertEquals(3 * scored * v * 4, halfWide.breakdown().logits(), "a float16 head above 16 Mi elements: one product");
         MemoryPlan full = MemoryPlan.builder(c).pairs(1).tokens(44, 40).availableBytes(-1).build();
         assertEquals(3 * scored * v * 4 + scored * 8 * 4, full.breakdown().logits(), "a trainable head keeps one product");
         MemoryPlan few = MemoryPlan.builder(c).pairs(1).tokens(36, 32).lora(lora).reference(MemoryPlan.Reference.ADAPTERS_OFF)
