@@ -67,8 +67,11 @@ class BenchCommandTest {
         assertTrue(j.get("peak_rss_mb").asDouble() > 10, j.toString());
         // which attention ran, and why: 11-token rows on the CPU stay materialized (the suite's environment sets no override)
         String attention = System.getProperty("align4j.attention") == null && System.getenv("ALIGN4J_ATTENTION") == null
-                ? "materialized (auto: 11-token rows)" : j.get("training").asText().replaceFirst(".*attention: ", "");
-        assertEquals("full fine-tuning; attention: " + attention, j.get("training").asText());
+                ? "materialized (auto: 11-token rows)" : j.get("training").asText().replaceFirst(".*attention: ", "")
+                        .replaceFirst("; huge pages: .*", "");
+        // and whether libtorch's large blocks get huge pages (this process's GLIBC_TUNABLES and the kernel's mode)
+        assertEquals("full fine-tuning; attention: " + attention + "; huge pages: "
+                + io.github.align4j.train.internal.HugePages.describe(), j.get("training").asText());
         double gflop = 0;
         for (String k : List.of("forward", "reference", "recompute", "input_gradients", "weight_gradients")) {
             gflop += j.get("gflop_per_step").get(k).asDouble();

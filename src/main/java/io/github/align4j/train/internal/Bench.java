@@ -369,7 +369,8 @@ public final class Bench {
                 o.lora().targetModules().isEmpty() ? "the default projections" : String.join(",", o.lora().targetModules()), frozen);
         return what + (o.gradientCheckpointing() ? ", gradient checkpointing" : "") + "; attention: " + attention(o, device)
                 + (frozen == MemoryPlan.Dtype.FLOAT16
-                ? "; no-grad products of float16 weights: " + io.github.align4j.model.internal.HalfProducts.decision() : "");
+                ? "; no-grad products of float16 weights: " + io.github.align4j.model.internal.HalfProducts.decision() : "")
+                + (device.isGpu() ? "" : "; huge pages: " + HugePages.describe());
     }
 
     /** Which attention the steps run (model.FusedAttention), and why. */
