@@ -1,6 +1,8 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -172,9 +174,9 @@ public final class SequenceScorer {
         for (int i = 0; i < cuts.length; i++) {
             cuts[i] = (i + 1) * rows;
         }
-        ai.djl.ndarray.NDList blocks = picked.split(cuts, 0);
-        ai.djl.ndarray.NDList targets = targetIds.split(cuts, 0);
-        ai.djl.ndarray.NDList[] parts = {new ai.djl.ndarray.NDList(), new ai.djl.ndarray.NDList(), new ai.djl.ndarray.NDList()};
+        NDList blocks = picked.split(cuts, 0);
+        NDList targets = targetIds.split(cuts, 0);
+        NDList[] parts = {new NDList(), new NDList(), new NDList()};
         BLOCKS.addAndGet(blocks.size());
         for (int i = 0; i < blocks.size(); i++) {
             NDArray[] t = blockTerms(lm, blocks.get(i), targets.get(i), aligned, wide);
@@ -189,7 +191,7 @@ public final class SequenceScorer {
         Ops.free(wide == w ? null : wide);
         NDArray[] out = new NDArray[3];
         for (int k = 0; k < 3; k++) {
-            out[k] = parts[k].isEmpty() ? null : ai.djl.ndarray.NDArrays.concat(parts[k], 0);
+            out[k] = parts[k].isEmpty() ? null : NDArrays.concat(parts[k], 0);
             parts[k].close();
         }
         return out;

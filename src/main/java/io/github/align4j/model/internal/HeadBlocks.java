@@ -1,8 +1,8 @@
 package io.github.align4j.model.internal;
 
 /**
- * How many rows of completion positions go through a frozen float32 head at once: the rule the scorer follows and the
- * memory planner counts. Blocks of at most {@value #BYTES} bytes of [rows, V] float32 logits come from glibc's free lists
+ * How many rows of completion positions go through a frozen head on the CPU at once: the rule the scorer follows and
+ * the memory planner counts. Blocks of at most {@value #BYTES} bytes of [rows, V] float32 logits come from glibc's free lists
  * step after step (the head's weight in float32, or float16 of at most {@value #WIDEN_AT_ONCE} elements widened once); a
  * whole [M, V] tensor above its mmap threshold (at most 32 MiB) is a fresh mapping each time,
  * every page of it faulted in and zeroed again (measured on bench-medium: 200k page faults a LoRA step before, 9k
