@@ -281,7 +281,7 @@ final class RunState {
 
     /**
      * Writes a checkpoint to {@code OUTPUT/name} through a temporary folder, then prunes old ones
-     * to save_total_limit; null without an output folder.
+     * to save_total_limit (after {@code final} as well); null without an output folder.
      */
     Path saveCheckpoint(String name, long done, Position pos, Window w, AdamW optimizer, MetricsLog log) {
         if (output == null) {
@@ -296,9 +296,9 @@ final class RunState {
         Path p = Checkpoints.save(output, name, policy, tokenizerDir, optimizer, cfg, log.history(), done,
                 save(TrainLoop.totalSteps(data.size(), cfg), pos, w, badSteps, log.elapsedSeconds()),
                 cfg.reference().sync() ? reference.weights() : null);
-        if (!name.equals(Checkpoints.FINAL)) {
-            Checkpoints.prune(output, cfg.output().saveTotalLimit());
-        }
+        // after final too (final itself is never pruned): a run killed between a checkpoint's move into place and
+        // this prune left one more than the limit, and a resumed run may write nothing but final
+        Checkpoints.prune(output, cfg.output().saveTotalLimit());
         return p;
     }
 

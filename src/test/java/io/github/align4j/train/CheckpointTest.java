@@ -187,6 +187,18 @@ class CheckpointTest {
         }
     }
 
+    /** A run killed after a checkpoint was moved into place but before the older ones were pruned. */
+    @Test
+    void aResumedRunPrunesWhatAKilledRunLeftEvenWhenItOnlyWritesFinal(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run");
+        // the state such a kill leaves: one complete checkpoint more than save_total_limit
+        ResumeTest.train(model, out, config(4, Map.of("save_total_limit", 0)), false, data, null, 3);
+        assertEquals(List.of("checkpoint-1", "checkpoint-2", "checkpoint-3"), names(out));
+        ResumeTest.Run r = train(out, config(4, Map.of("save_total_limit", 2)), true);
+        assertTrue(r.console().contains("continuing from " + out.resolve("checkpoint-3")), r.console());
+        assertEquals(List.of("checkpoint-2", "checkpoint-3", "final"), names(out), "the last step writes final, and prunes too");
+    }
+
     @Test
     void fullDiskFailsClearlyAndKeepsTheLastCheckpoint(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("run");
