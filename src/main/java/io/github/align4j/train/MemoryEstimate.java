@@ -6,6 +6,7 @@ import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.internal.FusedAttentionSwitch;
 import io.github.align4j.model.internal.HeadBlocks;
 import io.github.align4j.model.internal.SequenceLimits;
+import io.github.align4j.train.internal.HugePages;
 import io.github.align4j.train.internal.MemoryModel;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,13 +35,34 @@ final class MemoryEstimate {
     /** On a GPU: the CUDA context and cuBLAS workspace (not measured here: no GPU on this machine). */
     static final long OVERHEAD_GPU = 600 * MIB;
     /**
-     * glibc serves allocations below its mmap threshold (at most 32 MiB) from per-thread arenas that
-     * keep freed memory for reuse, with holes, and the pool grows over the first steps; the tensors a
-     * step allocates and frees below the threshold end up holding about their own size again (0.5 to
-     * 1.5 times in the bench runs of docs/performance.md, which put the live bytes within 2% of the
-     * count). Larger tensors are mapped and unmapped each time.
+     * What glibc's arenas keep of a step on the CPU, in multiples of what they serve (measured, docs/performance.md).
+     * glibc serves allocations below its mmap threshold (at most 32 MiB) from per-thread arenas that keep freed memory
+     * for reuse, with holes, and the pool grows over the first steps; larger tensors are mapped and unmapped each time.
+     *
+     * @param slack the step's blocks below the threshold end up held about this many times again (by default 1.0:
+     *     0.5 to 1.5 in the bench runs of docs/performance.md, which put the live bytes within 2% of the count)
+     * @param recomputedLayer with gradient checkpointing, the arenas also keep this many times one recomputed layer's
+     *     blocks below the threshold (its forward's and backward's temporaries, its float32 weight copies: W), at the
+     *     head's moment as at a layer's
+     * @param perLayer and this many times W more for each further layer
      */
-    static final double SLACK_CPU = 1.0;
+    record Arenas(double slack, double recomputedLayer, double perLayer) {
+        /**
+         * glibc's defaults: fit to the peak RSS of 14 bench runs (56M to 7B weights, 2 to 32 layers, LoRA and full
+         * fine-tuning, float32 and float16; with recomputation all within 0.86–1.06 of the estimate) and checked on 5
+         * others (0.97–1.04); with {@code MALLOC_MMAP_THRESHOLD_=131072} the same runs' peaks are the live count's.
+         */
+        static final Arenas GLIBC = new Arenas(1.0, 1.5, 0.3);
+        /**
+         * With libtorch advising huge pages ({@code THP_MEM_ALLOC_ENABLE=1}, {@link HugePages#libtorchAdvises()}) the
+         * arenas keep far less, and nothing that grows with the layers: fit to 12 bench-medium-sized runs and the 1.1B
+         * LoRA step (0.89–1.02 of the estimate).
+         */
+        static final Arenas HUGE_PAGES = new Arenas(0.4, 1.0, 0.0);
+    }
+
+    /** This process's arenas: {@link Arenas#HUGE_PAGES} when libtorch advises huge pages, else glibc's defaults. */
+    static final Arenas ARENAS = HugePages.libtorchAdvises() ? Arenas.HUGE_PAGES : Arenas.GLIBC;
     /**
      * glibc's largest mmap threshold, or the threshold {@code MALLOC_MMAP_THRESHOLD_} fixes (which
      * keeps larger tensors out of the arenas: a bounded peak, for some time per step).
@@ -55,19 +77,6 @@ final class MemoryEstimate {
             return max;
         }
     }
-
-    /**
-     * With gradient checkpointing, glibc's arenas end up holding the blocks (below the mmap threshold) that the
-     * layers' recomputation and backward allocate and free: about 1.5 times one recomputed layer's (its forward
-     * and backward temporaries, its float32 weight copies) plus 0.3 times as much again for each further layer,
-     * at the head's moment as at a layer's. Fit to the peak RSS of 14 bench runs (56M to 7B weights, 2 to 32
-     * layers, LoRA and full fine-tuning, float32 and float16; all within 0.86–1.06 of the estimate) and checked
-     * on 5 others (0.97–1.04); with {@code MALLOC_MMAP_THRESHOLD_=131072} the same runs' peaks are the live
-     * count's (docs/performance.md).
-     */
-    static final double RECOMPUTED_LAYER = 1.5;
-    /** See {@link #RECOMPUTED_LAYER}: the arenas' growth per further recomputed layer, in recomputed layers. */
-    static final double RECOMPUTED_PER_LAYER = 0.3;
 
     /** PyTorch's CUDA caching allocator: fragmentation assumed, not measured. */
     static final double SLACK_GPU = 0.2;
@@ -145,6 +154,10 @@ final class MemoryEstimate {
     }
 
     static MemoryPlan.Breakdown estimate(Settings s) {
+        return estimate(s, ARENAS);
+    }
+
+    static MemoryPlan.Breakdown estimate(Settings s, Arenas arenas) {
         ModelConfig c = s.model();
         long a = s.gpu() && s.lora() != null && s.frozen() == MemoryPlan.Dtype.FLOAT16 ? 2 : 4; // activation bytes
         long params = MemoryModel.parameters(c);
@@ -238,7 +251,7 @@ final class MemoryEstimate {
             for (long[] t : step) {
                 small += t[1] < MMAP_MAX ? t[0] * t[1] : 0;
             }
-            slack = Math.round(SLACK_CPU * small);
+            slack = Math.round(arenas.slack() * small);
             if (s.checkpointing()) { // what the arenas keep of the recomputed layers, whichever moment is the peak
                 long layer = 0;
                 for (long[] t : work) {
@@ -249,7 +262,7 @@ final class MemoryEstimate {
                         layer += m.in() * m.out() * 4 < MMAP_MAX ? m.in() * m.out() * 4 : 0;
                     }
                 }
-                double times = RECOMPUTED_LAYER + RECOMPUTED_PER_LAYER * (c.numLayers() - 1) - (atHead ? 0 : SLACK_CPU);
+                double times = arenas.recomputedLayer() + arenas.perLayer() * (c.numLayers() - 1) - (atHead ? 0 : arenas.slack());
                 slack += Math.round(layer * times);
             }
         }
