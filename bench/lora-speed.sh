@@ -7,7 +7,8 @@
 #
 #   bench/lora-speed.sh [ROUNDS] [OUT] [CONFIGS]   (defaults: 3, target/lora-speed, "full lora lora16 lora16gc torch torchlora";
 #   also the rest of the eight combinations: full16, fullgc, full16gc, loragc; lora0: dropout 0; lora16wide: float16 base with every product widened, whatever this machine's float16 GEMM does;
-#   fullhp, lorahp: full and LoRA with GLIBC_TUNABLES=glibc.malloc.hugetlb=1, huge pages for libtorch's large blocks)
+#   fullhp, lorahp: full and LoRA with GLIBC_TUNABLES=glibc.malloc.hugetlb=1, huge pages for libtorch's large blocks;
+#   fullthp, lorathp, loragcthp: full, LoRA and LoRA + recomputation with THP_MEM_ALLOC_ENABLE=1, libtorch's own switch)
 #
 # Needs target/align4j.jar (mvn -B -DskipTests package). Run it on an otherwise idle machine.
 set -euo pipefail
@@ -46,6 +47,9 @@ for r in $(seq "$ROUNDS"); do
             lora16wide) ALIGN4J_HALF_PRODUCTS=float32 "${A4J[@]}" "${LORA[@]}" --torch-dtype float16 > "$f.json" ;;
             fullhp) GLIBC_TUNABLES=glibc.malloc.hugetlb=1 "${A4J[@]}" > "$f.json" ;;
             lorahp) GLIBC_TUNABLES=glibc.malloc.hugetlb=1 "${A4J[@]}" "${LORA[@]}" > "$f.json" ;;
+            fullthp) THP_MEM_ALLOC_ENABLE=1 "${A4J[@]}" > "$f.json" ;;
+            lorathp) THP_MEM_ALLOC_ENABLE=1 "${A4J[@]}" "${LORA[@]}" > "$f.json" ;;
+            loragcthp) THP_MEM_ALLOC_ENABLE=1 "${A4J[@]}" "${LORA[@]}" --gradient-checkpointing > "$f.json" ;;
             torch) "$PY" "$SHARED/bench/torch_dpo_step.py" "$MEDIUM" --steps 5 --threads 2 > "$f.txt"
                    echo "$c-$r $(tr '\n' ' ' < "$f.txt")"; continue ;;
             torchlora) "$PY" "$SHARED/bench/torch_dpo_step.py" "$MEDIUM" --steps 5 --threads 2 --lora 16 > "$f.txt"
