@@ -50,7 +50,7 @@ final class MemoryEstimate {
         /**
          * glibc's defaults: fit to the peak RSS of 14 bench runs (56M to 7B weights, 2 to 32 layers, LoRA and full
          * fine-tuning, float32 and float16; with recomputation all within 0.86–1.06 of the estimate) and checked on 5
-         * others (0.97–1.04); with {@code MALLOC_MMAP_THRESHOLD_=131072} five such runs peaked within 2% of the live count.
+         * others (0.97–1.04); with {@code MALLOC_MMAP_THRESHOLD_=131072} five such runs peaked within 3% of the live count.
          */
         static final Arenas GLIBC = new Arenas(1.0, 1.5, 0.3);
         /**
