@@ -1,5 +1,6 @@
 package io.github.align4j.train.internal;
 
+import io.github.align4j.internal.NativeEnv;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +20,8 @@ import java.util.regex.Pattern;
  */
 public final class HugePages {
     static final Path THP = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
+    /** libtorch's switch, read from the C environment (the command line sets it to 1 unless the user chose). */
+    public static final String LIBTORCH_SWITCH = "THP_MEM_ALLOC_ENABLE";
     private static final Pattern SELECTED = Pattern.compile("\\[(\\w+)]");
     private static final Pattern TUNABLE = Pattern.compile("(?:^|:)glibc\\.malloc\\.hugetlb=(\\d+)");
 
@@ -26,7 +29,7 @@ public final class HugePages {
 
     /** This process's state, from {@code THP_MEM_ALLOC_ENABLE}, {@code GLIBC_TUNABLES} and the kernel's mode. */
     public static String describe() {
-        return describe(System.getenv("GLIBC_TUNABLES"), System.getenv("THP_MEM_ALLOC_ENABLE"), kernelMode());
+        return describe(System.getenv("GLIBC_TUNABLES"), NativeEnv.get(LIBTORCH_SWITCH), kernelMode());
     }
 
     /**
@@ -35,7 +38,7 @@ public final class HugePages {
      * step frees (measured; the memory planner counts it).
      */
     public static boolean libtorchAdvises() {
-        return libtorchAdvises(System.getenv("THP_MEM_ALLOC_ENABLE"), kernelMode());
+        return libtorchAdvises(NativeEnv.get(LIBTORCH_SWITCH), kernelMode());
     }
 
     static boolean libtorchAdvises(String thpAlloc, String thpEnabled) {
