@@ -15,8 +15,9 @@ import java.util.regex.Pattern;
  * advised for huge pages) and glibc's {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1} (every block glibc maps). Measured
  * on the 1.1B-shaped LoRA step (docs/performance.md, "Page faults"): 123.3 s a step and 83 million faults without,
  * 113.1 s and 4.0 million with the first, 106.6 s and 3.0 million with the second; the first also lowered the peak
- * of a 56M LoRA step with recomputation from ~1,500 to ~950 MiB. Both are read from the environment when the process
- * starts, settings of the whole process that align4j does not make: it reports them.
+ * of a 56M LoRA step with recomputation from ~1,500 to ~950 MiB. Both are settings of the whole process, read from
+ * its environment (libtorch's at its first allocation): the library only reports them; the command line, which owns
+ * its process, sets libtorch's unless the user did (docs/cli.md).
  */
 public final class HugePages {
     static final Path THP = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
