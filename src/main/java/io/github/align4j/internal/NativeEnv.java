@@ -9,7 +9,8 @@ import com.sun.jna.Platform;
  * start-up, and libtorch reads some switches ({@code THP_MEM_ALLOC_ENABLE}) from the C environment at its first
  * allocation. Reading is for everyone; {@link #setUnlessSet} is for the command line only, which owns its process
  * (the library never changes a host application's environment). Linux only (the platform whose natives align4j
- * ships); through JNA, which DJL already uses.
+ * ships); through the JNA that DJL brings and uses (not declared by align4j, so that an application pinning another
+ * DJL gets that DJL's JNA, as the CUDA route of docs/cuda.md does).
  */
 public final class NativeEnv {
     private NativeEnv() {}
