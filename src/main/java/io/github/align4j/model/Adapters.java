@@ -1,6 +1,7 @@
 package io.github.align4j.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
@@ -113,14 +114,13 @@ final class Adapters {
      * training or the rate is 0; else x · mask with mask ∈ {0, 1} drawn from the pass's seed. Inverted dropout's
      * 1/(1−rate) is not applied here: the caller folds it into the adapter's scaling ({@link #scale}), on the
      * rank-r path's small output, instead of a pass over every input value forward and another backward. Each value is
-     * dropped when a 16-bit draw falls below round(rate · 65536), so the rate is exact to 1/65536: the
-     * draws are {@code new SplittableRandom(seed).nextLong()}'s, four 16-bit draws a long, low bits first
-     * ({@link #maskBytes}, inlined so that eight mask bytes are written at once).
+     * dropped when a 16-bit draw falls below round(rate · 65536), so the rate is exact to 1/65536; the
+     * draws come from {@code SplittableRandom}'s sequence, eight values a long ({@link #maskBytes}).
      *
-     * <p>The mask's bytes are drawn into one direct buffer this object reuses and copied into libtorch
-     * memory at once: masks are as large as the activations (tokens × in per projection, per pass), and
-     * a fresh Java buffer for each would pile up until the garbage collector ran (measured: 6 GB of
-     * direct buffers in one step of a 1.1B model). The 0/1 bytes multiply x directly, which equals
+     * <p>The mask's bytes are drawn straight into libtorch memory ({@link #mask}), never into a fresh Java
+     * buffer per mask: masks are as large as the activations (tokens × in per projection, per pass), and
+     * such buffers would pile up until the garbage collector ran (measured: 6 GB of direct buffers in one
+     * step of a 1.1B model). The 0/1 bytes multiply x directly, which equals
      * x · (bytes as floats) bit for bit, without a float mask: autograd keeps one byte a value for the
      * backward pass instead of four.
      */
@@ -134,17 +134,53 @@ final class Adapters {
         if (size > Integer.MAX_VALUE) {
             throw new IllegalStateException("lora_dropout over " + size + " values at once; lower the batch size");
         }
-        int n = (int) size;
+        NDArray bits = mask(x.getManager(), x.getShape(), (int) size, mix(mix(key, p.id), index),
+                (int) Math.round(rate * 65536));
+        NDArray out = x.mul(bits); // a float times 0/1 bytes: x or ±0, in x's type
+        Ops.free(bits);
+        return out;
+    }
+
+    /**
+     * The n mask bytes ({@link #maskBytes}) as a uint8 tensor of {@code shape}. On the CPU they are written straight
+     * into the tensor's memory (DJL's direct view of a contiguous CPU tensor); elsewhere, or if this DJL's view is a
+     * copy, they are drawn into a reused buffer and copied.
+     */
+    NDArray mask(NDManager manager, Shape shape, int n, long seed, int threshold) {
+        return mask(manager, shape, n, seed, threshold,
+                ai.djl.Device.Type.CPU.equals(manager.getDevice().getDeviceType()) && CpuView.ALIASES);
+    }
+
+    NDArray mask(NDManager manager, Shape shape, int n, long seed, int threshold, boolean inPlace) {
+        if (inPlace) {
+            NDArray bits = manager.create(shape, DataType.UINT8); // uninitialized: every byte is written below
+            maskBytes(bits.toByteBuffer(true).order(ByteOrder.LITTLE_ENDIAN), n, seed, threshold);
+            return bits;
+        }
         if (scratch == null || scratch.capacity() < n) {
             scratch = ByteBuffer.allocateDirect(Math.max(n, 1 << 16)).order(ByteOrder.nativeOrder());
         }
         ByteBuffer bytes = scratch.duplicate().clear().limit(n).slice().order(ByteOrder.LITTLE_ENDIAN);
-        maskBytes(bytes, n, mix(mix(key, p.id), index), (int) Math.round(rate * 65536));
+        maskBytes(bytes, n, seed, threshold);
         // owned: copied into libtorch memory (autograd keeps the mask for backward), and scratch is free again
-        NDArray bits = Scalars.owned(x.getManager().create(bytes, new Shape(x.getShape().getShape()), DataType.UINT8));
-        NDArray out = x.mul(bits); // a float times 0/1 bytes: x or ±0, in x's type
-        Ops.free(bits);
-        return out;
+        return Scalars.owned(manager.create(bytes, shape, DataType.UINT8));
+    }
+
+    /** Whether writing into {@code toByteBuffer(true)} of a CPU tensor writes the tensor (checked once). */
+    static final class CpuView {
+        static final boolean ALIASES = probe();
+
+        private static boolean probe() {
+            try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
+                NDArray t = m.zeros(new Shape(8), DataType.UINT8);
+                ByteBuffer view = t.toByteBuffer(true);
+                if (!view.isDirect() || view.capacity() < 8) {
+                    return false;
+                }
+                view.put(3, (byte) 7);
+                return t.toByteArray()[3] == 7;
+            }
+        }
     }
 
     /**
@@ -157,37 +193,69 @@ final class Adapters {
     }
 
     private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L; // SplittableRandom's gamma for a seeded instance
+    private static final long HIGH = 0x8080808080808080L; // each byte's top bit
+    private static final long LOW = 0x7f7f7f7f7f7f7f7fL; // each byte's other seven
+    private static final long ONES = 0x0101010101010101L;
 
-    /**
-     * n mask bytes (1 keep, 0 drop) into {@code bytes} (little-endian): value i is kept when 16-bit draw i
-     * is at least {@code threshold}, draw 4k + j being bits 16j.. of the k-th {@code nextLong()} of
-     * {@code new SplittableRandom(seed)} (seed += γ, then SplittableRandom's mix64; its published
-     * algorithm, pinned against the JDK's class by a test).
-     */
-    static void maskBytes(ByteBuffer bytes, int n, long seed, int threshold) {
-        long state = seed;
-        long t = threshold - 1L;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            state += GOLDEN_GAMMA;
-            long r1 = mix64(state);
-            state += GOLDEN_GAMMA;
-            long r2 = mix64(state);
-            bytes.putLong(i, keep4(r1, t) | keep4(r2, t) << 32);
-        }
-        while (i < n) {
-            state += GOLDEN_GAMMA;
-            long r = mix64(state);
-            for (int k = 0; k < 4 && i < n; k++, i++) {
-                bytes.put(i, (byte) ((t - ((r >>> (16 * k)) & 0xffff)) >>> 63));
-            }
-        }
+    /** The seed of the stream that breaks ties of the high bytes ({@link #maskBytes}). */
+    static long tieSeed(long seed) {
+        return mix(seed, 0x7e5L);
     }
 
-    /** Four keep bytes (0 or 1, low byte first) of the four 16-bit draws of r: 1 where a draw exceeds t. */
-    private static long keep4(long r, long t) {
-        return (t - (r & 0xffff)) >>> 63 | ((t - ((r >>> 16) & 0xffff)) >>> 63) << 8
-                | ((t - ((r >>> 32) & 0xffff)) >>> 63) << 16 | ((t - (r >>> 48)) >>> 63) << 24;
+    /**
+     * n mask bytes (1 keep, 0 drop) into {@code bytes} (little-endian): value i is kept when its 16-bit draw is at
+     * least {@code threshold} (so dropped with probability threshold / 65536, exactly). Value i's draw is
+     * {@code hi << 8 | lo}, hi being byte i mod 8 of the (i / 8)-th {@code nextLong()} of
+     * {@code new SplittableRandom(seed)} and lo the same byte of {@code new SplittableRandom(tieSeed(seed))}'s:
+     * the k-th long of a seeded SplittableRandom is mix64(seed + (k + 1)·γ), so each is computed where it is needed,
+     * and lo only when hi equals the threshold's high byte (one value in 256). Eight values a long, compared a
+     * byte lane at a time within the long: half the draws and far fewer operations than one 16-bit draw a value.
+     */
+    static void maskBytes(ByteBuffer bytes, int n, long seed, int threshold) {
+        if (threshold >= 65536) {
+            for (int i = 0; i < n; i++) {
+                bytes.put(i, (byte) 0);
+            }
+            return;
+        }
+        int hi = threshold >>> 8;
+        int lo = threshold & 0xff;
+        long tie = tieSeed(seed);
+        long above = (hi + 1L) & 0x7f; // kept outright: high byte ≥ hi + 1 (≤ 256)
+        boolean aboveHasTopBit = hi + 1 >= 128;
+        boolean noneAbove = hi == 255;
+        long equal = hi * ONES;
+        int blocks = n >>> 3;
+        for (int k = 0; k <= blocks; k++) {
+            int at = k << 3;
+            if (at >= n) {
+                break;
+            }
+            long r = mix64(seed + (k + 1L) * GOLDEN_GAMMA);
+            // per byte b = (top, rest): b ≥ c ⇔ top > c's top, or tops equal and rest ≥ c's rest; the top bit of
+            // ((rest | 0x80) − c's rest) is rest ≥ c's rest, with no borrow across bytes
+            long restAtLeast = ((r & LOW) | HIGH) - above * ONES;
+            long keep = noneAbove ? 0 : aboveHasTopBit ? r & restAtLeast & HIGH : (r | restAtLeast) & HIGH;
+            long x = r ^ equal; // a zero byte where the high byte ties
+            long ties = ~(((x & LOW) + LOW) | x) & HIGH;
+            if (ties != 0) {
+                long r2 = mix64(tie + (k + 1L) * GOLDEN_GAMMA);
+                for (long t = ties; t != 0; t &= t - 1) {
+                    int shift = Long.numberOfTrailingZeros(t) - 7;
+                    if (((r2 >>> shift) & 0xff) >= lo) {
+                        keep |= t & -t;
+                    }
+                }
+            }
+            long ones = keep >>> 7;
+            if (at + 8 <= n) {
+                bytes.putLong(at, ones);
+            } else {
+                for (int i = at; i < n; i++, ones >>>= 8) {
+                    bytes.put(i, (byte) (ones & 1));
+                }
+            }
+        }
     }
 
     /** SplittableRandom.mix64. */

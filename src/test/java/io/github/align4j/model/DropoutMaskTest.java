@@ -15,19 +15,26 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * LoRA dropout's masks are the draws of {@code new SplittableRandom(seed)} (so that resumed runs and
- * published results keep their masks), and the byte mask applied to x equals the float mask
+ * LoRA dropout's masks are made of the draws of {@code SplittableRandom} (so that resumed runs and
+ * published results keep their masks, and the rate is exact to 1/65536), and the byte mask applied to x equals the float mask
  * x · (mask · 1/(1−rate)) of the earlier code bit for bit, values and gradient.
  */
 class DropoutMaskTest {
-    /** The definition: four 16-bit draws per nextLong, low bits first; dropped below the threshold. */
+    /**
+     * The definition, one value at a time: value i's 16-bit draw is byte i mod 8 of the (i / 8)-th long of
+     * {@code new SplittableRandom(seed)} (high byte) and of {@code new SplittableRandom(tieSeed(seed))} (low byte);
+     * dropped below the threshold.
+     */
     static byte[] reference(int n, long seed, int threshold) {
         byte[] out = new byte[n];
-        SplittableRandom rng = new SplittableRandom(seed);
+        SplittableRandom high = new SplittableRandom(seed);
+        SplittableRandom low = new SplittableRandom(Adapters.tieSeed(seed));
         for (int i = 0; i < n; ) {
-            long r = rng.nextLong();
-            for (int k = 0; k < 4 && i < n; k++, i++) {
-                out[i] = ((r >>> (16 * k)) & 0xffff) < threshold ? (byte) 0 : (byte) 1;
+            long h = high.nextLong();
+            long l = low.nextLong();
+            for (int k = 0; k < 8 && i < n; k++, i++) {
+                int draw = (int) ((h >>> (8 * k)) & 0xff) << 8 | (int) ((l >>> (8 * k)) & 0xff);
+                out[i] = draw < threshold ? (byte) 0 : (byte) 1;
             }
         }
         return out;
@@ -35,8 +42,9 @@ class DropoutMaskTest {
 
     @Test
     void maskBytesAreSplittableRandomsDraws() {
-        for (int n : new int[] {0, 1, 3, 4, 5, 7, 8, 9, 17, 1001}) {
-            for (int threshold : new int[] {0, 1, 3277, 32768, 65535}) {
+        for (int n : new int[] {0, 1, 3, 4, 5, 7, 8, 9, 17, 1001, 20_000}) {
+            for (int threshold : new int[] {0, 1, 255, 256, 257, 3277, 3328, 32767, 32768, 32769, 33000, 65279, 65280,
+                    65535, 65536}) {
                 for (long seed : new long[] {0, 42, -7, Long.MIN_VALUE}) {
                     ByteBuffer b = ByteBuffer.allocateDirect(Math.max(n, 1)).order(ByteOrder.LITTLE_ENDIAN);
                     byte[] want = reference(n, seed, threshold);
@@ -53,6 +61,31 @@ class DropoutMaskTest {
             kept += x;
         }
         assertTrue(Math.abs(kept - 50_000) < 1_000, "half kept at rate 0.5: " + kept);
+        int n = 1 << 20;
+        ByteBuffer b = ByteBuffer.allocateDirect(n).order(ByteOrder.LITTLE_ENDIAN);
+        Adapters.maskBytes(b, n, 9, (int) Math.round(0.05 * 65536));
+        int dropped = 0;
+        for (int i = 0; i < n; i++) {
+            dropped += 1 - b.get(i);
+        }
+        // 0.05 · 2^20 = 52,429 expected, standard deviation 223
+        assertTrue(Math.abs(dropped - 52_429) < 1_200, "rate 0.05 over 2^20 values: " + dropped);
+    }
+
+    /** On the CPU the mask is drawn straight into the tensor (DJL's view aliases it), the same bytes as the copy. */
+    @Test
+    void maskDrawnInPlaceEqualsTheCopiedMask() {
+        assertTrue(Adapters.CpuView.ALIASES, "this DJL's direct view of a CPU tensor writes the tensor");
+        Adapters a = new Adapters(LoraConfig.defaults());
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (int n : new int[] {1, 7, 8, 13, 4096 + 5}) {
+                ai.djl.ndarray.types.Shape shape = new ai.djl.ndarray.types.Shape(1, n);
+                byte[] inPlace = a.mask(m, shape, n, 21, 3277, true).toByteArray();
+                byte[] copied = a.mask(m, shape, n, 21, 3277, false).toByteArray();
+                assertArrayEquals(reference(n, 21, 3277), inPlace, "n " + n);
+                assertArrayEquals(inPlace, copied, "n " + n);
+            }
+        }
     }
 
     @Test
