@@ -225,12 +225,9 @@ final class Adapters {
         boolean aboveHasTopBit = hi + 1 >= 128;
         boolean noneAbove = hi == 255;
         long equal = hi * ONES;
-        int blocks = n >>> 3;
-        for (int k = 0; k <= blocks; k++) {
+        int blocks = (int) ((n + 7L) >>> 3);
+        for (int k = 0; k < blocks; k++) {
             int at = k << 3;
-            if (at >= n) {
-                break;
-            }
             long r = mix64(seed + (k + 1L) * GOLDEN_GAMMA);
             // per byte b = (top, rest): b ≥ c ⇔ top > c's top, or tops equal and rest ≥ c's rest; the top bit of
             // ((rest | 0x80) − c's rest) is rest ≥ c's rest, with no borrow across bytes
@@ -248,7 +245,7 @@ final class Adapters {
                 }
             }
             long ones = keep >>> 7;
-            if (at + 8 <= n) {
+            if (n - at >= 8) {
                 bytes.putLong(at, ones);
             } else {
                 for (int i = at; i < n; i++, ones >>>= 8) {
