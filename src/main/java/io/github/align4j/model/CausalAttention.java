@@ -14,7 +14,8 @@ import ai.djl.ndarray.NDArray;
  *
  * <p>A full causal pass (no cache, no sliding window shorter than the sequence) of long rows, or on a
  * GPU, runs as one fused kernel instead ({@link FusedAttention}, chosen by
- * {@code FusedAttentionSwitch}): the same values without the [B, H, T, T] scores in memory.
+ * {@code FusedAttentionSwitch}): the same values without the [B, H, T, T] scores in memory. So does a
+ * packed pass ({@link Packing}), with its mask given to the kernel.
  */
 final class CausalAttention {
     private CausalAttention() {}
@@ -28,12 +29,21 @@ final class CausalAttention {
      * @return o [B, KV, rep·T, D]
      */
     static NDArray attend(NDArray q, NDArray k, NDArray v, int layer, int window, Pass p) {
-        if (p.cache == null && p.offset == 0 && (window == 0 || p.length <= window) && p.fusedAttention) {
+        boolean causal = p.packing == null && p.cache == null && p.offset == 0 && (window == 0 || p.length <= window);
+        if ((causal || p.packing != null) && p.fusedAttention) {
             long[] s = q.getShape().getShape();
             long[] ks = k.getShape().getShape();
             long rep = s[2] / ks[2];
             NDArray byHead = q.reshape(s[0], s[1] * rep, ks[2], s[3]); // [B, KV·rep, T, D]: head h = kv h / rep
-            NDArray o = FusedAttention.attend(byHead, k, v);
+            NDArray o;
+            if (causal) {
+                o = FusedAttention.attend(byHead, k, v);
+            } else {
+                NDArray mask = p.mask(window); // [B, 1, 1, T, T]
+                NDArray byRow = mask.reshape(s[0], 1, ks[2], ks[2]);
+                o = FusedAttention.attend(byHead, k, v, byRow);
+                Ops.free(mask, byRow);
+            }
             Ops.free(byHead);
             if (o != null) {
                 NDArray stacked = o.reshape(s); // [B, KV, rep·T, D], as the materialized path returns it
@@ -48,7 +58,7 @@ final class CausalAttention {
         NDArray kt = k.transpose(0, 1, 3, 2);
         NDArray scores = q.matMul(kt); // [B, KV, rep·T, T_keys]
         Ops.free(kt, q);
-        NDArray mask = p.mask(window); // [T, T_keys], the same for the rep heads stacked along time
+        NDArray mask = p.mask(window); // [T, T_keys] (packed: [B, 1, 1, T, T]), the same for the rep heads stacked along time
         if (mask != null) {
             long[] s = scores.getShape().getShape();
             NDArray byHead = scores.reshape(s[0], s[1], s[2] / p.length, p.length, s[3]); // a view of scores

@@ -372,6 +372,12 @@ public final class CausalLM implements AutoCloseable {
         return parts.decoder.hidden(ids, cache, checkpointing && lora.layersTrain());
     }
 
+    /** {@link #hidden(NDArray, KvCache)} of packed rows (no cache): each token's position and branch as {@code packing} says. */
+    NDArray packedHidden(NDArray ids, Packing packing) {
+        return packing == null ? hidden(ids, (KvCache) null)
+                : parts.decoder.hidden(ids, packing, checkpointing && lora.layersTrain());
+    }
+
     /**
      * Turns gradient checkpointing (activation recomputation, transformers' {@code gradient_checkpointing})
      * on or off. On, a pass that builds a gradient graph keeps only each decoder layer's input, and

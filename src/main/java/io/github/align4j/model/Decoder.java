@@ -45,13 +45,27 @@ abstract class Decoder extends Layer {
      * @return [B, T, E]
      */
     final NDArray hidden(NDArray ids, KvCache cache, boolean checkpoint) {
+        return hidden(ids, cache, null, checkpoint);
+    }
+
+    /**
+     * Hidden states of packed rows ({@link Packing}: per token a position and a branch of the attention mask).
+     *
+     * @param ids [B, T] int64 token ids laid out as {@code packing} says
+     * @return [B, T, E]
+     */
+    final NDArray hidden(NDArray ids, Packing packing, boolean checkpoint) {
+        return hidden(ids, null, packing, checkpoint);
+    }
+
+    private NDArray hidden(NDArray ids, KvCache cache, Packing packing, boolean checkpoint) {
         long b = ids.getShape().get(0);
         long t = ids.getShape().get(1);
         long offset = cache == null ? 0 : cache.length;
         Adapters a = adapters;
         boolean training = ai.djl.pytorch.jni.JniUtils.isGradMode();
         Pass p = new Pass(ids.getManager(), b, t, offset, masks, cache, training, a == null ? 0 : a.nextPass(),
-                compute);
+                compute, packing);
         if (a != null) {
             a.enter(p);
         }

@@ -36,16 +36,23 @@ final class Gpt2Decoder extends Decoder {
 
     @Override
     NDArray embedding(NDArray ids, Pass p) {
-        if (p.offset + p.length > config.maxPositions()) {
-            throw new Align4jException("sequence of " + (p.offset + p.length) + " tokens is longer than the model's "
+        long span = p.packing != null ? p.packing.span() : p.offset + p.length;
+        if (span > config.maxPositions()) {
+            throw new Align4jException("sequence of " + span + " tokens is longer than the model's "
                     + "n_positions (" + config.maxPositions() + "); lower max_length");
         }
         NDArray x = Ops.to(Ops.rows(ids, w(wte)), p.compute); // [B, T, E]
-        NDArray range = ids.getManager().arange((int) p.offset, (int) (p.offset + p.length));
-        NDArray pos = range.toType(DataType.INT64, false);
+        NDArray pos;
+        if (p.packing != null) {
+            pos = p.packing.positions(ids.getManager()); // [B, T]: each token's own position
+        } else {
+            NDArray range = ids.getManager().arange((int) p.offset, (int) (p.offset + p.length));
+            pos = range.toType(DataType.INT64, false);
+            Ops.free(range);
+        }
         NDArray pe = Ops.to(Ops.rows(pos, w(wpe)), p.compute);
-        x.addi(pe); // [T, E] broadcast over B, in place (the lookup's backward does not need its output)
-        Ops.free(range, pos, pe);
+        x.addi(pe); // [T, E] broadcast over B (or [B, T, E] packed), in place (the lookup's backward does not need its output)
+        Ops.free(pos, pe);
         return x;
     }
 

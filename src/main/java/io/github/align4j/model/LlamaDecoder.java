@@ -35,7 +35,8 @@ final class LlamaDecoder extends Decoder {
 
     @Override
     Object shared(Pass p) {
-        return rope.slice(p.offset, p.length, p.manager, p.compute);
+        return p.packing == null ? rope.slice(p.offset, p.length, p.manager, p.compute)
+                : rope.gather(p.packing, p.manager, p.compute);
     }
 
     @Override

@@ -34,9 +34,19 @@ final class Pass {
     private final Masks masks;
     /** Whether a full causal pass runs attention as one fused kernel ({@link FusedAttentionSwitch#fusedFor}). */
     final boolean fusedAttention;
+    /** The rows' packed layout (prompts shared by two completions), or null: positions 0..T−1, plain causal. */
+    final Packing packing;
+    /** A packed pass's masks by window size, made once and shared by its layers (and their recomputation). */
+    private final Map<Integer, NDArray> packedMasks = new HashMap<>();
 
     Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache, boolean training, long id,
             DataType compute) {
+        this(manager, batch, length, offset, masks, cache, training, id, compute, null);
+    }
+
+    Pass(NDManager manager, long batch, long length, long offset, Masks masks, KvCache cache, boolean training, long id,
+            DataType compute, Packing packing) {
+        this.packing = packing;
         this.manager = manager;
         this.compute = compute;
         this.training = training;
@@ -49,9 +59,22 @@ final class Pass {
         this.cache = cache;
     }
 
-    /** Additive mask [T, offset+T]: 0 where query i may see key j, −∞ elsewhere; null if none is needed. */
+    /**
+     * Additive mask [T, offset+T]: 0 where query i may see key j, −∞ elsewhere; null if none is needed. A packed
+     * pass's mask is [B, 1, 1, T, T] ({@link Packing#mask}). Either way the caller owns (and frees) what it gets.
+     */
     NDArray mask(int window) {
+        if (packing != null) {
+            NDArray m = packedMask(window);
+            return m.reshape(m.getShape()); // a view of its own, so that freeing it leaves the pass's mask
+        }
         return masks.get(length, offset, window, manager);
+    }
+
+    /** A packed pass's additive mask [B, 1, 1, T, T] for {@code window}, kept by the pass (freed with its manager). */
+    synchronized NDArray packedMask(int window) {
+        int w = window > 0 && packing.span() > window ? window : 0;
+        return packedMasks.computeIfAbsent(w, k -> packing.mask(manager, k, compute));
     }
 
     /**

@@ -91,6 +91,24 @@ final class Rope {
         return new Slice(out[0], out[1], out[2], out[3]);
     }
 
+    /**
+     * The tables of a packed pass, gathered at each token's position: cos and sin [B, 1, T, D] (for keys
+     * [B, KV, T, D]) and the query tables [B, 1, 1, T, D] (for queries [B, KV, rep, T, D]).
+     */
+    synchronized Slice gather(Packing packing, NDManager callerManager, DataType type) {
+        Slice whole = slice(0, packing.span(), callerManager, type);
+        NDArray pos = packing.positions(callerManager);
+        NDArray[] from = {whole.cos(), whole.sin(), whole.cosQ(), whole.sinQ()};
+        NDArray[] out = new NDArray[4];
+        for (int i = 0; i < 4; i++) {
+            NDArray rows = Ops.rows(pos, from[i]); // [B, T, D]
+            out[i] = i < 2 ? rows.expandDims(1) : rows.expandDims(1).expandDims(1);
+            Ops.free(rows, from[i]);
+        }
+        Ops.free(pos);
+        return new Slice(out[0], out[1], out[2], out[3]);
+    }
+
     private NDArray[] build(long offset, long length) {
         int d = headDim;
         int half = d / 2;

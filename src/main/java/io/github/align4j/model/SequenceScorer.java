@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import io.github.align4j.Align4jException;
 import io.github.align4j.internal.Scalars;
 import io.github.align4j.model.internal.HeadBlocks;
+import io.github.align4j.model.internal.PromptSharing;
 import io.github.align4j.model.internal.SequenceLimits;
 
 /**
@@ -18,6 +19,13 @@ import io.github.align4j.model.internal.SequenceLimits;
  * <p>Only completion positions go through the head and the log-softmax: the hidden states of
  * those positions are gathered first, so the [B, T, V] logits of prompt and padding positions are
  * never computed.
+ *
+ * <p>When sequence i and sequence i + B/2 begin with the same prompt (a pair's chosen and rejected rows,
+ * as the trainers order them), the pair runs as one row {@code [prompt | chosen | rejected]} whose
+ * rejected tokens see the prompt but not the chosen ones, at the positions their own row would give
+ * them ({@link ScoreLayout}): the same log-probs, the prompt's layers run once instead of twice. It is
+ * done where it is less work ({@code model.internal.PromptSharing}; {@code ALIGN4J_SHARED_PROMPTS} =
+ * {@code auto}, {@code on} or {@code off}).
  *
  * <p>Two trainer options of TRL's DPOTrainer are computed here, where the per-token values are at
  * hand: LD-DPO's length-desensitised sums ({@code ld_alpha}: a row's first {@code full} completion
@@ -84,10 +92,19 @@ public final class SequenceScorer {
             m += sequences[i].length - Math.max(completionStart[i], 1);
         }
         SequenceLimits.checkLength(lm.config(), t, "a sequence to score", "truncate the data (max_length)");
-        SequenceLimits.checkMemory(lm, b, t, lm.hasTrainableWeights() && ai.djl.pytorch.jni.JniUtils.isGradMode(),
-                "lower the batch size or max_length");
-        long[] ids = new long[b * t];
-        long[] rows = new long[m]; // flat index (i·T + pos−1) of the hidden state that predicts each completion token
+        boolean training = lm.hasTrainableWeights() && ai.djl.pytorch.jni.JniUtils.isGradMode();
+        ScoreLayout layout = ScoreLayout.of(lm.config(), sequences, completionStart, PromptSharing.mode(), lm.device().isGpu());
+        if (layout.packing != null) {
+            try {
+                SequenceLimits.checkMemory(lm, layout.rows, layout.length, training, "lower the batch size or max_length");
+            } catch (Align4jException e) {
+                layout = ScoreLayout.of(lm.config(), sequences, completionStart, PromptSharing.Mode.OFF, false); // more rows, shorter: less attention
+            }
+        }
+        if (layout.packing == null) {
+            SequenceLimits.checkMemory(lm, b, t, training, "lower the batch size or max_length");
+        }
+        long[] rows = new long[m]; // flat index (in the layout's [rows, length]) of the hidden state that predicts each completion token
         long[] targets = new long[m];
         float[] segment = new float[b * m]; // segment[i, j] = 1 when completion token j belongs to row i
         float[] weighted = ld ? new float[b * m] : segment; // LD-DPO: α after the row's first full[i] tokens
@@ -95,11 +112,8 @@ public final class SequenceScorer {
         int j = 0;
         for (int i = 0; i < b; i++) {
             int[] s = sequences[i];
-            for (int pos = 0; pos < s.length; pos++) {
-                ids[i * t + pos] = s[pos];
-            }
             for (int pos = Math.max(completionStart[i], 1); pos < s.length; pos++, j++) {
-                rows[j] = (long) i * t + pos - 1;
+                rows[j] = layout.at(i, pos - 1);
                 targets[j] = s[pos];
                 segment[i * m + j] = 1f;
                 if (ld) {
@@ -108,8 +122,8 @@ public final class SequenceScorer {
                 counts[i]++;
             }
         }
-        NDArray idArray = Scalars.owned(manager.create(ids, new Shape(b, t)));
-        NDArray hidden = lm.hidden(idArray, null); // [B, T, E]
+        NDArray idArray = Scalars.owned(manager.create(layout.ids, new Shape(layout.rows, layout.length)));
+        NDArray hidden = lm.packedHidden(idArray, layout.packing); // [rows, length, E]
         NDArray flat = hidden.reshape(-1, hidden.getShape().get(2)); // [B·T, E]
         NDArray rowIds = Scalars.owned(manager.create(rows));
         NDArray picked = Ops.rows(rowIds, flat); // [M, E]

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
 import io.github.align4j.model.internal.FusedAttentionSwitch;
+import io.github.align4j.model.internal.PromptSharing;
 import io.github.align4j.model.internal.HeadBlocks;
 import io.github.align4j.model.internal.SequenceLimits;
 import io.github.align4j.train.internal.HugePages;
@@ -169,15 +170,19 @@ final class MemoryEstimate {
             case FROZEN_COPY -> params * 4;
             default -> 0;
         };
-        long n = s.rows() * s.tokens();
+        long[] pass = passShape(s); // the policy pass's rows and row length: a pair's prompt once when it shares
+        long rows = pass[0];
+        long tokens = pass[1];
+        boolean packed = rows != s.rows();
+        long n = rows * tokens;
         long e = c.hiddenSize();
         long scored = s.rows() * s.completion();
-        boolean fused = FusedAttentionSwitch.fusedFor(s.tokens(), s.gpu()); // as the model decides per pass
+        boolean fused = FusedAttentionSwitch.fusedFor(tokens, s.gpu()); // as the model decides per pass
         // what autograd keeps: every layer's tensors, or (recomputation) each layer's input only
         List<long[]> kept = new ArrayList<>();
         List<long[]> worstLayer = List.of();
         for (int i = 0; i < c.numLayers(); i++) {
-            List<long[]> t = MemoryModel.layerTensors(c, s.rows(), s.tokens(), s.lora(), i, a, fused);
+            List<long[]> t = MemoryModel.layerTensors(c, rows, tokens, s.lora(), i, a, fused);
             if (MemoryModel.sum(t) > MemoryModel.sum(worstLayer)) {
                 worstLayer = t;
             }
@@ -188,8 +193,10 @@ final class MemoryEstimate {
             }
         }
         kept.add(new long[] {s.lora() == null && !c.isGpt2() ? 2 : 1, n * e}); // the final norm's input (and normalised x)
-        if (!fused) {
-            kept.add(new long[] {1, s.tokens() * s.tokens()}); // the causal mask, float32 (fused attention needs none)
+        if (packed) {
+            kept.add(new long[] {1, rows * tokens * tokens}); // the packed rows' masks, float32 (fused attention reads them too)
+        } else if (!fused) {
+            kept.add(new long[] {1, tokens * tokens}); // the causal mask, float32 (fused attention needs none)
         }
         // float16 weights on the CPU run as float32 copies, one at a time; autograd keeps each for the
         // input's gradient: every layer's, or (recomputation) the recomputed layer's, and the head's
@@ -210,7 +217,7 @@ final class MemoryEstimate {
         long momentA = keptBytes + convertedA + logits;
         // moment B: one layer's backward, with (recomputation) that layer recomputed and the gradient
         // reaching its output, and the product sum(out · g) whose backward gives the layer's gradients
-        List<long[]> work = new ArrayList<>(MemoryModel.layerBackwardTensors(c, s.rows(), s.tokens(), fused));
+        List<long[]> work = new ArrayList<>(MemoryModel.layerBackwardTensors(c, rows, tokens, fused));
         if (s.checkpointing()) {
             work.addAll(worstLayer);
             work.add(new long[] {2, n * e});
@@ -269,6 +276,21 @@ final class MemoryEstimate {
         }
         return new MemoryPlan.Breakdown(frozen, trainable * 4, trainable * 4, trainable * 8, activations, converted,
                 atHead ? logits : 0, reference, slack, s.gpu() ? OVERHEAD_GPU : OVERHEAD_CPU);
+    }
+
+    /**
+     * The policy pass's {rows, row length} as {@code SequenceScorer} lays out the longest batch: paired rows
+     * whose prompt (at least a token) packs with its two completions where {@link PromptSharing} says so, else
+     * one row a sequence.
+     */
+    static long[] passShape(Settings s) {
+        long rows = s.rows();
+        long tokens = s.tokens();
+        if (s.paired() && rows % 2 == 0 && tokens > s.completion()
+                && PromptSharing.shares(PromptSharing.mode(), s.model(), rows / 2, tokens + s.completion(), rows, tokens, s.gpu())) {
+            return new long[] {rows / 2, tokens + s.completion()};
+        }
+        return new long[] {rows, tokens};
     }
 
     private record Change(String setting, UnaryOperator<Settings> apply) {}

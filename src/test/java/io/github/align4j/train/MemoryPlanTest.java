@@ -40,6 +40,32 @@ class MemoryPlanTest {
 
     static final long OVERHEAD = 240L << 20;
 
+    /** The hand counts below lay out one row a sequence; {@link #sharedPromptPacksAPairIntoOneRow} counts the other layout. */
+    @org.junit.jupiter.api.BeforeEach
+    void oneRowASequence() {
+        System.setProperty(io.github.align4j.model.internal.PromptSharing.PROPERTY, "off");
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void restoreSharing() {
+        System.clearProperty(io.github.align4j.model.internal.PromptSharing.PROPERTY);
+    }
+
+    /**
+     * A pair of 1 prompt + 3 completion tokens scored as one row [prompt | chosen | rejected] of 7 tokens (less
+     * work for this model: SequenceScorer's choice): per layer, 7 positions: input 56, q 56, k+v 56, probs
+     * 2·7² = 98, mid 56, MLP 4·7·16 = 448, RMSNorm outputs 112, projection inputs 56+56+56+112 = 280 elements;
+     * two layers 2,324 + final norm 112 + the row's mask 7² = 49: 2,485 floats. The head's terms are the same
+     * 6 scored positions.
+     */
+    @Test
+    void sharedPromptPacksAPairIntoOneRow() {
+        System.setProperty(io.github.align4j.model.internal.PromptSharing.PROPERTY, "auto");
+        MemoryPlan p = MemoryPlan.builder(tiny()).pairs(1).tokens(4, 3).availableBytes(-1).build();
+        assertEquals(2_485L * 4, p.breakdown().activations());
+        assertEquals(3 * 6 * 1000 * 4 + 6 * 8 * 4, p.breakdown().logits());
+    }
+
     @Test
     void weightsAreCountedByHand() {
         // embed 1000·8 + 2 × (norms 16 + q 64 + k 32 + v 32 + o 64 + gate 128 + up 128 + down 128) + norm 8 + head 8000

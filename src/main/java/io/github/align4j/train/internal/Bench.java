@@ -321,7 +321,7 @@ public final class Bench {
             Map<String, Double> gflop = new LinkedHashMap<>();
             if (o.data() == null) {
                 StepFlops f = StepFlops.of(cfg, o.pairs(), o.prompt() + o.completion(), o.completion(), o.lora(),
-                        o.gradientCheckpointing(), o.precomputeRef());
+                        o.gradientCheckpointing(), o.precomputeRef(), device.isGpu());
                 gflop.put("forward", f.forward() / 1e9);
                 gflop.put("reference", f.reference() / 1e9);
                 gflop.put("recompute", f.recompute() / 1e9);

@@ -2,6 +2,7 @@ package io.github.align4j.train.internal;
 
 import io.github.align4j.model.LoraConfig;
 import io.github.align4j.model.ModelConfig;
+import io.github.align4j.model.internal.PromptSharing;
 
 /**
  * The matrix-multiply FLOPs of one DPO training step (2·m·n·k per product of [m, k] by [k, n]),
@@ -9,8 +10,9 @@ import io.github.align4j.model.ModelConfig;
  * ("GFLOP/s") has the formulas. Element-wise work (norms, softmax, rotary, activations, dropout,
  * the optimizer) is not counted.
  *
- * <p>R = 2·pairs sequences of T tokens, N = R·T positions, M = R·C scored positions (the head runs
- * on completion positions only). One forward of the base is Σ over layers of 2·N·Σ in·out of its
+ * <p>R = 2·pairs sequences of T tokens, N = R·T positions, M = 2·pairs·C scored positions (the head runs
+ * on completion positions only); when a pair's prompt is shared ({@code PromptSharing}), R = pairs rows of
+ * T + C tokens (prompt, chosen, rejected), attention over the whole (T + C)² square. One forward of the base is Σ over layers of 2·N·Σ in·out of its
  * projections, plus attention 4·R·H·T²·D (q·kᵀ and probs·v over the full T × T square), plus the
  * head 2·M·E·V; each LoRA adapter adds 2·N·r·(in + out).
  *
@@ -34,12 +36,17 @@ record StepFlops(double forward, double reference, double recompute, double inpu
     /**
      * @param lora null for full fine-tuning
      * @param precomputedRef no reference forward during the step
+     * @param gpu whether the step runs on a GPU (where a pair's prompt is shared as the scorer decides there)
      */
     static StepFlops of(ModelConfig c, int pairs, int tokens, int completion, LoraConfig lora, boolean gradientCheckpointing,
-            boolean precomputedRef) {
+            boolean precomputedRef, boolean gpu) {
+        double m = 2.0 * pairs * completion;
         double rows = 2.0 * pairs;
+        if (tokens > completion && PromptSharing.shares(PromptSharing.mode(), c, pairs, tokens + completion, 2L * pairs, tokens, gpu)) {
+            rows = pairs; // a pair's prompt once: [prompt | chosen | rejected] (SequenceScorer's layout)
+            tokens += completion;
+        }
         double n = rows * tokens;
-        double m = rows * completion;
         double linear = 0; // Σ over layers of 2·N·in·out
         double adapters = 0; // Σ over adapters of 2·N·r·(in + out)
         for (int i = 0; i < c.numLayers(); i++) {
