@@ -61,7 +61,8 @@ public final class PromptSharing {
      * not causal); one row a sequence computes half of it where the fused causal kernel runs (it skips the
      * blocks above the diagonal), the whole square materialized. The head is the same either way (it runs on
      * the scored positions only). Measured on bench-medium's shape (docs/performance.md, "Shared prompts"),
-     * the time of a step's model work followed this count (0.82, 0.95 and 0.98 of the separate rows' FLOPs): 0.82×
+     * the time of a step's model work followed this count (0.82, 0.97 and 0.98 of the separate rows' forward FLOPs,
+     * head included): 0.82×
      * at 8 pairs × (64 + 64), 0.96–0.98× at 2 × (128 + 256), 0.97–1.04× at 1 × (512 + 512), where attention is a
      * large part of a 512-wide model's work.
      *
