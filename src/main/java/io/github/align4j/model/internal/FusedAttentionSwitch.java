@@ -1,7 +1,5 @@
 package io.github.align4j.model.internal;
 
-import java.util.Locale;
-
 /**
  * Whether a full causal pass runs attention as one fused libtorch kernel or as softmax(q·kᵀ + mask)·v
  * materialized, and so whether the memory planner counts [B, H, T, T] scores. The system property
@@ -32,20 +30,15 @@ public final class FusedAttentionSwitch {
      * @throws IllegalArgumentException naming the setting when it is none of its values
      */
     public static Mode mode() {
-        String v = System.getProperty(PROPERTY);
-        String from = PROPERTY;
-        if (v == null || v.isBlank()) {
-            v = System.getenv(ENV);
-            from = ENV;
-        }
-        if (v == null || v.isBlank()) {
+        Setting s = Setting.read(PROPERTY, ENV);
+        if (s.value() == null) {
             return Mode.AUTO;
         }
-        return switch (v.trim().toLowerCase(Locale.ROOT)) {
+        return switch (s.value()) {
             case "auto" -> Mode.AUTO;
             case "fused" -> Mode.FUSED;
             case "materialized" -> Mode.MATERIALIZED;
-            default -> throw new IllegalArgumentException(from + " must be auto, fused or materialized, got '" + v + "'");
+            default -> throw s.refused("auto, fused or materialized", s.value());
         };
     }
 

@@ -1,7 +1,6 @@
 package io.github.align4j.model.internal;
 
 import io.github.align4j.model.ModelConfig;
-import java.util.Locale;
 
 /**
  * Whether a scoring pass runs a pair's shared prompt once: a chosen and a rejected sequence with the same
@@ -27,20 +26,15 @@ public final class PromptSharing {
      * @throws IllegalArgumentException naming the setting when it is none of its values
      */
     public static Mode mode() {
-        String v = System.getProperty(PROPERTY);
-        String from = PROPERTY;
-        if (v == null || v.isBlank()) {
-            v = System.getenv(ENV);
-            from = ENV;
-        }
-        if (v == null || v.isBlank()) {
+        Setting s = Setting.read(PROPERTY, ENV);
+        if (s.value() == null) {
             return Mode.AUTO;
         }
-        return switch (v.trim().toLowerCase(Locale.ROOT)) {
+        return switch (s.value()) {
             case "auto" -> Mode.AUTO;
             case "on" -> Mode.ON;
             case "off" -> Mode.OFF;
-            default -> throw new IllegalArgumentException(from + " must be auto, on or off, got '" + v + "'");
+            default -> throw s.refused("auto, on or off", s.value());
         };
     }
 
