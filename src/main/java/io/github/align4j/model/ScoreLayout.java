@@ -4,7 +4,7 @@ import io.github.align4j.model.internal.PromptSharing;
 
 /**
  * How {@link SequenceScorer} lays out B sequences for its forward pass: one right-padded row each, or,
- * when sequence i and sequence i + B/2 begin with the same prompt (a pair's chosen and rejected rows, as
+ * when sequence i and sequence i + ⌊B/2⌋ begin with the same prompt (a pair's chosen and rejected rows, as
  * the trainers order them), one row {@code [prompt | first completion | second completion]} per pair
  * ({@link Packing}), whenever that is less work ({@link PromptSharing#cheaper}). Either way each
  * sequence's token at index x is found at {@link #at}.
@@ -55,7 +55,7 @@ final class ScoreLayout {
         boolean[] paired = new boolean[n];
         int pairs = 0;
         int packedLength = 0;
-        if (mode != PromptSharing.Mode.OFF && n % 2 == 0) {
+        if (mode != PromptSharing.Mode.OFF) { // sequence i with i + half; with n odd the last one stays alone
             for (int i = 0; i < half; i++) {
                 if (sharesPrompt(sequences[i], completionStart[i], sequences[half + i], completionStart[half + i])) {
                     paired[i] = true;

@@ -170,14 +170,15 @@ final class Reference implements AutoCloseable {
         cache = m;
     }
 
-    /** Scores these (prompt, completion) pairs with the reference, shortest first, in no-graph forwards. */
+    /**
+     * Scores these (prompt, completion) pairs with the reference, shortest first, in no-graph forwards; two
+     * completions of one prompt share a batch where the scorer runs their prompt once ({@link PromptPairs}).
+     */
     private Map<ReferenceCache.Key, Float> score(List<int[][]> work, int evalBatchSize) {
         CausalLM ref = model != null ? model : loader.get();
         Map<ReferenceCache.Key, Float> m = new HashMap<>();
         int bs = Math.max(1, evalBatchSize * 2);
-        work.sort((x, y) -> Integer.compare(x[0].length + x[1].length, y[0].length + y[1].length));
-        for (int s = 0; s < work.size(); s += bs) {
-            List<int[][]> part = work.subList(s, Math.min(work.size(), s + bs));
+        for (List<int[][]> part : PromptPairs.batches(work, bs)) {
             int[][] ps = part.stream().map(x -> x[0]).toArray(int[][]::new);
             int[][] cs = part.stream().map(x -> x[1]).toArray(int[][]::new);
             try (NDManager mgr = ref.manager().newSubManager(); NDScope scope = new NDScope();

@@ -114,11 +114,14 @@ class SharedPromptTest {
         assertNull(ScoreLayout.of(config(LLAMA), seqs, starts, PromptSharing.Mode.OFF, false).packing, "off: one row a sequence");
     }
 
-    /** Rows whose prompt is their only token, or none, or odd counts: nothing to pack. */
+    /** Rows without a prompt or with different ones: nothing to pack; an odd count packs all but the last. */
     @Test
     void nothingToShareStaysUnpacked() {
         assertNull(ScoreLayout.of(config(LLAMA), new int[][] {{1, 2}, {1, 3}}, new int[] {0, 0}, PromptSharing.Mode.ON, false).packing);
-        assertNull(ScoreLayout.of(config(LLAMA), new int[][] {{1, 2}, {1, 3}, {1, 4}}, new int[] {1, 1, 1}, PromptSharing.Mode.ON, false).packing);
+        ScoreLayout odd = ScoreLayout.of(config(LLAMA), new int[][] {{1, 2}, {1, 3}, {1, 4}}, new int[] {1, 1, 1},
+                PromptSharing.Mode.ON, false); // an odd count: 0 with 1, the last alone
+        assertEquals(2, odd.rows);
+        assertArrayEquals(new long[] {1, 2, 3, 1, 4, 0}, odd.ids);
         assertNull(ScoreLayout.of(config(LLAMA), new int[][] {{1, 2}, {2, 3}}, new int[] {1, 1}, PromptSharing.Mode.ON, false).packing);
     }
 
